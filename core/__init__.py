@@ -1,0 +1,33 @@
+"""Crowdnest: the Pyramid application."""
+
+from pyramid.config import Configurator
+
+from core.settings import load_settings
+
+
+def main(global_config, **settings):
+    """Build the WSGI application; this function is a table of contents."""
+    settings = load_settings(settings, here=global_config.get("here", "."))
+    with Configurator(settings=settings) as config:
+        # Database: engine, request.dbsession joined to pyramid_tm, schema migration.
+        config.include("core.db")
+        config.include("core.migrate")
+        # Shared state: Redis client (or none), dogpile.cache regions.
+        config.include("core.redis")
+        config.include("core.cache")
+        # Who is calling: sessions, CSRF storage, api_key/session identity, client IP.
+        config.include("core.security")
+        # Plugins: importers, auth providers, schedulers, webhooks from entry points.
+        config.include("core.plugins")
+        # Side effects after commit, rate limits, content negotiation.
+        config.include("core.events")
+        config.include("core.ratelimit")
+        config.include("core.negotiation")
+        # Error shapes for the API and the web pages.
+        config.scan("core.errors")
+        # The REST API (Cornice services) and the web flow clients rely on.
+        config.include("cornice")
+        config.include("core.api")
+        config.include("pyramid_jinja2")
+        config.include("core.web")
+    return config.make_wsgi_app()

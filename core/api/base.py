@@ -1,0 +1,246 @@
+"""The generic CRUD resource every /api domain object is a few lines over.
+
+The order of the checks follows PYBOSSA (behavior.md section 4), because clients observe
+which error wins.
+"""
+
+import json
+
+import colander
+from pyramid.csrf import check_csrf_token
+from pyramid.response import Response
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import DomainError, unauthorized_or_forbidden
+from core.schemas import body_schema
+from core.serializers import dictize
+from core.services import query as list_query
+from core.services.permissions import can
+
+BODY_QUERY_KEYS = {"api_key", "callback", "response_format"}
+
+
+def json_body(request):
+    """The request body as a JSON object, or 415 as PYBOSSA answers."""
+    try:
+        body = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DomainError("ValueError", f"Invalid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise DomainError("AttributeError", "'list' object has no attribute 'keys'"
+                          if isinstance(body, list) else "The body must be a JSON object")
+    body.pop("link", None)
+    body.pop("links", None)
+    return body
+
+
+class Resource:
+    """A Cornice resource over one model; subclasses set the class attributes and hooks."""
+
+    model = None
+    target = None  # the lower-case name used in error bodies
+    reserved = frozenset({"id", "created"})
+    reserved_suffix = False  # Category and Blogpost name the key in the 400 message
+    read_only = frozenset()  # writable on POST, ignored on PUT (e.g. project_id)
+    creatable = True
+    deletable = True
+
+    def __init__(self, request, context=None):
+        self.request = request
+        self.db = request.dbsession
+        request.api_target = self.target
+
+    # -- checks shared by the methods ------------------------------------------------------
+
+    def check_query_keys(self, allowed=frozenset()):
+        columns = self.model.__table__.columns
+        for key in self.request.GET:
+            if key in BODY_QUERY_KEYS or key in allowed or key in columns:
+                continue
+            raise list_query.no_attribute(self.model, key)
+
+    def check_csrf(self):
+        """Session-authenticated writes need the CSRF token (decision 11); api keys do not."""
+        if self.request.auth_method == "session":
+            if not check_csrf_token(self.request, raises=False):
+                raise DomainError("BadRequest", "CSRF validation failed.")
+
+    def load(self):
+        obj = self.db.get(self.model, int(self.request.matchdict["oid"]))
+        if obj is None:
+            raise DomainError("NotFound")
+        return obj
+
+    def authorize(self, action, obj, message=None):
+        if not can(self.db, self.request.user, action, obj):
+            raise unauthorized_or_forbidden(self.request, message)
+
+    def parse_body(self, partial: bool) -> dict:
+        body = json_body(self.request)
+        reserved = [key for key in body if key in self.reserved]
+        if reserved:
+            message = "Reserved keys in payload"
+            if self.reserved_suffix:
+                message += ": " + ", ".join(reserved)
+            raise DomainError("BadRequest", message)
+        schema = body_schema(self.model, self.writable_fields())
+        names = {node.name for node in schema.children}
+        for key in body:
+            if key not in names:
+                raise DomainError(
+                    "TypeError",
+                    f"'{key}' is an invalid keyword argument for {self.model.__name__}",
+                )
+        try:
+            return schema.deserialize(body)
+        except colander.Invalid as error:
+            details = "; ".join(f"{k}: {v}" for k, v in sorted(error.asdict().items()))
+            raise DomainError("DataError", details) from None
+
+    def writable_fields(self):
+        internal = getattr(self.model, "__internal_columns__", ())
+        return [
+            column.key
+            for column in self.model.__table__.columns
+            if column.key not in self.reserved and column.key not in internal
+        ] + list(self.extra_fields())
+
+    def extra_fields(self):
+        return ()
+
+    def flush(self):
+        try:
+            self.db.flush()
+        except IntegrityError as error:
+            message = str(error.orig).splitlines()[0]
+            raise DomainError("DBIntegrityError", message) from None
+
+    def check_required(self, obj):
+        for column in self.model.__table__.columns:
+            if column.nullable or column.primary_key or column.default is not None:
+                continue
+            value = getattr(obj, column.key)
+            if value is None or value == "":
+                raise DomainError(
+                    "DBIntegrityError",
+                    f'null value in column "{column.key}" of relation '
+                    f'"{self.model.__tablename__}" violates not-null constraint',
+                )
+
+    # -- hooks a subclass may override ---------------------------------------------------------
+
+    def before_create(self, obj, data):
+        """Set server-owned fields and refuse what this object refuses, before authorization."""
+
+    def after_create(self, obj):
+        """Side effects in the same transaction (stats, counters)."""
+
+    def before_update(self, obj, data):
+        """Refuse or drop fields a PUT may not change."""
+
+    def after_update(self, obj, changes):
+        """Side effects of an update, in the same transaction."""
+
+    def before_delete(self, obj):
+        """Side effects of a delete, in the same transaction."""
+
+    def list_extras(self, objects, listing) -> dict:
+        """Batch-loaded computed keys per object id for a page of results."""
+        return {}
+
+    def serialize(self, obj, links=True, extra=None):
+        return dictize(self.request, obj, links=links, extra=extra)
+
+    # -- the HTTP methods ------------------------------------------------------------------------
+
+    def collection_get(self):
+        request = self.request
+        params = dict(request.GET)
+        query, listing = list_query.build_list_query(
+            self.db, self.model, params, request.user, request.user_ip, request.registry.settings
+        )
+        rows = list_query.run_list(self.db, query, listing)
+        objects = [obj for obj, _ in rows]
+        extras = self.list_extras(objects, listing)
+        output = []
+        for obj, ranking in rows:
+            extra = dict(extras.get(obj.id, {}))
+            extra.update({key: value for key, value in ranking.items() if value})
+            output.append(self.serialize(obj, extra=extra))
+        return output
+
+    def get(self):
+        self.check_query_keys(list_query.SPECIAL_KEYS)
+        obj = self.load()
+        self.authorize("read", obj)
+        listing = list_query.Listing(
+            related=bool(self.request.GET.get("related")),
+            stats=bool(self.request.GET.get("stats")),
+            full=bool(self.request.GET.get("full")),
+        )
+        return self.serialize(obj, extra=self.list_extras([obj], listing).get(obj.id))
+
+    def collection_post(self):
+        if not self.creatable:
+            raise DomainError("MethodNotAllowed")
+        self.check_query_keys()
+        self.check_csrf()
+        data = self.parse_body(partial=False)
+        obj = self.model()
+        self.before_create(obj, data)
+        for key, value in data.items():
+            if key in self.model.__table__.columns:
+                setattr(obj, key, value)
+        self.authorize("create", obj)
+        self.check_required(obj)
+        self.db.add(obj)
+        self.flush()
+        self.after_create(obj)
+        self.flush()
+        return self.serialize(obj, links=False, extra=self.list_extras([obj], None).get(obj.id))
+
+    def put(self):
+        self.check_query_keys()
+        self.check_csrf()
+        obj = self.load()
+        self.authorize("update", obj)
+        data = self.parse_body(partial=True)
+        for key in self.read_only:
+            data.pop(key, None)
+        self.before_update(obj, data)
+        changes = {}
+        for key, value in data.items():
+            if key in self.model.__table__.columns and getattr(obj, key) != value:
+                changes[key] = (getattr(obj, key), value)
+                setattr(obj, key, value)
+        self.check_required(obj)
+        self.flush()
+        self.after_update(obj, changes)
+        self.flush()
+        return self.serialize(obj, links=False, extra=self.list_extras([obj], None).get(obj.id))
+
+    def delete(self):
+        if not self.deletable:
+            raise DomainError("MethodNotAllowed")
+        self.check_query_keys()
+        self.check_csrf()
+        obj = self.load()
+        self.authorize("delete", obj)
+        self.before_delete(obj)
+        self.db.delete(obj)
+        self.flush()
+        return Response(status=204, content_type="application/json")
+
+
+def api_resource(name: str):
+    """Declare the Cornice resource for `/api/<name>` and `/api/<name>/{oid}` (found by scan)."""
+    from cornice.resource import resource
+
+    return resource(
+        collection_path=f"/api/{name}",
+        path=f"/api/{name}/{{oid:\\d+}}",
+        name=name,
+        cors_origins=("*",),
+        cors_headers=("Content-Type", "Authorization", "X-CSRFToken"),
+        cors_max_age=21600,
+    )

@@ -1,0 +1,91 @@
+"""GET /api/project/{project_id}/newtask and /api/{project_id}/newtask (decision 1)."""
+
+from dataclasses import dataclass
+
+from cornice import Service
+from sqlalchemy import select
+
+from core.errors import DomainError
+from core.models import Project, Task
+from core.services import guard
+from core.services.query import fuzzy_bool, no_attribute
+from core.services.task_run import Participant
+
+MAX_LIMIT = 100
+
+newtask = Service(name="newtask", path="/api/project/{project_id}/newtask", cors_origins=("*",))
+newtask_short = Service(name="newtask_short", path="/api/{project_id:\\d+}/newtask",
+                        cors_origins=("*",))
+
+
+@dataclass
+class SchedulerOptions:
+    limit: int = 1
+    offset: int = 0
+    orderby: str = "id"
+    desc: bool = False
+
+
+@dataclass
+class Volunteer:
+    user: object
+    user_ip: str
+    external_uid: str | None
+
+
+def _options(params) -> SchedulerOptions:
+    try:
+        limit = int(params.get("limit", 1))
+        offset = int(params.get("offset", 0))
+    except ValueError as error:
+        raise DomainError("ValueError", str(error)) from None
+    if limit < 0 or offset < 0:
+        raise DomainError("ValueError", "limit and offset must not be negative")
+    orderby = params.get("orderby") or "id"
+    if orderby not in Task.__table__.columns or orderby in ("info", "user_pref"):
+        raise no_attribute(Task, orderby)
+    return SchedulerOptions(min(limit, MAX_LIMIT), offset, orderby, fuzzy_bool(params.get("desc", "")))
+
+
+def _project(db, project_id: str):
+    query = select(Project)
+    query = query.where(Project.id == int(project_id)) if project_id.isdigit() else query.where(
+        Project.short_name == project_id
+    )
+    project = db.scalars(query).first()
+    if project is None:
+        raise DomainError("NotFound")
+    return project
+
+
+def pseudo_task() -> dict:
+    data = {column.key: None for column in Task.__table__.columns if column.key != "n_task_runs"}
+    data["info"] = {"error": "This project does not allow anonymous contributors"}
+    return data
+
+
+@newtask.get()
+@newtask_short.get()
+def get_newtask(request):
+    """Hand tasks to the caller and remember the hand-out (the contributions guard)."""
+    request.api_target = "project"
+    request.api_action = "GET"
+    db = request.dbsession
+    project = _project(db, request.matchdict["project_id"])
+    if request.user is None and not project.allow_anonymous_contributors:
+        return pseudo_task()
+    options = _options(request.GET)
+    participant = Participant.of(request)
+    schedulers = request.registry["schedulers"]
+    name = (project.info or {}).get("sched") or request.registry.settings["scheduler.default"]
+    scheduler = schedulers.get(name) or schedulers["default"]
+    volunteer = Volunteer(request.user, request.user_ip, participant.external_uid)
+    tasks = scheduler(db, project, volunteer, options) if options.limit else []
+    guard.stamp(db, participant.redis, participant.key, project.id, [t.id for t in tasks],
+                request.registry.settings["guard.ttl"])
+    from core.serializers import columns
+
+    payload = [columns(task) for task in tasks]
+    if not payload:
+        return {}
+    return payload[0] if len(payload) == 1 else payload

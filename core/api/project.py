@@ -1,0 +1,120 @@
+"""/api/project."""
+
+from sqlalchemy import select
+
+from core.api.base import Resource, api_resource
+from core.errors import DomainError
+from core.models import Category, Project, ProjectStats, User
+from core.serializers import dictize
+from core.services import auditlog
+from core.services.permissions import is_admin
+
+RESERVED_SHORT_NAMES = {"new", "category", "page", "search", "static", "api"}
+# info keys the server manages: a PUT of `info` keeps them (decision 3).
+SERVER_INFO_KEYS = ("passwd_hash", "autoimporter", "onesignal", "onesignal_app_id")
+STATS_DETAIL_KEYS = ("hours_stats", "dates_stats", "users_stats")
+
+
+@api_resource("project")
+class ProjectResource(Resource):
+    model = Project
+    target = "project"
+    reserved = frozenset({"id", "created", "updated", "completed", "contacted", "secret_key"})
+    read_only = frozenset({"owner_id"})
+
+    def extra_fields(self):
+        return ("owners_ids",)
+
+    def parse_body(self, partial):
+        body_keys = self._peek_keys()
+        if "published" in body_keys:
+            raise DomainError("Forbidden", "You cannot publish a project via the API")
+        data = super().parse_body(partial)
+        data.pop("published", None)
+        return data
+
+    def _peek_keys(self):
+        from core.api.base import json_body
+
+        return json_body(self.request).keys()
+
+    def _check_fields(self, project, data):
+        user = self.request.user
+        if "featured" in data and data["featured"] != project.featured and not is_admin(user):
+            raise DomainError("Forbidden", "Only administrators can feature a project")
+        short_name = data.get("short_name")
+        if short_name is not None and short_name.lower() in RESERVED_SHORT_NAMES:
+            raise DomainError(
+                "ValueError", "Project short_name is not valid, as it's used by the system."
+            )
+        if "category_id" in data:
+            if data["category_id"] is None or self.db.get(Category, data["category_id"]) is None:
+                raise DomainError("BadRequest", "category_id does not exist")
+        if "owners_ids" in data:
+            owners = data.pop("owners_ids") or []
+            if project.owner_id is not None and not (
+                is_admin(user) or (user is not None and user.id == project.owner_id)
+            ):
+                raise DomainError("Forbidden", "Only the owner can change the co-owners")
+            found = set(self.db.scalars(select(User.id).where(User.id.in_(owners))))
+            missing = sorted(set(owners) - found)
+            if missing:
+                raise DomainError("BadRequest", f"owners_ids: unknown users {missing}")
+            self._owners = owners
+        if "info" in data and not isinstance(data["info"], dict):
+            raise DomainError("DataError", "info: must be a JSON object")
+
+    def before_create(self, project, data):
+        user = self.request.user
+        data.pop("owner_id", None)
+        self._owners = []
+        self._check_fields(project, data)
+        if user is not None:
+            project.owner_id = user.id
+        if "category_id" not in data:
+            first = self.db.scalars(select(Category.id).order_by(Category.id)).first()
+            if first is None:
+                raise DomainError("BadRequest", "category_id does not exist")
+            project.category_id = first
+        project.info = {}
+
+    def after_create(self, project):
+        project.set_owners(self._owners)
+        self.db.add(ProjectStats(project_id=project.id))
+        auditlog.record_create(self.db, self.request, project)
+
+    def before_update(self, project, data):
+        self._owners = None
+        self._check_fields(project, data)
+        if "info" in data:
+            kept = {k: project.info[k] for k in SERVER_INFO_KEYS if k in (project.info or {})}
+            data["info"] = {**data["info"], **kept}
+        self._before = auditlog.snapshot(project)
+
+    def after_update(self, project, changes):
+        if self._owners is not None:
+            project.set_owners(self._owners)
+        auditlog.record_update(self.db, self.request, project, self._before)
+
+    def before_delete(self, project):
+        auditlog.record_delete(self.db, self.request, project)
+
+    def list_extras(self, projects, listing):
+        if listing is None or not listing.stats or not projects:
+            return {}
+        rows = self.db.scalars(
+            select(ProjectStats).where(ProjectStats.project_id.in_([p.id for p in projects]))
+        )
+        by_project = {row.project_id: row for row in rows}
+        extras = {}
+        for project in projects:
+            row = by_project.get(project.id)
+            stats = dictize(self.request, row, links=False) if row else {}
+            if stats and not listing.full:
+                stats["info"] = {
+                    k: v for k, v in (stats["info"] or {}).items() if k not in STATS_DETAIL_KEYS
+                }
+            extras[project.id] = {"stats": stats}
+        return extras
+
+

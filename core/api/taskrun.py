@@ -1,0 +1,52 @@
+"""/api/taskrun."""
+
+from sqlalchemy import select
+
+from core.api.base import Resource, api_resource
+from core.models import Result, Task, TaskRun
+from core.serializers import dictize
+from core.services import task_run as task_run_service
+
+
+@api_resource("taskrun")
+class TaskRunResource(Resource):
+    model = TaskRun
+    target = "taskrun"
+    reserved = frozenset({"id", "created", "finish_time"})
+    read_only = frozenset({"project_id", "task_id", "user_id", "user_ip", "external_uid"})
+
+    def collection_post(self):
+        self.check_query_keys()
+        self.check_csrf()
+        data = self.parse_body(partial=False)
+        run = task_run_service.submit(
+            self.db,
+            data,
+            participant=task_run_service.Participant.of(self.request),
+            settings=self.request.registry.settings,
+        )
+        return dictize(self.request, run, links=False)
+
+    def before_delete(self, run):
+        task_run_service.forget(self.db, run)
+
+    def list_extras(self, runs, listing):
+        if listing is None or not listing.related or not runs:
+            return {}
+        task_ids = {run.task_id for run in runs}
+        tasks = {t.id: t for t in self.db.scalars(select(Task).where(Task.id.in_(task_ids)))}
+        results = {
+            r.task_id: r
+            for r in self.db.scalars(
+                select(Result).where(Result.task_id.in_(task_ids), Result.last_version)
+            )
+        }
+        return {
+            run.id: {
+                "task": dictize(self.request, tasks[run.task_id]) if run.task_id in tasks else None,
+                "result": dictize(self.request, results[run.task_id])
+                if run.task_id in results
+                else None,
+            }
+            for run in runs
+        }

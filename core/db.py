@@ -1,0 +1,86 @@
+"""The database: declarative Base, portable column types, engine, and request.dbsession."""
+
+import json
+from datetime import datetime, timezone
+
+import zope.sqlalchemy
+from sqlalchemy import JSON, MetaData, engine_from_config, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# `info` and other JSON documents: JSON on SQLite, JSONB on PostgreSQL.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> str:
+    """PYBOSSA's timestamp format: ISO 8601, UTC, microseconds, no offset."""
+    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    # Let SQLAlchemy, not pysqlite, emit BEGIN, so SAVEPOINTs work (SQLAlchemy's recipe).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def get_engine(settings: dict, prefix: str = "sqlalchemy."):
+    """Build the engine for the configured URL; SQLite gets WAL and foreign keys."""
+    options = {"json_serializer": lambda obj: json.dumps(obj, separators=(",", ":"))}
+    url = settings[prefix + "url"]
+    if url.startswith("postgresql"):
+        options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+    config = {prefix + "url": url, prefix + "echo": settings.get(prefix + "echo", False)}
+    engine = engine_from_config(config, prefix, **options)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    return engine
+
+
+def get_session_factory(engine):
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def get_tm_session(session_factory, transaction_manager, request=None):
+    """A session joined to the transaction manager: committed or aborted by pyramid_tm."""
+    dbsession = session_factory(info={"request": request})
+    zope.sqlalchemy.register(dbsession, transaction_manager=transaction_manager)
+    return dbsession
+
+
+def includeme(config):
+    """Expose request.dbsession, joined to request.tm; tests may swap the factory."""
+    settings = config.get_settings()
+    settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    config.include("pyramid_tm")
+    config.include("pyramid_retry")
+    engine = get_engine(settings)
+    session_factory = get_session_factory(engine)
+    config.registry["dbsession_factory"] = session_factory
+    config.registry["db_engine"] = engine
+
+    def dbsession(request):
+        dbsession = request.environ.get("app.dbsession")
+        if dbsession is None:
+            dbsession = get_tm_session(
+                request.registry["dbsession_factory"], request.tm, request=request
+            )
+        return dbsession
+
+    config.add_request_method(dbsession, reify=True)

@@ -1,0 +1,64 @@
+"""The whole plugin contract on one page.
+
+A plugin is a module of functions marked with `core.hookspecs.hookimpl`, declared as an entry
+point in one of the groups below and switched on by name in the .ini.
+"""
+
+import pluggy
+
+PROJECT_NAME = "crowdnest"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+# Entry-point group of each kind of plugin, and the setting that lists the enabled ones.
+GROUPS = {
+    "importers": "crowdnest.importers",
+    "auth_providers": "crowdnest.auth_providers",
+    "schedulers": "crowdnest.schedulers",
+    "webhooks": "crowdnest.webhooks",
+}
+
+
+# --- Start-up --------------------------------------------------------------------------------
+
+
+@hookspec
+def crowdnest_includeme(config):
+    """Called once at start-up with the Pyramid Configurator, after core is configured.
+
+    A plugin adds its own routes, views or settings here. Returns nothing.
+    """
+
+
+# --- Task delivery ----------------------------------------------------------------------------
+
+
+@hookspec
+def crowdnest_schedulers():
+    """Return a dict {name: scheduler} of the task schedulers this plugin provides.
+
+    A scheduler is a callable `(db, project, participant, options) -> list[Task]`; projects choose
+    one by `info.sched`, the .ini names the default.
+    """
+
+
+@hookspec
+def crowdnest_task_completed(project, task, result, payload):
+    """Called after the commit that completed `task` and created `result`.
+
+    `payload` is PYBOSSA's webhook payload (event, project_short_name, project_id, task_id,
+    result_id, fired_at). Returns nothing; errors are logged, not raised.
+    """
+
+
+# --- Importers and sign-in ---------------------------------------------------------------------
+
+
+@hookspec
+def crowdnest_importers():
+    """Return a dict {name: importer} of the task importers this plugin provides."""
+
+
+@hookspec
+def crowdnest_auth_providers():
+    """Return a dict {name: provider} of the sign-in providers this plugin provides."""

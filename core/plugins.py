@@ -1,0 +1,55 @@
+"""get_plugin_manager(settings): load the plugins the .ini enables from their entry points."""
+
+import logging
+from importlib.metadata import entry_points
+
+import pluggy
+
+from core import hookspecs
+
+log = logging.getLogger(__name__)
+
+
+class PluginError(RuntimeError):
+    """A plugin named in the settings cannot be loaded."""
+
+
+def installed_plugins() -> dict[str, dict[str, object]]:
+    """{kind: {name: entry point}} of every installed plugin, enabled or not."""
+    found: dict[str, dict[str, object]] = {}
+    for kind, group in hookspecs.GROUPS.items():
+        found[kind] = {}
+        for entry_point in entry_points(group=group):
+            if entry_point.name in found[kind]:
+                raise PluginError(f"two {kind} plugins are named {entry_point.name!r}")
+            found[kind][entry_point.name] = entry_point
+    return found
+
+
+def get_plugin_manager(settings) -> pluggy.PluginManager:
+    """A new manager with exactly the plugins listed in plugins.<kind>; unknown names fail."""
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    available = installed_plugins()
+    for kind in hookspecs.GROUPS:
+        for name in settings.get(f"plugins.{kind}", []):
+            entry_point = available[kind].get(name)
+            if entry_point is None:
+                known = ", ".join(sorted(available[kind])) or "none"
+                raise PluginError(
+                    f"plugins.{kind} names {name!r}, which is not installed (installed: {known})"
+                )
+            manager.register(entry_point.load(), name=f"{kind}.{name}")
+    manager.check_pending()
+    return manager
+
+
+def includeme(config):
+    manager = get_plugin_manager(config.get_settings())
+    config.registry["plugins"] = manager
+    schedulers = {}
+    for provided in manager.hook.crowdnest_schedulers():
+        schedulers.update(provided or {})
+    config.registry["schedulers"] = schedulers
+    manager.hook.crowdnest_includeme(config=config)
+    log.info("plugins enabled: %s", ", ".join(name for name, _ in manager.list_name_plugin()))

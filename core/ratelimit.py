@@ -1,0 +1,98 @@
+"""Fixed-window rate limits per endpoint and per client (decision 8).
+
+The client is the authenticated user when there is one, else the (proxy-aware) IP. Exactly
+`limit` requests succeed per window. Counters live in process memory by default and in Redis
+when redis.url is set, so that every worker shares them.
+"""
+
+import threading
+import time
+
+from pyramid.events import ContextFound, NewResponse
+
+from core.errors import ApiError, is_api_request
+
+
+class MemoryCounter:
+    """Counters for a single process (development, tests)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts: dict[str, tuple[int, float]] = {}
+
+    def incr(self, key: str, expires_at: float) -> int:
+        with self._lock:
+            now = time.time()
+            if len(self._counts) > 100_000:
+                self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+            count, _ = self._counts.get(key, (0, expires_at))
+            self._counts[key] = (count + 1, expires_at)
+            return count + 1
+
+
+class RedisCounter:
+    """Counters shared by every process: INCR + EXPIREAT in one round trip."""
+
+    def __init__(self, redis):
+        self.redis = redis
+
+    def incr(self, key: str, expires_at: float) -> int:
+        pipe = self.redis.pipeline()
+        pipe.incr(key)
+        pipe.expireat(key, int(expires_at) + 10)
+        count, _ = pipe.execute()
+        return int(count)
+
+
+class RateLimiter:
+    def __init__(self, counter, limit: int, period: int):
+        self.counter = counter
+        self.limit = limit
+        self.period = period
+
+    def hit(self, endpoint: str, client: str, now: float | None = None):
+        """Count one request; returns (allowed, remaining, reset epoch)."""
+        now = time.time() if now is None else now
+        reset = (int(now) // self.period + 1) * self.period
+        count = self.counter.incr(f"crowdnest:ratelimit:{endpoint}:{client}:{reset}", reset)
+        return count <= self.limit, max(0, self.limit - count), reset
+
+
+def client_of(request) -> str:
+    user = request.user
+    return f"user:{user.id}" if user is not None else f"ip:{request.client_ip}"
+
+
+def check(event):
+    request = event.request
+    if not is_api_request(request) or request.method == "OPTIONS":
+        return
+    limiter = request.registry["ratelimiter"]
+    route = request.matched_route.name if request.matched_route else request.path
+    allowed, remaining, reset = limiter.hit(route, client_of(request))
+    headers = {
+        "X-RateLimit-Limit": str(limiter.limit),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": str(reset),
+    }
+    request.ratelimit_headers = headers
+    if not allowed:
+        raise ApiError("TooManyRequests", target=request.path, action=request.method,
+                       headers=headers)
+
+
+def add_headers(event):
+    headers = getattr(event.request, "ratelimit_headers", None)
+    if headers:
+        event.response.headers.update(headers)
+
+
+def includeme(config):
+    settings = config.get_settings()
+    redis = config.registry.get("redis")
+    counter = RedisCounter(redis) if redis is not None else MemoryCounter()
+    config.registry["ratelimiter"] = RateLimiter(
+        counter, settings["ratelimit.limit"], settings["ratelimit.period"]
+    )
+    config.add_subscriber(check, ContextFound)
+    config.add_subscriber(add_headers, NewResponse)

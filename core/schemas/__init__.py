@@ -1,0 +1,113 @@
+"""colander schemas for request bodies, derived from each model's columns.
+
+The types are strict: a string is not an integer, a float with a fraction is not an integer,
+`null` is accepted only where the column is nullable. Unknown keys are refused by the API layer
+before the schema runs (PYBOSSA's 415 TypeError).
+"""
+
+import colander
+from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
+
+
+class _Strict(colander.SchemaType):
+    nullable = True
+
+    def serialize(self, node, appstruct):
+        return appstruct
+
+    def deserialize(self, node, cstruct):
+        if cstruct is colander.null:
+            return colander.null
+        if cstruct is None:
+            if self.nullable:
+                return None
+            raise colander.Invalid(node, "may not be null")
+        return self.check(node, cstruct)
+
+
+class StrictInt(_Strict):
+    def check(self, node, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise colander.Invalid(node, f"{value!r} is not an integer")
+        if isinstance(value, float) and not value.is_integer():
+            raise colander.Invalid(node, f"{value!r} is not an integer")
+        if not -(2**63) <= value < 2**63:
+            raise colander.Invalid(node, f"{value!r} is out of range")
+        return int(value)
+
+
+class StrictFloat(_Strict):
+    def check(self, node, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise colander.Invalid(node, f"{value!r} is not a number")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise colander.Invalid(node, f"{value!r} is not a finite number")
+        return float(value)
+
+
+class StrictBool(_Strict):
+    def check(self, node, value):
+        if not isinstance(value, bool):
+            raise colander.Invalid(node, f"{value!r} is not a boolean")
+        return value
+
+
+class StrictText(_Strict):
+    def __init__(self, max_length=None):
+        self.max_length = max_length
+
+    def check(self, node, value):
+        if not isinstance(value, str):
+            raise colander.Invalid(node, f"{value!r} is not a string")
+        if "\x00" in value:
+            raise colander.Invalid(node, "NUL characters are not allowed")
+        if self.max_length and len(value) > self.max_length:
+            raise colander.Invalid(node, f"longer than {self.max_length} characters")
+        return value
+
+
+class AnyJSON(_Strict):
+    def check(self, node, value):
+        return value
+
+
+class IntList(_Strict):
+    def check(self, node, value):
+        if not isinstance(value, list):
+            raise colander.Invalid(node, f"{value!r} is not a list of integers")
+        return [StrictInt().check(node, item) for item in value]
+
+
+def _type_for(column):
+    column_type = column.type
+    if isinstance(column_type, Boolean):
+        node_type = StrictBool()
+    elif isinstance(column_type, Integer):
+        node_type = StrictInt()
+    elif isinstance(column_type, Float):
+        node_type = StrictFloat()
+    elif isinstance(column_type, (String, Text)):
+        node_type = StrictText(getattr(column_type, "length", None))
+    elif isinstance(column_type, JSON) or hasattr(column_type, "impl"):
+        node_type = AnyJSON()
+    else:
+        node_type = AnyJSON()
+    node_type.nullable = column.nullable
+    return node_type
+
+
+def body_schema(model, fields, extra_nodes=()) -> colander.MappingSchema:
+    """A mapping schema with one optional node per writable field of `model`."""
+    schema = colander.MappingSchema(unknown="raise")
+    columns = model.__table__.columns
+    for name in fields:
+        if name in columns:
+            node_type = _type_for(columns[name])
+        elif name.endswith("_ids"):
+            node_type = IntList()
+        else:
+            node_type = AnyJSON()
+        schema.add(colander.SchemaNode(node_type, name=name, missing=colander.drop))
+    for node in extra_nodes:
+        schema.add(node)
+    return schema

@@ -1,0 +1,115 @@
+"""Who is calling: api_key (query or raw Authorization header), session cookie, client IP."""
+
+import hashlib
+import hmac
+import ipaddress
+
+from pyramid.csrf import SessionCSRFStoragePolicy
+from pyramid.session import JSONSerializer, SignedCookieSessionFactory
+from sqlalchemy import select
+
+from core.models import User
+
+SESSION_USER_KEY = "user_id"
+
+
+class CrowdnestSecurityPolicy:
+    """Identity is a User row or None; the api_key wins over the session, as PYBOSSA does."""
+
+    def identity(self, request):
+        return request.user
+
+    def authenticated_userid(self, request):
+        return request.user.id if request.user is not None else None
+
+    def permits(self, request, context, permission):
+        # Authorization is per domain object (core.services.permissions), not per view.
+        from pyramid.security import Allowed
+
+        return Allowed("checked by the domain layer")
+
+    def remember(self, request, userid, **kw):
+        request.session[SESSION_USER_KEY] = userid
+        return []
+
+    def forget(self, request, **kw):
+        request.session.invalidate()
+        return []
+
+
+def api_key_of(request) -> str | None:
+    """The raw Authorization header replaces ?api_key= (PYBOSSA sends the key itself)."""
+    header = request.headers.get("Authorization")
+    if header and not header.lower().startswith("bearer "):
+        return header.strip()
+    return request.GET.get("api_key") or None
+
+
+def _resolve_user(request):
+    key = api_key_of(request)
+    if key:
+        user = request.dbsession.scalars(select(User).where(User.api_key == key)).first()
+        if user is not None:
+            request._auth_method = "api_key"
+            return user
+    user_id = request.session.get(SESSION_USER_KEY)
+    if user_id is not None:
+        user = request.dbsession.get(User, user_id)
+        if user is not None:
+            request._auth_method = "session"
+            return user
+    return None
+
+
+def client_ip(request) -> str:
+    """The caller's address; X-Forwarded-For is trusted only when proxy.trusted is set."""
+    settings = request.registry.settings
+    address = request.remote_addr or "127.0.0.1"
+    forwarded = request.headers.get("X-Forwarded-For")
+    if settings["proxy.trusted"] and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            address = hops[-min(settings["proxy.count"], len(hops))]
+    return address
+
+
+def pseudonymise_ip(address: str, key: str) -> str:
+    """A stable keyed pseudonym that keeps the look of an IPv4 address; not reversible."""
+    try:
+        address = str(ipaddress.ip_address(address))
+    except ValueError:
+        pass
+    digest = hmac.new(key.encode(), address.encode(), hashlib.sha256).digest()
+    return ".".join(str(byte) for byte in digest[:4])
+
+
+def includeme(config):
+    settings = config.get_settings()
+    config.set_session_factory(
+        SignedCookieSessionFactory(
+            settings["session.secret"],
+            cookie_name="crowdnest_session",
+            httponly=True,
+            samesite="Lax",
+            secure=settings["session.secure"],
+            max_age=settings["session.max_age"],
+            timeout=None,
+            serializer=JSONSerializer(),
+        )
+    )
+    config.set_csrf_storage_policy(SessionCSRFStoragePolicy())
+    config.set_security_policy(CrowdnestSecurityPolicy())
+    config.add_request_method(
+        lambda request: (request.user, getattr(request, "_auth_method", None))[1],
+        "auth_method",
+        reify=True,
+    )
+    config.add_request_method(_resolve_user, "user", reify=True)
+    config.add_request_method(client_ip, "client_ip", reify=True)
+    config.add_request_method(
+        lambda request: pseudonymise_ip(
+            request.client_ip, request.registry.settings["ip.pseudonym_key"]
+        ),
+        "user_ip",
+        reify=True,
+    )

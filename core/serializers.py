@@ -1,0 +1,140 @@
+"""dictize(obj, request): the public fields of a domain object, shaped for its caller."""
+
+from sqlalchemy import select
+
+from core.models import (
+    Announcement,
+    Blogpost,
+    Category,
+    Favorite,
+    HelpingMaterial,
+    Page,
+    Project,
+    ProjectStats,
+    Result,
+    Task,
+    TaskRun,
+    User,
+)
+from core.services.permissions import is_admin, owns_or_admin
+
+# Columns the server keeps for itself and never shows.
+INTERNAL = {Task: {"n_task_runs"}, User: {"passwd_hash"}}
+PROJECT_PRIVATE = {
+    "secret_key", "webhook", "published", "allow_anonymous_contributors", "zip_download",
+    "contacted",
+}
+PROJECT_PUBLIC_INFO = {"container", "thumbnail", "thumbnail_url", "task_presenter", "tutorial",
+                       "sched"}
+PROJECT_SECRET_INFO = {"passwd_hash"}
+USER_PUBLIC_INFO = {"avatar", "container", "extra", "avatar_url"}
+
+# Object type name in links and its parents: (rel, title, attribute, type name).
+TYPE_NAMES = {
+    Project: "project", Task: "task", TaskRun: "taskrun", Result: "result", User: "user",
+    Category: "category", Blogpost: "blogpost", HelpingMaterial: "helpingmaterial",
+    Page: "page", Announcement: "announcement", ProjectStats: "projectstats",
+}
+PARENTS = {
+    Project: [("category", "category", "category_id", "category")],
+    Task: [("parent", "project", "project_id", "project")],
+    TaskRun: [("parent", "project", "project_id", "project"), ("parent", "task", "task_id", "task")],
+    Result: [("parent", "project", "project_id", "project"), ("parent", "task", "task_id", "task")],
+    Blogpost: [("parent", "project", "project_id", "project")],
+    HelpingMaterial: [("parent", "project", "project_id", "project")],
+    Page: [("parent", "project", "project_id", "project")],
+    ProjectStats: [("parent", "project", "project_id", "project")],
+}
+NO_LINK = {User}
+
+
+def columns(obj) -> dict:
+    """Every column of the row, less the server's internal ones."""
+    hidden = INTERNAL.get(type(obj), set())
+    data = {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key not in hidden}
+    if isinstance(obj, Project):
+        data["owners_ids"] = obj.owners_ids
+    return data
+
+
+def _link(request, rel: str, title: str, type_name: str, oid) -> str:
+    href = f"{request.application_url}/api/{type_name}/{oid}"
+    return f"<link rel='{rel}' title='{title}' href='{href}'/>"
+
+
+def add_links(request, obj, data: dict) -> dict:
+    model = type(obj)
+    if model in NO_LINK:
+        return data
+    data["link"] = _link(request, "self", TYPE_NAMES[model], TYPE_NAMES[model], obj.id)
+    if model in PARENTS:
+        data["links"] = [
+            _link(request, rel, title, type_name, getattr(obj, attr))
+            for rel, title, attr, type_name in PARENTS[model]
+            if getattr(obj, attr) is not None
+        ]
+    return data
+
+
+def public_info(info, allowed: set) -> dict:
+    if not isinstance(info, dict):
+        return {}
+    return {key: value for key, value in info.items() if key in allowed}
+
+
+def shape_project(request, project: Project, data: dict) -> dict:
+    settings = request.registry.settings
+    info = data.get("info") or {}
+    if owns_or_admin(request.user, project):
+        data["info"] = {k: v for k, v in info.items() if k not in PROJECT_SECRET_INFO}
+        return data
+    allowed = PROJECT_PUBLIC_INFO | set(settings["project.info_public_fields"])
+    data["info"] = public_info(info, allowed)
+    for key in PROJECT_PRIVATE:
+        data.pop(key, None)
+    return data
+
+
+def shape_user(request, target: User, data: dict) -> dict:
+    caller = request.user
+    settings = request.registry.settings
+    if caller is not None and (caller.id == target.id or is_admin(caller)):
+        keep = ["id", "created", "name", "fullname", "email_addr", "info", "locale"]
+        shaped = {key: data.get(key) for key in keep}
+        shaped.update(n_answers=None, registered_ago=None, rank=None, score=None)
+        return shaped
+    if target.privacy_mode:
+        return {"name": data["name"], "locale": data["locale"]}
+    shaped = {key: data.get(key) for key in ("name", "locale", "fullname", "created")}
+    allowed = USER_PUBLIC_INFO | set(settings["user.info_public_fields"])
+    shaped["info"] = public_info(data.get("info"), allowed)
+    return shaped
+
+
+def dictize(request, obj, links: bool = True, extra: dict | None = None) -> dict:
+    """The object as its caller may see it; `extra` holds batch-loaded computed keys."""
+    data = columns(obj)
+    if extra:
+        data.update(extra)
+    if isinstance(obj, Project):
+        data = shape_project(request, obj, data)
+    elif isinstance(obj, User):
+        return shape_user(request, obj, data)
+    if links:
+        add_links(request, obj, data)
+    return data
+
+
+def favourites_by_task(db, task_ids) -> dict[int, list[int]]:
+    """`fav_user_ids` for a page of tasks, in one query."""
+    found: dict[int, list[int]] = {task_id: [] for task_id in task_ids}
+    if not found:
+        return found
+    rows = db.execute(
+        select(Favorite.task_id, Favorite.user_id)
+        .where(Favorite.task_id.in_(list(found)))
+        .order_by(Favorite.created, Favorite.user_id)
+    )
+    for task_id, user_id in rows:
+        found[task_id].append(user_id)
+    return found

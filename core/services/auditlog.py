@@ -1,0 +1,64 @@
+"""The audit log of project changes (behavior.md 1.12): one row per changed attribute.
+
+Domain code: knows nothing of HTTP beyond reading who the caller is and which door they used.
+"""
+
+import json
+
+from core.models import Auditlog, Project
+
+SECRET_INFO = {"passwd_hash"}
+COLUMNS = [c.key for c in Project.__table__.columns if c.key not in ("updated", "secret_key")]
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _caller(request) -> str:
+    return "api" if request.path.startswith("/api") else "web"
+
+
+def _row(request, project, action, attribute, old, new) -> Auditlog:
+    user = request.user
+    return Auditlog(
+        project_id=project.id,
+        project_short_name=project.short_name,
+        user_id=user.id if user else None,
+        user_name=user.name if user else None,
+        action=action,
+        caller=_caller(request),
+        attribute=attribute,
+        old_value=_text(old),
+        new_value=_text(new),
+    )
+
+
+def snapshot(project: Project) -> dict:
+    """The values an update is compared against."""
+    data = {key: getattr(project, key) for key in COLUMNS}
+    data["info"] = dict(project.info or {})
+    return data
+
+
+def record_create(db, request, project: Project) -> None:
+    db.add(_row(request, project, "create", "project", None, project.short_name))
+
+
+def record_delete(db, request, project: Project) -> None:
+    db.add(_row(request, project, "delete", "project", project.short_name, None))
+
+
+def record_update(db, request, project: Project, before: dict) -> None:
+    after = snapshot(project)
+    for key in COLUMNS:
+        if key != "info" and before[key] != after[key]:
+            db.add(_row(request, project, "update", key, before[key], after[key]))
+    old_info, new_info = before["info"], after["info"]
+    for key, value in new_info.items():
+        if key in SECRET_INFO:
+            continue
+        if old_info.get(key) != value:
+            db.add(_row(request, project, "update", key, old_info.get(key), value))

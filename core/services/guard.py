@@ -1,0 +1,71 @@
+"""The contributions guard: which tasks were handed to which volunteer, and when.
+
+Domain code: knows nothing of HTTP. Stamps live in Redis when it is configured (shared by every
+process), otherwise in the database; never in process memory.
+"""
+
+import time
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from core.db import utcnow
+from core.models import TaskRequest
+
+
+def _key(participant: str, task_id: int) -> str:
+    return f"crowdnest:task_requested:{participant}:task:{task_id}"
+
+
+def stamp(db, redis, participant: str, project_id: int, task_ids, ttl: int) -> None:
+    """Remember that these tasks were handed to `participant` now."""
+    now = utcnow()
+    if redis is not None:
+        pipe = redis.pipeline()
+        for task_id in task_ids:
+            pipe.set(_key(participant, task_id), now, ex=ttl)
+        pipe.execute()
+        return
+    expires = time.time() + ttl
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for task_id in task_ids:
+        statement = insert(TaskRequest).values(
+            task_id=task_id, participant=participant, project_id=project_id,
+            created=now, expires=expires,
+        )
+        db.execute(
+            statement.on_conflict_do_update(
+                index_elements=["task_id", "participant"],
+                set_={"created": now, "expires": expires},
+            )
+        )
+
+
+def take(db, redis, participant: str, task_id: int) -> str | None:
+    """The hand-out time if the task was handed to `participant`, consuming the stamp."""
+    if redis is not None:
+        value = redis.getdel(_key(participant, task_id))
+        return value.decode() if isinstance(value, bytes) else value
+    row = db.scalars(
+        select(TaskRequest).where(
+            TaskRequest.task_id == task_id,
+            TaskRequest.participant == participant,
+            TaskRequest.expires > time.time(),
+        )
+    ).first()
+    if row is None:
+        return None
+    created = row.created
+    db.execute(
+        delete(TaskRequest).where(
+            TaskRequest.task_id == task_id, TaskRequest.participant == participant
+        )
+    )
+    return created
+
+
+def purge_expired(db) -> int:
+    """Delete database stamps past their time; returns how many went."""
+    result = db.execute(delete(TaskRequest).where(TaskRequest.expires <= time.time()))
+    return result.rowcount or 0

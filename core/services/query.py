@@ -1,0 +1,272 @@
+"""The list and search semantics of the API (behavior.md section 3), as SQL.
+
+Domain code: knows nothing of HTTP; it takes the query parameters as a dict and raises
+DomainError with PYBOSSA's exception class names. No SQL is built from user strings: every
+value is a bound parameter and every column name is checked against the model.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import Boolean, Float, Integer, and_, func, literal, or_, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql import sqltypes
+
+from core.errors import DomainError
+from core.models import Favorite, Project, Result, Task, TaskRun
+from core.services.permissions import owned_project_ids, readable_clause
+
+SPECIAL_KEYS = {
+    "limit", "offset", "api_key", "last_id", "all", "fulltextsearch", "desc", "orderby",
+    "related", "participated", "full", "stats", "callback", "response_format",
+}
+PROJECT_SCOPED = {"task", "task_run", "result", "blogpost", "helpingmaterial", "page"}
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+TRUE_WORDS = {"true", "yes", "on", "y", "1", "t"}
+FALSE_WORDS = {"false", "no", "off", "n", "0", "f", ""}
+
+
+def fuzzy_bool(value: str, name: str = "desc") -> bool:
+    word = (value or "").strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise DomainError("ValueError", f"Invalid value for {name}: {value!r}")
+
+
+def no_attribute(model, key: str) -> DomainError:
+    return DomainError("AttributeError", f"type object '{model.__name__}' has no attribute '{key}'")
+
+
+@dataclass
+class Listing:
+    """What the caller asked for, once parsed: the serializer reads the flags."""
+
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    related: bool = False
+    stats: bool = False
+    full: bool = False
+    fulltext_keys: list = field(default_factory=list)
+
+
+def _int(value: str, name: str, default: int | None = None) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        if default is not None:
+            return default
+        raise DomainError("DataError", f"invalid input syntax for type integer: {value!r} ({name})")
+
+
+def column_of(model, key: str):
+    column = model.__table__.columns.get(key)
+    if column is None or key in getattr(model, "__internal_columns__", ()):
+        raise no_attribute(model, key)
+    return column
+
+
+def coerce_value(model, key: str, raw: str):
+    """Turn a query-string value into the column's type, or refuse with 415 DataError."""
+    column = column_of(model, key)
+    column_type = column.type
+    if isinstance(column_type, Boolean):
+        try:
+            return fuzzy_bool(raw, key)
+        except DomainError:
+            raise DomainError("DataError", f"invalid input syntax for type boolean: {raw!r}")
+    if isinstance(column_type, Integer):
+        return _int(raw, key)
+    if isinstance(column_type, Float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise DomainError(
+                "DataError", f"invalid input syntax for type double precision: {raw!r}"
+            )
+    return raw
+
+
+def _info_pairs(value: str):
+    for pair in value.split("|"):
+        if "::" not in pair:
+            continue
+        key, _, text = pair.partition("::")
+        if key:
+            yield key, text
+
+
+def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str):
+    """`info=key::value|...`, JSON containment, or full-text search on info keys."""
+    info = model.info
+    if "::" in value:
+        clauses, ranking = [], None
+        for key, text in _info_pairs(value):
+            field_text = info[key].as_string()
+            if fulltext:
+                clause, rank = fulltext_clause(field_text, text, dialect, language)
+                clauses.append(clause)
+                ranking = ranking or rank
+            else:
+                clauses.append(field_text == text)
+        return clauses, ranking
+    try:
+        wanted = json.loads(value)
+    except ValueError:
+        wanted = value
+    if not isinstance(wanted, dict):
+        wanted = str(wanted) if not isinstance(wanted, str) else wanted
+    if dialect == "postgresql":
+        return [sql_cast(info, JSONB).op("@>")(sql_cast(literal(json.dumps(wanted)), JSONB))], None
+    if isinstance(wanted, dict):
+        clauses = [
+            info.op("->")(literal(f'$."{key}"'))
+            == func.json(literal(json.dumps(item, separators=(",", ":"))))
+            for key, item in wanted.items()
+        ]
+        return clauses, None
+    return [func.json_quote(literal(wanted)) == func.json(info)], None
+
+
+def fulltext_clause(field_text, query_text: str, dialect: str, language: str):
+    """PostgreSQL text search on one info key; returns (match clause, (headline, rank))."""
+    if dialect != "postgresql":
+        from core.services.fulltext import sqlite_fulltext
+
+        return sqlite_fulltext(field_text, query_text)
+    query = func.to_tsquery(language, query_text)
+    vector = func.to_tsvector(language, field_text)
+    headline = func.ts_headline(language, field_text, query)
+    rank = func.ts_rank_cd(vector, query, 4)
+    return vector.op("@@")(query), (headline, rank)
+
+
+def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict):
+    """The SELECT for a list request, and the parsed Listing; refuses bad parameters."""
+    table = model.__tablename__
+    extra_allowed = {"external_uid"} if model is Task else set()
+    for key in params:
+        if key in SPECIAL_KEYS or key in extra_allowed:
+            continue
+        if key not in model.__table__.columns and key != "fav_user_ids":
+            raise no_attribute(model, key)
+        column_of(model, key) if key != "fav_user_ids" else None
+
+    listing = Listing()
+    raw_limit = params.get("limit")
+    listing.limit = min(MAX_LIMIT, _int(raw_limit, "limit", DEFAULT_LIMIT)) if raw_limit else 20
+    if listing.limit < 0:
+        raise DomainError("DataError", "LIMIT must not be negative")
+    listing.offset = _int(params.get("offset"), "offset", 0) if params.get("offset") else 0
+    if listing.offset < 0:
+        raise DomainError("DataError", "OFFSET must not be negative")
+    listing.related = bool(params.get("related"))
+    listing.stats = bool(params.get("stats"))
+    listing.full = bool(params.get("full"))
+    descending = fuzzy_bool(params.get("desc", ""))
+
+    orderby = params.get("orderby") or "id"
+    if model is Task and orderby == "fav_user_ids":
+        favourites = (
+            select(func.count())
+            .select_from(Favorite)
+            .where(Favorite.task_id == Task.id)
+            .scalar_subquery()
+        )
+        order_column = favourites
+    else:
+        order_column = column_of(model, orderby)
+
+    dialect = db.get_bind().dialect.name
+    query = select(model)
+    readable = readable_clause(model, user)
+    query = query.where(readable)
+    if model is Result and "last_version" not in params:
+        query = query.where(Result.last_version)
+
+    participated = bool(params.get("participated")) and model is Task
+    use_context = user is not None and params.get("all") != "1" and not participated
+    if use_context and model is Project:
+        query = query.where(Project.id.in_(owned_project_ids(user)))
+    elif use_context and table in PROJECT_SCOPED:
+        query = query.where(model.project_id.in_(owned_project_ids(user)))
+
+    if participated:
+        answered = select(TaskRun.task_id).where(
+            participant_clause(user, params.get("external_uid"), user_ip)
+        )
+        query = query.where(Task.id.not_in(answered))
+
+    ranking = None
+    fulltext = params.get("fulltextsearch") == "1"
+    for key, raw in params.items():
+        if key in SPECIAL_KEYS or key in extra_allowed or key == "fav_user_ids":
+            continue
+        if key == "info":
+            clauses, ranking = info_clauses(
+                model, raw, dialect, fulltext, settings["fulltextsearch.language"]
+            )
+            query = query.where(and_(*clauses))
+        elif key == "project_id":
+            ids = [int(digits) for digits in re.findall(r"\d+", raw)]
+            if not ids:
+                raise DomainError("DataError", f"invalid input syntax for type integer: {raw!r}")
+            query = query.where(model.project_id.in_(ids))
+        elif key == "created":
+            query = query.where(model.created.startswith(raw, autoescape=True))
+        elif isinstance(column_of(model, key).type, sqltypes.JSON):
+            raise DomainError("DataError", f"Use info=key::value to filter on {key}")
+        else:
+            query = query.where(column_of(model, key) == coerce_value(model, key, raw))
+
+    if params.get("last_id"):
+        query = query.where(model.id > _int(params["last_id"], "last_id"))
+        descending = False
+        listing.offset = 0
+
+    if ranking is not None:
+        headline, rank = ranking
+        query = query.add_columns(headline.label("headline"), rank.label("rank"))
+        query = query.order_by(rank.desc())
+        listing.fulltext_keys = ["headline", "rank"]
+    query = query.order_by(order_column.desc() if descending else order_column.asc())
+    if orderby != "id":
+        query = query.order_by(model.id.desc() if descending else model.id.asc())
+    query = query.limit(listing.limit).offset(listing.offset)
+    return query, listing
+
+
+def participant_clause(user, external_uid, user_ip):
+    """Task runs made by this volunteer: user id, else external uid, else pseudonymised IP."""
+    if user is not None:
+        return TaskRun.user_id == user.id
+    if external_uid:
+        return TaskRun.external_uid == external_uid
+    return and_(TaskRun.user_ip == user_ip, TaskRun.user_id.is_(None))
+
+
+def run_list(db, query, listing):
+    """Execute; a database refusal of the caller's text (a bad tsquery) is a 415, not a 500."""
+    from sqlalchemy.exc import DBAPIError
+
+    def fetch():
+        if listing.fulltext_keys:
+            rows = db.execute(query).all()
+            return [(row[0], {"headline": row[1], "rank": row[2]}) for row in rows]
+        return [(obj, {}) for obj in db.scalars(query).all()]
+
+    if db.get_bind().dialect.name != "postgresql":
+        return fetch()
+    try:
+        # A savepoint keeps the transaction usable after PostgreSQL refuses the query.
+        with db.begin_nested():
+            return fetch()
+    except DBAPIError as error:
+        raise DomainError("DataError", str(error.orig).splitlines()[0]) from None
+
+
+__all__ = ["build_list_query", "run_list", "participant_clause", "fuzzy_bool", "or_"]

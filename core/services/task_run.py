@@ -1,0 +1,152 @@
+"""Recording answers: the validation order of behavior.md 7.1, completion and results.
+
+Domain code: knows nothing of HTTP; refusals are DomainErrors named as PYBOSSA names them.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.db import utcnow
+from core.errors import DomainError
+from core.models import Project, Result, Task, TaskRun
+from core.services import guard, stats
+
+
+@dataclass(frozen=True)
+class Participant:
+    """Who answers: a signed-in user, an external user of a partner app, or an IP pseudonym."""
+
+    user_id: int | None
+    user_ip: str
+    external_uid: str | None = None
+    redis: object = None
+
+    @classmethod
+    def of(cls, request, external_uid=None):
+        user = request.user
+        return cls(
+            user_id=user.id if user is not None else None,
+            user_ip=request.user_ip,
+            external_uid=external_uid or request.GET.get("external_uid") or None,
+            redis=request.registry.get("redis"),
+        )
+
+    @property
+    def key(self) -> str:
+        """The identity the guard and the schedulers know this participant by."""
+        if self.user_id is not None:
+            return f"user:{self.user_id}"
+        if self.external_uid:
+            return f"external:{self.external_uid}"
+        return f"ip:{self.user_ip}"
+
+
+def submit(db, data: dict, participant: Participant, settings: dict) -> TaskRun:
+    """Validate and store one answer; complete the task and version its result when due."""
+    task = db.get(Task, data.get("task_id")) if data.get("task_id") is not None else None
+    if task is None:
+        raise DomainError("Forbidden", "Invalid task_id")
+    if data.get("project_id") != task.project_id:
+        raise DomainError("Forbidden", "Invalid project_id")
+    project = db.get(Project, task.project_id)
+    external_uid = data.get("external_uid")
+    if external_uid and participant.external_uid != external_uid:
+        participant = Participant(None, participant.user_ip, external_uid, participant.redis)
+    handed_out = guard.take(db, participant.redis, participant.key, task.id)
+    if handed_out is None:
+        raise DomainError("Forbidden", "You must request a task first!")
+    if participant.user_id is None and not external_uid and not project.allow_anonymous_contributors:
+        raise DomainError("Unauthorized")
+
+    run = TaskRun(
+        project_id=task.project_id,
+        task_id=task.id,
+        created=handed_out,
+        finish_time=utcnow(),
+        info=data.get("info"),
+        timeout=data.get("timeout"),
+        calibration=data.get("calibration"),
+        media_url=data.get("media_url"),
+    )
+    # Attribution is the server's (decision 4).
+    if external_uid:
+        run.external_uid = external_uid
+    elif participant.user_id is not None:
+        run.user_id = participant.user_id
+    else:
+        run.user_ip = participant.user_ip
+    if _already_answered(db, task.id, run):
+        raise DomainError("Forbidden", "You have already answered this task")
+    try:
+        with db.begin_nested():
+            db.add(run)
+            db.flush()
+    except IntegrityError:
+        raise DomainError("Forbidden", "You have already answered this task") from None
+    _count(db, task, project, run)
+    return run
+
+
+def _already_answered(db, task_id, run) -> bool:
+    query = select(TaskRun.id).where(TaskRun.task_id == task_id)
+    if run.external_uid:
+        query = query.where(TaskRun.external_uid == run.external_uid)
+    elif run.user_id is not None:
+        query = query.where(TaskRun.user_id == run.user_id)
+    else:
+        query = query.where(TaskRun.user_ip == run.user_ip, TaskRun.user_id.is_(None),
+                            TaskRun.external_uid.is_(None))
+    return db.scalar(query.limit(1)) is not None
+
+
+def _count(db, task: Task, project: Project, run: TaskRun) -> None:
+    """Add the run to its task's count atomically; at n_answers complete it, with a result."""
+    n_runs = db.execute(
+        update(Task)
+        .where(Task.id == task.id)
+        .values(n_task_runs=Task.n_task_runs + 1)
+        .returning(Task.n_task_runs)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    db.refresh(task)
+    stats.bump(db, project.id, n_task_runs=1)
+    project.updated = run.finish_time
+    if n_runs >= task.n_answers:
+        if task.state != "completed":
+            task.state = "completed"
+            stats.bump(db, project.id, n_completed_tasks=1)
+        new_result_version(db, task)
+
+
+def new_result_version(db, task: Task) -> Result:
+    """Supersede the task's latest result with one listing all its current runs."""
+    db.execute(
+        update(Result)
+        .where(Result.task_id == task.id, Result.last_version)
+        .values(last_version=False)
+        .execution_options(synchronize_session=False)
+    )
+    run_ids = list(db.scalars(select(TaskRun.id).where(TaskRun.task_id == task.id).order_by(TaskRun.id)))
+    result = Result(project_id=task.project_id, task_id=task.id, task_run_ids=run_ids,
+                    last_version=True)
+    db.add(result)
+    db.flush()
+    return result
+
+
+def forget(db, run: TaskRun) -> None:
+    """Before a run is deleted: lower the counts and re-derive its task's state."""
+    from core.services.task import rederive_state
+
+    task = db.get(Task, run.task_id)
+    db.execute(
+        update(Task)
+        .where(Task.id == task.id)
+        .values(n_task_runs=Task.n_task_runs - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.refresh(task)
+    stats.bump(db, run.project_id, n_task_runs=-1)
+    rederive_state(db, task)

@@ -1,0 +1,88 @@
+"""Every setting Crowdnest reads: its default, its type, and the environment override."""
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pyramid.settings import asbool, aslist
+
+ENV_PREFIX = "CROWDNEST_"
+
+
+def _aslist(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return aslist(value or "", flatten=True)
+
+
+def _asbool(value: Any) -> bool:
+    return asbool(value)
+
+
+def _asint(value: Any) -> int:
+    return int(value)
+
+
+def _asstr(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+# key: (default, coercion). Plugin settings are namespaced <kind>.<name>.<key>.
+DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+    "sqlalchemy.url": ("sqlite:///%(here)s/var/crowdnest.sqlite", _asstr),
+    "sqlalchemy.echo": (False, _asbool),
+    "db.auto_migrate": (False, _asbool),
+    "redis.url": ("", _asstr),
+    "session.secret": ("change-me-in-production", _asstr),
+    "session.secure": (False, _asbool),
+    "session.max_age": (30 * 24 * 3600, _asint),
+    "ratelimit.limit": (300, _asint),
+    "ratelimit.period": (900, _asint),
+    "proxy.trusted": (False, _asbool),
+    "proxy.count": (1, _asint),
+    "ip.pseudonym_key": ("crowdnest-ip-pseudonym-key-change-me", _asstr),
+    "brand": ("Crowdnest", _asstr),
+    "api.jwt_lifetime": (24 * 3600, _asint),
+    "project.info_public_fields": ("", _aslist),
+    "user.info_public_fields": ("", _aslist),
+    "category.info_public_fields": ("", _aslist),
+    "fulltextsearch.language": ("english", _asstr),
+    "plugins.importers": ("", _aslist),
+    "plugins.auth_providers": ("", _aslist),
+    "plugins.schedulers": ("default", _aslist),
+    "plugins.webhooks": ("", _aslist),
+    "scheduler.default": ("default", _asstr),
+    "guard.ttl": (3600, _asint),
+    "pro_features": ("", _aslist),
+    "upload.dir": ("%(here)s/var/uploads", _asstr),
+    "upload.allowed_extensions": ("js css png jpg jpeg gif zip", _aslist),
+    "cache.backend": ("dogpile.cache.memory", _asstr),
+    "cache.expiration_time": (300, _asint),
+    "disable_task_presenter": (False, _asbool),
+    # Cornice must leave exceptions to core.errors (one error format).
+    "handle_exceptions": (False, _asbool),
+}
+
+
+def env_key(key: str) -> str:
+    """The environment variable that overrides a setting: `ratelimit.limit` → CROWDNEST_RATELIMIT_LIMIT."""
+    return ENV_PREFIX + key.replace(".", "_").replace("-", "_").upper()
+
+
+def load_settings(
+    settings: Mapping[str, Any], environ: Mapping[str, str] | None = None, here: str = "."
+) -> dict[str, Any]:
+    """Merge defaults, the .ini values and CROWDNEST_* environment variables, coerced once."""
+    environ = os.environ if environ is None else environ
+    merged: dict[str, Any] = {key: default for key, (default, _) in DEFAULTS.items()}
+    merged.update(settings)
+    for key in list(merged):
+        if env_key(key) in environ:
+            merged[key] = environ[env_key(key)]
+    here = merged.get("here", here)
+    for key, (_, coerce) in DEFAULTS.items():
+        value = merged[key]
+        if isinstance(value, str):
+            value = value.replace("%(here)s", here)
+        merged[key] = coerce(value)
+    return merged

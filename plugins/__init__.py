@@ -1,0 +1,1 @@
+"""Crowdnest's built-in plugins, each declared as an entry point in setup.py."""

@@ -1,0 +1,54 @@
+"""Crowdnest: a crowdsourcing and citizen-science server that speaks the PYBOSSA API."""
+
+from setuptools import find_packages, setup
+
+requires = [
+    "pyramid>=2.0",
+    "cornice>=6.0",
+    "colander>=2.0",
+    "SQLAlchemy>=2.0",
+    "zope.sqlalchemy>=3.0",
+    "pyramid_tm>=2.5",
+    "pyramid_retry>=2.1",
+    "pyramid_jinja2>=2.10",
+    "pluggy>=1.3",
+    "dogpile.cache>=1.2",
+    "alembic>=1.12",
+    "psycopg[binary]>=3.1",
+    "redis>=5.0",
+    "argon2-cffi>=23.1",
+    "PyJWT>=2.8",
+    "waitress>=3.0",
+    "gunicorn>=21.2",
+    "PasteDeploy>=3.0",
+    "plaster_pastedeploy>=1.0",
+]
+
+tests_require = [
+    "pytest>=7.4",
+    "pytest-xdist>=3.3",
+    "WebTest>=3.0",
+    "factory_boy>=3.3",
+]
+
+setup(
+    name="crowdnest",
+    version="0.1.0",
+    description=__doc__,
+    python_requires=">=3.11",
+    packages=find_packages(exclude=["tests", "tests.*", "benchmarks"]),
+    include_package_data=True,
+    zip_safe=False,
+    install_requires=requires,
+    extras_require={"test": tests_require},
+    entry_points={
+        "paste.app_factory": ["main = core:main"],
+        "console_scripts": ["crowdnest = core.cli:main"],
+        "crowdnest.importers": [],
+        "crowdnest.auth_providers": [],
+        "crowdnest.schedulers": [
+            "default = plugins.schedulers.depth_first",
+        ],
+        "crowdnest.webhooks": [],
+    },
+)
