@@ -17,7 +17,7 @@ NAMING_CONVENTION = {
 }
 
 # `info` and other JSON documents: JSON on SQLite, JSONB on PostgreSQL.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def utcnow() -> str:

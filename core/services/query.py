@@ -108,7 +108,7 @@ def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str)
         for key, text in _info_pairs(value):
             field_text = info[key].as_string()
             if fulltext:
-                clause, rank = fulltext_clause(field_text, text, dialect, language)
+                clause, rank = fulltext_clause(model, key, field_text, text, dialect, language)
                 clauses.append(clause)
                 ranking = ranking or rank
             else:
@@ -132,12 +132,12 @@ def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str)
     return [func.json_quote(literal(wanted)) == func.json(info)], None
 
 
-def fulltext_clause(field_text, query_text: str, dialect: str, language: str):
+def fulltext_clause(model, key, field_text, query_text: str, dialect: str, language: str):
     """PostgreSQL text search on one info key; returns (match clause, (headline, rank))."""
     if dialect != "postgresql":
         from core.services.fulltext import sqlite_fulltext
 
-        return sqlite_fulltext(field_text, query_text)
+        return sqlite_fulltext(model, key, query_text)
     query = func.to_tsquery(language, query_text)
     vector = func.to_tsvector(language, field_text)
     headline = func.ts_headline(language, field_text, query)
