@@ -24,7 +24,8 @@ GROUPS = {
 
 @hookspec
 def crowdnest_includeme(config):
-    """Called once at start-up with the Pyramid Configurator, after core is configured.
+    """Called once at start-up with the Pyramid Configurator, after the database, cache,
+    security and plugin manager are set up and before the API and web routes are added.
 
     A plugin adds its own routes, views or settings here. Returns nothing.
     """
@@ -43,8 +44,9 @@ def crowdnest_schedulers():
 
 
 @hookspec
-def crowdnest_task_completed(project, task, result, payload):
-    """Called after the commit that completed `task` and created `result`.
+def crowdnest_task_completed(project, task, result, payload, settings):
+    """Called after the commit that completed `task` and created `result`; `settings` are the
+    application's settings (plugin settings are namespaced `<kind>.<name>.<key>`).
 
     `payload` is PYBOSSA's webhook payload (event, project_short_name, project_id, task_id,
     result_id, fired_at). Returns nothing; errors are logged, not raised.

@@ -50,6 +50,12 @@ def includeme(config):
     schedulers = {}
     for provided in manager.hook.crowdnest_schedulers():
         schedulers.update(provided or {})
+    default = config.get_settings()["scheduler.default"]
+    for needed in {"default", default}:
+        if needed not in schedulers:
+            raise PluginError(
+                f"no enabled scheduler is named {needed!r}: add its plugin to plugins.schedulers"
+            )
     config.registry["schedulers"] = schedulers
     manager.hook.crowdnest_includeme(config=config)
     log.info("plugins enabled: %s", ", ".join(name for name, _ in manager.list_name_plugin()))

@@ -20,6 +20,10 @@ class MemoryCounter:
         self._lock = threading.Lock()
         self._counts: dict[str, tuple[int, float]] = {}
 
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
     def incr(self, key: str, expires_at: float) -> int:
         with self._lock:
             now = time.time()
@@ -35,6 +39,10 @@ class RedisCounter:
 
     def __init__(self, redis):
         self.redis = redis
+
+    def reset(self) -> None:
+        for key in self.redis.scan_iter("crowdnest:ratelimit:*"):
+            self.redis.delete(key)
 
     def incr(self, key: str, expires_at: float) -> int:
         pipe = self.redis.pipeline()

@@ -48,9 +48,14 @@ PARENTS = {
 NO_LINK = {User}
 
 
+def internal_columns(model) -> set:
+    """Columns the server keeps for itself: never shown, written, filtered or ordered on."""
+    return INTERNAL.get(model, set())
+
+
 def columns(obj) -> dict:
     """Every column of the row, less the server's internal ones."""
-    hidden = INTERNAL.get(type(obj), set())
+    hidden = internal_columns(type(obj))
     data = {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key not in hidden}
     if isinstance(obj, Project):
         data["owners_ids"] = obj.owners_ids

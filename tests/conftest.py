@@ -76,25 +76,36 @@ BASE_SETTINGS = {
 }
 
 
-@pytest.fixture
-def app_settings(database_url, tmp_path):
-    return {**BASE_SETTINGS, "sqlalchemy.url": database_url, "upload.dir": str(tmp_path)}
+@pytest.fixture(scope="session")
+def app_settings(database_url, tmp_path_factory):
+    uploads = str(tmp_path_factory.mktemp("uploads"))
+    return {**BASE_SETTINGS, "sqlalchemy.url": database_url, "upload.dir": uploads}
+
+
+@pytest.fixture(scope="session")
+def _built_apps():
+    """WSGI apps by settings, built once per run: building one costs seconds."""
+    built = {}
+    yield built
+    for application in built.values():
+        application.registry["db_engine"].dispose()
 
 
 @pytest.fixture
-def make_app(app_settings, db):
-    """Build a WebTest app with extra settings, as the .ini would give them."""
-    apps = []
+def make_app(app_settings, db, _built_apps):
+    """A WebTest app with extra settings, as the .ini would give them (fresh cookies, fresh
+    rate-limit counters)."""
 
     def make(**overrides):
         settings = {**app_settings, **{k.replace("__", "."): v for k, v in overrides.items()}}
-        application = main({"here": HERE}, **settings)
-        apps.append(application)
+        key = tuple(sorted(settings.items()))
+        application = _built_apps.get(key)
+        if application is None:
+            application = _built_apps[key] = main({"here": HERE}, **settings)
+        application.registry["ratelimiter"].counter.reset()
         return webtest.TestApp(application, extra_environ={"REMOTE_ADDR": "10.0.0.1"})
 
-    yield make
-    for application in apps:
-        application.registry["db_engine"].dispose()
+    return make
 
 
 @pytest.fixture

@@ -19,6 +19,9 @@ from core.models import (
 from core.passwords import hash_password
 
 _registry = []
+# Hashed once: argon2 is slow on purpose, and every test makes users.
+PASSWORD = "secret-password"
+PASSWORD_HASH = hash_password(PASSWORD)
 
 
 def bind(session):
@@ -43,7 +46,7 @@ class UserFactory(Base):
     name = factory.Sequence(lambda n: f"user{n}")
     fullname = factory.Sequence(lambda n: f"User Number {n}")
     email_addr = factory.LazyAttribute(lambda u: f"{u.name}@example.com")
-    passwd_hash = factory.LazyFunction(lambda: hash_password("secret-password"))
+    passwd_hash = factory.LazyFunction(lambda: PASSWORD_HASH)
     admin = False
     privacy_mode = False
 
@@ -71,22 +74,25 @@ class ProjectFactory(Base):
     published = True
     info = factory.LazyFunction(lambda: {"task_presenter": "<div>presenter</div>"})
 
-    class Params:
-        coowners = ()
-
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         kwargs.pop("owner", None)
         kwargs.pop("category", None)
-        coowners = kwargs.pop("coowners", ())
         session = cls._meta.sqlalchemy_session
         project = model_class(*args, **kwargs)
         session.add(project)
         session.flush()
-        project.set_owners([user.id for user in coowners])
+        project.set_owners([])
         session.add(ProjectStats(project_id=project.id))
         session.commit()
         return project
+
+    @factory.post_generation
+    def coowners(project, create, extracted, **kwargs):
+        # A post-generation hook: factory_boy never hands `Params` to _create.
+        if extracted:
+            project.set_owners([user.id for user in extracted])
+            ProjectFactory._meta.sqlalchemy_session.commit()
 
 
 class TaskFactory(Base):

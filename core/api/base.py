@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.schemas import body_schema
-from core.serializers import dictize
+from core.serializers import dictize, internal_columns
 from core.services import query as list_query
 from core.services.permissions import can
 
@@ -98,7 +98,7 @@ class Resource:
             raise DomainError("DataError", details) from None
 
     def writable_fields(self):
-        internal = getattr(self.model, "__internal_columns__", ())
+        internal = internal_columns(self.model)
         return [
             column.key
             for column in self.model.__table__.columns

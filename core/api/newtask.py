@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from core.errors import DomainError
 from core.models import Project, Task
-from core.services import guard
+from core.services import guard, project_token
 from core.services.query import fuzzy_bool, no_attribute
 from core.services.task_run import Participant
 
@@ -76,6 +76,15 @@ def get_newtask(request):
         return pseudo_task()
     options = _options(request.GET)
     participant = Participant.of(request)
+    if participant.external_uid:
+        try:
+            project_token.verify(project, request.headers.get("Authorization"))
+        except project_token.TokenError as error:
+            response = request.response
+            response.status_int = 401
+            response.content_type = "application/json"
+            response.json_body = error.as_dict()
+            return response
     schedulers = request.registry["schedulers"]
     name = (project.info or {}).get("sched") or request.registry.settings["scheduler.default"]
     scheduler = schedulers.get(name) or schedulers["default"]

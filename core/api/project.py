@@ -40,7 +40,9 @@ class ProjectResource(Resource):
 
     def _check_fields(self, project, data):
         user = self.request.user
-        if "featured" in data and data["featured"] != project.featured and not is_admin(user):
+        # A new project's `featured` is still None here: it means False.
+        featured = bool(project.featured)
+        if "featured" in data and data["featured"] != featured and not is_admin(user):
             raise DomainError("Forbidden", "Only administrators can feature a project")
         short_name = data.get("short_name")
         if short_name is not None and short_name.lower() in RESERVED_SHORT_NAMES:

@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from core.api.base import Resource, api_resource
-from core.models import Result, Task, TaskRun
+from core.models import Project, Result, Task, TaskRun
 from core.serializers import dictize
 from core.services import task_run as task_run_service
 
@@ -19,13 +19,27 @@ class TaskRunResource(Resource):
         self.check_query_keys()
         self.check_csrf()
         data = self.parse_body(partial=False)
-        run = task_run_service.submit(
+        run, result = task_run_service.submit(
             self.db,
             data,
             participant=task_run_service.Participant.of(self.request),
             settings=self.request.registry.settings,
+            authorization=self.request.headers.get("Authorization"),
         )
+        if result is not None:
+            self._announce_completion(run, result)
         return dictize(self.request, run, links=False)
+
+    def _announce_completion(self, run, result):
+        """Call the task_completed hook once the answer is committed, never before."""
+        project, task = self.db.get(Project, run.project_id), self.db.get(Task, run.task_id)
+        payload = task_run_service.completion_payload(project, task, result)
+        registry = self.request.registry
+        self.request.after_commit(
+            registry["plugins"].hook.crowdnest_task_completed,
+            project=project, task=task, result=result, payload=payload,
+            settings=registry.settings,
+        )
 
     def before_delete(self, run):
         task_run_service.forget(self.db, run)

@@ -113,6 +113,9 @@ def can(db, user, action: str, obj) -> bool:
 
 def readable_clause(model, user):
     """The SQL form of can(read) for lists, so a page holds exactly `limit` readable items."""
+    if model is User:
+        # Restricted users are never listed, not even to admins.
+        return User.restrict == false()
     if is_admin(user):
         return true()
     owned = owned_project_ids(user) if user is not None else None
@@ -128,7 +131,4 @@ def readable_clause(model, user):
     if model in (HelpingMaterial, Page):
         clause = model.project_id.in_(published)
         return or_(clause, model.project_id.in_(owned)) if owned is not None else clause
-    if model is User:
-        clause = User.restrict == false()
-        return clause
     return true()

@@ -16,6 +16,7 @@ from sqlalchemy.sql import sqltypes
 
 from core.errors import DomainError
 from core.models import Favorite, Project, Result, Task, TaskRun
+from core.serializers import internal_columns
 from core.services.permissions import owned_project_ids, readable_clause
 
 SPECIAL_KEYS = {
@@ -65,7 +66,7 @@ def _int(value: str, name: str, default: int | None = None) -> int | None:
 
 def column_of(model, key: str):
     column = model.__table__.columns.get(key)
-    if column is None or key in getattr(model, "__internal_columns__", ()):
+    if column is None or key in internal_columns(model):
         raise no_attribute(model, key)
     return column
 
@@ -148,13 +149,11 @@ def fulltext_clause(model, key, field_text, query_text: str, dialect: str, langu
 def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict):
     """The SELECT for a list request, and the parsed Listing; refuses bad parameters."""
     table = model.__tablename__
-    extra_allowed = {"external_uid"} if model is Task else set()
+    # Tasks tolerate external_uid (participated) and fav_user_ids (silently ignored).
+    extra_allowed = {"external_uid", "fav_user_ids"} if model is Task else set()
     for key in params:
-        if key in SPECIAL_KEYS or key in extra_allowed:
-            continue
-        if key not in model.__table__.columns and key != "fav_user_ids":
-            raise no_attribute(model, key)
-        column_of(model, key) if key != "fav_user_ids" else None
+        if key not in SPECIAL_KEYS and key not in extra_allowed:
+            column_of(model, key)
 
     listing = Listing()
     raw_limit = params.get("limit")
@@ -204,7 +203,7 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
     ranking = None
     fulltext = params.get("fulltextsearch") == "1"
     for key, raw in params.items():
-        if key in SPECIAL_KEYS or key in extra_allowed or key == "fav_user_ids":
+        if key in SPECIAL_KEYS or key in extra_allowed:
             continue
         if key == "info":
             clauses, ranking = info_clauses(

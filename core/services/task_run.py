@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from core.db import utcnow
 from core.errors import DomainError
 from core.models import Project, Result, Task, TaskRun
-from core.services import guard, stats
+from core.services import guard, project_token, stats
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,13 @@ class Participant:
         return f"ip:{self.user_ip}"
 
 
-def submit(db, data: dict, participant: Participant, settings: dict) -> TaskRun:
-    """Validate and store one answer; complete the task and version its result when due."""
+def submit(
+    db, data: dict, participant: Participant, settings: dict, authorization: str | None = None
+) -> tuple[TaskRun, Result | None]:
+    """Validate and store one answer; complete the task and version its result when due.
+
+    Returns the run and, when this answer completed the task, its new result version.
+    """
     task = db.get(Task, data.get("task_id")) if data.get("task_id") is not None else None
     if task is None:
         raise DomainError("Forbidden", "Invalid task_id")
@@ -52,6 +57,11 @@ def submit(db, data: dict, participant: Participant, settings: dict) -> TaskRun:
         raise DomainError("Forbidden", "Invalid project_id")
     project = db.get(Project, task.project_id)
     external_uid = data.get("external_uid")
+    if external_uid:
+        try:
+            project_token.verify(project, authorization)
+        except project_token.TokenError as error:
+            raise DomainError("Forbidden", error.description) from None
     if external_uid and participant.external_uid != external_uid:
         participant = Participant(None, participant.user_ip, external_uid, participant.redis)
     handed_out = guard.take(db, participant.redis, participant.key, task.id)
@@ -85,8 +95,8 @@ def submit(db, data: dict, participant: Participant, settings: dict) -> TaskRun:
             db.flush()
     except IntegrityError:
         raise DomainError("Forbidden", "You have already answered this task") from None
-    _count(db, task, project, run)
-    return run
+    result = _count(db, task, project, run)
+    return run, result
 
 
 def _already_answered(db, task_id, run) -> bool:
@@ -101,7 +111,7 @@ def _already_answered(db, task_id, run) -> bool:
     return db.scalar(query.limit(1)) is not None
 
 
-def _count(db, task: Task, project: Project, run: TaskRun) -> None:
+def _count(db, task: Task, project: Project, run: TaskRun) -> Result | None:
     """Add the run to its task's count atomically; at n_answers complete it, with a result."""
     n_runs = db.execute(
         update(Task)
@@ -117,7 +127,8 @@ def _count(db, task: Task, project: Project, run: TaskRun) -> None:
         if task.state != "completed":
             task.state = "completed"
             stats.bump(db, project.id, n_completed_tasks=1)
-        new_result_version(db, task)
+        return new_result_version(db, task)
+    return None
 
 
 def new_result_version(db, task: Task) -> Result:
@@ -150,3 +161,15 @@ def forget(db, run: TaskRun) -> None:
     db.refresh(task)
     stats.bump(db, run.project_id, n_task_runs=-1)
     rederive_state(db, task)
+
+
+def completion_payload(project: Project, task: Task, result: Result) -> dict:
+    """PYBOSSA's task_completed webhook payload."""
+    return {
+        "event": "task_completed",
+        "project_short_name": project.short_name,
+        "project_id": project.id,
+        "task_id": task.id,
+        "result_id": result.id,
+        "fired_at": utcnow()[:19].replace("T", " "),
+    }

@@ -1,0 +1,78 @@
+# Crowdnest developer tasks. `make test` is the one test command: the README gives it and
+# .ci/run calls it (with DBS="sqlite postgresql" once it has started PostgreSQL).
+
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+
+# Where to test: "auto" is SQLite, then PostgreSQL when CROWDNEST_TEST_DATABASE_URL is set or
+# the default local PG_URL answers; or a list, e.g. `make test DBS=sqlite`.
+DBS ?= auto
+PG_URL ?= $(or $(CROWDNEST_TEST_DATABASE_URL),postgresql+psycopg://crowdnest:crowdnest@localhost/crowdnest_test)
+# pytest-xdist workers on SQLite (each worker has its own database file); 0 turns it off.
+# PostgreSQL runs in one process: the suite drops and recreates the one database's schema.
+XDIST ?= 2
+PYTEST_ARGS ?=
+PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
+# Succeeds when PG_URL (an SQLAlchemy URL) accepts a connection within 3 seconds.
+PG_REACHABLE = $(PYTHON) -c "import sys, psycopg; from sqlalchemy.engine import make_url; \
+	url = make_url(sys.argv[1]).set(drivername='postgresql'); \
+	psycopg.connect(url.render_as_string(hide_password=False), connect_timeout=3).close()" \
+	'$(PG_URL)' 2>/dev/null
+
+# pytest's exit code 5 means no test was collected: say so; make fails on it like any other.
+define pytest_status
+status=$$?; if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$status
+endef
+
+.PHONY: help install install-test test test-sqlite test-postgresql pg-reachable serve bench
+
+help:
+	@echo "make install      pip install -e . (then: pserve development.ini)"
+	@echo "make test         install with test extras, pytest on SQLite, then on PostgreSQL"
+	@echo "                  (DBS=auto|'sqlite postgresql', PG_URL=..., XDIST=2, PYTEST_ARGS=...)"
+	@echo "make serve        pserve development.ini on 127.0.0.1:6543"
+	@echo "make bench        benchmarks/api_list.py against a local PostgreSQL and Redis"
+
+install:
+	$(PIP) install -e .
+
+install-test:
+	$(PIP) install -q -e '.[test]'
+	@if [ -d tests/plugins/sample_plugin ]; then \
+		echo "$(PIP) install -q -e tests/plugins/sample_plugin"; \
+		$(PIP) install -q -e tests/plugins/sample_plugin; \
+	fi
+
+test: install-test
+	@dbs="$(DBS)"; \
+	if [ "$$dbs" = auto ]; then \
+		dbs=sqlite; \
+		if [ -n "$$CROWDNEST_TEST_DATABASE_URL" ] || $(PG_REACHABLE); \
+		then dbs="sqlite postgresql"; \
+		else echo "PostgreSQL not reachable at PG_URL: testing on SQLite only"; fi; \
+	fi; \
+	failed=""; \
+	for db in $$dbs; do \
+		echo "== tests on $$db"; \
+		$(MAKE) --no-print-directory test-$$db || failed="$$failed $$db"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "== tests FAILED on:$$failed"; exit 1; fi; \
+	echo "== tests passed on: $$dbs"
+
+test-sqlite:
+	@env -u CROWDNEST_TEST_DATABASE_URL \
+		$(PYTEST) $(if $(filter-out 0,$(XDIST)),-n $(XDIST)) $(PYTEST_ARGS); \
+	$(pytest_status)
+
+test-postgresql:
+	@CROWDNEST_TEST_DATABASE_URL='$(PG_URL)' $(PYTEST) $(PYTEST_ARGS); \
+	$(pytest_status)
+
+pg-reachable:
+	@$(PG_REACHABLE) && echo "PostgreSQL answers at PG_URL"
+
+serve:
+	pserve development.ini
+
+bench:
+	$(PYTHON) benchmarks/api_list.py
