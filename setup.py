@@ -29,6 +29,7 @@ tests_require = [
     "pytest-xdist>=3.3",
     "WebTest>=3.0",
     "factory_boy>=3.3",
+    "pybossa-client==3.0.0",
 ]
 
 setup(
