@@ -11,12 +11,13 @@ Redis; then drives each endpoint with --clients concurrent clients for --duratio
     GET /api/project                                     first page of projects
 
 and prints one row of figures per endpoint: requests per second, latency percentiles, and the
-CPU time each request cost gunicorn, the PostgreSQL backends and this load generator (from
-/proc). Loopback only; every loop is bounded in time.
+CPU time each request cost gunicorn, the PostgreSQL backends and the load generator (from
+/proc; the load comes from benchmarks/httpload.py). Loopback only; loops are bounded in time.
 
     python benchmarks/api_list.py [--db URL] [--redis URL] [--runs N] [--duration S] [--reuse]
 
-Needs PostgreSQL and Redis running (`.ci/run` shows how to start them). Not a test.
+Needs `pip install -e .`, PostgreSQL and Redis running (`.ci/run` shows how to start them).
+Seeding the default 100,000 tasks and 1,000,000 task runs takes about 90 s. Not a test.
 """
 
 import argparse
@@ -28,20 +29,18 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
 
 import psycopg
+from httpload import fetch, load
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from core.db import get_engine, get_session_factory
+from core.migrate import upgrade
+from core.models import Category, Project, ProjectStats, User
 
-from core.db import get_engine, get_session_factory  # noqa: E402
-from core.migrate import upgrade  # noqa: E402
-from core.models import Category, Project, ProjectStats, User  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEFAULT_DB = "postgresql+psycopg://crowdnest:crowdnest@localhost/crowdnest_bench"
 DEFAULT_REDIS = "redis://localhost:6379/15"
@@ -90,10 +89,13 @@ def seed_projects(url: str, n_projects: int, n_tasks: int, n_runs: int) -> None:
         session.add(project)
         session.flush()
         first = number == 1
-        session.add(ProjectStats(
-            project_id=project.id, n_tasks=n_tasks if first else 0,
-            n_task_runs=n_runs if first else 0,
-        ))
+        session.add(
+            ProjectStats(
+                project_id=project.id,
+                n_tasks=n_tasks if first else 0,
+                n_task_runs=n_runs if first else 0,
+            )
+        )
     session.commit()
     session.close()
     engine.dispose()
@@ -114,27 +116,44 @@ def seed_tasks(url: str, n_tasks: int, n_runs: int) -> None:
     """Tasks 1..n_tasks in project 1 and n_runs anonymous task runs over them, by COPY."""
     runs_per_task = -(-n_runs // n_tasks) if n_runs else 0
     with psycopg.connect(libpq_url(url)) as connection, connection.cursor() as cursor:
+
         def task_lines():
             for task_id in range(1, n_tasks + 1):
                 runs = min(runs_per_task, max(0, n_runs - (task_id - 1) * runs_per_task))
-                info = json.dumps({"url": f"https://example.org/img/{task_id}.jpg",
-                                   "question": "What do you see?", "n": task_id})
-                yield (f"{task_id}\t{CREATED}\t1\tongoing\t0\t0\t{task_id % 10 / 10}\t{info}"
-                       f"\t30\t\\N\t{runs}\n")
+                info = json.dumps(
+                    {
+                        "url": f"https://example.org/img/{task_id}.jpg",
+                        "question": "What do you see?",
+                        "n": task_id,
+                    }
+                )
+                yield (
+                    f"{task_id}\t{CREATED}\t1\tongoing\t0\t0\t{task_id % 10 / 10}\t{info}"
+                    f"\t30\t\\N\t{runs}\n"
+                )
 
-        _copy(cursor, "COPY task (id, created, project_id, state, quorum, calibration, "
-              "priority_0, info, n_answers, user_pref, n_task_runs) FROM STDIN", task_lines())
+        _copy(
+            cursor,
+            "COPY task (id, created, project_id, state, quorum, calibration, "
+            "priority_0, info, n_answers, user_pref, n_task_runs) FROM STDIN",
+            task_lines(),
+        )
 
         def run_lines():
             for run_id in range(1, n_runs + 1):
                 task_id = (run_id - 1) // runs_per_task + 1
-                yield (f"{run_id}\t{CREATED}\t1\t{task_id}\t\\N\tip-{run_id % runs_per_task}"
-                       f"\t{CREATED}\t\\N\t\\N\t\\N\t\\N\t{{\"answer\": \"yes\"}}\n")
+                yield (
+                    f"{run_id}\t{CREATED}\t1\t{task_id}\t\\N\tip-{run_id % runs_per_task}"
+                    f'\t{CREATED}\t\\N\t\\N\t\\N\t\\N\t{{"answer": "yes"}}\n'
+                )
 
         if n_runs:
-            _copy(cursor, "COPY task_run (id, created, project_id, task_id, user_id, user_ip, "
-                  "finish_time, timeout, calibration, external_uid, media_url, info) FROM STDIN",
-                  run_lines())
+            _copy(
+                cursor,
+                "COPY task_run (id, created, project_id, task_id, user_id, user_ip, "
+                "finish_time, timeout, calibration, external_uid, media_url, info) FROM STDIN",
+                run_lines(),
+            )
         cursor.execute("SELECT setval('task_id_seq', %s)", (n_tasks,))
         if n_runs:
             cursor.execute("SELECT setval('task_run_id_seq', %s)", (n_runs,))
@@ -159,11 +178,18 @@ def start_gunicorn(db_url: str, redis_url: str, port: int, workers: int, log_pat
         "CROWDNEST_RATELIMIT_LIMIT": "100000000",
     }
     command = [
-        sys.executable, "-m", "gunicorn", "--paste", os.path.join(ROOT, "production.ini"),
-        "-w", str(workers), "-b", f"127.0.0.1:{port}",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--paste",
+        os.path.join(ROOT, "production.ini"),
+        "-w",
+        str(workers),
+        "-b",
+        f"127.0.0.1:{port}",
     ]
-    log = open(log_path, "wb")
-    server = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=log, stderr=log)
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -189,25 +215,6 @@ def stop(server) -> None:
             server.wait()
 
 
-# -- the load -------------------------------------------------------------------------------
-
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids) -> float:
-    """User plus system CPU time of these processes so far (Linux /proc); gone ones count 0."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / TICKS
-
-
 def worker_pids(server) -> list[int]:
     """The gunicorn master and its workers."""
     try:
@@ -226,136 +233,6 @@ def backend_pids(db_url: str) -> list[int]:
             (database,),
         ).fetchall()
     return [pid for (pid,) in rows]
-
-
-class Client:
-    """One HTTP/1.1 connection that reopens when the server closes it (gunicorn's sync
-    workers close after every response; a keep-alive server would keep it)."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.sock = None
-        self.buffer = b""
-
-    def _connect(self):
-        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buffer = b""
-
-    def close(self):
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-
-    def _read_until(self, marker: bytes) -> bytes:
-        while marker not in self.buffer:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("connection closed mid-response")
-            self.buffer += chunk
-        head, _, self.buffer = self.buffer.partition(marker)
-        return head
-
-    def _read_exactly(self, size: int) -> bytes:
-        while len(self.buffer) < size:
-            chunk = self.sock.recv(max(65536, size - len(self.buffer)))
-            if not chunk:
-                raise ConnectionError("connection closed mid-body")
-            self.buffer += chunk
-        body, self.buffer = self.buffer[:size], self.buffer[size:]
-        return body
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        if self.sock is None:
-            self._connect()
-        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\r\n"
-        self.sock.sendall(request.encode())
-        head = self._read_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
-        status = int(head[0].split()[1])
-        headers = {}
-        for line in head[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if "content-length" not in headers:
-            raise ConnectionError("response without Content-Length")
-        body = self._read_exactly(int(headers["content-length"]))
-        if headers.get("connection", "").lower() == "close":
-            self.close()
-        return status, body
-
-
-def fetch(port: int, path: str) -> tuple[int, bytes]:
-    client = Client(port)
-    try:
-        return client.get(path)
-    finally:
-        client.close()
-
-
-@dataclass
-class Figures:
-    requests: int
-    errors: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    # CPU milliseconds per request: gunicorn, PostgreSQL backends, this load generator.
-    app_cpu_ms: float = float("nan")
-    db_cpu_ms: float = float("nan")
-    client_cpu_ms: float = float("nan")
-
-    @property
-    def per_second(self) -> float:
-        return self.requests / self.seconds
-
-
-def percentile(ordered: list[float], fraction: float) -> float:
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def load(port: int, path: str, clients: int, duration: float, app_pids=(), db_pids=()) -> Figures:
-    """`clients` threads request `path` back to back until `duration` seconds have passed."""
-    cpu_before = (cpu_seconds(app_pids), cpu_seconds(db_pids), cpu_seconds([os.getpid()]))
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    start = time.perf_counter()
-    deadline = start + duration
-
-    def work(slot: int):
-        client = Client(port)
-        own, clock = latencies[slot], time.perf_counter
-        while True:
-            began = clock()
-            if began >= deadline:
-                break
-            try:
-                status, _ = client.get(path)
-            except OSError:
-                client.close()
-                errors[slot] += 1
-                continue
-            own.append(clock() - began)
-            if status != 200:
-                errors[slot] += 1
-        client.close()
-
-    threads = [threading.Thread(target=work, args=(slot,)) for slot in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    cpu_after = (cpu_seconds(app_pids), cpu_seconds(db_pids), cpu_seconds([os.getpid()]))
-    ordered = sorted(value for own in latencies for value in own)
-    per_request = [(after - before) * 1000 / max(1, len(ordered))
-                   for before, after in zip(cpu_before, cpu_after)]
-    return Figures(
-        requests=len(ordered), errors=sum(errors), seconds=elapsed,
-        p50_ms=percentile(ordered, 0.50) * 1000, p99_ms=percentile(ordered, 0.99) * 1000,
-        app_cpu_ms=per_request[0], db_cpu_ms=per_request[1], client_cpu_ms=per_request[2],
-    )
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -397,8 +274,10 @@ def main(argv=None) -> int:
         reset_schema(args.db)
         seed_projects(args.db, args.projects, args.tasks, args.runs)
         seed_tasks(args.db, args.tasks, args.runs)
-        print(f"seeded {args.projects} projects, {args.tasks:,} tasks, {args.runs:,} task runs "
-              f"in {time.perf_counter() - began:.1f} s")
+        print(
+            f"seeded {args.projects} projects, {args.tasks:,} tasks, {args.runs:,} task runs "
+            f"in {time.perf_counter() - began:.1f} s"
+        )
 
     port = args.port or free_port()
     log_path = os.path.join(tempfile.gettempdir(), f"crowdnest-bench-gunicorn-{port}.log")
@@ -413,21 +292,28 @@ def main(argv=None) -> int:
             if status != 200 or items == 0:
                 raise SystemExit(f"{path} answered {status} with {items} items: {body[:300]!r}")
             load(port, path, args.clients, args.warmup)
-            figures = load(port, path, args.clients, args.duration,
-                           worker_pids(server), backend_pids(args.db))
+            figures = load(
+                port, path, args.clients, args.duration, worker_pids(server), backend_pids(args.db)
+            )
             rows.append((label, items, len(body), figures))
             print(f"  {label}: {figures.per_second:.0f} req/s", flush=True)
     finally:
         stop(server)
 
-    print(f"\ngunicorn -w {args.workers}, {args.clients} clients, {args.duration:g} s each, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, loopback")
-    print(f"{'endpoint':28} {'items':>5} {'bytes':>6} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'errors':>6}   CPU ms/request: {'app':>5} {'db':>5} {'client':>6}")
+    print(
+        f"\ngunicorn -w {args.workers}, {args.clients} clients, {args.duration:g} s each, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, loopback"
+    )
+    print(
+        f"{'endpoint':28} {'items':>5} {'bytes':>6} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'errors':>6}   CPU ms/request: {'app':>5} {'db':>5} {'client':>6}"
+    )
     for label, items, size, f in rows:
-        print(f"{label:28} {items:5} {size:6} {f.per_second:6.0f} {f.p50_ms:7.1f} {f.p99_ms:7.1f} "
-              f"{f.errors:6}                   {f.app_cpu_ms:5.1f} {f.db_cpu_ms:5.1f} "
-              f"{f.client_cpu_ms:6.1f}")
+        print(
+            f"{label:28} {items:5} {size:6} {f.per_second:6.0f} {f.p50_ms:7.1f} {f.p99_ms:7.1f} "
+            f"{f.errors:6}                   {f.app_cpu_ms:5.1f} {f.db_cpu_ms:5.1f} "
+            f"{f.client_cpu_ms:6.1f}"
+        )
     return 0 if all(figures.errors == 0 for *_, figures in rows) else 1
 
 

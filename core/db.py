@@ -39,8 +39,13 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
-def get_engine(settings: dict, prefix: str = "sqlalchemy."):
-    """Build the engine for the configured URL; SQLite gets WAL and foreign keys."""
+def get_engine(settings: dict, prefix: str = "sqlalchemy.", sqlite_begin: str = "IMMEDIATE"):
+    """Build the engine for the configured URL; SQLite gets WAL and foreign keys.
+
+    The application's SQLite transactions begin IMMEDIATE: a request that reads then writes
+    holds the write lock from the start instead of failing with "database is locked" when
+    another request wrote in between. Tests inspect with DEFERRED sessions that never block.
+    """
     options = {"json_serializer": lambda obj: json.dumps(obj, separators=(",", ":"))}
     url = settings[prefix + "url"]
     if url.startswith("postgresql"):
@@ -49,7 +54,8 @@ def get_engine(settings: dict, prefix: str = "sqlalchemy."):
     engine = engine_from_config(config, prefix, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        begin = f"BEGIN {sqlite_begin}"
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
     return engine
 
 

@@ -118,6 +118,7 @@ def http_exception_view(error, request):
     if error.code >= 400 and request.wants_json:
         response = request.response
         response.status_int = error.code
+        response.content_type = "application/json"
         response.json_body = {
             "code": error.code,
             "description": error.detail or error.explanation,

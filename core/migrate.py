@@ -3,8 +3,9 @@
 import logging
 import os
 
-from alembic import command
 from alembic.config import Config
+
+from alembic import command
 
 log = logging.getLogger(__name__)
 ALEMBIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "alembic")

@@ -43,7 +43,7 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def engine(database_url):
-    engine = get_engine({"sqlalchemy.url": database_url})
+    engine = get_engine({"sqlalchemy.url": database_url}, sqlite_begin="DEFERRED")
     yield engine
     engine.dispose()
 

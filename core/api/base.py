@@ -23,7 +23,8 @@ BODY_QUERY_KEYS = {"api_key", "callback", "response_format"}
 def json_body(request):
     """The request body as a JSON object, or 415 as PYBOSSA answers."""
     try:
-        body = json.loads(request.body or b"null")
+        # An empty body is not JSON either: PYBOSSA answers ValueError.
+        body = json.loads(request.body)
     except (ValueError, UnicodeDecodeError) as error:
         raise DomainError("ValueError", f"Invalid JSON: {error}") from None
     if not isinstance(body, dict):

@@ -8,8 +8,8 @@ from core.models import Category, Project, ProjectStats, User
 from core.serializers import dictize
 from core.services import auditlog
 from core.services.permissions import is_admin
+from core.services.project import RESERVED_SHORT_NAMES
 
-RESERVED_SHORT_NAMES = {"new", "category", "page", "search", "static", "api"}
 # info keys the server manages: a PUT of `info` keeps them (decision 3).
 SERVER_INFO_KEYS = ("passwd_hash", "autoimporter", "onesignal", "onesignal_app_id")
 STATS_DETAIL_KEYS = ("hours_stats", "dates_stats", "users_stats")

@@ -5,11 +5,12 @@ from urllib.parse import urlsplit
 import colander
 from pyramid.security import forget, remember
 from pyramid.view import view_config
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.models import Project, ProjectOwner, TaskRun, User
-from core.passwords import hash_password, verify_password
+from core.passwords import verify_password
+from core.services.account import create_account
 from core.web.forms import Form, checkbox, forbidden_chars
 from core.web.forms import text as text_field
 from core.web.render import flash, form_data, redirect, require_csrf
@@ -111,28 +112,6 @@ def signin_schema() -> colander.Schema:
     schema.add(text_field("email", "The e-mail is required", colander.Email()))
     schema.add(text_field("password", "You must provide a password"))
     return schema
-
-
-def create_account(db, values: dict) -> User:
-    """Add the account; the first one ever becomes admin. Domain logic, no HTTP."""
-    if db.get_bind().dialect.name == "postgresql":
-        # Two first registrations must not both see an empty table: this lock conflicts with
-        # itself and with inserts, so the count below reads every committed account.
-        # SQLite needs nothing: one writer at a time, and a transaction whose snapshot
-        # predates another's commit cannot write (SQLITE_BUSY), so a stale "empty" never wins.
-        db.execute(text('LOCK TABLE "user" IN SHARE ROW EXCLUSIVE MODE'))
-    first = db.scalar(select(User.id).limit(1)) is None
-    user = User(
-        fullname=values["fullname"],
-        name=values["name"],
-        email_addr=values["email_addr"],
-        passwd_hash=hash_password(values["password"]),
-        consent=values["consent"],
-        admin=first,
-    )
-    with db.begin_nested():
-        db.add(user)
-    return user
 
 
 def safe_next(url: str | None, default: str = "/") -> str:

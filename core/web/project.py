@@ -6,14 +6,14 @@ import colander
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPForbidden, HTTPFound, HTTPNotFound, HTTPUnauthorized
 from pyramid.view import view_config
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from core.api.project import RESERVED_SHORT_NAMES
-from core.models import Category, Project, Result, Task, TaskRun, Webhook
+from core.models import Category, Project
 from core.serializers import dictize
-from core.services import auditlog, stats
+from core.services import auditlog
 from core.services.permissions import owns_or_admin
+from core.services.project import RESERVED_SHORT_NAMES, publish, publish_blocker
 from core.web.account import CORRECT_ERRORS
 from core.web.forms import Form, checkbox, forbidden_chars, text
 from core.web.render import flash, form_data, redirect, require_csrf
@@ -148,34 +148,6 @@ def update_project(request):
         form.add_error("short_name", "This name or short name is already taken")
     flash(request, CORRECT_ERRORS, "error")
     return _update_page(request, project, form, categories)
-
-
-def publish_blocker(db, project: Project, presenter_disabled: bool) -> str | None:
-    """Why the project cannot be published yet, or None. Domain logic, no HTTP."""
-    if not presenter_disabled and not (project.info or {}).get("task_presenter"):
-        return "You must add a task presenter before publishing the project"
-    if db.scalar(select(Task.id).where(Task.project_id == project.id).limit(1)) is None:
-        return "You must add at least one task before publishing the project"
-    return None
-
-
-def publish(db, project: Project) -> None:
-    """Publish and forget the draft answers (they were tests). Domain logic, no HTTP."""
-    for model in (Result, TaskRun, Webhook):
-        db.execute(
-            delete(model)
-            .where(model.project_id == project.id)
-            .execution_options(synchronize_session=False)
-        )
-    db.execute(
-        update(Task)
-        .where(Task.project_id == project.id)
-        .values(state="ongoing", n_task_runs=0)
-        .execution_options(synchronize_session=False)
-    )
-    project.published = True
-    db.flush()
-    stats.recompute(db, project.id)
 
 
 @view_config(route_name="project_publish", request_method=("GET", "POST"), renderer="page")

@@ -51,8 +51,11 @@ def test_published_visible_to_all_drafts_to_admin_only(app, db, role):
         app.get(f"/api/announcement/{draft.id}", headers=auth(user))
     else:
         assert listed == [published.id]
-        app.get(f"/api/announcement/{draft.id}", headers=auth(user),
-                status=401 if user is None else 403)
+        app.get(
+            f"/api/announcement/{draft.id}",
+            headers=auth(user),
+            status=401 if user is None else 403,
+        )
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -62,13 +65,21 @@ def test_only_admin_writes(app, db, role):
     ok = role == "admin"
     denied = 401 if user is None else 403
 
-    created = app.post_json("/api/announcement", PAYLOAD, headers=auth(user),
-                            status=200 if ok else denied).json
-    app.put_json(f"/api/announcement/{existing.id}", {"title": "New"}, headers=auth(user),
-                 status=200 if ok else denied)
+    created = app.post_json(
+        "/api/announcement", PAYLOAD, headers=auth(user), status=200 if ok else denied
+    ).json
+    app.put_json(
+        f"/api/announcement/{existing.id}",
+        {"title": "New"},
+        headers=auth(user),
+        status=200 if ok else denied,
+    )
     assert fresh(db, Announcement, existing.id).title == ("New" if ok else "Old")
-    app.delete(f"/api/announcement/{existing.id}", headers=auth(user),
-               status=204 if ok else denied)
+    app.delete(
+        f"/api/announcement/{existing.id}",
+        headers=auth(user),
+        status=204 if ok else denied,
+    )
     assert (fresh(db, Announcement, existing.id) is None) == ok
     if ok:
         assert created["user_id"] == user.id
@@ -79,8 +90,9 @@ def test_only_admin_writes(app, db, role):
 def test_reserved_keys(app, db, key):
     admin = UserFactory(admin=True)
 
-    body = app.post_json("/api/announcement", {**PAYLOAD, key: 1}, headers=auth(admin),
-                         status=400).json
+    body = app.post_json(
+        "/api/announcement", {**PAYLOAD, key: 1}, headers=auth(admin), status=400
+    ).json
 
     assert body["exception_msg"] == "Reserved keys in payload"
 
@@ -88,10 +100,25 @@ def test_reserved_keys(app, db, key):
 def test_errors(app, db):
     headers = auth(UserFactory(admin=True))
 
-    assert app.post_json("/api/announcement", {**PAYLOAD, "x": 1}, headers=headers,
-                         status=415).json["exception_cls"] == "TypeError"
-    assert app.post_json("/api/announcement", {**PAYLOAD, "published": "yes"}, headers=headers,
-                         status=415).json["exception_cls"] == "DataError"
-    assert app.post_json("/api/announcement", {"title": "t"}, headers=headers,
-                         status=415).json["exception_cls"] == "DBIntegrityError"
+    assert (
+        app.post_json("/api/announcement", {**PAYLOAD, "x": 1}, headers=headers, status=415).json[
+            "exception_cls"
+        ]
+        == "TypeError"
+    )
+    assert (
+        app.post_json(
+            "/api/announcement",
+            {**PAYLOAD, "published": "yes"},
+            headers=headers,
+            status=415,
+        ).json["exception_cls"]
+        == "DataError"
+    )
+    assert (
+        app.post_json("/api/announcement", {"title": "t"}, headers=headers, status=415).json[
+            "exception_cls"
+        ]
+        == "DBIntegrityError"
+    )
     assert app.get("/api/announcement/9", status=404).json["exception_cls"] == "NotFound"

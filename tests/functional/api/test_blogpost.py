@@ -35,9 +35,15 @@ def world(db):
     project = ProjectFactory(owner=owner, coowners=[coowner])
     draft = ProjectFactory(owner=owner, coowners=[coowner], published=False)
     return SimpleNamespace(
-        project=project, draft=draft,
-        users={"anonymous": None, "volunteer": volunteer, "owner": owner,
-               "coowner": coowner, "admin": admin},
+        project=project,
+        draft=draft,
+        users={
+            "anonymous": None,
+            "volunteer": volunteer,
+            "owner": owner,
+            "coowner": coowner,
+            "admin": admin,
+        },
     )
 
 
@@ -80,8 +86,9 @@ def test_create(app, db, world, role):
         assert stats.n_blogposts == 1
         db.commit()
     else:
-        body = app.post_json("/api/blogpost", payload, headers=auth(user),
-                             status=denied(role)).json
+        body = app.post_json(
+            "/api/blogpost", payload, headers=auth(user), status=denied(role)
+        ).json
         assert body["target"] == "blogpost"
 
 
@@ -91,10 +98,18 @@ def test_update_and_delete(app, db, world, role):
     user = world.users[role]
     ok = role in WRITERS
 
-    app.put_json(f"/api/blogpost/{post.id}", {"title": "New"}, headers=auth(user),
-                 status=200 if ok else denied(role))
+    app.put_json(
+        f"/api/blogpost/{post.id}",
+        {"title": "New"},
+        headers=auth(user),
+        status=200 if ok else denied(role),
+    )
     assert fresh(db, Blogpost, post.id).title == ("New" if ok else "Old")
-    app.delete(f"/api/blogpost/{post.id}", headers=auth(user), status=204 if ok else denied(role))
+    app.delete(
+        f"/api/blogpost/{post.id}",
+        headers=auth(user),
+        status=204 if ok else denied(role),
+    )
     assert (fresh(db, Blogpost, post.id) is None) == ok
 
 
@@ -102,10 +117,17 @@ def test_post_cannot_be_moved_or_reattributed(app, db, world):
     post = BlogpostFactory(project=world.project)
     elsewhere = ProjectFactory(owner=world.users["owner"])
 
-    app.put_json(f"/api/blogpost/{post.id}", {"project_id": elsewhere.id},
-                 headers=auth(world.users["owner"]))
-    reattributed = app.put_json(f"/api/blogpost/{post.id}", {"user_id": 1},
-                                headers=auth(world.users["owner"]), status=400).json
+    app.put_json(
+        f"/api/blogpost/{post.id}",
+        {"project_id": elsewhere.id},
+        headers=auth(world.users["owner"]),
+    )
+    reattributed = app.put_json(
+        f"/api/blogpost/{post.id}",
+        {"user_id": 1},
+        headers=auth(world.users["owner"]),
+        status=400,
+    ).json
 
     assert fresh(db, Blogpost, post.id).project_id == world.project.id
     assert reattributed["exception_msg"] == "Reserved keys in payload: user_id"
@@ -114,21 +136,43 @@ def test_post_cannot_be_moved_or_reattributed(app, db, world):
 def test_cannot_post_to_someone_elses_project(app, world):
     stranger_project = ProjectFactory()
 
-    app.post_json("/api/blogpost",
-                  {"project_id": stranger_project.id, "title": "t", "body": "b"},
-                  headers=auth(world.users["owner"]), status=403)
+    app.post_json(
+        "/api/blogpost",
+        {"project_id": stranger_project.id, "title": "t", "body": "b"},
+        headers=auth(world.users["owner"]),
+        status=403,
+    )
 
 
 def test_errors(app, world):
     headers = auth(world.users["admin"])
     base = {"project_id": world.project.id, "title": "t", "body": "b"}
 
-    assert app.post_json("/api/blogpost", {**base, "id": 3}, headers=headers,
-                         status=400).json["exception_msg"] == "Reserved keys in payload: id"
-    assert app.post_json("/api/blogpost", {**base, "tags": []}, headers=headers,
-                         status=415).json["exception_cls"] == "TypeError"
-    assert app.post_json("/api/blogpost", {**base, "title": ["t"]}, headers=headers,
-                         status=415).json["exception_cls"] == "DataError"
-    assert app.post_json("/api/blogpost", {"project_id": world.project.id, "title": "t"},
-                         headers=headers, status=415).json["exception_cls"] == "DBIntegrityError"
+    assert (
+        app.post_json("/api/blogpost", {**base, "id": 3}, headers=headers, status=400).json[
+            "exception_msg"
+        ]
+        == "Reserved keys in payload: id"
+    )
+    assert (
+        app.post_json("/api/blogpost", {**base, "tags": []}, headers=headers, status=415).json[
+            "exception_cls"
+        ]
+        == "TypeError"
+    )
+    assert (
+        app.post_json("/api/blogpost", {**base, "title": ["t"]}, headers=headers, status=415).json[
+            "exception_cls"
+        ]
+        == "DataError"
+    )
+    assert (
+        app.post_json(
+            "/api/blogpost",
+            {"project_id": world.project.id, "title": "t"},
+            headers=headers,
+            status=415,
+        ).json["exception_cls"]
+        == "DBIntegrityError"
+    )
     assert app.get("/api/blogpost/55", status=404).json["exception_cls"] == "NotFound"

@@ -65,8 +65,12 @@ def test_only_admin_updates_and_deletes(app, db, role):
     ok = role == "admin"
     denied = 401 if role == "anonymous" else 403
 
-    app.put_json(f"/api/category/{category.id}", {"description": "new"}, headers=auth(user),
-                 status=200 if ok else denied)
+    app.put_json(
+        f"/api/category/{category.id}",
+        {"description": "new"},
+        headers=auth(user),
+        status=200 if ok else denied,
+    )
     assert fresh(db, Category, category.id).description == ("new" if ok else "old")
     app.delete(f"/api/category/{category.id}", headers=auth(user), status=204 if ok else denied)
     assert (fresh(db, Category, category.id) is None) == ok
@@ -78,7 +82,12 @@ def test_new_category_is_usable_by_a_project_at_once(app, db):
     category = app.post_json("/api/category", PAYLOAD, headers=auth(admin)).json
     project = app.post_json(
         "/api/project",
-        {"name": "P", "short_name": "p", "description": "d", "category_id": category["id"]},
+        {
+            "name": "P",
+            "short_name": "p",
+            "description": "d",
+            "category_id": category["id"],
+        },
         headers=auth(owner),
     ).json
 
@@ -89,8 +98,9 @@ def test_new_category_is_usable_by_a_project_at_once(app, db):
 def test_reserved_keys_name_the_key(app, db, key):
     admin = UserFactory(admin=True)
 
-    body = app.post_json("/api/category", {**PAYLOAD, key: "1"}, headers=auth(admin),
-                         status=400).json
+    body = app.post_json(
+        "/api/category", {**PAYLOAD, key: "1"}, headers=auth(admin), status=400
+    ).json
 
     assert body["exception_msg"] == f"Reserved keys in payload: {key}"
 
@@ -100,13 +110,16 @@ def test_errors(app, db):
     existing = CategoryFactory()
     headers = auth(admin)
 
-    unknown = app.post_json("/api/category", {**PAYLOAD, "colour": 1}, headers=headers,
-                            status=415).json
-    wrong = app.post_json("/api/category", {**PAYLOAD, "name": 5}, headers=headers,
-                          status=415).json
+    unknown = app.post_json(
+        "/api/category", {**PAYLOAD, "colour": 1}, headers=headers, status=415
+    ).json
+    wrong = app.post_json(
+        "/api/category", {**PAYLOAD, "name": 5}, headers=headers, status=415
+    ).json
     missing = app.post_json("/api/category", {"name": "x"}, headers=headers, status=415).json
-    duplicate = app.post_json("/api/category", {**PAYLOAD, "name": existing.name},
-                              headers=headers, status=415).json
+    duplicate = app.post_json(
+        "/api/category", {**PAYLOAD, "name": existing.name}, headers=headers, status=415
+    ).json
 
     assert unknown["exception_cls"] == "TypeError"
     assert wrong["exception_cls"] == "DataError"

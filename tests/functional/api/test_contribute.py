@@ -118,17 +118,22 @@ def test_favorites_add_list_remove(app, db):
     assert [t["id"] for t in listed] == [task.id]
     assert removed["fav_user_ids"] is None
     assert missing["action"] == "DEL" and missing["target"] == "task"
-    assert app.post_json(f"/api/favorites{key}", {"task": 1}, status=415).json[
-        "exception_cls"
-    ] == "AttributeError"
+    assert (
+        app.post_json(f"/api/favorites{key}", {"task": 1}, status=415).json["exception_cls"]
+        == "AttributeError"
+    )
 
 
 def test_userprogress_counts_callers_answers(app, db):
     project = ProjectFactory()
     TaskFactory(project=project)
     TaskFactory(project=project)
-    db.execute(__import__("sqlalchemy").text(
-        "UPDATE project_stats SET n_tasks = 2 WHERE project_id = :p"), {"p": project.id})
+    db.execute(
+        __import__("sqlalchemy").text(
+            "UPDATE project_stats SET n_tasks = 2 WHERE project_id = :p"
+        ),
+        {"p": project.id},
+    )
     db.commit()
     user = UserFactory()
     task = app.get(f"/api/project/{project.id}/newtask?api_key={user.api_key}").json
@@ -146,17 +151,24 @@ def test_external_user_with_project_token(app, db):
     TaskFactory(project=project)
 
     app.get(f"/api/auth/project/{project.short_name}/token", status=403)
-    app.get(f"/api/auth/project/{project.short_name}/token",
-            headers={"Authorization": "wrong"}, status=404)
-    token = app.get(f"/api/auth/project/{project.short_name}/token",
-                    headers={"Authorization": project.secret_key}).text
+    app.get(
+        f"/api/auth/project/{project.short_name}/token",
+        headers={"Authorization": "wrong"},
+        status=404,
+    )
+    token = app.get(
+        f"/api/auth/project/{project.short_name}/token",
+        headers={"Authorization": project.secret_key},
+    ).text
     bearer = {"Authorization": f"Bearer {token}"}
 
     refused = app.get(f"/api/project/{project.id}/newtask?external_uid=u1", status=401).json
     task = app.get(f"/api/project/{project.id}/newtask?external_uid=u1", headers=bearer).json
-    run = app.post_json("/api/taskrun?external_uid=u1",
-                        {"project_id": project.id, "task_id": task["id"],
-                         "external_uid": "u1", "info": {}}, headers=bearer).json
+    run = app.post_json(
+        "/api/taskrun?external_uid=u1",
+        {"project_id": project.id, "task_id": task["id"], "external_uid": "u1", "info": {}},
+        headers=bearer,
+    ).json
 
     assert refused == {"code": "invalid_header", "description": "Missing Authorization header"}
     assert run["external_uid"] == "u1" and run["user_id"] is None and run["user_ip"] is None
@@ -199,5 +211,7 @@ def test_task_completed_hook_fires_after_commit_with_payload(app, db):
     assert payload["event"] == "task_completed"
     assert payload["project_short_name"] == project.short_name
     assert (payload["project_id"], payload["task_id"], payload["result_id"]) == (
-        project.id, task["id"], result.id
+        project.id,
+        task["id"],
+        result.id,
     )

@@ -35,9 +35,15 @@ def world(db):
     project = ProjectFactory(owner=owner, coowners=[coowner])
     draft = ProjectFactory(owner=owner, coowners=[coowner], published=False)
     return SimpleNamespace(
-        project=project, draft=draft,
-        users={"anonymous": None, "volunteer": volunteer, "owner": owner,
-               "coowner": coowner, "admin": admin},
+        project=project,
+        draft=draft,
+        users={
+            "anonymous": None,
+            "volunteer": volunteer,
+            "owner": owner,
+            "coowner": coowner,
+            "admin": admin,
+        },
     )
 
 
@@ -74,7 +80,9 @@ def test_create(app, world, role):
         assert body["project_id"] == world.project.id
         assert "link" not in body
     else:
-        body = app.post_json("/api/helpingmaterial", payload, headers=auth(user), status=denied(role)).json
+        body = app.post_json(
+            "/api/helpingmaterial", payload, headers=auth(user), status=denied(role)
+        ).json
         assert body["target"] == "helpingmaterial"
 
 
@@ -84,10 +92,18 @@ def test_update_and_delete(app, db, world, role):
     user = world.users[role]
     ok = role in WRITERS
 
-    app.put_json(f"/api/helpingmaterial/{item.id}", {"priority": 0.9}, headers=auth(user),
-                 status=200 if ok else denied(role))
+    app.put_json(
+        f"/api/helpingmaterial/{item.id}",
+        {"priority": 0.9},
+        headers=auth(user),
+        status=200 if ok else denied(role),
+    )
     assert fresh(db, HelpingMaterial, item.id).priority == (0.9 if ok else 0.1)
-    app.delete(f"/api/helpingmaterial/{item.id}", headers=auth(user), status=204 if ok else denied(role))
+    app.delete(
+        f"/api/helpingmaterial/{item.id}",
+        headers=auth(user),
+        status=204 if ok else denied(role),
+    )
     assert (fresh(db, HelpingMaterial, item.id) is None) == ok
 
 
@@ -95,8 +111,11 @@ def test_cannot_be_moved_to_another_project(app, db, world):
     item = HelpingMaterialFactory(project=world.project)
     elsewhere = ProjectFactory(owner=world.users["owner"])
 
-    app.put_json(f"/api/helpingmaterial/{item.id}", {"project_id": elsewhere.id},
-                 headers=auth(world.users["owner"]))
+    app.put_json(
+        f"/api/helpingmaterial/{item.id}",
+        {"project_id": elsewhere.id},
+        headers=auth(world.users["owner"]),
+    )
 
     assert fresh(db, HelpingMaterial, item.id).project_id == world.project.id
 
@@ -104,22 +123,48 @@ def test_cannot_be_moved_to_another_project(app, db, world):
 def test_cannot_create_in_someone_elses_project(app, world):
     stranger_project = ProjectFactory()
 
-    app.post_json("/api/helpingmaterial", {"project_id": stranger_project.id, "priority": 0.5},
-                  headers=auth(world.users["owner"]), status=403)
+    app.post_json(
+        "/api/helpingmaterial",
+        {"project_id": stranger_project.id, "priority": 0.5},
+        headers=auth(world.users["owner"]),
+        status=403,
+    )
 
 
 def test_errors(app, world):
     headers = auth(world.users["admin"])
     base = {"project_id": world.project.id, "priority": 0.5}
 
-    assert app.post_json("/api/helpingmaterial", {**base, "created": "x"}, headers=headers,
-                         status=400).json["exception_msg"] == "Reserved keys in payload"
-    assert app.post_json("/api/helpingmaterial", {**base, "colour": 1}, headers=headers,
-                         status=415).json["exception_cls"] == "TypeError"
-    assert app.post_json("/api/helpingmaterial", {**base, **{"priority": "high"}}, headers=headers,
-                         status=415).json["exception_cls"] == "DataError"
-    assert app.post_json("/api/helpingmaterial", {}, headers=headers,
-                         status=415).json["exception_cls"] == "DBIntegrityError"
+    assert (
+        app.post_json(
+            "/api/helpingmaterial",
+            {**base, "created": "x"},
+            headers=headers,
+            status=400,
+        ).json["exception_msg"]
+        == "Reserved keys in payload"
+    )
+    assert (
+        app.post_json(
+            "/api/helpingmaterial", {**base, "colour": 1}, headers=headers, status=415
+        ).json["exception_cls"]
+        == "TypeError"
+    )
+    assert (
+        app.post_json(
+            "/api/helpingmaterial",
+            {**base, "priority": "high"},
+            headers=headers,
+            status=415,
+        ).json["exception_cls"]
+        == "DataError"
+    )
+    assert (
+        app.post_json("/api/helpingmaterial", {}, headers=headers, status=415).json[
+            "exception_cls"
+        ]
+        == "DBIntegrityError"
+    )
     assert app.get("/api/helpingmaterial/55", status=404).json["target"] == "helpingmaterial"
 
 

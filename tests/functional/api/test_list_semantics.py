@@ -32,7 +32,7 @@ def tasks(db):
 
 def test_limit_default_max_zero_and_negative(app, db):
     project = ProjectFactory()
-    for i in range(105):
+    for _ in range(105):
         TaskFactory(project=project)
 
     assert len(app.get("/api/task").json) == 20
@@ -82,7 +82,10 @@ def test_all_versus_the_api_key_context(app, db):
     for user in (owner, coowner):
         assert ids(app.get("/api/project", headers=auth(user))) == [mine.id]
         assert ids(app.get("/api/task", headers=auth(user))) == [my_task.id]
-        assert ids(app.get("/api/task?all=1", headers=auth(user))) == [my_task.id, their_task.id]
+        assert ids(app.get("/api/task?all=1", headers=auth(user))) == [
+            my_task.id,
+            their_task.id,
+        ]
     assert ids(app.get("/api/task", headers=auth(volunteer))) == []
     assert ids(app.get("/api/task")) == [my_task.id, their_task.id]
     assert ids(app.get("/api/task?all=true", headers=auth(volunteer))) == []
@@ -93,11 +96,15 @@ def test_project_id_forms(app, db):
     tasks = [TaskFactory(project=project) for project in projects]
     first3 = [task.id for task in tasks[:3]]
 
-    assert ids(app.get(f"/api/task?project_id=[{projects[0].id},{projects[1].id},{projects[2].id}]")) == first3
+    assert (
+        ids(app.get(f"/api/task?project_id=[{projects[0].id},{projects[1].id},{projects[2].id}]"))
+        == first3
+    )
     assert ids(app.get(f"/api/task?project_id={projects[3].id}")) == [tasks[3].id]
     assert app.get("/api/task?project_id=abc", status=415).json["exception_cls"] == "DataError"
     assert app.get("/api/project?project_id=1", status=415).json["exception_cls"] == (
-        "AttributeError")
+        "AttributeError"
+    )
 
 
 @pytest.mark.parametrize(
@@ -142,9 +149,11 @@ def test_column_filters_and_wrong_types(app, db):
     for query in ("id=abc", "n_answers=1.5", "priority_0=high"):
         assert app.get(f"/api/task?{query}", status=415).json["exception_cls"] == "DataError"
     assert app.get("/api/project?published=maybe", status=415).json["exception_cls"] == (
-        "DataError")
+        "DataError"
+    )
     assert app.get("/api/task?colour=red", status=415).json["exception_msg"] == (
-        "type object 'Task' has no attribute 'colour'")
+        "type object 'Task' has no attribute 'colour'"
+    )
 
 
 def test_unknown_query_key_on_every_method(app, db):
@@ -191,8 +200,16 @@ def test_info_json_containment(app, db):
 
 @pytest.mark.parametrize(
     "value",
-    ["x'; DROP TABLE task; --::1", 'a"b::1', "a::1' OR '1'='1", "$.x::1", "{\"a'\": 1}",
-     "colour::red|\")--::x", "[1,2", "null"],
+    [
+        "x'; DROP TABLE task; --::1",
+        'a"b::1',
+        "a::1' OR '1'='1",
+        "$.x::1",
+        '{"a\'": 1}',
+        'colour::red|")--::x',
+        "[1,2",
+        "null",
+    ],
 )
 def test_sql_looking_info_never_500(app, db, value):
     TaskFactory(info={"colour": "red"})
@@ -220,7 +237,12 @@ def test_users_list_hides_restricted_and_shapes_privately(app, db):
     body = app.get("/api/user").json
 
     assert body == [
-        {"name": public.name, "locale": "en", "fullname": public.fullname,
-         "created": public.created, "info": {}},
+        {
+            "name": public.name,
+            "locale": "en",
+            "fullname": public.fullname,
+            "created": public.created,
+            "info": {},
+        },
         {"name": private.name, "locale": "en"},
     ]

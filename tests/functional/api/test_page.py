@@ -35,9 +35,15 @@ def world(db):
     project = ProjectFactory(owner=owner, coowners=[coowner])
     draft = ProjectFactory(owner=owner, coowners=[coowner], published=False)
     return SimpleNamespace(
-        project=project, draft=draft,
-        users={"anonymous": None, "volunteer": volunteer, "owner": owner,
-               "coowner": coowner, "admin": admin},
+        project=project,
+        draft=draft,
+        users={
+            "anonymous": None,
+            "volunteer": volunteer,
+            "owner": owner,
+            "coowner": coowner,
+            "admin": admin,
+        },
     )
 
 
@@ -84,8 +90,12 @@ def test_update_and_delete(app, db, world, role):
     user = world.users[role]
     ok = role in WRITERS
 
-    app.put_json(f"/api/page/{item.id}", {"slug": "new"}, headers=auth(user),
-                 status=200 if ok else denied(role))
+    app.put_json(
+        f"/api/page/{item.id}",
+        {"slug": "new"},
+        headers=auth(user),
+        status=200 if ok else denied(role),
+    )
     assert fresh(db, Page, item.id).slug == ("new" if ok else "old")
     app.delete(f"/api/page/{item.id}", headers=auth(user), status=204 if ok else denied(role))
     assert (fresh(db, Page, item.id) is None) == ok
@@ -95,8 +105,11 @@ def test_cannot_be_moved_to_another_project(app, db, world):
     item = PageFactory(project=world.project)
     elsewhere = ProjectFactory(owner=world.users["owner"])
 
-    app.put_json(f"/api/page/{item.id}", {"project_id": elsewhere.id},
-                 headers=auth(world.users["owner"]))
+    app.put_json(
+        f"/api/page/{item.id}",
+        {"project_id": elsewhere.id},
+        headers=auth(world.users["owner"]),
+    )
 
     assert fresh(db, Page, item.id).project_id == world.project.id
 
@@ -104,22 +117,40 @@ def test_cannot_be_moved_to_another_project(app, db, world):
 def test_cannot_create_in_someone_elses_project(app, world):
     stranger_project = ProjectFactory()
 
-    app.post_json("/api/page", {"project_id": stranger_project.id, "slug": "about"},
-                  headers=auth(world.users["owner"]), status=403)
+    app.post_json(
+        "/api/page",
+        {"project_id": stranger_project.id, "slug": "about"},
+        headers=auth(world.users["owner"]),
+        status=403,
+    )
 
 
 def test_errors(app, world):
     headers = auth(world.users["admin"])
     base = {"project_id": world.project.id, "slug": "about"}
 
-    assert app.post_json("/api/page", {**base, "created": "x"}, headers=headers,
-                         status=400).json["exception_msg"] == "Reserved keys in payload"
-    assert app.post_json("/api/page", {**base, "colour": 1}, headers=headers,
-                         status=415).json["exception_cls"] == "TypeError"
-    assert app.post_json("/api/page", {**base, **{"slug": 5}}, headers=headers,
-                         status=415).json["exception_cls"] == "DataError"
-    assert app.post_json("/api/page", {}, headers=headers,
-                         status=415).json["exception_cls"] == "DBIntegrityError"
+    assert (
+        app.post_json("/api/page", {**base, "created": "x"}, headers=headers, status=400).json[
+            "exception_msg"
+        ]
+        == "Reserved keys in payload"
+    )
+    assert (
+        app.post_json("/api/page", {**base, "colour": 1}, headers=headers, status=415).json[
+            "exception_cls"
+        ]
+        == "TypeError"
+    )
+    assert (
+        app.post_json("/api/page", {**base, "slug": 5}, headers=headers, status=415).json[
+            "exception_cls"
+        ]
+        == "DataError"
+    )
+    assert (
+        app.post_json("/api/page", {}, headers=headers, status=415).json["exception_cls"]
+        == "DBIntegrityError"
+    )
     assert app.get("/api/page/55", status=404).json["target"] == "page"
 
 

@@ -1,5 +1,8 @@
 """/api/project: create, read, list, update, delete, as each kind of caller."""
 
+import pytest
+
+from core.models import Project
 from tests.factories import CategoryFactory, ProjectFactory, UserFactory
 
 
@@ -69,9 +72,6 @@ def test_non_owner_does_not_see_secrets(app, db):
 
 # -- every kind of caller, decision 3 and decision 5 ------------------------------------------
 
-import pytest  # noqa: E402
-
-from core.models import Project  # noqa: E402
 
 ROLES = ("anonymous", "volunteer", "owner", "coowner", "admin")
 WRITERS = {"owner", "coowner", "admin"}
@@ -93,10 +93,18 @@ def fresh(db, model, oid):
 @pytest.fixture
 def world(db):
     owner, coowner, volunteer = UserFactory(), UserFactory(), UserFactory()
-    users = {"anonymous": None, "volunteer": volunteer, "owner": owner, "coowner": coowner,
-             "admin": UserFactory(admin=True)}
-    project = ProjectFactory(owner=owner, coowners=[coowner], info={
-        "task_presenter": "<p>", "passwd_hash": "secret-hash", "custom": 1})
+    users = {
+        "anonymous": None,
+        "volunteer": volunteer,
+        "owner": owner,
+        "coowner": coowner,
+        "admin": UserFactory(admin=True),
+    }
+    project = ProjectFactory(
+        owner=owner,
+        coowners=[coowner],
+        info={"task_presenter": "<p>", "passwd_hash": "secret-hash", "custom": 1},
+    )
     return users, project
 
 
@@ -122,11 +130,18 @@ def test_update_and_delete_per_caller(app, db, world, role):
     ok = role in WRITERS
     denied = 401 if role == "anonymous" else 403
 
-    app.put_json(f"/api/project/{project.id}", {"description": "changed"},
-                 headers=auth(users[role]), status=200 if ok else denied)
+    app.put_json(
+        f"/api/project/{project.id}",
+        {"description": "changed"},
+        headers=auth(users[role]),
+        status=200 if ok else denied,
+    )
     assert (fresh(db, Project, project.id).description == "changed") == ok
-    app.delete(f"/api/project/{project.id}", headers=auth(users[role]),
-               status=204 if ok else denied)
+    app.delete(
+        f"/api/project/{project.id}",
+        headers=auth(users[role]),
+        status=204 if ok else denied,
+    )
     assert (fresh(db, Project, project.id) is None) == ok
 
 
@@ -146,19 +161,27 @@ def test_draft_visible_to_every_owner(app, db, role):
 def test_info_put_keeps_server_keys(app, db, world):
     users, project = world
 
-    body = app.put_json(f"/api/project/{project.id}", {"info": {"task_presenter": "<b>"}},
-                        headers=auth(users["owner"])).json
+    body = app.put_json(
+        f"/api/project/{project.id}",
+        {"info": {"task_presenter": "<b>"}},
+        headers=auth(users["owner"]),
+    ).json
 
     assert body["info"] == {"task_presenter": "<b>"}
     assert fresh(db, Project, project.id).info == {
-        "task_presenter": "<b>", "passwd_hash": "secret-hash"}
+        "task_presenter": "<b>",
+        "passwd_hash": "secret-hash",
+    }
 
 
 def test_owner_id_cannot_change(app, db, world):
     users, project = world
 
-    app.put_json(f"/api/project/{project.id}", {"owner_id": users["volunteer"].id},
-                 headers=auth(users["admin"]))
+    app.put_json(
+        f"/api/project/{project.id}",
+        {"owner_id": users["volunteer"].id},
+        headers=auth(users["admin"]),
+    )
 
     assert fresh(db, Project, project.id).owner_id == users["owner"].id
 
@@ -166,8 +189,12 @@ def test_owner_id_cannot_change(app, db, world):
 def test_only_admins_feature(app, db, world):
     users, project = world
 
-    refused = app.put_json(f"/api/project/{project.id}", {"featured": True},
-                           headers=auth(users["owner"]), status=403).json
+    refused = app.put_json(
+        f"/api/project/{project.id}",
+        {"featured": True},
+        headers=auth(users["owner"]),
+        status=403,
+    ).json
     app.put_json(f"/api/project/{project.id}", {"featured": True}, headers=auth(users["admin"]))
 
     assert refused["exception_cls"] == "Forbidden"
@@ -180,8 +207,12 @@ def test_creating_with_featured_false_is_fine_but_true_is_refused(app, db):
     base = {"name": "N", "short_name": "n", "description": "d"}
 
     body = app.post_json("/api/project", {**base, "featured": False}, headers=auth(owner)).json
-    app.post_json("/api/project", {**base, "short_name": "m", "name": "M", "featured": True},
-                  headers=auth(owner), status=403)
+    app.post_json(
+        "/api/project",
+        {**base, "short_name": "m", "name": "M", "featured": True},
+        headers=auth(owner),
+        status=403,
+    )
 
     assert body["featured"] is False
 
@@ -189,47 +220,86 @@ def test_creating_with_featured_false_is_fine_but_true_is_refused(app, db):
 def test_only_primary_owner_or_admin_changes_coowners(app, db, world):
     users, project = world
 
-    app.put_json(f"/api/project/{project.id}", {"owners_ids": [users["volunteer"].id]},
-                 headers=auth(users["coowner"]), status=403)
-    body = app.put_json(f"/api/project/{project.id}", {"owners_ids": [users["volunteer"].id]},
-                        headers=auth(users["owner"])).json
+    app.put_json(
+        f"/api/project/{project.id}",
+        {"owners_ids": [users["volunteer"].id]},
+        headers=auth(users["coowner"]),
+        status=403,
+    )
+    body = app.put_json(
+        f"/api/project/{project.id}",
+        {"owners_ids": [users["volunteer"].id]},
+        headers=auth(users["owner"]),
+    ).json
 
     assert body["owners_ids"] == [users["owner"].id, users["volunteer"].id]
 
 
-@pytest.mark.parametrize("key", ["id", "created", "updated", "completed", "contacted",
-                                 "secret_key"])
+@pytest.mark.parametrize(
+    "key", ["id", "created", "updated", "completed", "contacted", "secret_key"]
+)
 def test_reserved_keys(app, world, key):
     users, project = world
 
-    body = app.put_json(f"/api/project/{project.id}", {key: "x"}, headers=auth(users["owner"]),
-                        status=400).json
+    body = app.put_json(
+        f"/api/project/{project.id}",
+        {key: "x"},
+        headers=auth(users["owner"]),
+        status=400,
+    ).json
 
     assert body["exception_msg"] == "Reserved keys in payload"
 
 
 def test_body_errors(app, db, world):
-    users, project = world
+    users, _ = world
     CategoryFactory()
     headers = auth(users["owner"])
 
-    assert app.post_json("/api/project", {"name": "x", "short_name": "x", "colour": 1},
-                         headers=headers, status=415).json["exception_cls"] == "TypeError"
-    assert app.post_json("/api/project", {"name": 1}, headers=headers,
-                         status=415).json["exception_cls"] == "DataError"
-    assert app.post_json("/api/project", {"name": "x", "short_name": "x"}, headers=headers,
-                         status=415).json["exception_cls"] == "DBIntegrityError"
-    assert app.post_json("/api/project", {"name": "y", "short_name": "new", "description": "d"},
-                         headers=headers, status=415).json["exception_cls"] == "ValueError"
-    assert app.post_json("/api/project", {"name": "y", "short_name": "y", "description": "d",
-                                          "category_id": 999},
-                         headers=headers, status=400).json["exception_msg"] == (
-        "category_id does not exist")
+    assert (
+        app.post_json(
+            "/api/project",
+            {"name": "x", "short_name": "x", "colour": 1},
+            headers=headers,
+            status=415,
+        ).json["exception_cls"]
+        == "TypeError"
+    )
+    assert (
+        app.post_json("/api/project", {"name": 1}, headers=headers, status=415).json[
+            "exception_cls"
+        ]
+        == "DataError"
+    )
+    assert (
+        app.post_json(
+            "/api/project",
+            {"name": "x", "short_name": "x"},
+            headers=headers,
+            status=415,
+        ).json["exception_cls"]
+        == "DBIntegrityError"
+    )
+    assert (
+        app.post_json(
+            "/api/project",
+            {"name": "y", "short_name": "new", "description": "d"},
+            headers=headers,
+            status=415,
+        ).json["exception_cls"]
+        == "ValueError"
+    )
+    assert app.post_json(
+        "/api/project",
+        {"name": "y", "short_name": "y", "description": "d", "category_id": 999},
+        headers=headers,
+        status=400,
+    ).json["exception_msg"] == ("category_id does not exist")
     assert app.get("/api/project/999", status=404).json["exception_cls"] == "NotFound"
 
 
 def test_stats_flag_adds_project_stats(app, world):
-    users, project = world
+    _, project = world
 
     one = app.get(f"/api/project/{project.id}?stats=1").json
     listed = app.get("/api/project?stats=1").json

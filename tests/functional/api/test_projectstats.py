@@ -54,8 +54,12 @@ def test_nobody_writes(app, db, stats, role, status):
     user = {"anonymous": None, "owner": owner, "admin": UserFactory(admin=True)}[role]
 
     app.post_json("/api/projectstats", {"n_tasks": 1}, headers=auth(user), status=status)
-    app.put_json(f"/api/projectstats/{stats.id}", {"n_tasks": 1}, headers=auth(user),
-                 status=status)
+    app.put_json(
+        f"/api/projectstats/{stats.id}",
+        {"n_tasks": 1},
+        headers=auth(user),
+        status=status,
+    )
     app.delete(f"/api/projectstats/{stats.id}", headers=auth(user), status=status)
 
     db.rollback()

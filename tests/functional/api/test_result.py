@@ -5,7 +5,13 @@ from types import SimpleNamespace
 import pytest
 
 from core.models import Result
-from tests.factories import ProjectFactory, ResultFactory, TaskFactory, TaskRunFactory, UserFactory
+from tests.factories import (
+    ProjectFactory,
+    ResultFactory,
+    TaskFactory,
+    TaskRunFactory,
+    UserFactory,
+)
 
 ROLES = ("anonymous", "volunteer", "owner", "coowner", "admin")
 WRITERS = {"owner", "coowner", "admin"}
@@ -37,9 +43,17 @@ def world(db):
     run = TaskRunFactory(task=task)
     result = ResultFactory(task=task, task_run_ids=[run.id])
     return SimpleNamespace(
-        project=project, task=task, run=run, result=result,
-        users={"anonymous": None, "volunteer": volunteer, "owner": owner,
-               "coowner": coowner, "admin": admin},
+        project=project,
+        task=task,
+        run=run,
+        result=result,
+        users={
+            "anonymous": None,
+            "volunteer": volunteer,
+            "owner": owner,
+            "coowner": coowner,
+            "admin": admin,
+        },
     )
 
 
@@ -61,16 +75,20 @@ def test_everyone_reads(app, world, role):
 def test_nobody_creates(app, world, role):
     payload = {"info": {"x": 1}}
 
-    body = app.post_json("/api/result", payload, headers=auth(world.users[role]),
-                         status=denied(role)).json
+    body = app.post_json(
+        "/api/result", payload, headers=auth(world.users[role]), status=denied(role)
+    ).json
 
     assert body["target"] == "result"
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_nobody_deletes(app, db, world, role):
-    app.delete(f"/api/result/{world.result.id}", headers=auth(world.users[role]),
-               status=denied(role))
+    app.delete(
+        f"/api/result/{world.result.id}",
+        headers=auth(world.users[role]),
+        status=denied(role),
+    )
 
     assert fresh(db, Result, world.result.id) is not None
 
@@ -79,8 +97,12 @@ def test_nobody_deletes(app, db, world, role):
 def test_owners_and_admin_update_info(app, db, world, role):
     status = 200 if role in WRITERS else denied(role)
 
-    app.put_json(f"/api/result/{world.result.id}", {"info": {"label": "cat"}},
-                 headers=auth(world.users[role]), status=status)
+    app.put_json(
+        f"/api/result/{world.result.id}",
+        {"info": {"label": "cat"}},
+        headers=auth(world.users[role]),
+        status=status,
+    )
 
     stored = fresh(db, Result, world.result.id).info
     assert stored == ({"label": "cat"} if role in WRITERS else None)
@@ -90,8 +112,12 @@ def test_owners_and_admin_update_info(app, db, world, role):
     "key", ["id", "created", "project_id", "task_id", "task_run_ids", "last_version"]
 )
 def test_only_info_is_writable(app, world, key):
-    body = app.put_json(f"/api/result/{world.result.id}", {key: 1},
-                        headers=auth(world.users["owner"]), status=400).json
+    body = app.put_json(
+        f"/api/result/{world.result.id}",
+        {key: 1},
+        headers=auth(world.users["owner"]),
+        status=400,
+    ).json
 
     assert body["exception_cls"] == "BadRequest"
 
@@ -120,7 +146,16 @@ def test_errors(app, world):
     url = f"/api/result/{world.result.id}"
 
     assert app.get("/api/result/77", status=404).json["exception_cls"] == "NotFound"
-    assert app.put_json(url, {"nope": 1}, headers=headers, status=415).json[
-        "exception_cls"] == "TypeError"
-    assert app.put(url, "[1", headers={**headers, "Content-Type": "application/json"},
-                   status=415).json["exception_cls"] == "ValueError"
+    assert (
+        app.put_json(url, {"nope": 1}, headers=headers, status=415).json["exception_cls"]
+        == "TypeError"
+    )
+    assert (
+        app.put(
+            url,
+            "[1",
+            headers={**headers, "Content-Type": "application/json"},
+            status=415,
+        ).json["exception_cls"]
+        == "ValueError"
+    )

@@ -28,8 +28,13 @@ def world(db):
     project = ProjectFactory(owner=owner, coowners=[coowner])
     return SimpleNamespace(
         project=project,
-        users={"anonymous": None, "volunteer": volunteer, "owner": owner,
-               "coowner": coowner, "admin": admin},
+        users={
+            "anonymous": None,
+            "volunteer": volunteer,
+            "owner": owner,
+            "coowner": coowner,
+            "admin": admin,
+        },
     )
 
 
@@ -64,7 +69,10 @@ def test_everyone_reads_a_task(app, world, role):
     assert body["info"] == {"q": "Is it a bird?"}
     assert body["state"] == "ongoing"
     assert "n_task_runs" not in body
-    assert body["link"] == f"<link rel='self' title='task' href='http://localhost/api/task/{task.id}'/>"
+    assert (
+        body["link"]
+        == f"<link rel='self' title='task' href='http://localhost/api/task/{task.id}'/>"
+    )
     assert body["links"] == [
         f"<link rel='parent' title='project' href='http://localhost/api/project/{world.project.id}'/>"
     ]
@@ -102,8 +110,12 @@ def test_update_task_only_owners_and_admin(app, db, world, role):
         ).json
         assert body["priority_0"] == 0.9
     else:
-        app.put_json(f"/api/task/{task.id}", {"priority_0": 0.9},
-                     headers=auth(world.users[role]), status=denied_status(role))
+        app.put_json(
+            f"/api/task/{task.id}",
+            {"priority_0": 0.9},
+            headers=auth(world.users[role]),
+            status=denied_status(role),
+        )
     assert fresh(db, Task, task.id).priority_0 == (0.9 if role in WRITERS else 0.1)
 
 
@@ -130,8 +142,11 @@ def test_task_cannot_be_moved_to_another_project(app, db, world):
     task = TaskFactory(project=world.project)
     elsewhere = ProjectFactory()
 
-    app.put_json(f"/api/task/{task.id}", {"project_id": elsewhere.id, "quorum": 1},
-                 headers=auth(world.users["owner"]))
+    app.put_json(
+        f"/api/task/{task.id}",
+        {"project_id": elsewhere.id, "quorum": 1},
+        headers=auth(world.users["owner"]),
+    )
 
     stored = fresh(db, Task, task.id)
     assert stored.project_id == world.project.id
@@ -139,8 +154,12 @@ def test_task_cannot_be_moved_to_another_project(app, db, world):
 
 
 def test_post_to_unknown_project_is_refused(app, world):
-    body = app.post_json("/api/task", {"project_id": 9999},
-                         headers=auth(world.users["admin"]), status=400).json
+    body = app.post_json(
+        "/api/task",
+        {"project_id": 9999},
+        headers=auth(world.users["admin"]),
+        status=400,
+    ).json
 
     assert body["exception_msg"] == "project_id does not exist"
 
@@ -150,8 +169,12 @@ def test_reserved_keys_are_refused(app, world, key):
     task = TaskFactory(project=world.project)
     headers = auth(world.users["owner"])
 
-    post = app.post_json("/api/task", {"project_id": world.project.id, key: 1},
-                         headers=headers, status=400).json
+    post = app.post_json(
+        "/api/task",
+        {"project_id": world.project.id, key: 1},
+        headers=headers,
+        status=400,
+    ).json
     put = app.put_json(f"/api/task/{task.id}", {key: 1}, headers=headers, status=400).json
 
     assert post["exception_cls"] == put["exception_cls"] == "BadRequest"
@@ -161,8 +184,12 @@ def test_reserved_keys_are_refused(app, world, key):
 def test_server_counter_is_not_writable(app, db, world):
     task = TaskFactory(project=world.project, n_answers=5)
 
-    body = app.put_json(f"/api/task/{task.id}", {"n_task_runs": 99},
-                        headers=auth(world.users["owner"]), status=415).json
+    body = app.put_json(
+        f"/api/task/{task.id}",
+        {"n_task_runs": 99},
+        headers=auth(world.users["owner"]),
+        status=415,
+    ).json
 
     assert body["exception_cls"] == "TypeError"
     assert fresh(db, Task, task.id).n_task_runs == 0
@@ -172,14 +199,24 @@ def test_body_errors(app, world):
     headers = auth(world.users["owner"])
     pid = world.project.id
 
-    unknown = app.post_json("/api/task", {"project_id": pid, "colour": "red"},
-                            headers=headers, status=415).json
-    wrong_type = app.post_json("/api/task", {"project_id": pid, "n_answers": "many"},
-                               headers=headers, status=415).json
-    malformed = app.post("/api/task", "{not json", headers={**headers,
-                         "Content-Type": "application/json"}, status=415).json
-    missing = app.post_json("/api/task", {"info": {}}, headers=auth(world.users["admin"]),
-                            status=415).json
+    unknown = app.post_json(
+        "/api/task", {"project_id": pid, "colour": "red"}, headers=headers, status=415
+    ).json
+    wrong_type = app.post_json(
+        "/api/task",
+        {"project_id": pid, "n_answers": "many"},
+        headers=headers,
+        status=415,
+    ).json
+    malformed = app.post(
+        "/api/task",
+        "{not json",
+        headers={**headers, "Content-Type": "application/json"},
+        status=415,
+    ).json
+    missing = app.post_json(
+        "/api/task", {"info": {}}, headers=auth(world.users["admin"]), status=415
+    ).json
 
     assert unknown["exception_cls"] == "TypeError"
     assert unknown["exception_msg"] == "'colour' is an invalid keyword argument for Task"
@@ -219,8 +256,11 @@ def test_unchanged_n_answers_keeps_a_completed_task_completed(app, world):
     task = TaskFactory(project=world.project, n_answers=1)
     TaskRunFactory(task=task)
 
-    body = app.put_json(f"/api/task/{task.id}", {"n_answers": 1, "priority_0": 0.5},
-                        headers=auth(world.users["owner"])).json
+    body = app.put_json(
+        f"/api/task/{task.id}",
+        {"n_answers": 1, "priority_0": 0.5},
+        headers=auth(world.users["owner"]),
+    ).json
 
     assert body["state"] == "completed"
 
@@ -244,7 +284,10 @@ def test_related_adds_task_runs_and_result(app, world):
 
 def test_participated_hides_answered_tasks(app, world):
     volunteer = world.users["volunteer"]
-    answered, fresh = TaskFactory(project=world.project), TaskFactory(project=world.project)
+    answered, fresh = (
+        TaskFactory(project=world.project),
+        TaskFactory(project=world.project),
+    )
     TaskRunFactory(task=answered, user=volunteer)
 
     body = app.get("/api/task?participated=1", headers=auth(volunteer)).json
@@ -253,7 +296,10 @@ def test_participated_hides_answered_tasks(app, world):
 
 
 def test_participated_uses_external_uid_for_anonymous_callers(app, world):
-    answered, fresh = TaskFactory(project=world.project), TaskFactory(project=world.project)
+    answered, fresh = (
+        TaskFactory(project=world.project),
+        TaskFactory(project=world.project),
+    )
     TaskRunFactory(task=answered, user=None, external_uid="partner-42")
 
     mine = app.get("/api/task?participated=1&external_uid=partner-42").json

@@ -5,7 +5,13 @@ from types import SimpleNamespace
 import pytest
 
 from core.models import Task, TaskRun
-from tests.factories import ProjectFactory, ResultFactory, TaskFactory, TaskRunFactory, UserFactory
+from tests.factories import (
+    ProjectFactory,
+    ResultFactory,
+    TaskFactory,
+    TaskRunFactory,
+    UserFactory,
+)
 
 ROLES = ("anonymous", "volunteer", "owner", "coowner", "admin", "author")
 
@@ -25,15 +31,28 @@ def fresh(db, model, oid):
 
 @pytest.fixture
 def world(db):
-    owner, coowner, volunteer, author = UserFactory(), UserFactory(), UserFactory(), UserFactory()
+    owner, coowner, volunteer, author = (
+        UserFactory(),
+        UserFactory(),
+        UserFactory(),
+        UserFactory(),
+    )
     admin = UserFactory(admin=True)
     project = ProjectFactory(owner=owner, coowners=[coowner])
     task = TaskFactory(project=project, n_answers=5)
     run = TaskRunFactory(task=task, user=author, info={"answer": "cat"})
     return SimpleNamespace(
-        project=project, task=task, run=run,
-        users={"anonymous": None, "volunteer": volunteer, "owner": owner, "coowner": coowner,
-               "admin": admin, "author": author},
+        project=project,
+        task=task,
+        run=run,
+        users={
+            "anonymous": None,
+            "volunteer": volunteer,
+            "owner": owner,
+            "coowner": coowner,
+            "admin": admin,
+            "author": author,
+        },
     )
 
 
@@ -57,8 +76,12 @@ def test_only_author_and_admin_update(app, db, world, role):
     allowed = role in ("author", "admin")
     status = 200 if allowed else (401 if role == "anonymous" else 403)
 
-    app.put_json(f"/api/taskrun/{world.run.id}", {"info": {"answer": "dog"}},
-                 headers=auth(world.users[role]), status=status)
+    app.put_json(
+        f"/api/taskrun/{world.run.id}",
+        {"info": {"answer": "dog"}},
+        headers=auth(world.users[role]),
+        status=status,
+    )
 
     expected = {"answer": "dog"} if allowed else {"answer": "cat"}
     assert fresh(db, TaskRun, world.run.id).info == expected
@@ -77,8 +100,12 @@ def test_only_author_and_admin_delete(app, db, world, role):
 def test_anonymous_runs_are_admin_only(app, db, world):
     run = TaskRunFactory(task=world.task, user=None, user_ip="1.2.3.4")
 
-    app.put_json(f"/api/taskrun/{run.id}", {"info": 1}, headers=auth(world.users["owner"]),
-                 status=403)
+    app.put_json(
+        f"/api/taskrun/{run.id}",
+        {"info": 1},
+        headers=auth(world.users["owner"]),
+        status=403,
+    )
     app.delete(f"/api/taskrun/{run.id}", headers=auth(world.users["admin"]), status=204)
 
     assert fresh(db, TaskRun, run.id) is None
@@ -98,15 +125,25 @@ def test_attribution_and_placement_cannot_change_by_put(app, db, world):
 
     app.put_json(
         f"/api/taskrun/{world.run.id}",
-        {"user_id": stranger.id, "user_ip": "9.9.9.9", "task_id": other_task.id,
-         "project_id": other_task.project_id, "external_uid": "x", "timeout": 7},
+        {
+            "user_id": stranger.id,
+            "user_ip": "9.9.9.9",
+            "task_id": other_task.id,
+            "project_id": other_task.project_id,
+            "external_uid": "x",
+            "timeout": 7,
+        },
         headers=auth(world.users["author"]),
     )
 
     run = fresh(db, TaskRun, world.run.id)
-    assert (run.user_id, run.user_ip, run.task_id, run.project_id, run.external_uid) == (
-        world.users["author"].id, None, world.task.id, world.project.id, None
-    )
+    assert (
+        run.user_id,
+        run.user_ip,
+        run.task_id,
+        run.project_id,
+        run.external_uid,
+    ) == (world.users["author"].id, None, world.task.id, world.project.id, None)
     assert run.timeout == 7
 
 
@@ -122,8 +159,12 @@ def test_deleting_a_run_reopens_its_completed_task(app, db, world):
 
 @pytest.mark.parametrize("key", ["id", "created", "finish_time"])
 def test_reserved_keys(app, world, key):
-    body = app.put_json(f"/api/taskrun/{world.run.id}", {key: "x"},
-                        headers=auth(world.users["author"]), status=400).json
+    body = app.put_json(
+        f"/api/taskrun/{world.run.id}",
+        {key: "x"},
+        headers=auth(world.users["author"]),
+        status=400,
+    ).json
 
     assert body["exception_msg"] == "Reserved keys in payload"
     assert body["target"] == "taskrun"
@@ -135,8 +176,9 @@ def test_body_errors(app, world):
 
     unknown = app.put_json(url, {"mood": "happy"}, headers=headers, status=415).json
     wrong = app.put_json(url, {"timeout": "soon"}, headers=headers, status=415).json
-    broken = app.put(url, "{", headers={**headers, "Content-Type": "application/json"},
-                     status=415).json
+    broken = app.put(
+        url, "{", headers={**headers, "Content-Type": "application/json"}, status=415
+    ).json
 
     assert unknown["exception_cls"] == "TypeError"
     assert unknown["exception_msg"] == "'mood' is an invalid keyword argument for TaskRun"
@@ -171,7 +213,9 @@ def test_volunteer_lists_own_runs_with_all_and_user_id(app, world):
     mine = TaskRunFactory(user=volunteer)
 
     context = app.get("/api/taskrun", headers=auth(volunteer)).json
-    everything = app.get(f"/api/taskrun?all=1&user_id={volunteer.id}", headers=auth(volunteer)).json
+    everything = app.get(
+        f"/api/taskrun?all=1&user_id={volunteer.id}", headers=auth(volunteer)
+    ).json
 
     assert context == []
     assert [run["id"] for run in everything] == [mine.id]

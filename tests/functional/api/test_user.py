@@ -76,8 +76,10 @@ def test_non_admin_cannot_filter_on_private_columns(app, db):
     target = UserFactory()
 
     body = app.get(f"/api/user?email_addr={target.email_addr}", status=415).json
-    admin_view = app.get(f"/api/user?email_addr={target.email_addr}",
-                         headers=auth(UserFactory(admin=True))).json
+    admin_view = app.get(
+        f"/api/user?email_addr={target.email_addr}",
+        headers=auth(UserFactory(admin=True)),
+    ).json
 
     assert body["exception_cls"] == "AttributeError"
     assert [user["name"] for user in admin_view] == [target.name]
@@ -91,36 +93,57 @@ def test_password_hash_is_never_filterable(app, db):
     assert body["exception_cls"] == "AttributeError"
 
 
-@pytest.mark.parametrize("role, status", [("self", 200), ("admin", 200), ("volunteer", 403),
-                                          ("anonymous", 401)])
+@pytest.mark.parametrize(
+    "role, status",
+    [("self", 200), ("admin", 200), ("volunteer", 403), ("anonymous", 401)],
+)
 def test_who_updates_a_user(app, db, role, status):
     target = UserFactory(fullname="Old")
-    caller = {"self": target, "admin": UserFactory(admin=True), "volunteer": UserFactory(),
-              "anonymous": None}[role]
+    caller = {
+        "self": target,
+        "admin": UserFactory(admin=True),
+        "volunteer": UserFactory(),
+        "anonymous": None,
+    }[role]
 
-    app.put_json(f"/api/user/{target.id}", {"fullname": "New"}, headers=auth(caller),
-                 status=status)
+    app.put_json(
+        f"/api/user/{target.id}",
+        {"fullname": "New"},
+        headers=auth(caller),
+        status=status,
+    )
 
     assert fresh(db, User, target.id).fullname == ("New" if status == 200 else "Old")
 
 
 @pytest.mark.parametrize(
     "key, value",
-    [("admin", True), ("pro", True), ("api_key", "k"), ("passwd_hash", "x"), ("id", 99),
-     ("restrict", True), ("valid_email", True)],
+    [
+        ("admin", True),
+        ("pro", True),
+        ("api_key", "k"),
+        ("passwd_hash", "x"),
+        ("id", 99),
+        ("restrict", True),
+        ("valid_email", True),
+    ],
 )
 def test_nobody_writes_protected_fields_of_themselves(app, db, key, value):
     me = UserFactory()
     admin = UserFactory(admin=True)
 
     mine = app.put_json(f"/api/user/{me.id}", {key: value}, headers=auth(me), status=400).json
-    admins_own = app.put_json(f"/api/user/{admin.id}", {key: value}, headers=auth(admin),
-                              status=400).json
+    admins_own = app.put_json(
+        f"/api/user/{admin.id}", {key: value}, headers=auth(admin), status=400
+    ).json
 
     assert mine["exception_msg"] == admins_own["exception_msg"] == "Reserved keys in payload"
     stored = fresh(db, User, me.id)
     assert (stored.admin, stored.pro, stored.restrict, stored.valid_email) == (
-        False, False, False, False
+        False,
+        False,
+        False,
+        False,
     )
     assert stored.api_key == me.api_key
 
@@ -139,8 +162,9 @@ def test_admin_grants_admin_and_pro_to_others(app, db):
     target = UserFactory()
     admin = UserFactory(admin=True)
 
-    body = app.put_json(f"/api/user/{target.id}", {"admin": True, "pro": True},
-                        headers=auth(admin)).json
+    body = app.put_json(
+        f"/api/user/{target.id}", {"admin": True, "pro": True}, headers=auth(admin)
+    ).json
 
     stored = fresh(db, User, target.id)
     assert (stored.admin, stored.pro) == (True, True)
@@ -163,11 +187,21 @@ def test_errors(app, db):
     url = f"/api/user/{me.id}"
 
     assert app.get("/api/user/4040", status=404).json["exception_cls"] == "NotFound"
-    assert app.put_json(url, {"shoe_size": 9}, headers=auth(me), status=415).json[
-        "exception_cls"] == "TypeError"
-    assert app.put_json(url, {"privacy_mode": "yes"}, headers=auth(me), status=415).json[
-        "exception_cls"] == "DataError"
-    assert app.put_json(url, {"name": taken.name}, headers=auth(me), status=415).json[
-        "exception_cls"] == "DBIntegrityError"
-    assert app.put_json(url, {"fullname": ""}, headers=auth(me), status=415).json[
-        "exception_cls"] == "DBIntegrityError"
+    assert (
+        app.put_json(url, {"shoe_size": 9}, headers=auth(me), status=415).json["exception_cls"]
+        == "TypeError"
+    )
+    assert (
+        app.put_json(url, {"privacy_mode": "yes"}, headers=auth(me), status=415).json[
+            "exception_cls"
+        ]
+        == "DataError"
+    )
+    assert (
+        app.put_json(url, {"name": taken.name}, headers=auth(me), status=415).json["exception_cls"]
+        == "DBIntegrityError"
+    )
+    assert (
+        app.put_json(url, {"fullname": ""}, headers=auth(me), status=415).json["exception_cls"]
+        == "DBIntegrityError"
+    )

@@ -4,6 +4,7 @@ import threading
 import time
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from core.db import get_session_factory
 from core.models import User
@@ -29,7 +30,7 @@ def test_two_concurrent_first_registrations_make_one_admin(engine, db):
         try:
             create_account(second, account("second"))
             second.commit()
-        except Exception as error:  # SQLite refuses a write from a stale snapshot
+        except OperationalError as error:  # SQLite refuses a write from a stale snapshot
             failures.append(error)
             second.rollback()
 
