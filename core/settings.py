@@ -56,6 +56,7 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "pro_features": ("", _aslist),
     "upload.dir": ("%(here)s/var/uploads", _asstr),
     "upload.allowed_extensions": ("js css png jpg jpeg gif zip", _aslist),
+    "upload.max_bytes": (10 * 1024 * 1024, _asint),
     "cache.backend": ("dogpile.cache.memory", _asstr),
     "cache.expiration_time": (300, _asint),
     "disable_task_presenter": (False, _asbool),

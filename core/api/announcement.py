@@ -8,6 +8,7 @@ from core.models import Announcement
 class AnnouncementResource(Resource):
     model = Announcement
     target = "announcement"
+    accepts_files = True
     reserved = frozenset({"id", "created", "updated", "user_id"})
 
     def before_create(self, announcement, data):

@@ -9,12 +9,14 @@ import json
 import colander
 from pyramid.csrf import check_csrf_token
 from pyramid.response import Response
+from sqlalchemy import JSON, Boolean, Float, Integer
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.schemas import body_schema
 from core.serializers import dictize, internal_columns
 from core.services import query as list_query
+from core.services import uploads
 from core.services.permissions import can
 
 BODY_QUERY_KEYS = {"api_key", "callback", "response_format"}
@@ -35,6 +37,25 @@ def json_body(request):
     return body
 
 
+def form_value(model, key: str, value: str):
+    """A multipart form field as its column's type (info is JSON); the schema checks it."""
+    column = model.__table__.columns.get(key)
+    if column is None:
+        return value
+    try:
+        if isinstance(column.type, Boolean):
+            return list_query.fuzzy_bool(value, key)
+        if isinstance(column.type, Integer):
+            return int(value)
+        if isinstance(column.type, Float):
+            return float(value)
+        if isinstance(column.type, JSON):
+            return json.loads(value)
+    except (ValueError, DomainError):
+        raise DomainError("DataError", f"{key}: {value!r} is not a valid value") from None
+    return value
+
+
 class Resource:
     """A Cornice resource over one model; subclasses set the class attributes and hooks."""
 
@@ -45,6 +66,7 @@ class Resource:
     read_only = frozenset()  # writable on POST, ignored on PUT (e.g. project_id)
     creatable = True
     deletable = True
+    accepts_files = False  # multipart POST/PUT with a `file` part (behavior.md 7.2)
 
     def __init__(self, request, context=None):
         self.request = request
@@ -77,7 +99,10 @@ class Resource:
             raise unauthorized_or_forbidden(self.request, message)
 
     def parse_body(self, partial: bool) -> dict:
-        body = json_body(self.request)
+        if self.accepts_files and self.request.content_type == "multipart/form-data":
+            body = self.multipart_body()
+        else:
+            body = json_body(self.request)
         reserved = [key for key in body if key in self.reserved]
         if reserved:
             message = "Reserved keys in payload"
@@ -97,6 +122,44 @@ class Resource:
         except colander.Invalid as error:
             details = "; ".join(f"{k}: {v}" for k, v in sorted(error.asdict().items()))
             raise DomainError("DataError", details) from None
+
+    def multipart_body(self) -> dict:
+        """Form fields typed by their columns, plus the stored `file` (behavior.md 7.2)."""
+        form = self.request.POST
+        upload = form.get("file")
+        if upload is None or not hasattr(upload, "file"):
+            raise DomainError("AttributeError", "'NoneType' object has no attribute 'filename'")
+        body = {}
+        for key, value in form.items():
+            if key != "file" and key not in BODY_QUERY_KEYS:
+                body[key] = form_value(self.model, key, value)
+        settings = self.request.registry.settings
+        container = self.upload_container(body)
+        name, path = uploads.store(
+            settings["upload.dir"], container, upload.filename, upload.file,
+            set(settings["upload.allowed_extensions"]), settings["upload.max_bytes"],
+        )
+        # The file goes with the transaction: removed if the object is not saved.
+        self.request.tm.get().addAfterAbortHook(lambda: uploads.remove(path))
+        self.request.tm.get().addAfterCommitHook(lambda ok: ok or uploads.remove(path))
+        info = body.get("info") if isinstance(body.get("info"), dict) else {}
+        body["info"] = {**info, "container": container, "file_name": name}
+        body["media_url"] = f"{self.request.application_url}/uploads/{container}/{name}"
+        return body
+
+    def upload_container(self, body) -> str:
+        """user_<id> of the caller; an admin's upload goes to the project owner's container."""
+        user = self.request.user
+        if user is None:
+            return "anonymous"
+        project_id = body.get("project_id")
+        if user.admin and isinstance(project_id, int):
+            from core.models import Project
+
+            project = self.db.get(Project, project_id)
+            if project is not None:
+                return f"user_{project.owner_id}"
+        return f"user_{user.id}"
 
     def writable_fields(self):
         internal = internal_columns(self.model)
@@ -230,6 +293,9 @@ class Resource:
         self.before_delete(obj)
         self.db.delete(obj)
         self.flush()
+        if self.accepts_files:
+            stored = uploads.path_of(self.request.registry.settings["upload.dir"], obj.info)
+            self.request.after_commit(uploads.remove, stored)
         return Response(status=204, content_type="application/json")
 
 

@@ -9,6 +9,7 @@ from core.services import stats
 class BlogpostResource(Resource):
     model = Blogpost
     target = "blogpost"
+    accepts_files = True
     reserved = frozenset({"id", "created", "updated", "user_id"})
     reserved_suffix = True
     read_only = frozenset({"project_id"})

@@ -8,4 +8,5 @@ from core.models import HelpingMaterial
 class HelpingMaterialResource(Resource):
     model = HelpingMaterial
     target = "helpingmaterial"
+    accepts_files = True
     read_only = frozenset({"project_id"})

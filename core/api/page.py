@@ -8,4 +8,5 @@ from core.models import Page
 class PageResource(Resource):
     model = Page
     target = "page"
+    accepts_files = True
     read_only = frozenset({"project_id"})

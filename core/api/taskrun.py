@@ -12,6 +12,7 @@ from core.services import task_run as task_run_service
 class TaskRunResource(Resource):
     model = TaskRun
     target = "taskrun"
+    accepts_files = True
     reserved = frozenset({"id", "created", "finish_time"})
     read_only = frozenset({"project_id", "task_id", "user_id", "user_ip", "external_uid"})
 

@@ -18,6 +18,8 @@ def includeme(config):
     config.add_jinja2_renderer(".html")
     config.add_jinja2_search_path("core:templates", name=".html")
     config.add_static_view("static", "core:static", cache_max_age=3600)
+    # Uploaded files; production may serve the same folder from the front web server.
+    config.add_static_view("uploads", config.get_settings()["upload.dir"], cache_max_age=3600)
     # `page`: JSON for clients that ask for it, else the template the dict names.
     config.add_renderer("page", PageRenderer)
     # HTTP errors of the web pages: the 4xx templates, or their JSON form; /api keeps its own.
