@@ -3,6 +3,7 @@
 from urllib.parse import urlsplit
 
 import colander
+from pyramid.csrf import get_csrf_token
 from pyramid.security import forget, remember
 from pyramid.view import view_config
 from sqlalchemy import func, select
@@ -216,6 +217,8 @@ def profile(request):
         "user": private_summary(db, user),
         "projects_published": [p for p in projects if p["published"]],
         "projects_draft": [p for p in projects if not p["published"]],
+        # The token a signed-in single-page app sends with its writes (decision 11).
+        "csrf": get_csrf_token(request),
         "title": "Profile",
         "template": "account/profile.html",
     }
