@@ -44,6 +44,7 @@ setup(
     extras_require={"test": tests_require},
     entry_points={
         "paste.app_factory": ["main = core:main"],
+        "paste.server_runner": ["waitress = core.server:serve"],
         "console_scripts": ["crowdnest = core.cli:main"],
         "crowdnest.importers": [],
         "crowdnest.auth_providers": [],
