@@ -18,6 +18,7 @@ requires = [
     "redis>=5.0",
     "argon2-cffi>=23.1",
     "PyJWT>=2.8",
+    "orjson>=3.9",
     "waitress>=3.0",
     "gunicorn>=21.2",
     "PasteDeploy>=3.0",
@@ -50,6 +51,10 @@ setup(
         "crowdnest.auth_providers": [],
         "crowdnest.schedulers": [
             "default = plugins.schedulers.depth_first",
+            "breadth_first = plugins.schedulers.breadth_first",
+            "incremental = plugins.schedulers.incremental",
+            "locked = plugins.schedulers.locked",
+            "user_pref = plugins.schedulers.user_pref",
         ],
         "crowdnest.webhooks": [],
     },

@@ -1,6 +1,7 @@
 """dictize(obj, request): the public fields of a domain object, shaped for its caller."""
 
-from sqlalchemy import select
+from sqlalchemy import Integer, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from core.models import (
     Announcement,
@@ -53,8 +54,16 @@ def internal_columns(model) -> set:
     return INTERNAL.get(model, set())
 
 
+def model_of(obj):
+    """The model of an ORM object, or of a plain listed row."""
+    return getattr(obj, "model", None) or type(obj)
+
+
 def columns(obj) -> dict:
     """Every column of the row, less the server's internal ones."""
+    values = getattr(obj, "values", None)
+    if isinstance(values, dict):
+        return dict(values)  # a listed row: its query already left the internal columns out
     hidden = internal_columns(type(obj))
     data = {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key not in hidden}
     if isinstance(obj, Project):
@@ -62,19 +71,27 @@ def columns(obj) -> dict:
     return data
 
 
-def _link(request, rel: str, title: str, type_name: str, oid) -> str:
-    href = f"{request.application_url}/api/{type_name}/{oid}"
-    return f"<link rel='{rel}' title='{title}' href='{href}'/>"
+def _api_url(request) -> str:
+    """`<application url>/api`, computed once per request (lists make hundreds of links)."""
+    url = request.environ.get("crowdnest.api_url")
+    if url is None:
+        url = request.environ["crowdnest.api_url"] = request.application_url + "/api"
+    return url
+
+
+def _link(api_url: str, rel: str, title: str, type_name: str, oid) -> str:
+    return f"<link rel='{rel}' title='{title}' href='{api_url}/{type_name}/{oid}'/>"
 
 
 def add_links(request, obj, data: dict) -> dict:
-    model = type(obj)
+    model = model_of(obj)
     if model in NO_LINK:
         return data
-    data["link"] = _link(request, "self", TYPE_NAMES[model], TYPE_NAMES[model], obj.id)
+    api_url = _api_url(request)
+    data["link"] = _link(api_url, "self", TYPE_NAMES[model], TYPE_NAMES[model], obj.id)
     if model in PARENTS:
         data["links"] = [
-            _link(request, rel, title, type_name, getattr(obj, attr))
+            _link(api_url, rel, title, type_name, getattr(obj, attr))
             for rel, title, attr, type_name in PARENTS[model]
             if getattr(obj, attr) is not None
         ]
@@ -135,9 +152,14 @@ def favourites_by_task(db, task_ids) -> dict[int, list[int]]:
     found: dict[int, list[int]] = {task_id: [] for task_id in task_ids}
     if not found:
         return found
+    if db.get_bind().dialect.name == "postgresql":
+        # One array parameter: the statement text stays the same whatever the page size.
+        wanted = Favorite.task_id == any_(bindparam("task_ids", list(found), ARRAY(Integer)))
+    else:
+        wanted = Favorite.task_id.in_(list(found))
     rows = db.execute(
         select(Favorite.task_id, Favorite.user_id)
-        .where(Favorite.task_id.in_(list(found)))
+        .where(wanted)
         .order_by(Favorite.created, Favorite.user_id)
     )
     for task_id, user_id in rows:

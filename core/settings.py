@@ -52,6 +52,8 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "plugins.schedulers": ("default", _aslist),
     "plugins.webhooks": ("", _aslist),
     "scheduler.default": ("default", _asstr),
+    # Seconds a `locked` reservation holds its task (PYBOSSA: one hour).
+    "scheduler.locked.timeout": (3600, _asint),
     "guard.ttl": (3600, _asint),
     "pro_features": ("", _aslist),
     "upload.dir": ("%(here)s/var/uploads", _asstr),

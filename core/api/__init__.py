@@ -1,7 +1,14 @@
 """The /api services: one module per domain object, each a few lines over api.base."""
 
 
+from core.renderers import OrjsonRenderer
+
+
 def includeme(config):
+    # Cornice's services render with `cornicejson`: make it orjson (committing first, so the
+    # replacement overrides Cornice's registration instead of conflicting with it).
+    config.commit()
+    config.add_renderer("cornicejson", OrjsonRenderer())
     config.scan("core.api")
     config.add_route("api_root", "/api")
     config.add_view(

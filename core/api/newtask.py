@@ -1,6 +1,6 @@
 """GET /api/project/{project_id}/newtask and /api/{project_id}/newtask (decision 1)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cornice import Service
 from sqlalchemy import select
@@ -20,17 +20,25 @@ newtask_short = Service(name="newtask_short", path="/api/{project_id:\\d+}/newta
 
 @dataclass
 class SchedulerOptions:
+    """What the caller asked for, plus the shared stores a scheduler may keep state in."""
+
     limit: int = 1
     offset: int = 0
     orderby: str = "id"
     desc: bool = False
+    redis: object = None
+    settings: dict = field(default_factory=dict)
 
 
 @dataclass
 class Volunteer:
+    """Who asks: the signed-in user, else the external user id, else the IP pseudonym."""
+
     user: object
     user_ip: str
     external_uid: str | None
+    # The identity the guard and reservations know this volunteer by (Participant.key).
+    key: str = ""
 
 
 def _options(params) -> SchedulerOptions:
@@ -44,7 +52,8 @@ def _options(params) -> SchedulerOptions:
     orderby = params.get("orderby") or "id"
     if orderby not in Task.__table__.columns or orderby in ("info", "user_pref"):
         raise no_attribute(Task, orderby)
-    return SchedulerOptions(min(limit, MAX_LIMIT), offset, orderby, fuzzy_bool(params.get("desc", "")))
+    desc = fuzzy_bool(params.get("desc", ""))
+    return SchedulerOptions(min(limit, MAX_LIMIT), offset, orderby, desc)
 
 
 def _project(db, project_id: str):
@@ -56,6 +65,13 @@ def _project(db, project_id: str):
     if project is None:
         raise DomainError("NotFound")
     return project
+
+
+def choose_scheduler(schedulers: dict, project, settings):
+    """The project's `info.sched`; missing or unknown, the default the .ini names."""
+    name = (project.info or {}).get("sched")
+    chosen = schedulers.get(name) if isinstance(name, str) else None
+    return chosen or schedulers[settings["scheduler.default"]]
 
 
 def pseudo_task() -> dict:
@@ -85,13 +101,13 @@ def get_newtask(request):
             response.content_type = "application/json"
             response.json_body = error.as_dict()
             return response
-    schedulers = request.registry["schedulers"]
-    name = (project.info or {}).get("sched") or request.registry.settings["scheduler.default"]
-    scheduler = schedulers.get(name) or schedulers["default"]
-    volunteer = Volunteer(request.user, request.user_ip, participant.external_uid)
+    settings = request.registry.settings
+    options.redis, options.settings = participant.redis, settings
+    scheduler = choose_scheduler(request.registry["schedulers"], project, settings)
+    volunteer = Volunteer(request.user, request.user_ip, participant.external_uid, participant.key)
     tasks = scheduler(db, project, volunteer, options) if options.limit else []
     guard.stamp(db, participant.redis, participant.key, project.id, [t.id for t in tasks],
-                request.registry.settings["guard.ttl"])
+                settings["guard.ttl"])
     from core.serializers import columns
 
     payload = [columns(task) for task in tasks]

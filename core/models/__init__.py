@@ -13,6 +13,7 @@ from core.models.project_stats import ProjectStats
 from core.models.result import Result
 from core.models.task import Task
 from core.models.task_request import TaskRequest
+from core.models.task_reservation import TaskReservation
 from core.models.task_run import TaskRun
 from core.models.user import User
 from core.models.webhook import Webhook
@@ -32,6 +33,7 @@ __all__ = [
     "Result",
     "Task",
     "TaskRequest",
+    "TaskReservation",
     "TaskRun",
     "User",
     "Webhook",

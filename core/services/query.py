@@ -17,6 +17,7 @@ from sqlalchemy.sql import sqltypes
 from core.errors import DomainError
 from core.models import Favorite, Project, Result, Task, TaskRun
 from core.serializers import internal_columns
+from core.serializers import internal_columns
 from core.services.permissions import owned_project_ids, readable_clause
 
 SPECIAL_KEYS = {
@@ -24,6 +25,8 @@ SPECIAL_KEYS = {
     "related", "participated", "full", "stats", "callback", "response_format",
 }
 PROJECT_SCOPED = {"task", "task_run", "result", "blogpost", "helpingmaterial", "page"}
+# Models listed as plain rows (see build_list_query).
+ROW_LISTED = {Task, TaskRun, Result}
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 TRUE_WORDS = {"true", "yes", "on", "y", "1", "t"}
@@ -47,6 +50,7 @@ def no_attribute(model, key: str) -> DomainError:
 class Listing:
     """What the caller asked for, once parsed: the serializer reads the flags."""
 
+    model: object = None
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     related: bool = False
@@ -181,7 +185,14 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
         order_column = column_of(model, orderby)
 
     dialect = db.get_bind().dialect.name
-    query = select(model)
+    # Lists of plain records skip ORM identity bookkeeping; projects and users keep their
+    # objects, whose shaping needs relationships.
+    if model in ROW_LISTED:
+        visible = [c for c in model.__table__.columns if c.key not in internal_columns(model)]
+        query = select(*visible)
+    else:
+        query = select(model)
+    listing.model = model
     readable = readable_clause(model, user)
     query = query.where(readable)
     if model is Result and "last_version" not in params:
@@ -248,17 +259,40 @@ def participant_clause(user, external_uid, user_ip):
     return and_(TaskRun.user_ip == user_ip, TaskRun.user_id.is_(None))
 
 
+class Listed:
+    """One row of a list, read like the model's object (attributes by column name)."""
+
+    __slots__ = ("model", "values")
+
+    def __init__(self, model, values: dict):
+        self.model = model
+        self.values = values
+
+    def __getattr__(self, name):
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 def run_list(db, query, listing):
     """Execute; a database refusal of the caller's text (a bad tsquery) is a 415, not a 500."""
     from sqlalchemy.exc import DBAPIError
 
     def fetch():
-        if listing.fulltext_keys:
-            rows = db.execute(query).all()
-            return [(row[0], {"headline": row[1], "rank": row[2]}) for row in rows]
-        return [(obj, {}) for obj in db.scalars(query).all()]
+        if listing.model not in ROW_LISTED:
+            if listing.fulltext_keys:
+                rows = db.execute(query).all()
+                return [(row[0], {"headline": row[1], "rank": row[2]}) for row in rows]
+            return [(obj, {}) for obj in db.scalars(query).all()]
+        found = []
+        for row in db.execute(query).mappings():
+            values = dict(row)
+            ranking = {key: values.pop(key) for key in listing.fulltext_keys}
+            found.append((Listed(listing.model, values), ranking))
+        return found
 
-    if db.get_bind().dialect.name != "postgresql":
+    if not listing.fulltext_keys or db.get_bind().dialect.name != "postgresql":
         return fetch()
     try:
         # A savepoint keeps the transaction usable after PostgreSQL refuses the query.
@@ -268,4 +302,4 @@ def run_list(db, query, listing):
         raise DomainError("DataError", str(error.orig).splitlines()[0]) from None
 
 
-__all__ = ["build_list_query", "run_list", "participant_clause", "fuzzy_bool", "or_"]
+__all__ = ["Listed", "build_list_query", "fuzzy_bool", "or_", "participant_clause", "run_list"]

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from core.db import utcnow
 from core.errors import DomainError
 from core.models import Project, Result, Task, TaskRun
-from core.services import guard, project_token, stats
+from core.services import guard, project_token, reservations, stats
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ def submit(
 
     Returns the run and, when this answer completed the task, its new result version.
     """
+    locked = _locked_project(db, data, settings)
+    if locked and not _holds_reservation(db, data, participant):
+        raise DomainError("Forbidden", "You must request a task first!")
     task = db.get(Task, data.get("task_id")) if data.get("task_id") is not None else None
     if task is None:
         raise DomainError("Forbidden", "Invalid task_id")
@@ -67,7 +70,8 @@ def submit(
     handed_out = guard.take(db, participant.redis, participant.key, task.id)
     if handed_out is None:
         raise DomainError("Forbidden", "You must request a task first!")
-    if participant.user_id is None and not external_uid and not project.allow_anonymous_contributors:
+    anonymous = participant.user_id is None and not external_uid
+    if anonymous and not project.allow_anonymous_contributors:
         raise DomainError("Unauthorized")
 
     run = TaskRun(
@@ -96,7 +100,29 @@ def submit(
     except IntegrityError:
         raise DomainError("Forbidden", "You have already answered this task") from None
     result = _count(db, task, project, run)
+    if locked:
+        reservations.release(db, participant.redis, project.id, task.id, participant.key,
+                             settings["scheduler.locked.timeout"])
     return run, result
+
+
+def _locked_project(db, data: dict, settings) -> bool:
+    """Whether the body names a project served by the locked scheduler."""
+    project_id = data.get("project_id")
+    valid = isinstance(project_id, int) and not isinstance(project_id, bool)
+    project = db.get(Project, project_id) if valid else None
+    return project is not None and reservations.required(project, settings)
+
+
+def _holds_reservation(db, data: dict, participant: "Participant") -> bool:
+    """Whether the answering volunteer (external uid of the body included) holds the task."""
+    if data.get("external_uid") and participant.external_uid != data["external_uid"]:
+        participant = Participant(None, participant.user_ip, data["external_uid"],
+                                  participant.redis)
+    task_id = data.get("task_id")
+    return isinstance(task_id, int) and not isinstance(task_id, bool) and reservations.holds(
+        db, participant.redis, task_id, participant.key, reservations.now()
+    )
 
 
 def _already_answered(db, task_id, run) -> bool:
@@ -139,7 +165,9 @@ def new_result_version(db, task: Task) -> Result:
         .values(last_version=False)
         .execution_options(synchronize_session=False)
     )
-    run_ids = list(db.scalars(select(TaskRun.id).where(TaskRun.task_id == task.id).order_by(TaskRun.id)))
+    run_ids = list(db.scalars(
+        select(TaskRun.id).where(TaskRun.task_id == task.id).order_by(TaskRun.id)
+    ))
     result = Result(project_id=task.project_id, task_id=task.id, task_run_ids=run_ids,
                     last_version=True)
     db.add(result)

@@ -1,0 +1,269 @@
+"""Reservations of the `locked` scheduler: which volunteer holds which task, until when.
+
+Domain code: knows nothing of HTTP. Reservations live in Redis when it is configured (atomic Lua
+scripts, shared by every process), otherwise in the task_reservation table (task rows locked
+FOR UPDATE on PostgreSQL, SQLite's single writer elsewhere); never in process memory.
+
+A task may be held by at most `n_answers - n_task_runs` volunteers at once. Redis never sees the
+database, so every answer stored bumps a per-task `released` counter in Redis after the commit:
+a reservation whose counts were read before that commit is refused as stale and retried.
+"""
+
+import logging
+import time
+
+from sqlalchemy import delete, event, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from core.models import Task, TaskReservation
+
+log = logging.getLogger(__name__)
+PENDING = "crowdnest.reservations.after_commit"
+# Redis keys outlive the longest reservation by this much (seconds).
+KEY_MARGIN = 60
+STALE_RETRIES = 3
+
+
+def now() -> float:
+    """The clock reservations are judged by; tests replace it instead of sleeping."""
+    return time.time()
+
+
+def required(project, settings) -> bool:
+    """Whether answers to `project` need a live reservation: it is served by `locked`."""
+    name = (project.info or {}).get("sched") or settings["scheduler.default"]
+    return name == "locked" and "locked" in settings["plugins.schedulers"]
+
+
+def held(db, redis, project_id: int, participant: str, at: float) -> list[int]:
+    """Ids of the tasks of the project that `participant` holds at time `at`."""
+    if redis is not None:
+        return _redis_held(redis, project_id, participant, at)
+    return list(db.scalars(select(TaskReservation.task_id).where(
+        TaskReservation.project_id == project_id,
+        TaskReservation.participant == participant,
+        TaskReservation.expires > at,
+    )))
+
+
+def holds(db, redis, task_id: int, participant: str, at: float) -> bool:
+    """Whether `participant` holds the task at time `at`."""
+    if redis is not None:
+        return _redis_holds(redis, task_id, participant, at)
+    return db.scalar(select(TaskReservation.task_id).where(
+        TaskReservation.task_id == task_id,
+        TaskReservation.participant == participant,
+        TaskReservation.expires > at,
+    )) is not None
+
+
+def room_clause(redis, at: float):
+    """SQL condition "the task has a free place" for the database store; None with Redis."""
+    if redis is not None:
+        return None
+    live = (
+        select(func.count())
+        .where(TaskReservation.task_id == Task.id, TaskReservation.expires > at)
+        .scalar_subquery()
+    )
+    return live < Task.n_answers - Task.n_task_runs
+
+
+def reserve(db, redis, project_id: int, participant: str, task_ids: list[int], want: int,
+            timeout: int, at: float, skip_busy: bool = False) -> list[int]:
+    """Reserve up to `want` of the tasks, tried in the given order; returns the ids granted.
+
+    A task the participant already holds is granted again with a new expiry. With `skip_busy`
+    the database store passes over task rows another transaction has locked, instead of waiting.
+    """
+    if not task_ids or want <= 0:
+        return []
+    if redis is not None:
+        return _redis_reserve(redis, lambda ids: _capacities(db, ids),
+                              project_id, participant, task_ids, want, timeout, at)
+    capacity = _capacities(db, task_ids, lock=True, skip_busy=skip_busy)
+    db.execute(delete(TaskReservation).where(
+        TaskReservation.task_id.in_(task_ids), TaskReservation.expires <= at
+    ))
+    others = dict(db.execute(
+        select(TaskReservation.task_id, func.count())
+        .where(TaskReservation.task_id.in_(task_ids), TaskReservation.participant != participant)
+        .group_by(TaskReservation.task_id)
+    ).all())
+    mine = set(db.scalars(select(TaskReservation.task_id).where(
+        TaskReservation.task_id.in_(task_ids), TaskReservation.participant == participant
+    )))
+    granted = []
+    for task_id in task_ids:
+        if len(granted) == want:
+            break
+        if task_id in mine or others.get(task_id, 0) < capacity.get(task_id, 0):
+            _upsert(db, project_id, task_id, participant, at + timeout)
+            granted.append(task_id)
+    return granted
+
+
+def release(db, redis, project_id: int, task_id: int, participant: str, timeout: int) -> None:
+    """Free the participant's hold on the task, its answer being stored in this transaction.
+
+    In the database this happens with the answer; in Redis only once the answer is committed,
+    so that no one reserves the freed place while the answer is not yet counted.
+    """
+    if redis is None:
+        db.execute(delete(TaskReservation).where(
+            TaskReservation.task_id == task_id, TaskReservation.participant == participant
+        ))
+        return
+    _after_commit(db, _redis_release, redis, project_id, task_id, participant, timeout)
+
+
+def purge_expired(db, at: float | None = None) -> int:
+    """Delete database reservations past their time; returns how many went."""
+    at = now() if at is None else at
+    return db.execute(delete(TaskReservation).where(TaskReservation.expires <= at)).rowcount or 0
+
+
+def _capacities(db, task_ids, lock: bool = False, skip_busy: bool = False) -> dict[int, int]:
+    """{task id: places left} read now; `lock` holds the task rows until the transaction ends.
+
+    On PostgreSQL the lock makes a concurrent answer or hand-out of the same task wait for this
+    transaction (SQLite has a single writer already); rows are locked in id order, so two
+    hand-outs never wait on each other in a cycle. Skipped busy rows count as full.
+    """
+    query = select(Task.id, Task.n_answers, Task.n_task_runs).where(Task.id.in_(task_ids))
+    if lock:
+        query = query.order_by(Task.id).with_for_update(skip_locked=skip_busy)
+    return {row.id: row.n_answers - row.n_task_runs for row in db.execute(query)}
+
+
+def _upsert(db, project_id, task_id, participant, expires) -> None:
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(TaskReservation).values(
+        task_id=task_id, participant=participant, project_id=project_id, expires=expires
+    )
+    db.execute(statement.on_conflict_do_update(
+        index_elements=["task_id", "participant"], set_={"expires": expires}
+    ))
+
+
+def _after_commit(db, fn, *args) -> None:
+    """Call fn(*args) once the session's transaction commits; forget it on a rollback."""
+    pending = db.info.get(PENDING)
+    if pending is None:
+        pending = db.info[PENDING] = []
+        event.listen(db, "after_commit", _run_pending)
+        event.listen(db, "after_soft_rollback", _drop_pending)
+    pending.append((fn, args))
+
+
+def _run_pending(session) -> None:
+    pending, session.info[PENDING] = session.info.get(PENDING) or [], []
+    for fn, args in pending:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("releasing a reservation after commit failed")
+
+
+def _drop_pending(session, previous_transaction) -> None:
+    if previous_transaction.parent is None:
+        session.info[PENDING] = []
+
+
+# --- Redis -----------------------------------------------------------------------------------
+
+# KEYS: the participant's index of held tasks, then one hash per task (fields p:<participant> →
+# expiry, and `released`). ARGV: participant, now, expiry, how many wanted, key ttl, then per
+# task its id, its places left and the `released` value seen before those places were read.
+RESERVE = """
+local field, now, expires = 'p:' .. ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local want, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local granted, stale = {}, {}
+for i = 2, #KEYS do
+  if #granted >= want then break end
+  local key, base = KEYS[i], 5 + (i - 2) * 3
+  local task_id, places = ARGV[base + 1], tonumber(ARGV[base + 2])
+  if (redis.call('HGET', key, 'released') or '0') ~= ARGV[base + 3] then
+    table.insert(stale, task_id)
+  else
+    local others, mine = 0, false
+    local entries = redis.call('HGETALL', key)
+    for j = 1, #entries, 2 do
+      local name = entries[j]
+      if string.sub(name, 1, 2) == 'p:' then
+        if tonumber(entries[j + 1]) <= now then redis.call('HDEL', key, name)
+        elseif name == field then mine = true
+        else others = others + 1 end
+      end
+    end
+    if mine or others < places then
+      redis.call('HSET', key, field, expires)
+      redis.call('EXPIRE', key, ttl)
+      redis.call('ZADD', KEYS[1], expires, task_id)
+      redis.call('EXPIRE', KEYS[1], ttl)
+      table.insert(granted, task_id)
+    end
+  end
+end
+return {granted, stale}
+"""
+
+# KEYS: the task's hash, the participant's index. ARGV: participant, task id, key ttl.
+RELEASE = """
+redis.call('HDEL', KEYS[1], 'p:' .. ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'released', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[2])
+"""
+
+
+def _task_key(task_id) -> str:
+    return f"crowdnest:reservation:task:{task_id}"
+
+
+def _held_key(project_id, participant) -> str:
+    return f"crowdnest:reservation:project:{project_id}:{participant}"
+
+
+def _redis_held(redis, project_id, participant, at) -> list[int]:
+    key = _held_key(project_id, participant)
+    pipe = redis.pipeline()
+    pipe.zremrangebyscore(key, "-inf", at)
+    pipe.zrangebyscore(key, f"({at!r}", "+inf")
+    return [int(task_id) for task_id in pipe.execute()[1]]
+
+
+def _redis_holds(redis, task_id, participant, at) -> bool:
+    expires = redis.hget(_task_key(task_id), f"p:{participant}")
+    return expires is not None and float(expires) > at
+
+
+def _redis_reserve(redis, capacities, project_id, participant, task_ids, want, timeout, at):
+    """Atomic check-and-reserve in one script; tasks found stale are read again and retried."""
+    script = redis.register_script(RESERVE)
+    granted, todo = [], list(task_ids)
+    for _ in range(STALE_RETRIES):
+        if not todo or len(granted) >= want:
+            break
+        keys = [_task_key(task_id) for task_id in todo]
+        pipe = redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(key, "released")
+        # Read `released` before the counts: an answer committed in between shows as stale.
+        seen = [(value or b"0").decode() for value in pipe.execute()]
+        places = capacities(todo)
+        args = [participant, repr(at), repr(at + timeout), want - len(granted),
+                timeout + KEY_MARGIN]
+        for task_id, released in zip(todo, seen, strict=True):
+            args += [task_id, places.get(task_id, 0), released]
+        new, stale = script(keys=[_held_key(project_id, participant), *keys], args=args)
+        granted += [int(task_id) for task_id in new]
+        todo = [int(task_id) for task_id in stale]
+    return sorted(granted, key=task_ids.index)
+
+
+def _redis_release(redis, project_id, task_id, participant, timeout) -> None:
+    script = redis.register_script(RELEASE)
+    script(keys=[_task_key(task_id), _held_key(project_id, participant)],
+           args=[participant, task_id, timeout + KEY_MARGIN])
