@@ -138,9 +138,10 @@ def dictize(request, obj, links: bool = True, extra: dict | None = None) -> dict
     data = columns(obj)
     if extra:
         data.update(extra)
-    if isinstance(obj, Project):
+    model = model_of(obj)
+    if model is Project:
         data = shape_project(request, obj, data)
-    elif isinstance(obj, User):
+    elif model is User:
         return shape_user(request, obj, data)
     if links:
         add_links(request, obj, data)

@@ -38,8 +38,11 @@ class TaskResource(Resource):
 
     def list_extras(self, tasks, listing):
         ids = [task.id for task in tasks]
-        favourites = favourites_by_task(self.db, ids)
+        # Listed rows carry fav_user_ids already; single objects need them loaded.
+        objects = [task.id for task in tasks if getattr(task, "values", None) is None]
+        favourites = favourites_by_task(self.db, objects)
         extras = {task_id: {"fav_user_ids": users or None} for task_id, users in favourites.items()}
+        extras.update({task_id: {} for task_id in ids if task_id not in extras})
         if listing is not None and listing.related and ids:
             runs = self.db.scalars(
                 select(TaskRun).where(TaskRun.task_id.in_(ids)).order_by(TaskRun.id)

@@ -9,13 +9,13 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import Boolean, Float, Integer, and_, func, literal, or_, select
+from sqlalchemy import JSON, Boolean, Float, Integer, and_, func, literal, or_, select
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.sql import sqltypes
 
 from core.errors import DomainError
-from core.models import Favorite, Project, Result, Task, TaskRun
+from core.models import Favorite, Project, ProjectOwner, Result, Task, TaskRun
 from core.serializers import internal_columns
 from core.serializers import internal_columns
 from core.services.permissions import owned_project_ids, readable_clause
@@ -25,9 +25,15 @@ SPECIAL_KEYS = {
     "related", "participated", "full", "stats", "callback", "response_format",
 }
 PROJECT_SCOPED = {"task", "task_run", "result", "blogpost", "helpingmaterial", "page"}
-# Models listed as plain rows (see build_list_query).
-ROW_LISTED = {Task, TaskRun, Result}
+# Models listed as plain rows (see build_list_query), and the id lists gathered into each row
+# by a subquery rather than a second query: key -> (id column, foreign key column).
+ROW_LISTED = {Task, TaskRun, Result, Project}
+ID_LISTS = {
+    Task: ("fav_user_ids", Favorite.user_id, Favorite.task_id),
+    Project: ("owners_ids", ProjectOwner.user_id, ProjectOwner.project_id),
+}
 MAX_LIMIT = 100
+DEFERRED_JOIN_OFFSET = 1000
 DEFAULT_LIMIT = 20
 TRUE_WORDS = {"true", "yes", "on", "y", "1", "t"}
 FALSE_WORDS = {"false", "no", "off", "n", "0", "f", ""}
@@ -189,6 +195,9 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
     # objects, whose shaping needs relationships.
     if model in ROW_LISTED:
         visible = [c for c in model.__table__.columns if c.key not in internal_columns(model)]
+        if model in ID_LISTS:
+            key, id_column, parent_column = ID_LISTS[model]
+            visible.append(id_list(db, id_column, parent_column == model.id).label(key))
         query = select(*visible)
     else:
         query = select(model)
@@ -247,6 +256,10 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
     if orderby != "id":
         query = query.order_by(model.id.desc() if descending else model.id.asc())
     query = query.limit(listing.limit).offset(listing.offset)
+    if listing.offset > DEFERRED_JOIN_OFFSET and ranking is None:
+        # Deep pages: find the page's ids first (an index walk), then read only those rows.
+        page_ids = query.with_only_columns(model.id)
+        query = query.limit(None).offset(None).where(model.id.in_(page_ids.scalar_subquery()))
     return query, listing
 
 
@@ -257,6 +270,25 @@ def participant_clause(user, external_uid, user_ip):
     if external_uid:
         return TaskRun.external_uid == external_uid
     return and_(TaskRun.user_ip == user_ip, TaskRun.user_id.is_(None))
+
+
+def id_list(db, column, where):
+    """A correlated subquery gathering `column` of the matching rows as a JSON array."""
+    if db.get_bind().dialect.name == "postgresql":
+        gathered = func.json_agg(aggregate_order_by(column, column), type_=JSON)
+    else:
+        gathered = func.json_group_array(column, type_=JSON)
+    return select(gathered).where(where).scalar_subquery()
+
+
+def _finish(model, values: dict) -> dict:
+    """Normalise the gathered id lists as the serializer shows them."""
+    if model is Task:
+        values["fav_user_ids"] = sorted(values["fav_user_ids"] or []) or None
+    elif model is Project:
+        owner = values["owner_id"]
+        values["owners_ids"] = [owner, *sorted(set(values["owners_ids"] or []) - {owner})]
+    return values
 
 
 class Listed:
@@ -289,7 +321,7 @@ def run_list(db, query, listing):
         for row in db.execute(query).mappings():
             values = dict(row)
             ranking = {key: values.pop(key) for key in listing.fulltext_keys}
-            found.append((Listed(listing.model, values), ranking))
+            found.append((Listed(listing.model, _finish(listing.model, values)), ranking))
         return found
 
     if not listing.fulltext_keys or db.get_bind().dialect.name != "postgresql":
