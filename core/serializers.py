@@ -63,7 +63,8 @@ def columns(obj) -> dict:
     """Every column of the row, less the server's internal ones."""
     values = getattr(obj, "values", None)
     if isinstance(values, dict):
-        return dict(values)  # a listed row: its query already left the internal columns out
+        # A listed row, serialized once: its query already left the internal columns out.
+        return values
     hidden = internal_columns(type(obj))
     data = {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key not in hidden}
     if isinstance(obj, Project):
@@ -88,12 +89,14 @@ def add_links(request, obj, data: dict) -> dict:
     if model in NO_LINK:
         return data
     api_url = _api_url(request)
-    data["link"] = _link(api_url, "self", TYPE_NAMES[model], TYPE_NAMES[model], obj.id)
-    if model in PARENTS:
+    type_name = TYPE_NAMES[model]
+    data["link"] = f"<link rel='self' title='{type_name}' href='{api_url}/{type_name}/{data['id']}'/>"
+    parents = PARENTS.get(model)
+    if parents:
         data["links"] = [
-            _link(api_url, rel, title, type_name, getattr(obj, attr))
-            for rel, title, attr, type_name in PARENTS[model]
-            if getattr(obj, attr) is not None
+            f"<link rel='{rel}' title='{title}' href='{api_url}/{parent}/{data[attr]}'/>"
+            for rel, title, attr, parent in parents
+            if data.get(attr) is not None
         ]
     return data
 

@@ -317,11 +317,15 @@ def run_list(db, query, listing):
                 rows = db.execute(query).all()
                 return [(row[0], {"headline": row[1], "rank": row[2]}) for row in rows]
             return [(obj, {}) for obj in db.scalars(query).all()]
+        # Core execution on the session's connection: no ORM loading for plain records.
+        result = db.connection().execute(query)
+        keys = list(result.keys())
+        model, fulltext_keys = listing.model, listing.fulltext_keys
         found = []
-        for row in db.execute(query).mappings():
-            values = dict(row)
-            ranking = {key: values.pop(key) for key in listing.fulltext_keys}
-            found.append((Listed(listing.model, _finish(listing.model, values)), ranking))
+        for row in result:
+            values = dict(zip(keys, row))
+            ranking = {key: values.pop(key) for key in fulltext_keys}
+            found.append((Listed(model, _finish(model, values)), ranking))
         return found
 
     if not listing.fulltext_keys or db.get_bind().dialect.name != "postgresql":
