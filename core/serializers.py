@@ -54,17 +54,27 @@ def internal_columns(model) -> set:
     return INTERNAL.get(model, set())
 
 
-def model_of(obj):
-    """The model of an ORM object, or of a plain listed row."""
-    return getattr(obj, "model", None) or type(obj)
+class Listed:
+    """One row of a list, read like the model's object (attributes by column name)."""
+
+    __slots__ = ("model", "values")
+
+    def __init__(self, model, values: dict):
+        self.model = model
+        self.values = values
+
+    def __getattr__(self, name):
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def columns(obj) -> dict:
     """Every column of the row, less the server's internal ones."""
-    values = getattr(obj, "values", None)
-    if isinstance(values, dict):
+    if type(obj) is Listed:
         # A listed row, serialized once: its query already left the internal columns out.
-        return values
+        return obj.values
     hidden = internal_columns(type(obj))
     data = {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key not in hidden}
     if isinstance(obj, Project):
@@ -84,8 +94,8 @@ def _link(api_url: str, rel: str, title: str, type_name: str, oid) -> str:
     return f"<link rel='{rel}' title='{title}' href='{api_url}/{type_name}/{oid}'/>"
 
 
-def add_links(request, obj, data: dict) -> dict:
-    model = model_of(obj)
+def add_links(request, model, data: dict) -> dict:
+    """`link` and `links` of an object of `model` whose fields are `data`."""
     if model in NO_LINK:
         return data
     api_url = _api_url(request)
@@ -141,13 +151,13 @@ def dictize(request, obj, links: bool = True, extra: dict | None = None) -> dict
     data = columns(obj)
     if extra:
         data.update(extra)
-    model = model_of(obj)
+    model = obj.model if type(obj) is Listed else type(obj)
     if model is Project:
         data = shape_project(request, obj, data)
     elif model is User:
         return shape_user(request, obj, data)
     if links:
-        add_links(request, obj, data)
+        add_links(request, model, data)
     return data
 
 

@@ -232,8 +232,9 @@ class Resource:
         extras = self.list_extras(objects, listing)
         output = []
         for obj, ranking in rows:
-            extra = dict(extras.get(obj.id, {}))
-            extra.update({key: value for key, value in ranking.items() if value})
+            extra = extras.get(obj.id)
+            if ranking:
+                extra = {**(extra or {}), **{key: value for key, value in ranking.items() if value}}
             output.append(self.serialize(obj, extra=extra))
         return output
 

@@ -42,7 +42,7 @@ class TaskResource(Resource):
         objects = [task.id for task in tasks if getattr(task, "values", None) is None]
         favourites = favourites_by_task(self.db, objects)
         extras = {task_id: {"fav_user_ids": users or None} for task_id, users in favourites.items()}
-        extras.update({task_id: {} for task_id in ids if task_id not in extras})
+
         if listing is not None and listing.related and ids:
             runs = self.db.scalars(
                 select(TaskRun).where(TaskRun.task_id.in_(ids)).order_by(TaskRun.id)
@@ -51,7 +51,7 @@ class TaskResource(Resource):
                 select(Result).where(Result.task_id.in_(ids), Result.last_version)
             )
             for task_id in ids:
-                extras[task_id].update(task_runs=[], result=None)
+                extras.setdefault(task_id, {}).update(task_runs=[], result=None)
             for run in runs:
                 extras[run.task_id]["task_runs"].append(dictize(self.request, run))
             for result in results:

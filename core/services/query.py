@@ -16,8 +16,8 @@ from sqlalchemy.sql import sqltypes
 
 from core.errors import DomainError
 from core.models import Favorite, Project, ProjectOwner, Result, Task, TaskRun
-from core.serializers import internal_columns
-from core.serializers import internal_columns
+from core.serializers import Listed, internal_columns
+from core.serializers import Listed, internal_columns
 from core.services.permissions import owned_project_ids, readable_clause
 
 SPECIAL_KEYS = {
@@ -291,22 +291,6 @@ def _finish(model, values: dict) -> dict:
     return values
 
 
-class Listed:
-    """One row of a list, read like the model's object (attributes by column name)."""
-
-    __slots__ = ("model", "values")
-
-    def __init__(self, model, values: dict):
-        self.model = model
-        self.values = values
-
-    def __getattr__(self, name):
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
 def run_list(db, query, listing):
     """Execute; a database refusal of the caller's text (a bad tsquery) is a 415, not a 500."""
     from sqlalchemy.exc import DBAPIError
@@ -322,7 +306,7 @@ def run_list(db, query, listing):
         keys = list(result.keys())
         model, fulltext_keys = listing.model, listing.fulltext_keys
         found = []
-        for row in result:
+        for row in result.all():
             values = dict(zip(keys, row))
             ranking = {key: values.pop(key) for key in fulltext_keys}
             found.append((Listed(model, _finish(model, values)), ranking))
