@@ -23,17 +23,18 @@ def upgrade():
         sa.Column("project_id", sa.Integer(), nullable=False),
         sa.Column("expires", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["task_id"], ["task.id"], name=op.f("fk_task_reservation_task_id_task"),
+            ["task_id"],
+            ["task.id"],
+            name=op.f("fk_task_reservation_task_id_task"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("task_id", "participant", name=op.f("pk_task_reservation")),
     )
     with op.batch_alter_table("task_reservation", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_task_reservation_expires"), ["expires"], unique=False)
         batch_op.create_index(
-            batch_op.f("ix_task_reservation_expires"), ["expires"], unique=False
-        )
-        batch_op.create_index(
-            "ix_task_reservation_project_participant", ["project_id", "participant"],
+            "ix_task_reservation_project_participant",
+            ["project_id", "participant"],
             unique=False,
         )
 

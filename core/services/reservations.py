@@ -11,6 +11,8 @@ a reservation whose counts were read before that commit is refused as stale and 
 
 import logging
 import time
+from collections import Counter
+from functools import partial
 
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,38 +42,37 @@ def held(db, redis, project_id: int, participant: str, at: float) -> list[int]:
     """Ids of the tasks of the project that `participant` holds at time `at`."""
     if redis is not None:
         return _redis_held(redis, project_id, participant, at)
-    return list(db.scalars(select(TaskReservation.task_id).where(
-        TaskReservation.project_id == project_id,
-        TaskReservation.participant == participant,
-        TaskReservation.expires > at,
-    )))
+    mine = TaskReservation.participant == participant
+    return list(db.scalars(_live(at, TaskReservation.project_id == project_id, mine)))
 
 
 def holds(db, redis, task_id: int, participant: str, at: float) -> bool:
     """Whether `participant` holds the task at time `at`."""
     if redis is not None:
         return _redis_holds(redis, task_id, participant, at)
-    return db.scalar(select(TaskReservation.task_id).where(
-        TaskReservation.task_id == task_id,
-        TaskReservation.participant == participant,
-        TaskReservation.expires > at,
-    )) is not None
+    mine = TaskReservation.participant == participant
+    return db.scalar(_live(at, TaskReservation.task_id == task_id, mine)) is not None
 
 
 def room_clause(redis, at: float):
     """SQL condition "the task has a free place" for the database store; None with Redis."""
     if redis is not None:
         return None
-    live = (
-        select(func.count())
-        .where(TaskReservation.task_id == Task.id, TaskReservation.expires > at)
-        .scalar_subquery()
-    )
-    return live < Task.n_answers - Task.n_task_runs
+    live = _live(at, TaskReservation.task_id == Task.id).with_only_columns(func.count())
+    return live.scalar_subquery() < Task.n_answers - Task.n_task_runs
 
 
-def reserve(db, redis, project_id: int, participant: str, task_ids: list[int], want: int,
-            timeout: int, at: float, skip_busy: bool = False) -> list[int]:
+def reserve(
+    db,
+    redis,
+    project_id: int,
+    participant: str,
+    task_ids: list[int],
+    want: int,
+    timeout: int,
+    at: float,
+    skip_busy: bool = False,
+) -> list[int]:
     """Reserve up to `want` of the tasks, tried in the given order; returns the ids granted.
 
     A task the participant already holds is granted again with a new expiry. With `skip_busy`
@@ -80,25 +81,21 @@ def reserve(db, redis, project_id: int, participant: str, task_ids: list[int], w
     if not task_ids or want <= 0:
         return []
     if redis is not None:
-        return _redis_reserve(redis, lambda ids: _capacities(db, ids),
-                              project_id, participant, task_ids, want, timeout, at)
+        args = (project_id, participant, task_ids, want, timeout, at)
+        return _redis_reserve(redis, partial(_capacities, db), *args)
     capacity = _capacities(db, task_ids, lock=True, skip_busy=skip_busy)
-    db.execute(delete(TaskReservation).where(
-        TaskReservation.task_id.in_(task_ids), TaskReservation.expires <= at
-    ))
-    others = dict(db.execute(
-        select(TaskReservation.task_id, func.count())
-        .where(TaskReservation.task_id.in_(task_ids), TaskReservation.participant != participant)
-        .group_by(TaskReservation.task_id)
-    ).all())
-    mine = set(db.scalars(select(TaskReservation.task_id).where(
-        TaskReservation.task_id.in_(task_ids), TaskReservation.participant == participant
-    )))
+    expired = TaskReservation.task_id.in_(task_ids), TaskReservation.expires <= at
+    db.execute(delete(TaskReservation).where(*expired))
+    holders = db.execute(
+        _live(at, TaskReservation.task_id.in_(task_ids)).add_columns(TaskReservation.participant)
+    ).all()
+    mine = {task_id for task_id, holder in holders if holder == participant}
+    others = Counter(task_id for task_id, holder in holders if holder != participant)
     granted = []
     for task_id in task_ids:
         if len(granted) == want:
             break
-        if task_id in mine or others.get(task_id, 0) < capacity.get(task_id, 0):
+        if task_id in mine or others[task_id] < capacity.get(task_id, 0):
             _upsert(db, project_id, task_id, participant, at + timeout)
             granted.append(task_id)
     return granted
@@ -111,9 +108,11 @@ def release(db, redis, project_id: int, task_id: int, participant: str, timeout:
     so that no one reserves the freed place while the answer is not yet counted.
     """
     if redis is None:
-        db.execute(delete(TaskReservation).where(
-            TaskReservation.task_id == task_id, TaskReservation.participant == participant
-        ))
+        db.execute(
+            delete(TaskReservation).where(
+                TaskReservation.task_id == task_id, TaskReservation.participant == participant
+            )
+        )
         return
     _after_commit(db, _redis_release, redis, project_id, task_id, participant, timeout)
 
@@ -122,6 +121,11 @@ def purge_expired(db, at: float | None = None) -> int:
     """Delete database reservations past their time; returns how many went."""
     at = now() if at is None else at
     return db.execute(delete(TaskReservation).where(TaskReservation.expires <= at)).rowcount or 0
+
+
+def _live(at: float, *conditions):
+    """Task ids of the reservations meeting `conditions` that still hold at time `at`."""
+    return select(TaskReservation.task_id).where(*conditions, TaskReservation.expires > at)
 
 
 def _capacities(db, task_ids, lock: bool = False, skip_busy: bool = False) -> dict[int, int]:
@@ -142,9 +146,11 @@ def _upsert(db, project_id, task_id, participant, expires) -> None:
     statement = insert(TaskReservation).values(
         task_id=task_id, participant=participant, project_id=project_id, expires=expires
     )
-    db.execute(statement.on_conflict_do_update(
-        index_elements=["task_id", "participant"], set_={"expires": expires}
-    ))
+    db.execute(
+        statement.on_conflict_do_update(
+            index_elements=["task_id", "participant"], set_={"expires": expires}
+        )
+    )
 
 
 def _after_commit(db, fn, *args) -> None:
@@ -253,8 +259,13 @@ def _redis_reserve(redis, capacities, project_id, participant, task_ids, want, t
         # Read `released` before the counts: an answer committed in between shows as stale.
         seen = [(value or b"0").decode() for value in pipe.execute()]
         places = capacities(todo)
-        args = [participant, repr(at), repr(at + timeout), want - len(granted),
-                timeout + KEY_MARGIN]
+        args = [
+            participant,
+            repr(at),
+            repr(at + timeout),
+            want - len(granted),
+            timeout + KEY_MARGIN,
+        ]
         for task_id, released in zip(todo, seen, strict=True):
             args += [task_id, places.get(task_id, 0), released]
         new, stale = script(keys=[_held_key(project_id, participant), *keys], args=args)
@@ -265,5 +276,7 @@ def _redis_reserve(redis, capacities, project_id, participant, task_ids, want, t
 
 def _redis_release(redis, project_id, task_id, participant, timeout) -> None:
     script = redis.register_script(RELEASE)
-    script(keys=[_task_key(task_id), _held_key(project_id, participant)],
-           args=[participant, task_id, timeout + KEY_MARGIN])
+    script(
+        keys=[_task_key(task_id), _held_key(project_id, participant)],
+        args=[participant, task_id, timeout + KEY_MARGIN],
+    )

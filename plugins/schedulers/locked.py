@@ -35,8 +35,17 @@ def locked(db, project, participant, options):
     )
 
     def reserve(task_ids, skip_busy):
-        return reservations.reserve(db, redis, project.id, participant.key, task_ids,
-                                    want - len(granted), timeout, at, skip_busy=skip_busy)
+        return reservations.reserve(
+            db,
+            redis,
+            project.id,
+            participant.key,
+            task_ids,
+            want - len(granted),
+            timeout,
+            at,
+            skip_busy=skip_busy,
+        )
 
     granted: list[int] = []
     held = reservations.held(db, redis, project.id, participant.key, at)
@@ -53,7 +62,7 @@ def locked(db, project, participant, options):
             break
         tried.update(batch)
         granted += reserve(batch, True)
-    return _tasks(db, granted)[options.offset:]
+    return _tasks(db, granted)[options.offset :]
 
 
 def _tasks(db, task_ids: list[int]) -> list[Task]:

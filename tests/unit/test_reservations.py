@@ -36,8 +36,9 @@ def redis(request):
 
 
 def _reserve(db, redis, task, participant, at=AT, want=1):
-    granted = reservations.reserve(db, redis, task.project_id, participant, [task.id], want,
-                                   TIMEOUT, at)
+    granted = reservations.reserve(
+        db, redis, task.project_id, participant, [task.id], want, TIMEOUT, at
+    )
     db.commit()
     return granted == [task.id]
 
@@ -120,8 +121,9 @@ def test_redis_refuses_places_read_before_an_answer_was_released(db, redis):
         reservations._redis_release(redis, task.project_id, task.id, "user:1", TIMEOUT)
         return {task.id: 2}
 
-    granted = reservations._redis_reserve(redis, places, task.project_id, "user:2", [task.id],
-                                          1, TIMEOUT, AT)
+    granted = reservations._redis_reserve(
+        redis, places, task.project_id, "user:2", [task.id], 1, TIMEOUT, AT
+    )
 
     assert granted == [task.id] and len(reads) == 2
 
@@ -136,8 +138,9 @@ def test_concurrent_hand_outs_never_exceed_the_places(database_url, db, redis):
         session = factory()
         barrier.wait()
         try:
-            if reservations.reserve(session, redis, task.project_id, f"user:{n}", [task.id], 1,
-                                    TIMEOUT, AT):
+            if reservations.reserve(
+                session, redis, task.project_id, f"user:{n}", [task.id], 1, TIMEOUT, AT
+            ):
                 granted.append(n)
             session.commit()
         finally:

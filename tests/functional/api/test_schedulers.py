@@ -1,4 +1,4 @@
-"""The scheduler plugins through newtask and taskrun: order, exclusions, and locked reservations."""
+"""Scheduler plugins through newtask and taskrun: order, exclusions, locked reservations."""
 
 import os
 from urllib.parse import urlencode
