@@ -3,6 +3,7 @@
 from datetime import datetime, timezone
 
 import orjson
+import transaction
 import zope.sqlalchemy
 from sqlalchemy import JSON, MetaData, engine_from_config, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -67,30 +68,23 @@ def get_session_factory(engine):
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def get_tm_session(session_factory, transaction_manager, request=None):
-    """A session joined to the transaction manager: committed or aborted by pyramid_tm."""
-    dbsession = session_factory(info={"request": request})
-    zope.sqlalchemy.register(dbsession, transaction_manager=transaction_manager)
-    return dbsession
-
-
 def includeme(config):
     """Expose request.dbsession, joined to request.tm; tests may swap the factory."""
     settings = config.get_settings()
-    settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
     config.include("pyramid_tm")
     config.include("pyramid_retry")
     engine = get_engine(settings)
     session_factory = get_session_factory(engine)
+    # Joined to the (thread-local) transaction manager pyramid_tm drives, once for the factory:
+    # registering every new session instead costs event-listener set-up on each request.
+    zope.sqlalchemy.register(session_factory, transaction_manager=transaction.manager)
     config.registry["dbsession_factory"] = session_factory
     config.registry["db_engine"] = engine
 
     def dbsession(request):
         dbsession = request.environ.get("app.dbsession")
         if dbsession is None:
-            dbsession = get_tm_session(
-                request.registry["dbsession_factory"], request.tm, request=request
-            )
+            dbsession = request.registry["dbsession_factory"](info={"request": request})
         return dbsession
 
     config.add_request_method(dbsession, reify=True)
