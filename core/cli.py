@@ -22,6 +22,7 @@ from core.models import User
 from core.passwords import hash_password
 from core.plugins import PluginError, installed_plugins
 from core.services.guard import purge_expired
+from core.services.reservations import purge_expired as purge_expired_reservations
 from core.settings import load_settings
 
 
@@ -207,7 +208,8 @@ def list_plugins(settings: dict, args) -> int:
 def guard_purge(settings: dict, args) -> int:
     with open_session(settings) as db:
         purged = purge_expired(db)
-    print(f"purged {purged} expired task hand-out(s)")
+        released = purge_expired_reservations(db)
+    print(f"purged {purged} expired task hand-out(s) and {released} expired reservation(s)")
     return 0
 
 
@@ -254,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     guard = commands.add_parser("guard", help="the contributions guard")
     guard_commands = guard.add_subparsers(dest="guard_command", required=True, metavar="COMMAND")
-    purge = guard_commands.add_parser("purge", help="delete expired task hand-outs")
+    purge = guard_commands.add_parser(
+        "purge", help="delete expired task hand-outs and locked-scheduler reservations"
+    )
     purge.set_defaults(run=guard_purge)
     return parser
 
