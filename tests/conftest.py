@@ -116,3 +116,34 @@ def app(make_app):
 @pytest.fixture
 def tm():
     return transaction.manager
+
+
+def _worker_redis_url() -> str:
+    """A Redis database of this xdist worker's own (13 for the first, 12 for the next...)."""
+    url = os.environ.get("CROWDNEST_TEST_REDIS_URL")
+    if url:
+        return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    number = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    return f"redis://localhost:6379/{13 - number % 8}"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The Redis URL tests may empty at will; skips the test when no Redis answers."""
+    return _worker_redis_url()
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    """A client on this worker's emptied Redis database, or a skip when none answers."""
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip(f"no Redis at {redis_url}")
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()

@@ -1,25 +1,8 @@
 """Rate-limit counters in Redis are shared: two app processes count against one budget."""
 
-import os
 import uuid
 
-import pytest
-
 from core.ratelimit import MemoryCounter, RateLimiter, RedisCounter
-
-REDIS_URL = os.environ.get("CROWDNEST_TEST_REDIS_URL", "redis://localhost:6379/15")
-
-
-@pytest.fixture
-def redis_client():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    yield client
-    client.close()
 
 
 def test_two_limiters_over_one_redis_share_the_window(redis_client):

@@ -1,6 +1,5 @@
 """core.services.reservations over both stores: capacity, re-entrancy, expiry, release, races."""
 
-import os
 import threading
 
 import pytest
@@ -12,7 +11,6 @@ from core.services import reservations
 from core.settings import load_settings
 from tests.factories import ProjectFactory, TaskFactory
 
-REDIS_URL = os.environ.get("CROWDNEST_TEST_REDIS_URL", "redis://localhost:6379/15")
 AT = 1_900_000_000.0
 TIMEOUT = 3600
 
@@ -21,18 +19,8 @@ TIMEOUT = 3600
 def redis(request):
     """None for the database store, else a Redis client on an emptied test database."""
     if request.param == "database":
-        yield None
-        return
-    module = pytest.importorskip("redis")
-    client = module.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except module.exceptions.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+        return None
+    return request.getfixturevalue("redis_client")
 
 
 def _reserve(db, redis, task, participant, at=AT, want=1):

@@ -1,6 +1,5 @@
 """Scheduler plugins through newtask and taskrun: order, exclusions, locked reservations."""
 
-import os
 from urllib.parse import urlencode
 
 import pytest
@@ -11,7 +10,6 @@ from core.services import reservations
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
 
 ALL_SCHEDULERS = "default breadth_first incremental locked user_pref"
-REDIS_URL = os.environ.get("CROWDNEST_TEST_REDIS_URL", "redis://localhost:6379/15")
 
 
 @pytest.fixture
@@ -25,16 +23,10 @@ def locked_app(request, make_app):
     if request.param == "database":
         yield make_app(plugins__schedulers=ALL_SCHEDULERS)
         return
-    redis = pytest.importorskip("redis")
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    client.flushdb()
-    yield make_app(plugins__schedulers=ALL_SCHEDULERS, redis__url=REDIS_URL)
-    client.flushdb()
-    client.close()
+    request.getfixturevalue("redis_client")
+    yield make_app(
+        plugins__schedulers=ALL_SCHEDULERS, redis__url=request.getfixturevalue("redis_url")
+    )
 
 
 @pytest.fixture
