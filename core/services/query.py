@@ -8,15 +8,15 @@ value is a bound parameter and every column name is checked against the model.
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from sqlalchemy import JSON, Boolean, Float, Integer, and_, func, literal, or_, select
+from sqlalchemy import JSON, Boolean, Float, Integer, and_, bindparam, func, literal, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.sql import sqltypes
 
 from core.errors import DomainError
 from core.models import Favorite, Project, ProjectOwner, Result, Task, TaskRun
-from core.serializers import Listed, internal_columns
 from core.serializers import Listed, internal_columns
 from core.services.permissions import owned_project_ids, readable_clause
 
@@ -63,6 +63,8 @@ class Listing:
     stats: bool = False
     full: bool = False
     fulltext_keys: list = field(default_factory=list)
+    # The bound values of a statement taken from the shape cache (see cached_list_query).
+    values: dict | None = None
 
 
 def _int(value: str, name: str, default: int | None = None) -> int | None:
@@ -156,16 +158,13 @@ def fulltext_clause(model, key, field_text, query_text: str, dialect: str, langu
     return vector.op("@@")(query), (headline, rank)
 
 
-def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict):
-    """The SELECT for a list request, and the parsed Listing; refuses bad parameters."""
-    table = model.__tablename__
-    # Tasks tolerate external_uid (participated) and fav_user_ids (silently ignored).
-    extra_allowed = {"external_uid", "fav_user_ids"} if model is Task else set()
+def parse_listing(model, params: dict) -> tuple[Listing, bool, str]:
+    """Check the keys, then read limit, offset, the flags, desc and orderby, in that order."""
     for key in params:
-        if key not in SPECIAL_KEYS and key not in extra_allowed:
+        if key not in SPECIAL_KEYS and key not in extra_keys(model):
             column_of(model, key)
 
-    listing = Listing()
+    listing = Listing(model=model)
     raw_limit = params.get("limit")
     listing.limit = min(MAX_LIMIT, _int(raw_limit, "limit", DEFAULT_LIMIT)) if raw_limit else 20
     if listing.limit < 0:
@@ -177,8 +176,23 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
     listing.stats = bool(params.get("stats"))
     listing.full = bool(params.get("full"))
     descending = fuzzy_bool(params.get("desc", ""))
+    return listing, descending, params.get("orderby") or "id"
 
-    orderby = params.get("orderby") or "id"
+
+def extra_keys(model) -> set:
+    # Tasks tolerate external_uid (participated) and fav_user_ids (silently ignored).
+    return {"external_uid", "fav_user_ids"} if model is Task else set()
+
+
+def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict):
+    """The SELECT for a list request, and the parsed Listing; refuses bad parameters."""
+    dialect = db.get_bind().dialect.name
+    shaped = shaped_list_query(dialect, model, params, user)
+    if shaped is not None:
+        return shaped
+    table = model.__tablename__
+    extra_allowed = extra_keys(model)
+    listing, descending, orderby = parse_listing(model, params)
     if model is Task and orderby == "fav_user_ids":
         favourites = (
             select(func.count())
@@ -190,18 +204,16 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
     else:
         order_column = column_of(model, orderby)
 
-    dialect = db.get_bind().dialect.name
     # Lists of plain records skip ORM identity bookkeeping; projects and users keep their
     # objects, whose shaping needs relationships.
     if model in ROW_LISTED:
         visible = [c for c in model.__table__.columns if c.key not in internal_columns(model)]
         if model in ID_LISTS:
             key, id_column, parent_column = ID_LISTS[model]
-            visible.append(id_list(db, id_column, parent_column == model.id).label(key))
+            visible.append(id_list(dialect, id_column, parent_column == model.id).label(key))
         query = select(*visible)
     else:
         query = select(model)
-    listing.model = model
     readable = readable_clause(model, user)
     query = query.where(readable)
     if model is Result and "last_version" not in params:
@@ -263,6 +275,96 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
     return query, listing
 
 
+# -- the shape cache ---------------------------------------------------------------------------
+#
+# Most list requests differ only in their values: /api/task?project_id=1&limit=100&last_id=N.
+# Building their SELECT and its cache key costs more than running it, so an anonymous caller's
+# plain request (column equality filters, limit, offset, last_id, desc, orderby) is served by a
+# SELECT built once per shape, whose every value is a named bound parameter. Anything else
+# (info, full-text search, participated, created, a signed-in caller) takes the general path.
+
+UNSHAPED_KEYS = {"info", "created", "fulltextsearch", "participated"}
+
+
+def shaped_list_query(dialect: str, model, params: dict, user):
+    """(SELECT, Listing with its bound values) from the shape cache, or None if not served."""
+    if user is not None or model not in ROW_LISTED or params.get("orderby") == "fav_user_ids":
+        return None
+    columns = model.__table__.columns
+    for key in params:
+        if key in UNSHAPED_KEYS:
+            return None
+        if key in SPECIAL_KEYS:
+            continue
+        column = columns.get(key)
+        # Unknown, internal and JSON keys: the general path refuses them with its own words.
+        if column is None or key in internal_columns(model) or isinstance(column.type, JSON):
+            return None
+
+    # The same checks, in the same order, as the general path.
+    listing, descending, orderby = parse_listing(model, params)
+    column_of(model, orderby)
+    values, filters = {}, []
+    for key, raw in params.items():
+        if key in SPECIAL_KEYS:
+            continue
+        if key == "project_id":
+            ids = [int(digits) for digits in re.findall(r"\d+", raw)]
+            if not ids:
+                raise DomainError("DataError", f"invalid input syntax for type integer: {raw!r}")
+            if len(ids) == 1:
+                values["project_id"] = ids[0]
+            else:
+                values["project_ids"] = ids
+            filters.append((key, len(ids) > 1))
+        else:
+            values[f"value_{key}"] = coerce_value(model, key, raw)
+            filters.append((key, False))
+    after = bool(params.get("last_id"))
+    if after:
+        values["last_id"] = _int(params["last_id"], "last_id")
+        descending = False
+        listing.offset = 0
+    values["limit"], values["offset"] = listing.limit, listing.offset
+    deep = listing.offset > DEFERRED_JOIN_OFFSET
+    query = shaped_select(
+        dialect, model, tuple(sorted(filters)), orderby, descending, after, deep
+    )
+    listing.values = values
+    return query, listing
+
+
+@lru_cache(maxsize=512)
+def shaped_select(dialect, model, filters, orderby, descending, after, deep):
+    """The SELECT of one shape of list request; values are bound at execution, by name."""
+    visible = [c for c in model.__table__.columns if c.key not in internal_columns(model)]
+    if model in ID_LISTS:
+        key, id_column, parent_column = ID_LISTS[model]
+        visible.append(id_list(dialect, id_column, parent_column == model.id).label(key))
+    query = select(*visible).where(readable_clause(model, None))
+    if model is Result and "last_version" not in {key for key, _ in filters}:
+        query = query.where(Result.last_version)
+    for key, several in filters:
+        if key == "project_id" and several:
+            query = query.where(model.project_id.in_(bindparam("project_ids", expanding=True)))
+        elif key == "project_id":
+            query = query.where(model.project_id == bindparam("project_id"))
+        else:
+            query = query.where(model.__table__.columns[key] == bindparam(f"value_{key}"))
+    if after:
+        query = query.where(model.id > bindparam("last_id"))
+    order_column = model.__table__.columns[orderby]
+    query = query.order_by(order_column.desc() if descending else order_column.asc())
+    if orderby != "id":
+        query = query.order_by(model.id.desc() if descending else model.id.asc())
+    limit, offset = bindparam("limit", type_=Integer), bindparam("offset", type_=Integer)
+    query = query.limit(limit).offset(offset)
+    if deep:
+        page_ids = query.with_only_columns(model.id)
+        query = query.limit(None).offset(None).where(model.id.in_(page_ids.scalar_subquery()))
+    return query
+
+
 def participant_clause(user, external_uid, user_ip):
     """Task runs made by this volunteer: user id, else external uid, else pseudonymised IP."""
     if user is not None:
@@ -272,9 +374,9 @@ def participant_clause(user, external_uid, user_ip):
     return and_(TaskRun.user_ip == user_ip, TaskRun.user_id.is_(None))
 
 
-def id_list(db, column, where):
+def id_list(dialect: str, column, where):
     """A correlated subquery gathering `column` of the matching rows as a JSON array."""
-    if db.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         gathered = func.json_agg(aggregate_order_by(column, column), type_=JSON)
     else:
         gathered = func.json_group_array(column, type_=JSON)
@@ -302,7 +404,7 @@ def run_list(db, query, listing):
                 return [(row[0], {"headline": row[1], "rank": row[2]}) for row in rows]
             return [(obj, {}) for obj in db.scalars(query).all()]
         # Core execution on the session's connection: no ORM loading for plain records.
-        result = db.connection().execute(query)
+        result = db.connection().execute(query, listing.values)
         keys = list(result.keys())
         model, fulltext_keys = listing.model, listing.fulltext_keys
         found = []
