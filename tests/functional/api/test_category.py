@@ -3,30 +3,8 @@
 import pytest
 
 from core.models import Category
-from tests.factories import CategoryFactory, ProjectFactory, UserFactory
-
-
-def auth(user):
-    return {"Authorization": user.api_key} if user is not None else {}
-
-
-def fresh(db, model, oid):
-    """Re-read a row outside any earlier snapshot, then release the session's transaction."""
-    db.rollback()
-    db.expire_all()
-    obj = db.get(model, oid)
-    db.commit()
-    return obj
-
-
-def caller(role):
-    if role == "anonymous":
-        return None
-    user = UserFactory(admin=role == "admin")
-    if role == "owner":
-        ProjectFactory(owner=user)
-    return user
-
+from tests.factories import CategoryFactory, UserFactory
+from tests.functional.api.roles import auth, caller, fresh
 
 ROLES = ("anonymous", "volunteer", "owner", "admin")
 PAYLOAD = {"name": "Birds", "short_name": "birds", "description": "Winged things"}

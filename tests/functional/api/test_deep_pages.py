@@ -8,10 +8,13 @@ from tests.factories import ProjectFactory
 
 def test_deep_offset_matches_last_id_paging_in_both_orders(app, db):
     project = ProjectFactory()
-    db.execute(insert(Task), [
-        {"project_id": project.id, "info": {"n": n}, "priority_0": (n % 7) / 7, "n_answers": 1}
-        for n in range(1300)
-    ])
+    db.execute(
+        insert(Task),
+        [
+            {"project_id": project.id, "info": {"n": n}, "priority_0": (n % 7) / 7, "n_answers": 1}
+            for n in range(1300)
+        ],
+    )
     db.commit()
     ids = [row.id for row in db.query(Task.id).order_by(Task.id)]
 

@@ -3,12 +3,9 @@
 import pytest
 
 from tests.factories import CategoryFactory, ProjectFactory, TaskFactory, UserFactory
+from tests.functional.api.roles import auth
 
 SHAPE = {"action", "status", "status_code", "target", "exception_cls", "exception_msg"}
-
-
-def auth(user):
-    return {"Authorization": user.api_key} if user is not None else {}
 
 
 def test_not_found_shape(app, db):

@@ -14,10 +14,7 @@ from tests.factories import (
     TaskRunFactory,
     UserFactory,
 )
-
-
-def auth(user):
-    return {"Authorization": user.api_key} if user is not None else {}
+from tests.functional.api.roles import auth
 
 
 def ids(response):

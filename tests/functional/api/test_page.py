@@ -1,50 +1,15 @@
 """/api/page: a project's owners write; items of draft projects are private."""
 
-from types import SimpleNamespace
-
 import pytest
 
 from core.models import Page
-from tests.factories import PageFactory, ProjectFactory, UserFactory
-
-ROLES = ("anonymous", "volunteer", "owner", "coowner", "admin")
-WRITERS = {"owner", "coowner", "admin"}
-
-
-def auth(user):
-    return {"Authorization": user.api_key} if user is not None else {}
-
-
-def denied(role):
-    return 401 if role == "anonymous" else 403
-
-
-def fresh(db, model, oid):
-    """Re-read a row outside any earlier snapshot, then release the session's transaction."""
-    db.rollback()
-    db.expire_all()
-    obj = db.get(model, oid)
-    db.commit()
-    return obj
+from tests.factories import PageFactory, ProjectFactory
+from tests.functional.api.roles import ROLES, WRITERS, auth, cast, denied, fresh
 
 
 @pytest.fixture
 def world(db):
-    owner, coowner, volunteer = UserFactory(), UserFactory(), UserFactory()
-    admin = UserFactory(admin=True)
-    project = ProjectFactory(owner=owner, coowners=[coowner])
-    draft = ProjectFactory(owner=owner, coowners=[coowner], published=False)
-    return SimpleNamespace(
-        project=project,
-        draft=draft,
-        users={
-            "anonymous": None,
-            "volunteer": volunteer,
-            "owner": owner,
-            "coowner": coowner,
-            "admin": admin,
-        },
-    )
+    return cast(draft=True)
 
 
 @pytest.mark.parametrize("role", ROLES)

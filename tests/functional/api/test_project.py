@@ -4,6 +4,7 @@ import pytest
 
 from core.models import Project
 from tests.factories import CategoryFactory, ProjectFactory, UserFactory
+from tests.functional.api.roles import ROLES, WRITERS, auth, cast, fresh
 
 
 def test_owner_creates_project_and_is_recorded_as_owner(app, db):
@@ -73,39 +74,10 @@ def test_non_owner_does_not_see_secrets(app, db):
 # -- every kind of caller, decision 3 and decision 5 ------------------------------------------
 
 
-ROLES = ("anonymous", "volunteer", "owner", "coowner", "admin")
-WRITERS = {"owner", "coowner", "admin"}
-
-
-def auth(user):
-    return {"Authorization": user.api_key} if user is not None else {}
-
-
-def fresh(db, model, oid):
-    """Re-read a row outside any earlier snapshot, then release the session's transaction."""
-    db.rollback()
-    db.expire_all()
-    obj = db.get(model, oid)
-    db.commit()
-    return obj
-
-
 @pytest.fixture
 def world(db):
-    owner, coowner, volunteer = UserFactory(), UserFactory(), UserFactory()
-    users = {
-        "anonymous": None,
-        "volunteer": volunteer,
-        "owner": owner,
-        "coowner": coowner,
-        "admin": UserFactory(admin=True),
-    }
-    project = ProjectFactory(
-        owner=owner,
-        coowners=[coowner],
-        info={"task_presenter": "<p>", "passwd_hash": "secret-hash", "custom": 1},
-    )
-    return users, project
+    made = cast(info={"task_presenter": "<p>", "passwd_hash": "secret-hash", "custom": 1})
+    return made.users, made.project
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -51,9 +51,14 @@ def test_token_dies_with_a_secret_key_reset(app, db):
 def test_expired_token_is_refused(app, db):
     project = ProjectFactory()
     stale = jwt.encode(
-        {"short_name": project.short_name, "project_id": project.id,
-         "iat": int(time.time()) - 7200, "exp": int(time.time()) - 3600},
-        project.secret_key, algorithm="HS256",
+        {
+            "short_name": project.short_name,
+            "project_id": project.id,
+            "iat": int(time.time()) - 7200,
+            "exp": int(time.time()) - 3600,
+        },
+        project.secret_key,
+        algorithm="HS256",
     )
 
     refused = _newtask(app, project, stale, status=401).json
@@ -63,8 +68,12 @@ def test_expired_token_is_refused(app, db):
 
 def test_unsigned_or_other_algorithm_tokens_are_refused(app, db):
     project = ProjectFactory()
-    claims = {"short_name": project.short_name, "project_id": project.id,
-              "iat": int(time.time()), "exp": int(time.time()) + 60}
+    claims = {
+        "short_name": project.short_name,
+        "project_id": project.id,
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 60,
+    }
     unsigned = jwt.encode(claims, None, algorithm="none")
     hs512 = jwt.encode(claims, project.secret_key, algorithm="HS512")
 
@@ -90,12 +99,21 @@ def test_token_of_another_project_is_refused_for_task_runs(app, db):
 def test_header_shapes(app, db):
     project = ProjectFactory()
 
-    wrong_scheme = app.get(f"/api/project/{project.id}/newtask?external_uid=u",
-                           headers={"Authorization": "Token abc"}, status=401).json
-    bare = app.get(f"/api/project/{project.id}/newtask?external_uid=u",
-                   headers={"Authorization": "Bearer"}, status=401).json
-    too_many = app.get(f"/api/project/{project.id}/newtask?external_uid=u",
-                       headers={"Authorization": "Bearer a b"}, status=401).json
+    wrong_scheme = app.get(
+        f"/api/project/{project.id}/newtask?external_uid=u",
+        headers={"Authorization": "Token abc"},
+        status=401,
+    ).json
+    bare = app.get(
+        f"/api/project/{project.id}/newtask?external_uid=u",
+        headers={"Authorization": "Bearer"},
+        status=401,
+    ).json
+    too_many = app.get(
+        f"/api/project/{project.id}/newtask?external_uid=u",
+        headers={"Authorization": "Bearer a b"},
+        status=401,
+    ).json
 
     assert wrong_scheme["description"] == "Authorization header must start with Bearer"
     assert bare["description"] == "Token not found"

@@ -4,12 +4,9 @@ import pytest
 
 from core.models import Project, ProjectStats, User
 from tests.factories import ProjectFactory, UserFactory
+from tests.functional.api.roles import auth
 
 DETAIL = {"hours_stats": [1], "dates_stats": [2], "users_stats": [3]}
-
-
-def auth(user):
-    return {"Authorization": user.api_key} if user is not None else {}
 
 
 @pytest.fixture

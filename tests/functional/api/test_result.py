@@ -1,60 +1,19 @@
 """/api/result: everyone reads, owners update `info`, nobody creates or deletes."""
 
-from types import SimpleNamespace
-
 import pytest
 
 from core.models import Result
-from tests.factories import (
-    ProjectFactory,
-    ResultFactory,
-    TaskFactory,
-    TaskRunFactory,
-    UserFactory,
-)
-
-ROLES = ("anonymous", "volunteer", "owner", "coowner", "admin")
-WRITERS = {"owner", "coowner", "admin"}
-
-
-def auth(user):
-    return {"Authorization": user.api_key} if user is not None else {}
-
-
-def denied(role):
-    return 401 if role == "anonymous" else 403
-
-
-def fresh(db, model, oid):
-    """Re-read a row outside any earlier snapshot, then release the session's transaction."""
-    db.rollback()
-    db.expire_all()
-    obj = db.get(model, oid)
-    db.commit()
-    return obj
+from tests.factories import ResultFactory, TaskFactory, TaskRunFactory
+from tests.functional.api.roles import ROLES, WRITERS, auth, cast, denied, fresh
 
 
 @pytest.fixture
 def world(db):
-    owner, coowner, volunteer = UserFactory(), UserFactory(), UserFactory()
-    admin = UserFactory(admin=True)
-    project = ProjectFactory(owner=owner, coowners=[coowner])
-    task = TaskFactory(project=project, n_answers=1)
-    run = TaskRunFactory(task=task)
-    result = ResultFactory(task=task, task_run_ids=[run.id])
-    return SimpleNamespace(
-        project=project,
-        task=task,
-        run=run,
-        result=result,
-        users={
-            "anonymous": None,
-            "volunteer": volunteer,
-            "owner": owner,
-            "coowner": coowner,
-            "admin": admin,
-        },
-    )
+    world = cast()
+    world.task = TaskFactory(project=world.project, n_answers=1)
+    world.run = TaskRunFactory(task=world.task)
+    world.result = ResultFactory(task=world.task, task_run_ids=[world.run.id])
+    return world
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -1,50 +1,10 @@
 """/api/task: CRUD as each kind of caller, related data and the state rule of decision 7."""
 
-from types import SimpleNamespace
-
 import pytest
 
 from core.models import ProjectStats, Task
-from tests.factories import (
-    ProjectFactory,
-    ResultFactory,
-    TaskFactory,
-    TaskRunFactory,
-    UserFactory,
-)
-
-ROLES = ("anonymous", "volunteer", "owner", "coowner", "admin")
-WRITERS = {"owner", "coowner", "admin"}
-
-
-def auth(user):
-    return {"Authorization": user.api_key} if user is not None else {}
-
-
-@pytest.fixture
-def world(db):
-    owner, coowner, volunteer = UserFactory(), UserFactory(), UserFactory()
-    admin = UserFactory(admin=True)
-    project = ProjectFactory(owner=owner, coowners=[coowner])
-    return SimpleNamespace(
-        project=project,
-        users={
-            "anonymous": None,
-            "volunteer": volunteer,
-            "owner": owner,
-            "coowner": coowner,
-            "admin": admin,
-        },
-    )
-
-
-def fresh(db, model, oid):
-    """Re-read a row outside any earlier snapshot, then release the session's transaction."""
-    db.rollback()
-    db.expire_all()
-    obj = db.get(model, oid)
-    db.commit()
-    return obj
+from tests.factories import ProjectFactory, ResultFactory, TaskFactory, TaskRunFactory
+from tests.functional.api.roles import ROLES, WRITERS, auth, denied, fresh
 
 
 def stats_of(db, project):
@@ -53,10 +13,6 @@ def stats_of(db, project):
     stats = db.query(ProjectStats).filter_by(project_id=project.id).one()
     db.commit()
     return stats
-
-
-def denied_status(role):
-    return 401 if role == "anonymous" else 403
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -90,7 +46,7 @@ def test_create_task_only_owners_and_admin(app, db, world, role):
         assert "link" not in body
         assert stats_of(db, world.project).n_tasks == 1
     else:
-        status = denied_status(role)
+        status = denied(role)
         body = app.post_json(
             "/api/task", payload, headers=auth(world.users[role]), status=status
         ).json
@@ -114,7 +70,7 @@ def test_update_task_only_owners_and_admin(app, db, world, role):
             f"/api/task/{task.id}",
             {"priority_0": 0.9},
             headers=auth(world.users[role]),
-            status=denied_status(role),
+            status=denied(role),
         )
     assert fresh(db, Task, task.id).priority_0 == (0.9 if role in WRITERS else 0.1)
 
@@ -123,7 +79,7 @@ def test_update_task_only_owners_and_admin(app, db, world, role):
 def test_delete_task_only_owners_and_admin(app, db, world, role):
     task_id = TaskFactory(project=world.project).id
 
-    expected = 204 if role in WRITERS else denied_status(role)
+    expected = 204 if role in WRITERS else denied(role)
     app.delete(f"/api/task/{task_id}", headers=auth(world.users[role]), status=expected)
 
     assert (fresh(db, Task, task_id) is None) == (role in WRITERS)

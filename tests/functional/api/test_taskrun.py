@@ -1,59 +1,21 @@
 """/api/taskrun: read, update and delete (creation is tested with the contribution flow)."""
 
-from types import SimpleNamespace
-
 import pytest
 
 from core.models import Task, TaskRun
-from tests.factories import (
-    ProjectFactory,
-    ResultFactory,
-    TaskFactory,
-    TaskRunFactory,
-    UserFactory,
-)
+from tests.factories import ResultFactory, TaskFactory, TaskRunFactory, UserFactory
+from tests.functional.api.roles import ROLES, auth, cast, fresh
 
-ROLES = ("anonymous", "volunteer", "owner", "coowner", "admin", "author")
-
-
-def auth(user):
-    return {"Authorization": user.api_key} if user is not None else {}
-
-
-def fresh(db, model, oid):
-    """Re-read a row outside any earlier snapshot, then release the session's transaction."""
-    db.rollback()
-    db.expire_all()
-    obj = db.get(model, oid)
-    db.commit()
-    return obj
+ROLES = (*ROLES, "author")
 
 
 @pytest.fixture
 def world(db):
-    owner, coowner, volunteer, author = (
-        UserFactory(),
-        UserFactory(),
-        UserFactory(),
-        UserFactory(),
-    )
-    admin = UserFactory(admin=True)
-    project = ProjectFactory(owner=owner, coowners=[coowner])
-    task = TaskFactory(project=project, n_answers=5)
-    run = TaskRunFactory(task=task, user=author, info={"answer": "cat"})
-    return SimpleNamespace(
-        project=project,
-        task=task,
-        run=run,
-        users={
-            "anonymous": None,
-            "volunteer": volunteer,
-            "owner": owner,
-            "coowner": coowner,
-            "admin": admin,
-            "author": author,
-        },
-    )
+    world = cast()
+    author = world.users["author"] = UserFactory()
+    world.task = TaskFactory(project=world.project, n_answers=5)
+    world.run = TaskRunFactory(task=world.task, user=author, info={"answer": "cat"})
+    return world
 
 
 @pytest.mark.parametrize("role", ROLES)

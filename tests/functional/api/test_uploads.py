@@ -24,8 +24,11 @@ def test_task_run_with_file_is_stored_and_served(app, db, app_settings):
         upload_files=[("file", "my drawing.png", b"\x89PNG fake")],
     ).json
 
-    assert run["info"] == {"seen": True, "container": f"user_{volunteer.id}",
-                           "file_name": "my_drawing.png"}
+    assert run["info"] == {
+        "seen": True,
+        "container": f"user_{volunteer.id}",
+        "file_name": "my_drawing.png",
+    }
     assert run["media_url"].endswith(f"/uploads/user_{volunteer.id}/my_drawing.png")
     assert app.get(run["media_url"].replace("http://localhost", "")).body == b"\x89PNG fake"
 

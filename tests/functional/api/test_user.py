@@ -4,19 +4,7 @@ import pytest
 
 from core.models import User
 from tests.factories import UserFactory
-
-
-def auth(user):
-    return {"Authorization": user.api_key} if user is not None else {}
-
-
-def fresh(db, model, oid):
-    """Re-read a row outside any earlier snapshot, then release the session's transaction."""
-    db.rollback()
-    db.expire_all()
-    obj = db.get(model, oid)
-    db.commit()
-    return obj
+from tests.functional.api.roles import auth, fresh
 
 
 def test_self_and_admin_see_the_full_public_record(app, db):
