@@ -11,6 +11,8 @@ PG_URL ?= $(or $(CROWDNEST_TEST_DATABASE_URL),postgresql+psycopg://crowdnest:cro
 # pytest-xdist workers on SQLite (each worker has its own database file); 0 turns it off.
 # PostgreSQL runs in one process: the suite drops and recreates the one database's schema.
 XDIST ?= 2
+# 1: `make test` also runs the concurrency proof (tests/concurrency) when it tests PostgreSQL.
+CONCURRENCY ?= 1
 PYTEST_ARGS ?=
 PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 # Succeeds when PG_URL (an SQLAlchemy URL) accepts a connection within 3 seconds.
@@ -24,13 +26,16 @@ define pytest_status
 status=$$?; if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$status
 endef
 
-.PHONY: help install install-test test test-sqlite test-postgresql pg-reachable serve bench
+.PHONY: help install install-test test test-sqlite test-postgresql concurrency concurrency-run pg-reachable serve bench \
+	concurrency
 
 help:
 	@echo "make install      pip install -e . (then: pserve development.ini)"
 	@echo "make test         install with test extras, pytest on SQLite, then on PostgreSQL"
 	@echo "                  (DBS=auto|'sqlite postgresql', PG_URL=..., XDIST=2, PYTEST_ARGS=...)"
 	@echo "make serve        pserve development.ini on 127.0.0.1:6543"
+	@echo "make concurrency  the concurrency proof: gunicorn -w 4, PostgreSQL (PG_URL's server,"
+	@echo "                  database <name>_concurrency) and Redis db 14; about 3 minutes"
 	@echo "make bench        benchmarks/api_list.py against a local PostgreSQL and Redis"
 
 install:
@@ -56,6 +61,10 @@ test: install-test
 		echo "== tests on $$db"; \
 		$(MAKE) --no-print-directory test-$$db || failed="$$failed $$db"; \
 	done; \
+	case " $$dbs " in *" postgresql "*) if [ "$(CONCURRENCY)" != 0 ]; then \
+		echo "== concurrency proof: gunicorn -w 4 over PostgreSQL and Redis"; \
+		$(MAKE) --no-print-directory concurrency-run || failed="$$failed concurrency"; \
+	fi;; esac; \
 	if [ -n "$$failed" ]; then echo "== tests FAILED on:$$failed"; exit 1; fi; \
 	echo "== tests passed on: $$dbs"
 
@@ -65,7 +74,16 @@ test-sqlite:
 	$(pytest_status)
 
 test-postgresql:
-	@CROWDNEST_TEST_DATABASE_URL='$(PG_URL)' $(PYTEST) $(PYTEST_ARGS); \
+	@CROWDNEST_TEST_DATABASE_URL='$(PG_URL)' $(PYTEST) -m "not concurrency" $(PYTEST_ARGS); \
+	$(pytest_status)
+
+# Part of `make test` whenever it tests PostgreSQL (CONCURRENCY=0 leaves it out); the
+# suite's own PostgreSQL run deselects it so that it runs once, on its own database.
+concurrency: install-test concurrency-run
+
+concurrency-run:
+	@CROWDNEST_TEST_DATABASE_URL='$(PG_URL)' $(PYTEST) -s -m concurrency tests/concurrency \
+		$(PYTEST_ARGS); \
 	$(pytest_status)
 
 pg-reachable:
