@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db import utcnow
 from core.errors import DomainError
@@ -93,10 +94,10 @@ def submit(
         run.user_ip = participant.user_ip
     if _already_answered(db, task.id, run):
         raise DomainError("Forbidden", "You have already answered this task")
+    db.add(run)
     try:
-        with db.begin_nested():
-            db.add(run)
-            db.flush()
+        # No savepoint: a duplicate ends the request, and its transaction with it.
+        db.flush()
     except IntegrityError:
         raise DomainError("Forbidden", "You have already answered this task") from None
     result = _count(db, task, project, run)
@@ -139,17 +140,20 @@ def _already_answered(db, task_id, run) -> bool:
 
 def _count(db, task: Task, project: Project, run: TaskRun) -> Result | None:
     """Add the run to its task's count atomically; at n_answers complete it, with a result."""
-    n_runs = db.execute(
+    # The row lock of this UPDATE orders concurrent answers to one task; RETURNING reads the
+    # task as it is after them, so no second round trip refreshes it.
+    n_runs, n_answers, state = db.execute(
         update(Task)
         .where(Task.id == task.id)
         .values(n_task_runs=Task.n_task_runs + 1)
-        .returning(Task.n_task_runs)
+        .returning(Task.n_task_runs, Task.n_answers, Task.state)
         .execution_options(synchronize_session=False)
-    ).scalar_one()
-    db.refresh(task)
+    ).one()
+    for key, value in (("n_task_runs", n_runs), ("n_answers", n_answers), ("state", state)):
+        set_committed_value(task, key, value)
     stats.bump(db, project.id, n_task_runs=1)
     project.updated = run.finish_time
-    if n_runs >= task.n_answers:
+    if n_runs >= n_answers:
         if task.state != "completed":
             task.state = "completed"
             stats.bump(db, project.id, n_completed_tasks=1)
