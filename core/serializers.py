@@ -161,6 +161,29 @@ def dictize(request, obj, links: bool = True, extra: dict | None = None) -> dict
     return data
 
 
+def dictize_listed(request, model, rows: list) -> list[dict]:
+    """dictize() of a page of listed rows of `model` that have no extra keys, in one loop."""
+    api_url = _api_url(request)
+    type_name = TYPE_NAMES[model]
+    self_link = f"<link rel='self' title='{type_name}' href='{api_url}/{type_name}/"
+    parents = [
+        (attr, f"<link rel='{rel}' title='{title}' href='{api_url}/{parent}/")
+        for rel, title, attr, parent in PARENTS.get(model, ())
+    ]
+    output = []
+    for row in rows:
+        data = row.values
+        if model is Project:
+            data = shape_project(request, row, data)
+        data["link"] = f"{self_link}{data['id']}'/>"
+        if parents:
+            data["links"] = [
+                f"{link}{data[attr]}'/>" for attr, link in parents if data.get(attr) is not None
+            ]
+        output.append(data)
+    return output
+
+
 def favourites_by_task(db, task_ids) -> dict[int, list[int]]:
     """`fav_user_ids` for a page of tasks, in one query."""
     found: dict[int, list[int]] = {task_id: [] for task_id in task_ids}

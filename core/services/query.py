@@ -65,6 +65,7 @@ class Listing:
     fulltext_keys: list = field(default_factory=list)
     # The bound values of a statement taken from the shape cache (see cached_list_query).
     values: dict | None = None
+    shape: tuple | None = None
 
 
 def _int(value: str, name: str, default: int | None = None) -> int | None:
@@ -327,9 +328,8 @@ def shaped_list_query(dialect: str, model, params: dict, user):
         listing.offset = 0
     values["limit"], values["offset"] = listing.limit, listing.offset
     deep = listing.offset > DEFERRED_JOIN_OFFSET
-    query = shaped_select(
-        dialect, model, tuple(sorted(filters)), orderby, descending, after, deep
-    )
+    listing.shape = (dialect, model, tuple(sorted(filters)), orderby, descending, after, deep)
+    query = shaped_select(*listing.shape)
     listing.values = values
     return query, listing
 
@@ -393,6 +393,68 @@ def _finish(model, values: dict) -> dict:
     return values
 
 
+# Column types whose values psycopg hands over exactly as SQLAlchemy would (no processors).
+PLAIN_TYPES = (Integer, sqltypes.String, Boolean, Float, JSON)
+
+
+@lru_cache(maxsize=512)
+def plain_sql(dialect, shape: tuple) -> str | None:
+    """The SQL text of a shaped SELECT if psycopg can run it as is, with the same values."""
+    query = shaped_select(*shape)
+    if not all(isinstance(column.type, PLAIN_TYPES) for column in query.selected_columns):
+        return None
+    compiled = query.compile(dialect=dialect)
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        return None
+    for bind in compiled.binds.values():
+        if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
+            return None
+    return compiled.string
+
+
+def read_rows(db, query, values, shape=None) -> tuple[list, list]:
+    """(column names, rows) of a Core SELECT: no ORM loading for plain records."""
+    bind = db.get_bind()
+    if bind.dialect.name == "postgresql" and not db.in_transaction():
+        sql = plain_sql(bind.dialect, shape) if shape is not None else None
+        if sql is not None:
+            # A shaped SELECT goes straight to psycopg: SQLAlchemy's execution machinery costs
+            # more than the query; psycopg prepares it server-side after a few runs.
+            pooled = bind.raw_connection()
+            driver = pooled.driver_connection
+            try:
+                driver.autocommit = True
+                cursor = driver.execute(sql, values)
+                return [column.name for column in cursor.description], cursor.fetchall()
+            finally:
+                try:
+                    driver.autocommit = False
+                except Exception:
+                    # A broken connection must not go back to the pool.
+                    pooled.invalidate()
+                pooled.close()
+        # A lone SELECT needs no transaction of its own (it reads one snapshot either way):
+        # in autocommit it costs one round trip instead of three (BEGIN, SELECT, ROLLBACK).
+        with bind.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            result = connection.execute(query, values)
+            return list(result.keys()), result.all()
+    result = db.connection().execute(query, values)
+    return list(result.keys()), result.all()
+
+
+def _finish_page(model, page: list) -> None:
+    """_finish() over a page of listed rows, one loop per model."""
+    if model is Task:
+        for listed in page:
+            values = listed.values
+            favourites = values["fav_user_ids"]
+            values["fav_user_ids"] = sorted(favourites) if favourites else None
+    elif model is Project:
+        for listed in page:
+            _finish(model, listed.values)
+
+
 def run_list(db, query, listing):
     """Execute; a database refusal of the caller's text (a bad tsquery) is a 415, not a 500."""
     from sqlalchemy.exc import DBAPIError
@@ -403,12 +465,14 @@ def run_list(db, query, listing):
                 rows = db.execute(query).all()
                 return [(row[0], {"headline": row[1], "rank": row[2]}) for row in rows]
             return [(obj, {}) for obj in db.scalars(query).all()]
-        # Core execution on the session's connection: no ORM loading for plain records.
-        result = db.connection().execute(query, listing.values)
-        keys = list(result.keys())
+        keys, rows = read_rows(db, query, listing.values, listing.shape)
         model, fulltext_keys = listing.model, listing.fulltext_keys
+        if not fulltext_keys:
+            found = [Listed(model, dict(zip(keys, row, strict=True))) for row in rows]
+            _finish_page(model, found)
+            return [(listed, None) for listed in found]
         found = []
-        for row in result.all():
+        for row in rows:
             values = dict(zip(keys, row))
             ranking = {key: values.pop(key) for key in fulltext_keys}
             found.append((Listed(model, _finish(model, values)), ranking))
