@@ -2,14 +2,19 @@
 
 import os
 
-from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from alembic import context
 from core.models import Base
 from core.settings import load_settings
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """Leave SQLite's FTS5 index (revision 0002, no model of its own) out of comparisons."""
+    return not (type_ == "table" and name.startswith("info_fts"))
 
 
 def database_url() -> str:
@@ -25,8 +30,13 @@ def database_url() -> str:
 
 
 def run_migrations_offline():
-    context.configure(url=database_url(), target_metadata=target_metadata,
-                      literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=database_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        include_object=include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -34,16 +44,25 @@ def run_migrations_offline():
 def run_migrations_online():
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=include_object,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = engine_from_config({"sqlalchemy.url": database_url()}, "sqlalchemy.",
-                                poolclass=pool.NullPool)
+    engine = engine_from_config(
+        {"sqlalchemy.url": database_url()}, "sqlalchemy.", poolclass=pool.NullPool
+    )
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_object=include_object,
+        )
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()

@@ -148,7 +148,7 @@ def load(port: int, path: str, clients: int, duration: float, app_pids=(), db_pi
     ordered = sorted(value for own in latencies for value in own)
     per_request = [
         (after - before) * 1000 / max(1, len(ordered))
-        for before, after in zip(cpu_before, cpu_after)
+        for before, after in zip(cpu_before, cpu_after, strict=True)
     ]
     return Figures(
         requests=len(ordered),

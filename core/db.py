@@ -1,6 +1,6 @@
 """The database: declarative Base, portable column types, engine, and request.dbsession."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import transaction
@@ -23,7 +23,7 @@ JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postg
 
 def utcnow() -> str:
     """PYBOSSA's timestamp format: ISO 8601, UTC, microseconds, no offset."""
-    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds")
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 class Base(DeclarativeBase):

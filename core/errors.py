@@ -48,8 +48,14 @@ STOCK_MESSAGES = {
     ),
 }
 
-CLASS_BY_STATUS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-                   405: "MethodNotAllowed", 429: "TooManyRequests"}
+CLASS_BY_STATUS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    429: "TooManyRequests",
+}
 
 
 class DomainError(Exception):

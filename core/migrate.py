@@ -21,7 +21,7 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, engine=None) -> None:
     """`alembic upgrade head` against `url` (creating the SQLite folder when needed)."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        folder = os.path.dirname(url[len("sqlite:///"):])
+        folder = os.path.dirname(url[len("sqlite:///") :])
         if folder:
             os.makedirs(folder, exist_ok=True)
     config = alembic_config(url)

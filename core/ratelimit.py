@@ -91,8 +91,9 @@ def check(event):
     }
     request.ratelimit_headers = headers
     if not allowed:
-        raise ApiError("TooManyRequests", target=request.path, action=request.method,
-                       headers=headers)
+        raise ApiError(
+            "TooManyRequests", target=request.path, action=request.method, headers=headers
+        )
 
 
 def add_headers(event):

@@ -22,25 +22,49 @@ from core.services.permissions import is_admin, owns_or_admin
 # Columns the server keeps for itself and never shows.
 INTERNAL = {Task: {"n_task_runs"}, User: {"passwd_hash"}}
 PROJECT_PRIVATE = {
-    "secret_key", "webhook", "published", "allow_anonymous_contributors", "zip_download",
+    "secret_key",
+    "webhook",
+    "published",
+    "allow_anonymous_contributors",
+    "zip_download",
     "contacted",
 }
-PROJECT_PUBLIC_INFO = {"container", "thumbnail", "thumbnail_url", "task_presenter", "tutorial",
-                       "sched"}
+PROJECT_PUBLIC_INFO = {
+    "container",
+    "thumbnail",
+    "thumbnail_url",
+    "task_presenter",
+    "tutorial",
+    "sched",
+}
 PROJECT_SECRET_INFO = {"passwd_hash"}
 USER_PUBLIC_INFO = {"avatar", "container", "extra", "avatar_url"}
 
 # Object type name in links and its parents: (rel, title, attribute, type name).
 TYPE_NAMES = {
-    Project: "project", Task: "task", TaskRun: "taskrun", Result: "result", User: "user",
-    Category: "category", Blogpost: "blogpost", HelpingMaterial: "helpingmaterial",
-    Page: "page", Announcement: "announcement", ProjectStats: "projectstats",
+    Project: "project",
+    Task: "task",
+    TaskRun: "taskrun",
+    Result: "result",
+    User: "user",
+    Category: "category",
+    Blogpost: "blogpost",
+    HelpingMaterial: "helpingmaterial",
+    Page: "page",
+    Announcement: "announcement",
+    ProjectStats: "projectstats",
 }
 PARENTS = {
     Project: [("category", "category", "category_id", "category")],
     Task: [("parent", "project", "project_id", "project")],
-    TaskRun: [("parent", "project", "project_id", "project"), ("parent", "task", "task_id", "task")],
-    Result: [("parent", "project", "project_id", "project"), ("parent", "task", "task_id", "task")],
+    TaskRun: [
+        ("parent", "project", "project_id", "project"),
+        ("parent", "task", "task_id", "task"),
+    ],
+    Result: [
+        ("parent", "project", "project_id", "project"),
+        ("parent", "task", "task_id", "task"),
+    ],
     Blogpost: [("parent", "project", "project_id", "project")],
     HelpingMaterial: [("parent", "project", "project_id", "project")],
     Page: [("parent", "project", "project_id", "project")],
@@ -100,7 +124,9 @@ def add_links(request, model, data: dict) -> dict:
         return data
     api_url = _api_url(request)
     type_name = TYPE_NAMES[model]
-    data["link"] = f"<link rel='self' title='{type_name}' href='{api_url}/{type_name}/{data['id']}'/>"
+    data["link"] = (
+        f"<link rel='self' title='{type_name}' href='{api_url}/{type_name}/{data['id']}'/>"
+    )
     parents = PARENTS.get(model)
     if parents:
         data["links"] = [

@@ -68,7 +68,7 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
 
 
 def env_key(key: str) -> str:
-    """The environment variable that overrides a setting: `ratelimit.limit` → CROWDNEST_RATELIMIT_LIMIT."""
+    """The variable overriding a setting: `ratelimit.limit` is CROWDNEST_RATELIMIT_LIMIT."""
     return ENV_PREFIX + key.replace(".", "_").replace("-", "_").upper()
 
 

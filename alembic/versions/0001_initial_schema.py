@@ -5,9 +5,10 @@ Revises:
 Create Date: 2026-11-28 05:52:43.784887
 """
 
-from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision = '0001'
 down_revision = None

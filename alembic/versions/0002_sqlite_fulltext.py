@@ -48,9 +48,11 @@ def upgrade():
             f'CREATE TRIGGER {table}_info_fts_delete AFTER DELETE ON "{table}" BEGIN '
             f"{_unindex(table, 'OLD')} END"
         )
-        op.execute(_index_rows(table, f'"{table}"').replace(
-            f"FROM json_each(\"{table}\".info)", f'FROM "{table}", json_each("{table}".info)'
-        ))
+        op.execute(
+            _index_rows(table, f'"{table}"').replace(
+                f'FROM json_each("{table}".info)', f'FROM "{table}", json_each("{table}".info)'
+            )
+        )
 
 
 def downgrade():

@@ -1,6 +1,5 @@
 """The /api services: one module per domain object, each a few lines over api.base."""
 
-
 from core.renderers import OrjsonRenderer
 
 

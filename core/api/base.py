@@ -30,8 +30,12 @@ def json_body(request):
     except (ValueError, UnicodeDecodeError) as error:
         raise DomainError("ValueError", f"Invalid JSON: {error}") from None
     if not isinstance(body, dict):
-        raise DomainError("AttributeError", "'list' object has no attribute 'keys'"
-                          if isinstance(body, list) else "The body must be a JSON object")
+        raise DomainError(
+            "AttributeError",
+            "'list' object has no attribute 'keys'"
+            if isinstance(body, list)
+            else "The body must be a JSON object",
+        )
     body.pop("link", None)
     body.pop("links", None)
     return body
@@ -140,8 +144,12 @@ class Resource:
         settings = self.request.registry.settings
         container = self.upload_container(body)
         name, path = uploads.store(
-            settings["upload.dir"], container, upload.filename, upload.file,
-            set(settings["upload.allowed_extensions"]), settings["upload.max_bytes"],
+            settings["upload.dir"],
+            container,
+            upload.filename,
+            upload.file,
+            set(settings["upload.allowed_extensions"]),
+            settings["upload.max_bytes"],
         )
         # The file goes with the transaction: removed if the object is not saved.
         self.request.tm.get().addAfterAbortHook(lambda: uploads.remove(path))
@@ -238,7 +246,10 @@ class Resource:
         for obj, ranking in rows:
             extra = extras.get(obj.id)
             if ranking:
-                extra = {**(extra or {}), **{key: value for key, value in ranking.items() if value}}
+                extra = {
+                    **(extra or {}),
+                    **{key: value for key, value in ranking.items() if value},
+                }
             output.append(self.serialize(obj, extra=extra))
         return output
 

@@ -34,8 +34,8 @@ def _page(request, user) -> list[dict]:
     if orderby not in Task.__table__.columns or orderby == "n_task_runs":
         raise no_attribute(Task, orderby)
     descending = fuzzy_bool(params.get("desc", ""))
-    query = select(Task).join(Favorite, Favorite.task_id == Task.id).where(
-        Favorite.user_id == user.id
+    query = (
+        select(Task).join(Favorite, Favorite.task_id == Task.id).where(Favorite.user_id == user.id)
     )
     if params.get("last_id"):
         try:
@@ -78,9 +78,12 @@ def add_favorite(request):
         body = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
         raise DomainError("ValueError", "Invalid JSON") from None
-    if not isinstance(body, dict) or set(body) != {"task_id"} or not isinstance(
-        body["task_id"], int
-    ) or isinstance(body["task_id"], bool):
+    if (
+        not isinstance(body, dict)
+        or set(body) != {"task_id"}
+        or not isinstance(body["task_id"], int)
+        or isinstance(body["task_id"], bool)
+    ):
         raise DomainError("AttributeError", 'The body must be exactly {"task_id": <id>}')
     user = _caller(request)
     db = request.dbsession

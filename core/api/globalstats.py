@@ -6,8 +6,9 @@ from sqlalchemy import func, select
 from core.models import Category, Project, Result, Task, TaskRun, User
 
 globalstats = Service(name="globalstats", path="/api/globalstats", cors_origins=("*",))
-globalstats_one = Service(name="globalstats_one", path="/api/globalstats/{any}",
-                          cors_origins=("*",))
+globalstats_one = Service(
+    name="globalstats_one", path="/api/globalstats/{any}", cors_origins=("*",)
+)
 
 CACHE_SECONDS = 60
 
@@ -15,10 +16,12 @@ CACHE_SECONDS = 60
 def compute(db) -> dict:
     """The figures of behavior.md 11.2 (n_pending_tasks never negative)."""
     anonymous = select(func.count(func.distinct(TaskRun.user_ip))).where(TaskRun.user_id.is_(None))
-    pending = select(
-        func.coalesce(func.sum(func.max(Task.n_answers - Task.n_task_runs, 0)), 0)
-    ) if db.get_bind().dialect.name == "sqlite" else select(
-        func.coalesce(func.sum(func.greatest(Task.n_answers - Task.n_task_runs, 0)), 0)
+    pending = (
+        select(func.coalesce(func.sum(func.max(Task.n_answers - Task.n_task_runs, 0)), 0))
+        if db.get_bind().dialect.name == "sqlite"
+        else select(
+            func.coalesce(func.sum(func.greatest(Task.n_answers - Task.n_task_runs, 0)), 0)
+        )
     )
     public = Project.published & ~Project.info["passwd_hash"].as_string().is_not(None)
     per_category = db.execute(

@@ -8,8 +8,9 @@ from core.errors import ApiError
 from core.models import Project
 from core.services import project_token
 
-token = Service(name="project_token", path="/api/auth/project/{short_name}/token",
-                cors_origins=("*",))
+token = Service(
+    name="project_token", path="/api/auth/project/{short_name}/token", cors_origins=("*",)
+)
 
 
 def _fail(request, exception_cls):

@@ -14,8 +14,9 @@ from core.services.task_run import Participant
 MAX_LIMIT = 100
 
 newtask = Service(name="newtask", path="/api/project/{project_id}/newtask", cors_origins=("*",))
-newtask_short = Service(name="newtask_short", path="/api/{project_id:\\d+}/newtask",
-                        cors_origins=("*",))
+newtask_short = Service(
+    name="newtask_short", path="/api/{project_id:\\d+}/newtask", cors_origins=("*",)
+)
 
 
 @dataclass
@@ -58,8 +59,10 @@ def _options(params) -> SchedulerOptions:
 
 def _project(db, project_id: str):
     query = select(Project)
-    query = query.where(Project.id == int(project_id)) if project_id.isdigit() else query.where(
-        Project.short_name == project_id
+    query = (
+        query.where(Project.id == int(project_id))
+        if project_id.isdigit()
+        else query.where(Project.short_name == project_id)
     )
     project = db.scalars(query).first()
     if project is None:
@@ -106,8 +109,14 @@ def get_newtask(request):
     scheduler = choose_scheduler(request.registry["schedulers"], project, settings)
     volunteer = Volunteer(request.user, request.user_ip, participant.external_uid, participant.key)
     tasks = scheduler(db, project, volunteer, options) if options.limit else []
-    guard.stamp(db, participant.redis, participant.key, project.id, [t.id for t in tasks],
-                settings["guard.ttl"])
+    guard.stamp(
+        db,
+        participant.redis,
+        participant.key,
+        project.id,
+        [t.id for t in tasks],
+        settings["guard.ttl"],
+    )
     from core.serializers import columns
 
     payload = [columns(task) for task in tasks]

@@ -118,5 +118,3 @@ class ProjectResource(Resource):
                 }
             extras[project.id] = {"stats": stats}
         return extras
-
-

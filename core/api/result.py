@@ -11,7 +11,9 @@ from core.serializers import dictize
 class ResultResource(Resource):
     model = Result
     target = "result"
-    reserved = frozenset({"id", "created", "project_id", "task_id", "task_run_ids", "last_version"})
+    reserved = frozenset(
+        {"id", "created", "project_id", "task_id", "task_run_ids", "last_version"}
+    )
 
     def after_update(self, result, changes):
         if "info" in changes:
@@ -28,8 +30,7 @@ class ResultResource(Resource):
         tasks = {t.id: t for t in self.db.scalars(select(Task).where(Task.id.in_(task_ids)))}
         run_ids = {run_id for r in results for run_id in (r.task_run_ids or [])}
         runs = {
-            run.id: run
-            for run in self.db.scalars(select(TaskRun).where(TaskRun.id.in_(run_ids)))
+            run.id: run for run in self.db.scalars(select(TaskRun).where(TaskRun.id.in_(run_ids)))
         }
         return {
             r.id: {

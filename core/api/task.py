@@ -32,8 +32,11 @@ class TaskResource(Resource):
     def before_delete(self, task):
         completed = 1 if task.state == "completed" else 0
         stats.bump(
-            self.db, task.project_id,
-            n_tasks=-1, n_completed_tasks=-completed, n_task_runs=-task.n_task_runs,
+            self.db,
+            task.project_id,
+            n_tasks=-1,
+            n_completed_tasks=-completed,
+            n_task_runs=-task.n_task_runs,
         )
 
     def list_extras(self, tasks, listing):
@@ -41,7 +44,9 @@ class TaskResource(Resource):
         # Listed rows carry fav_user_ids already; single objects need them loaded.
         objects = [task.id for task in tasks if getattr(task, "values", None) is None]
         favourites = favourites_by_task(self.db, objects)
-        extras = {task_id: {"fav_user_ids": users or None} for task_id, users in favourites.items()}
+        extras = {
+            task_id: {"fav_user_ids": users or None} for task_id, users in favourites.items()
+        }
 
         if listing is not None and listing.related and ids:
             runs = self.db.scalars(

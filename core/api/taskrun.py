@@ -38,7 +38,10 @@ class TaskRunResource(Resource):
         registry = self.request.registry
         self.request.after_commit(
             registry["plugins"].hook.crowdnest_task_completed,
-            project=project, task=task, result=result, payload=payload,
+            project=project,
+            task=task,
+            result=result,
+            payload=payload,
             settings=registry.settings,
         )
 
@@ -58,7 +61,9 @@ class TaskRunResource(Resource):
         }
         return {
             run.id: {
-                "task": dictize(self.request, tasks[run.task_id]) if run.task_id in tasks else None,
+                "task": dictize(self.request, tasks[run.task_id])
+                if run.task_id in tasks
+                else None,
                 "result": dictize(self.request, results[run.task_id])
                 if run.task_id in results
                 else None,

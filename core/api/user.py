@@ -6,8 +6,18 @@ from core.models import User
 from core.services.permissions import is_admin
 
 PROTECTED = frozenset(
-    {"id", "created", "api_key", "passwd_hash", "restrict", "valid_email", "ldap",
-     "confirmation_email_sent", "admin", "pro"}
+    {
+        "id",
+        "created",
+        "api_key",
+        "passwd_hash",
+        "restrict",
+        "valid_email",
+        "ldap",
+        "confirmation_email_sent",
+        "admin",
+        "pro",
+    }
 )
 # Columns only admins may filter on: filtering would reveal them.
 ADMIN_FILTERS = frozenset({"email_addr", "api_key", "passwd_hash", "ldap", "ckan_api"})
@@ -33,7 +43,9 @@ class UserResource(Resource):
         if not is_admin(caller):
             for key in self.request.GET:
                 if key in ADMIN_FILTERS:
-                    raise DomainError("AttributeError", f"type object 'User' has no attribute '{key}'")
+                    raise DomainError(
+                        "AttributeError", f"type object 'User' has no attribute '{key}'"
+                    )
             if "fullname" in self.request.GET or "created" in self.request.GET:
                 self.request.GET["privacy_mode"] = "false"
         return super().collection_get()

@@ -7,10 +7,12 @@ from core.errors import ApiError
 from core.models import Project, ProjectStats, TaskRun
 from core.services.query import participant_clause
 
-progress = Service(name="userprogress", path="/api/project/{project}/userprogress",
-                   cors_origins=("*",))
-progress_app = Service(name="userprogress_app", path="/api/app/{project}/userprogress",
-                       cors_origins=("*",))
+progress = Service(
+    name="userprogress", path="/api/project/{project}/userprogress", cors_origins=("*",)
+)
+progress_app = Service(
+    name="userprogress_app", path="/api/app/{project}/userprogress", cors_origins=("*",)
+)
 
 
 @progress.get()

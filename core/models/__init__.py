@@ -19,9 +19,9 @@ from core.models.user import User
 from core.models.webhook import Webhook
 
 __all__ = [
-    "Base",
     "Announcement",
     "Auditlog",
+    "Base",
     "Blogpost",
     "Category",
     "Favorite",

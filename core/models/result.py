@@ -11,8 +11,13 @@ _LATEST = text("last_version")
 class Result(Base):
     __tablename__ = "result"
     __table_args__ = (
-        Index("uq_result_task_latest", "task_id", unique=True,
-              sqlite_where=_LATEST, postgresql_where=_LATEST),
+        Index(
+            "uq_result_task_latest",
+            "task_id",
+            unique=True,
+            sqlite_where=_LATEST,
+            postgresql_where=_LATEST,
+        ),
         Index("ix_result_project_latest", "project_id", "last_version"),
     )
 

@@ -11,6 +11,10 @@ class Task(Base):
     __table_args__ = (
         Index("ix_task_project_state_id", "project_id", "state", "id"),
         Index("ix_task_project_priority", "project_id", "priority_0", "id"),
+        # Deep pages of a project's tasks in id order (alembic 0004).
+        Index("ix_task_project_id", "project_id", "id"),
+        # breadth_first: fewest answers first, without sorting every open task (alembic 0005).
+        Index("ix_task_project_runs", "project_id", "n_task_runs", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

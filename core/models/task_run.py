@@ -14,16 +14,35 @@ class TaskRun(Base):
     __tablename__ = "task_run"
     __table_args__ = (
         # One answer per volunteer per task, enforced by the database itself.
-        Index("uq_task_run_task_user", "task_id", "user_id", unique=True,
-              sqlite_where=_USER, postgresql_where=_USER),
-        Index("uq_task_run_task_ip", "task_id", "user_ip", unique=True,
-              sqlite_where=_IP, postgresql_where=_IP),
-        Index("uq_task_run_task_external", "task_id", "external_uid", unique=True,
-              sqlite_where=_EXTERNAL, postgresql_where=_EXTERNAL),
+        Index(
+            "uq_task_run_task_user",
+            "task_id",
+            "user_id",
+            unique=True,
+            sqlite_where=_USER,
+            postgresql_where=_USER,
+        ),
+        Index(
+            "uq_task_run_task_ip",
+            "task_id",
+            "user_ip",
+            unique=True,
+            sqlite_where=_IP,
+            postgresql_where=_IP,
+        ),
+        Index(
+            "uq_task_run_task_external",
+            "task_id",
+            "external_uid",
+            unique=True,
+            sqlite_where=_EXTERNAL,
+            postgresql_where=_EXTERNAL,
+        ),
         Index("ix_task_run_project_user", "project_id", "user_id"),
         Index("ix_task_run_project_ip", "project_id", "user_ip"),
         Index("ix_task_run_project_external", "project_id", "external_uid"),
         Index("ix_task_run_task", "task_id"),
+        Index("ix_task_run_project_id", "project_id", "id"),
         Index("ix_task_run_user", "user_id"),
     )
 

@@ -28,7 +28,7 @@ def to_fts5(query: str) -> str:
         if not match or match.end() == position:
             raise DomainError("DataError", f'syntax error in tsquery: "{query}"')
         position = match.end()
-        opening, closing, conj, disj, negation, word, prefix = match.groups()
+        opening, closing, conj, _disj, negation, word, prefix = match.groups()
         if opening or negation or word:
             if not expect_term:
                 raise DomainError("DataError", f'syntax error in tsquery: "{query}"')

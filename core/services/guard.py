@@ -31,8 +31,11 @@ def stamp(db, redis, participant: str, project_id: int, task_ids, ttl: int) -> N
     insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
     for task_id in task_ids:
         statement = insert(TaskRequest).values(
-            task_id=task_id, participant=participant, project_id=project_id,
-            created=now, expires=expires,
+            task_id=task_id,
+            participant=participant,
+            project_id=project_id,
+            created=now,
+            expires=expires,
         )
         db.execute(
             statement.on_conflict_do_update(

@@ -104,7 +104,9 @@ def can(db, user, action: str, obj) -> bool:
     if model in (HelpingMaterial, Page):
         project = _project_of(db, obj)
         if action == "read":
-            return (project is not None and bool(project.published)) or owns_or_admin(user, project)
+            return (project is not None and bool(project.published)) or owns_or_admin(
+                user, project
+            )
         return owns_or_admin(user, project)
     if model is ProjectStats:
         return action == "read"

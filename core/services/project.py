@@ -20,6 +20,7 @@ def publish_blocker(db, project: Project, presenter_disabled: bool) -> str | Non
         return "You must add at least one task before publishing the project"
     return None
 
+
 def publish(db, project: Project) -> None:
     """Publish and forget the draft answers (they were tests)."""
     for model in (Result, TaskRun, Webhook):

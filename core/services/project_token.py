@@ -25,8 +25,12 @@ class TokenError(Exception):
 
 def issue(project, lifetime: int, now: float | None = None) -> str:
     now = int(time.time() if now is None else now)
-    claims = {"short_name": project.short_name, "project_id": project.id,
-              "iat": now, "exp": now + lifetime}
+    claims = {
+        "short_name": project.short_name,
+        "project_id": project.id,
+        "iat": now,
+        "exp": now + lifetime,
+    }
     return jwt.encode(claims, project.secret_key, algorithm=ALGORITHM)
 
 
@@ -48,8 +52,9 @@ def verify(project, header: str | None) -> dict:
     """The claims of a valid token for `project`, or TokenError."""
     token = bearer_token(header)
     try:
-        claims = jwt.decode(token, project.secret_key, algorithms=[ALGORITHM],
-                            options={"require": ["exp", "iat"]})
+        claims = jwt.decode(
+            token, project.secret_key, algorithms=[ALGORITHM], options={"require": ["exp", "iat"]}
+        )
     except jwt.ExpiredSignatureError:
         raise TokenError("Token expired", "Signature has expired") from None
     except jwt.InvalidTokenError:

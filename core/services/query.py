@@ -21,8 +21,20 @@ from core.serializers import Listed, internal_columns
 from core.services.permissions import owned_project_ids, readable_clause
 
 SPECIAL_KEYS = {
-    "limit", "offset", "api_key", "last_id", "all", "fulltextsearch", "desc", "orderby",
-    "related", "participated", "full", "stats", "callback", "response_format",
+    "limit",
+    "offset",
+    "api_key",
+    "last_id",
+    "all",
+    "fulltextsearch",
+    "desc",
+    "orderby",
+    "related",
+    "participated",
+    "full",
+    "stats",
+    "callback",
+    "response_format",
 }
 PROJECT_SCOPED = {"task", "task_run", "result", "blogpost", "helpingmaterial", "page"}
 # Models listed as plain rows (see build_list_query), and the id lists gathered into each row
@@ -49,7 +61,9 @@ def fuzzy_bool(value: str, name: str = "desc") -> bool:
 
 
 def no_attribute(model, key: str) -> DomainError:
-    return DomainError("AttributeError", f"type object '{model.__name__}' has no attribute '{key}'")
+    return DomainError(
+        "AttributeError", f"type object '{model.__name__}' has no attribute '{key}'"
+    )
 
 
 @dataclass
@@ -74,7 +88,9 @@ def _int(value: str, name: str, default: int | None = None) -> int | None:
     except (TypeError, ValueError):
         if default is not None:
             return default
-        raise DomainError("DataError", f"invalid input syntax for type integer: {value!r} ({name})")
+        raise DomainError(
+            "DataError", f"invalid input syntax for type integer: {value!r} ({name})"
+        ) from None
 
 
 def column_of(model, key: str):
@@ -92,7 +108,9 @@ def coerce_value(model, key: str, raw: str):
         try:
             return fuzzy_bool(raw, key)
         except DomainError:
-            raise DomainError("DataError", f"invalid input syntax for type boolean: {raw!r}")
+            raise DomainError(
+                "DataError", f"invalid input syntax for type boolean: {raw!r}"
+            ) from None
     if isinstance(column_type, Integer):
         return _int(raw, key)
     if isinstance(column_type, Float):
@@ -101,7 +119,7 @@ def coerce_value(model, key: str, raw: str):
         except ValueError:
             raise DomainError(
                 "DataError", f"invalid input syntax for type double precision: {raw!r}"
-            )
+            ) from None
     return raw
 
 
@@ -473,7 +491,7 @@ def run_list(db, query, listing):
             return [(listed, None) for listed in found]
         found = []
         for row in rows:
-            values = dict(zip(keys, row))
+            values = dict(zip(keys, row, strict=True))
             ranking = {key: values.pop(key) for key in fulltext_keys}
             found.append((Listed(model, _finish(model, values)), ranking))
         return found

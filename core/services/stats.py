@@ -15,9 +15,7 @@ def bump(db, project_id: int, **deltas: int) -> None:
     if "n_tasks" in deltas or "n_completed_tasks" in deltas:
         n_tasks = ProjectStats.n_tasks + deltas.get("n_tasks", 0)
         n_completed = ProjectStats.n_completed_tasks + deltas.get("n_completed_tasks", 0)
-        values["overall_progress"] = case(
-            (n_tasks > 0, (n_completed * 100) / n_tasks), else_=0
-        )
+        values["overall_progress"] = case((n_tasks > 0, (n_completed * 100) / n_tasks), else_=0)
     db.execute(
         update(ProjectStats)
         .where(ProjectStats.project_id == project_id)

@@ -102,8 +102,14 @@ def submit(
         raise DomainError("Forbidden", "You have already answered this task") from None
     result = _count(db, task, project, run)
     if locked:
-        reservations.release(db, participant.redis, project.id, task.id, participant.key,
-                             settings["scheduler.locked.timeout"])
+        reservations.release(
+            db,
+            participant.redis,
+            project.id,
+            task.id,
+            participant.key,
+            settings["scheduler.locked.timeout"],
+        )
     return run, result
 
 
@@ -118,11 +124,14 @@ def _locked_project(db, data: dict, settings) -> bool:
 def _holds_reservation(db, data: dict, participant: "Participant") -> bool:
     """Whether the answering volunteer (external uid of the body included) holds the task."""
     if data.get("external_uid") and participant.external_uid != data["external_uid"]:
-        participant = Participant(None, participant.user_ip, data["external_uid"],
-                                  participant.redis)
+        participant = Participant(
+            None, participant.user_ip, data["external_uid"], participant.redis
+        )
     task_id = data.get("task_id")
-    return isinstance(task_id, int) and not isinstance(task_id, bool) and reservations.holds(
-        db, participant.redis, task_id, participant.key, reservations.now()
+    return (
+        isinstance(task_id, int)
+        and not isinstance(task_id, bool)
+        and reservations.holds(db, participant.redis, task_id, participant.key, reservations.now())
     )
 
 
@@ -133,8 +142,11 @@ def _already_answered(db, task_id, run) -> bool:
     elif run.user_id is not None:
         query = query.where(TaskRun.user_id == run.user_id)
     else:
-        query = query.where(TaskRun.user_ip == run.user_ip, TaskRun.user_id.is_(None),
-                            TaskRun.external_uid.is_(None))
+        query = query.where(
+            TaskRun.user_ip == run.user_ip,
+            TaskRun.user_id.is_(None),
+            TaskRun.external_uid.is_(None),
+        )
     return db.scalar(query.limit(1)) is not None
 
 
@@ -169,11 +181,12 @@ def new_result_version(db, task: Task) -> Result:
         .values(last_version=False)
         .execution_options(synchronize_session=False)
     )
-    run_ids = list(db.scalars(
-        select(TaskRun.id).where(TaskRun.task_id == task.id).order_by(TaskRun.id)
-    ))
-    result = Result(project_id=task.project_id, task_id=task.id, task_run_ids=run_ids,
-                    last_version=True)
+    run_ids = list(
+        db.scalars(select(TaskRun.id).where(TaskRun.task_id == task.id).order_by(TaskRun.id))
+    )
+    result = Result(
+        project_id=task.project_id, task_id=task.id, task_run_ids=run_ids, last_version=True
+    )
     db.add(result)
     db.flush()
     return result

@@ -51,8 +51,9 @@ def test_project_life_cycle(client):
 def test_tasks_pages_filters_updates_and_deletes(client):
     project = client.create_project("Pages", "pages", "Transcribe pages")
     created = [
-        client.create_task(project.id, {"page": n, "kind": "even" if n % 2 else "odd"},
-                           n_answers=2)
+        client.create_task(
+            project.id, {"page": n, "kind": "even" if n % 2 else "odd"}, n_answers=2
+        )
         for n in range(7)
     ]
 
@@ -85,9 +86,7 @@ def test_categories_and_helping_materials(client):
     # pbclient sends the whole category back, id included: PYBOSSA refuses that, and so do we.
     assert updated["status_code"] == 400
     assert updated["exception_msg"].startswith("Reserved keys in payload: ")
-    assert [c.short_name for c in client.find_category(short_name="astronomy")] == [
-        "astronomy"
-    ]
+    assert [c.short_name for c in client.find_category(short_name="astronomy")] == ["astronomy"]
     assert changed.info == {"hint": "look up at night"}
     assert [m.id for m in client.get_helping_materials(project.id)] == [material_id]
     assert client.delete_category(category_id) is True

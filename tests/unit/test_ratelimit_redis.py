@@ -11,8 +11,9 @@ def test_two_limiters_over_one_redis_share_the_window(redis_client):
     second = RateLimiter(RedisCounter(redis_client), limit=3, period=900)
     now = 1_800_000_000.0
 
-    outcomes = [limiter.hit(endpoint, "ip:1.2.3.4", now)[0]
-                for limiter in (first, second, first, second)]
+    outcomes = [
+        limiter.hit(endpoint, "ip:1.2.3.4", now)[0] for limiter in (first, second, first, second)
+    ]
 
     assert outcomes == [True, True, True, False]
 

@@ -21,7 +21,9 @@ def test_session_write_with_token_is_accepted(app, db):
     user = make_user()
     sign_in(app, user)
 
-    created = app.post_json("/api/project", BODY, headers={"X-CSRFToken": csrf_token(app, "/account/profile")}).json
+    created = app.post_json(
+        "/api/project", BODY, headers={"X-CSRFToken": csrf_token(app, "/account/profile")}
+    ).json
 
     assert created["owner_id"] == user.id
 
