@@ -30,4 +30,6 @@ def main(global_config, **settings):
         config.include("core.api")
         config.include("pyramid_jinja2")
         config.include("core.web")
+        # Process tuning (garbage collector), when runtime.gc_tuning is on.
+        config.include("core.runtime")
     return config.make_wsgi_app()

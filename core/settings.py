@@ -62,6 +62,7 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "cache.backend": ("dogpile.cache.memory", _asstr),
     "cache.expiration_time": (300, _asint),
     "disable_task_presenter": (False, _asbool),
+    "runtime.gc_tuning": (False, _asbool),
     # Cornice must leave exceptions to core.errors (one error format).
     "handle_exceptions": (False, _asbool),
 }
