@@ -44,7 +44,7 @@ class Project(Base):
     info: Mapped[dict] = mapped_column(JSONType, default=dict)
 
     owner_rows: Mapped[list[ProjectOwner]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by=ProjectOwner.user_id
+        cascade="all, delete-orphan", lazy="select", order_by=ProjectOwner.user_id
     )
 
     @property
