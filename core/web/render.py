@@ -137,7 +137,8 @@ def error_page(error: HTTPException, request):
     value = {"code": error.code, "description": description, "template": f"{error.code}.html"}
     if request.wants_json:
         return Response(json_body=value, status=error.code, content_type="application/json")
-    value["title"] = error.title
+    # One HTML template for every error page; the JSON keeps PYBOSSA's `<code>.html` name.
+    value.update(title=error.title, template="error.html")
     response = Response(render_page(request, value), content_type="text/html", charset="utf-8")
     response.status_int = error.code
     return response
