@@ -18,7 +18,7 @@ from sqlalchemy import delete, event, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core.models import Task, TaskReservation
+from core.models import Task, TaskReservation, TaskRun
 
 log = logging.getLogger(__name__)
 PENDING = "crowdnest.reservations.after_commit"
@@ -82,15 +82,22 @@ def reserve(
         return []
     if redis is not None:
         args = (project_id, participant, task_ids, want, timeout, at)
-        return _redis_reserve(redis, partial(_capacities, db), *args)
+        return _redis_reserve(
+            redis, partial(_capacities, db), *args, answered=partial(_answered, db)
+        )
     capacity = _capacities(db, task_ids, lock=True, skip_busy=skip_busy)
     expired = TaskReservation.task_id.in_(task_ids), TaskReservation.expires <= at
     db.execute(delete(TaskReservation).where(*expired))
     holders = db.execute(
         _live(at, TaskReservation.task_id.in_(task_ids)).add_columns(TaskReservation.participant)
     ).all()
+    done = _answered(db, task_ids)
     mine = {task_id for task_id, holder in holders if holder == participant}
-    others = Counter(task_id for task_id, holder in holders if holder != participant)
+    others = Counter(
+        task_id
+        for task_id, holder in holders
+        if holder != participant and holder not in done.get(task_id, ())
+    )
     granted = []
     for task_id in task_ids:
         if len(granted) == want:
@@ -181,34 +188,41 @@ def _drop_pending(session, previous_transaction) -> None:
 
 # KEYS: the participant's index of held tasks, then one hash per task (fields p:<participant> →
 # expiry, and `released`). ARGV: participant, now, expiry, how many wanted, key ttl, then per
-# task its id, its places left and the `released` value seen before those places were read.
+# task its id, its places left, the `released` value seen before those places were read, and
+# the participants whose answer to it is stored already (a count, then their keys): their
+# holds are not counted, in case a worker died before releasing them.
 RESERVE = """
 local field, now, expires = 'p:' .. ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local want, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local granted, stale = {}, {}
+local at = 6
 for i = 2, #KEYS do
-  if #granted >= want then break end
-  local key, base = KEYS[i], 5 + (i - 2) * 3
-  local task_id, places = ARGV[base + 1], tonumber(ARGV[base + 2])
-  if (redis.call('HGET', key, 'released') or '0') ~= ARGV[base + 3] then
-    table.insert(stale, task_id)
-  else
-    local others, mine = 0, false
-    local entries = redis.call('HGETALL', key)
-    for j = 1, #entries, 2 do
-      local name = entries[j]
-      if string.sub(name, 1, 2) == 'p:' then
-        if tonumber(entries[j + 1]) <= now then redis.call('HDEL', key, name)
-        elseif name == field then mine = true
-        else others = others + 1 end
+  local key = KEYS[i]
+  local task_id, places, released = ARGV[at], tonumber(ARGV[at + 1]), ARGV[at + 2]
+  local answered, count = {}, tonumber(ARGV[at + 3])
+  for j = 1, count do answered['p:' .. ARGV[at + 3 + j]] = true end
+  at = at + 4 + count
+  if #granted < want then
+    if (redis.call('HGET', key, 'released') or '0') ~= released then
+      table.insert(stale, task_id)
+    else
+      local others, mine = 0, false
+      local entries = redis.call('HGETALL', key)
+      for j = 1, #entries, 2 do
+        local name = entries[j]
+        if string.sub(name, 1, 2) == 'p:' then
+          if tonumber(entries[j + 1]) <= now or answered[name] then redis.call('HDEL', key, name)
+          elseif name == field then mine = true
+          else others = others + 1 end
+        end
       end
-    end
-    if mine or others < places then
-      redis.call('HSET', key, field, expires)
-      redis.call('EXPIRE', key, ttl)
-      redis.call('ZADD', KEYS[1], expires, task_id)
-      redis.call('EXPIRE', KEYS[1], ttl)
-      table.insert(granted, task_id)
+      if mine or others < places then
+        redis.call('HSET', key, field, expires)
+        redis.call('EXPIRE', key, ttl)
+        redis.call('ZADD', KEYS[1], expires, task_id)
+        redis.call('EXPIRE', KEYS[1], ttl)
+        table.insert(granted, task_id)
+      end
     end
   end
 end
@@ -222,6 +236,25 @@ redis.call('HINCRBY', KEYS[1], 'released', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[2])
 """
+
+
+def _answered(db, task_ids) -> dict[int, set[str]]:
+    """{task id: reservation keys of the participants whose answers to it are stored}."""
+    found: dict[int, set[str]] = {}
+    rows = db.execute(
+        select(TaskRun.task_id, TaskRun.user_id, TaskRun.external_uid, TaskRun.user_ip).where(
+            TaskRun.task_id.in_(task_ids)
+        )
+    )
+    for task_id, user_id, external_uid, user_ip in rows:
+        if user_id is not None:
+            key = f"user:{user_id}"
+        elif external_uid:
+            key = f"external:{external_uid}"
+        else:
+            key = f"ip:{user_ip}"
+        found.setdefault(task_id, set()).add(key)
+    return found
 
 
 def _task_key(task_id) -> str:
@@ -245,8 +278,14 @@ def _redis_holds(redis, task_id, participant, at) -> bool:
     return expires is not None and float(expires) > at
 
 
-def _redis_reserve(redis, capacities, project_id, participant, task_ids, want, timeout, at):
-    """Atomic check-and-reserve in one script; tasks found stale are read again and retried."""
+def _redis_reserve(
+    redis, capacities, project_id, participant, task_ids, want, timeout, at, answered=None
+):
+    """Atomic check-and-reserve in one script; tasks found stale are read again and retried.
+
+    `capacities(task_ids)` gives the places left per task and `answered(task_ids)` the
+    participants whose answers are stored ({task id: keys}).
+    """
     script = redis.register_script(RESERVE)
     granted, todo = [], list(task_ids)
     for _ in range(STALE_RETRIES):
@@ -259,6 +298,7 @@ def _redis_reserve(redis, capacities, project_id, participant, task_ids, want, t
         # Read `released` before the counts: an answer committed in between shows as stale.
         seen = [(value or b"0").decode() for value in pipe.execute()]
         places = capacities(todo)
+        done = answered(todo) if answered is not None else {}
         args = [
             participant,
             repr(at),
@@ -267,7 +307,8 @@ def _redis_reserve(redis, capacities, project_id, participant, task_ids, want, t
             timeout + KEY_MARGIN,
         ]
         for task_id, released in zip(todo, seen, strict=True):
-            args += [task_id, places.get(task_id, 0), released]
+            keys_done = sorted(done.get(task_id, ()))
+            args += [task_id, places.get(task_id, 0), released, len(keys_done), *keys_done]
         new, stale = script(keys=[_held_key(project_id, participant), *keys], args=args)
         granted += [int(task_id) for task_id in new]
         todo = [int(task_id) for task_id in stale]

@@ -9,7 +9,7 @@ from core.db import get_engine, get_session_factory
 from core.models import TaskReservation
 from core.services import reservations
 from core.settings import load_settings
-from tests.factories import ProjectFactory, TaskFactory
+from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
 
 AT = 1_900_000_000.0
 TIMEOUT = 3600
@@ -170,3 +170,17 @@ def test_required_only_for_projects_served_by_locked(sched, default, enabled, ex
     project = type("Project", (), {"info": {"sched": sched} if sched else {}})()
 
     assert reservations.required(project, settings) is expected
+
+
+def test_holds_of_volunteers_who_already_answered_do_not_count(db, redis):
+    # A worker died after storing alice's answer and before releasing her hold.
+    task = TaskFactory(n_answers=2)
+    alice, bob = UserFactory(), UserFactory()
+    assert _reserve(db, redis, task, f"user:{alice.id}")
+    TaskRunFactory(task=task, user=alice)
+    db.expire_all()
+
+    granted = _reserve(db, redis, task, f"user:{bob.id}")
+
+    assert granted
+    assert not _reserve(db, redis, task, "user:999999")
