@@ -5,6 +5,8 @@ import hmac
 import ipaddress
 
 from pyramid.csrf import SessionCSRFStoragePolicy
+from pyramid.interfaces import ICSRFStoragePolicy
+from pyramid.security import Allowed
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 from sqlalchemy import select
 
@@ -24,8 +26,6 @@ class CrowdnestSecurityPolicy:
 
     def permits(self, request, context, permission):
         # Authorization is per domain object (core.services.permissions), not per view.
-        from pyramid.security import Allowed
-
         return Allowed("checked by the domain layer")
 
     def remember(self, request, userid, **kw):
@@ -59,6 +59,22 @@ def _resolve_user(request):
             request._auth_method = "session"
             return user
     return None
+
+
+CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
+
+
+def csrf_header_token(request) -> str | None:
+    """The CSRF token a client sent in a header (Flask-WTF's two spellings)."""
+    return next((request.headers[h] for h in CSRF_HEADERS if request.headers.get(h)), None)
+
+
+def csrf_token_valid(request, supplied) -> bool:
+    """Is `supplied` the session's CSRF token?"""
+    policy = request.registry.getUtility(ICSRFStoragePolicy)
+    return (
+        isinstance(supplied, str) and bool(supplied) and policy.check_csrf_token(request, supplied)
+    )
 
 
 def client_ip(request) -> str:

@@ -7,13 +7,13 @@ which error wins.
 import json
 
 import colander
-from pyramid.interfaces import ICSRFStoragePolicy
 from pyramid.response import Response
 from sqlalchemy import JSON, Boolean, Float, Integer
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.schemas import body_schema
+from core.security import csrf_header_token, csrf_token_valid
 from core.serializers import dictize, dictize_listed, internal_columns
 from core.services import query as list_query
 from core.services import uploads
@@ -91,9 +91,7 @@ class Resource:
         request = self.request
         if request.auth_method != "session":
             return
-        supplied = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
-        policy = request.registry.getUtility(ICSRFStoragePolicy)
-        if not supplied or not policy.check_csrf_token(request, supplied):
+        if not csrf_token_valid(request, csrf_header_token(request)):
             raise DomainError("BadRequest", "CSRF validation failed.")
 
     def load(self):

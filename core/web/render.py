@@ -4,15 +4,14 @@ import json
 
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPException, HTTPFound
-from pyramid.interfaces import ICSRFStoragePolicy
 from pyramid.renderers import render
 from pyramid.response import Response
 
 from core.errors import STOCK_MESSAGES, is_api_request
+from core.security import csrf_header_token, csrf_token_valid
 
 BAD_REQUEST = "The browser (or proxy) sent a request that this server could not understand."
 CSRF_FAILED = "CSRF validation failed."
-CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
 ERROR_TEMPLATES = {400, 401, 403, 404}
 # The descriptions PYBOSSA clients see for each status (Werkzeug's wording).
 DESCRIPTIONS = {
@@ -70,14 +69,13 @@ def form_data(request) -> dict:
 
 def require_csrf(request, data: dict | None = None) -> None:
     """The session's CSRF token from a header, the csrf_token field or ?csrf=, else a 400."""
-    supplied = next((request.headers[h] for h in CSRF_HEADERS if request.headers.get(h)), None)
+    supplied = csrf_header_token(request)
     if supplied is None and data is not None:
         supplied = data.get("csrf_token")
     if supplied is None and request.method == "GET":
         # State-changing GETs carry the token in the query string (decision 11).
         supplied = request.GET.get("csrf")
-    policy = request.registry.getUtility(ICSRFStoragePolicy)
-    if not isinstance(supplied, str) or not policy.check_csrf_token(request, supplied):
+    if not csrf_token_valid(request, supplied):
         raise HTTPBadRequest(detail=CSRF_FAILED)
 
 
