@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import tempfile
-import threading
 import time
 import uuid
 
@@ -44,7 +43,7 @@ from api_list import (
     stop,
     worker_pids,
 )
-from httpload import Client, Figures, cpu_seconds, percentile
+from httpload import Client, Figures, measure
 from sqlalchemy.engine import make_url
 
 DEFAULT_DB = "postgresql+psycopg://crowdnest:crowdnest@localhost/crowdnest_bench2"
@@ -205,14 +204,9 @@ def cycle(client, user_id):
 def drive(port, step, users, clients, duration, app_pids=(), db_pids=()) -> Figures:
     """`clients` threads repeat `step(client, user_id)` for `duration` seconds, each thread
     walking its own share of the users so that no two threads act as the same user."""
-    cpu_before = (cpu_seconds(app_pids), cpu_seconds(db_pids), cpu_seconds([os.getpid()]))
-    latencies = [[] for _ in range(clients)]
-    errors = [0] * clients
-    deadline = time.perf_counter() + duration
-    start = time.perf_counter()
 
-    def work(slot):
-        client, own, clock = JsonClient(port), latencies[slot], time.perf_counter
+    def work(slot, deadline, own, errors):
+        client, clock = JsonClient(port), time.perf_counter
         mine = users[slot::clients]
         turn = 0
         while (began := clock()) < deadline:
@@ -226,28 +220,7 @@ def drive(port, step, users, clients, duration, app_pids=(), db_pids=()) -> Figu
             errors[slot] += not ok
         client.close()
 
-    threads = [threading.Thread(target=work, args=(slot,)) for slot in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    cpu_after = (cpu_seconds(app_pids), cpu_seconds(db_pids), cpu_seconds([os.getpid()]))
-    ordered = sorted(value for own in latencies for value in own)
-    per_request = [
-        (after - before) * 1000 / max(1, len(ordered))
-        for before, after in zip(cpu_before, cpu_after, strict=True)
-    ]
-    return Figures(
-        requests=len(ordered),
-        errors=sum(errors),
-        seconds=elapsed,
-        p50_ms=percentile(ordered, 0.50) * 1000,
-        p99_ms=percentile(ordered, 0.99) * 1000,
-        app_cpu_ms=per_request[0],
-        db_cpu_ms=per_request[1],
-        client_cpu_ms=per_request[2],
-    )
+    return measure(clients, duration, work, app_pids, db_pids)
 
 
 STEPS = (

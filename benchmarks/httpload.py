@@ -112,33 +112,21 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def load(port: int, path: str, clients: int, duration: float, app_pids=(), db_pids=()) -> Figures:
-    """`clients` threads request `path` back to back until `duration` seconds have passed."""
+def measure(clients: int, duration: float, work, app_pids=(), db_pids=()) -> Figures:
+    """Run `work(slot, deadline, latencies, errors)` in `clients` threads and sum up.
+
+    Each thread appends the seconds of every request to its `latencies` list and counts its
+    failures in `errors[slot]`, until `deadline` (a time.perf_counter value) has passed.
+    """
     cpu_before = (cpu_seconds(app_pids), cpu_seconds(db_pids), cpu_seconds([os.getpid()]))
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     start = time.perf_counter()
     deadline = start + duration
-
-    def work(slot: int):
-        client = Client(port)
-        own, clock = latencies[slot], time.perf_counter
-        while True:
-            began = clock()
-            if began >= deadline:
-                break
-            try:
-                status, _ = client.get(path)
-            except OSError:
-                client.close()
-                errors[slot] += 1
-                continue
-            own.append(clock() - began)
-            if status != 200:
-                errors[slot] += 1
-        client.close()
-
-    threads = [threading.Thread(target=work, args=(slot,)) for slot in range(clients)]
+    threads = [
+        threading.Thread(target=work, args=(slot, deadline, latencies[slot], errors))
+        for slot in range(clients)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -160,3 +148,26 @@ def load(port: int, path: str, clients: int, duration: float, app_pids=(), db_pi
         db_cpu_ms=per_request[1],
         client_cpu_ms=per_request[2],
     )
+
+
+def load(port: int, path: str, clients: int, duration: float, app_pids=(), db_pids=()) -> Figures:
+    """`clients` threads request `path` back to back until `duration` seconds have passed."""
+
+    def work(slot: int, deadline: float, own: list, errors: list):
+        client, clock = Client(port), time.perf_counter
+        while True:
+            began = clock()
+            if began >= deadline:
+                break
+            try:
+                status, _ = client.get(path)
+            except OSError:
+                client.close()
+                errors[slot] += 1
+                continue
+            own.append(clock() - began)
+            if status != 200:
+                errors[slot] += 1
+        client.close()
+
+    return measure(clients, duration, work, app_pids, db_pids)
