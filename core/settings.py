@@ -63,6 +63,8 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "cache.expiration_time": (300, _asint),
     "disable_task_presenter": (False, _asbool),
     "runtime.gc_tuning": (False, _asbool),
+    "disqus.public_key": ("", _asstr),
+    "disqus.secret_key": ("", _asstr),
     # Cornice must leave exceptions to core.errors (one error format).
     "handle_exceptions": (False, _asbool),
 }
