@@ -92,11 +92,10 @@ def submit(
         run.user_id = participant.user_id
     else:
         run.user_ip = participant.user_ip
-    if _already_answered(db, task.id, run):
-        raise DomainError("Forbidden", "You have already answered this task")
     db.add(run)
     try:
-        # No savepoint: a duplicate ends the request, and its transaction with it.
+        # One answer per volunteer per task is the database's rule (partial unique indexes):
+        # no query first, no savepoint; a duplicate ends the request and its transaction.
         db.flush()
     except IntegrityError:
         raise DomainError("Forbidden", "You have already answered this task") from None
@@ -133,21 +132,6 @@ def _holds_reservation(db, data: dict, participant: "Participant") -> bool:
         and not isinstance(task_id, bool)
         and reservations.holds(db, participant.redis, task_id, participant.key, reservations.now())
     )
-
-
-def _already_answered(db, task_id, run) -> bool:
-    query = select(TaskRun.id).where(TaskRun.task_id == task_id)
-    if run.external_uid:
-        query = query.where(TaskRun.external_uid == run.external_uid)
-    elif run.user_id is not None:
-        query = query.where(TaskRun.user_id == run.user_id)
-    else:
-        query = query.where(
-            TaskRun.user_ip == run.user_ip,
-            TaskRun.user_id.is_(None),
-            TaskRun.external_uid.is_(None),
-        )
-    return db.scalar(query.limit(1)) is not None
 
 
 def _count(db, task: Task, project: Project, run: TaskRun) -> Result | None:
