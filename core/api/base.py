@@ -115,7 +115,7 @@ class Resource:
             if self.reserved_suffix:
                 message += ": " + ", ".join(reserved)
             raise DomainError("BadRequest", message)
-        schema = body_schema(self.model, self.writable_fields())
+        schema = body_schema(self.model, tuple(self.writable_fields()))
         names = {node.name for node in schema.children}
         for key in body:
             if key not in names:

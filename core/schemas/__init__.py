@@ -5,6 +5,8 @@ The types are strict: a string is not an integer, a float with a fraction is not
 before the schema runs (PYBOSSA's 415 TypeError).
 """
 
+from functools import lru_cache
+
 import colander
 from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
 
@@ -96,8 +98,13 @@ def _type_for(column):
     return node_type
 
 
-def body_schema(model, fields, extra_nodes=()) -> colander.MappingSchema:
-    """A mapping schema with one optional node per writable field of `model`."""
+@lru_cache(maxsize=128)
+def body_schema(model, fields: tuple, extra_nodes: tuple = ()) -> colander.MappingSchema:
+    """A mapping schema with one optional node per writable field of `model`.
+
+    Built once per model and field set: deserializing does not change a schema, and the task-run
+    POST is a hot path.
+    """
     schema = colander.MappingSchema(unknown="raise")
     columns = model.__table__.columns
     for name in fields:
