@@ -297,8 +297,10 @@ def _redis_reserve(
             pipe.hget(key, "released")
         # Read `released` before the counts: an answer committed in between shows as stale.
         seen = [(value or b"0").decode() for value in pipe.execute()]
-        places = capacities(todo)
+        # Answers before places: every answer seen here is then counted in the places too, so
+        # ignoring its volunteer's hold can never hand out the place that answer used.
         done = answered(todo) if answered is not None else {}
+        places = capacities(todo)
         args = [
             participant,
             repr(at),

@@ -184,3 +184,26 @@ def test_holds_of_volunteers_who_already_answered_do_not_count(db, redis):
 
     assert granted
     assert not _reserve(db, redis, task, "user:999999")
+
+
+def test_redis_reads_answers_before_places(db, redis):
+    # An answer committed between the two reads must be counted in the places whenever its
+    # volunteer's hold is ignored; reading answers first guarantees it.
+    if redis is None:
+        pytest.skip("the database store reads under the task's row lock")
+    task = TaskFactory(n_answers=2)
+    reads = []
+
+    def places(task_ids):
+        reads.append("places")
+        return {task.id: 2}
+
+    def answered(task_ids):
+        reads.append("answers")
+        return {}
+
+    reservations._redis_reserve(
+        redis, places, task.project_id, "user:2", [task.id], 1, TIMEOUT, AT, answered=answered
+    )
+
+    assert reads == ["answers", "places"]
