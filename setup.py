@@ -23,6 +23,8 @@ requires = [
     "gunicorn>=21.2",
     "PasteDeploy>=3.0",
     "plaster_pastedeploy>=1.0",
+    "Pillow>=10.0",
+    "pyramid_mailer>=0.15",
 ]
 
 tests_require = [
@@ -31,6 +33,7 @@ tests_require = [
     "WebTest>=3.0",
     "factory_boy>=3.3",
     "pybossa-client==3.0.0",
+    "selenium>=4.20",
 ]
 
 setup(

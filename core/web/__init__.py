@@ -1,17 +1,30 @@
-"""Web pages: one view returns one dict, rendered as HTML (Jinja2) or JSON."""
+"""Web pages: one view returns one dict, rendered as HTML (Jinja2) or JSON.
+
+Each page module registers its own routes in its `includeme`. Pyramid tries routes in the
+order they were added, so the fixed paths (`/project/new`, `/project/category/...`) are included
+before the `/project/{short_name}/...` family.
+"""
 
 from pyramid.httpexceptions import HTTPException
 
 from core.web.render import PageRenderer, WebPagePredicate, error_page
 
-ROUTES = {
-    "account_register": "/account/register",
-    "account_signin": "/account/signin",
-    "account_signout": "/account/signout",
-    "account_profile": "/account/profile",
-    "project_update": "/project/{short_name}/update",
-    "project_publish": "/project/{short_name}/publish",
-}
+# Included in this order.
+PAGE_MODULES = (
+    "core.web.account",
+    "core.web.listings",
+    "core.web.help",
+    "core.web.admin",
+    "core.web.project",
+    "core.web.project_data",
+    "core.web.contribute",
+)
+
+
+def add_routes(config, routes: dict[str, str]) -> None:
+    """Register a module's {route name: pattern} table."""
+    for name, pattern in routes.items():
+        config.add_route(name, pattern)
 
 
 def includeme(config):
@@ -25,6 +38,5 @@ def includeme(config):
     # HTTP errors of the web pages: the 4xx templates, or their JSON form; /api keeps its own.
     config.add_view_predicate("web_page", WebPagePredicate)
     config.add_exception_view(error_page, context=HTTPException, web_page=True)
-    for name, pattern in ROUTES.items():
-        config.add_route(name, pattern)
-    config.scan("core.web")
+    for module in PAGE_MODULES:
+        config.include(module)

@@ -12,9 +12,17 @@ from sqlalchemy.exc import IntegrityError
 from core.models import Project, ProjectOwner, TaskRun, User
 from core.passwords import verify_password
 from core.services.account import create_account
+from core.web import add_routes
 from core.web.forms import Form, checkbox, forbidden_chars
 from core.web.forms import text as text_field
 from core.web.render import flash, form_data, redirect, require_csrf
+
+ROUTES = {
+    "account_register": "/account/register",
+    "account_signin": "/account/signin",
+    "account_signout": "/account/signout",
+    "account_profile": "/account/profile",
+}
 
 FORBIDDEN_NAME_CHARS = "$#&\\/| "
 # Names that would shadow an /account/<name> route.
@@ -222,3 +230,8 @@ def profile(request):
         "title": "Profile",
         "template": "account/profile.html",
     }
+
+
+def includeme(config):
+    add_routes(config, ROUTES)
+    config.scan(__name__)

@@ -14,9 +14,15 @@ from core.serializers import dictize
 from core.services import auditlog
 from core.services.permissions import owns_or_admin
 from core.services.project import RESERVED_SHORT_NAMES, publish, publish_blocker
+from core.web import add_routes
 from core.web.account import CORRECT_ERRORS
 from core.web.forms import Form, checkbox, forbidden_chars, text
 from core.web.render import flash, form_data, redirect, require_csrf
+
+ROUTES = {
+    "project_update": "/project/{short_name}/update",
+    "project_publish": "/project/{short_name}/publish",
+}
 
 UPDATE_FIELDS = [
     "name",
@@ -173,3 +179,8 @@ def publish_project(request):
     publish(db, project)
     auditlog.record_update(db, request, project, before)
     return redirect(request, f"/project/{sn}/", PUBLISHED, "success")
+
+
+def includeme(config):
+    add_routes(config, ROUTES)
+    config.scan(__name__)
