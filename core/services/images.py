@@ -68,4 +68,5 @@ def remove_image(upload_dir: str, container: str | None, name: str | None) -> No
 def image_url(request, container: str | None, name: str | None) -> str | None:
     if not container or not name:
         return None
-    return request.static_url(os.path.join(request.registry.settings["upload.dir"], container, name))
+    upload_dir = request.registry.settings["upload.dir"]
+    return request.static_url(os.path.join(upload_dir, container, name))
