@@ -23,6 +23,8 @@ def main(global_config, **settings):
         config.include("core.events")
         config.include("core.ratelimit")
         config.include("core.negotiation")
+        # Anonymous /api reads served from Redis while the tables they read are unchanged.
+        config.include("core.apicache")
         # Error shapes for the API and the web pages.
         config.scan("core.errors")
         # The REST API (Cornice services) and the web flow clients rely on.

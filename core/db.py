@@ -9,6 +9,9 @@ from sqlalchemy import JSON, MetaData, engine_from_config, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
+from core import generations
+from core.redis import get_redis
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -61,6 +64,9 @@ def get_engine(settings: dict, prefix: str = "sqlalchemy.", sqlite_begin: str = 
         event.listen(engine, "connect", _sqlite_pragmas)
         begin = f"BEGIN {sqlite_begin}"
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+    if settings.get("redis.url") and settings.get("api.cache"):
+        # Committed writes bump their tables' generations (core.generations, core.apicache).
+        generations.track(engine, get_redis(settings["redis.url"]))
     return engine
 
 

@@ -64,12 +64,20 @@ class RateLimiter:
         self.limit = limit
         self.period = period
 
-    def hit(self, endpoint: str, client: str, now: float | None = None):
-        """Count one request; returns (allowed, remaining, reset epoch)."""
+    def window(self, endpoint: str, client: str, now: float | None = None) -> tuple[str, int]:
+        """The counter key of the current window, and the epoch at which the window ends."""
         now = time.time() if now is None else now
         reset = (int(now) // self.period + 1) * self.period
-        count = self.counter.incr(f"crowdnest:ratelimit:{endpoint}:{client}:{reset}", reset)
+        return f"crowdnest:ratelimit:{endpoint}:{client}:{reset}", reset
+
+    def verdict(self, count: int, reset: int) -> tuple[bool, int, int]:
+        """(allowed, remaining, reset epoch) for the window's `count`-th request."""
         return count <= self.limit, max(0, self.limit - count), reset
+
+    def hit(self, endpoint: str, client: str, now: float | None = None):
+        """Count one request; returns (allowed, remaining, reset epoch)."""
+        key, reset = self.window(endpoint, client, now)
+        return self.verdict(self.counter.incr(key, reset), reset)
 
 
 def client_of(request) -> str:
@@ -82,8 +90,12 @@ def check(event):
     if not is_api_request(request) or request.method == "OPTIONS":
         return
     limiter = request.registry["ratelimiter"]
-    route = request.matched_route.name if request.matched_route else request.path
-    allowed, remaining, reset = limiter.hit(route, client_of(request))
+    counted = request.environ.get("crowdnest.ratelimit")
+    if counted is None:
+        route = request.matched_route.name if request.matched_route else request.path
+        counted = limiter.hit(route, client_of(request))
+    # else: the API cache (core.apicache) counted this request already, under the same key.
+    allowed, remaining, reset = counted
     headers = {
         "X-RateLimit-Limit": str(limiter.limit),
         "X-RateLimit-Remaining": str(remaining),

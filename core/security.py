@@ -99,12 +99,15 @@ def pseudonymise_ip(address: str, key: str) -> str:
     return ".".join(str(byte) for byte in digest[:4])
 
 
+SESSION_COOKIE = "crowdnest_session"
+
+
 def includeme(config):
     settings = config.get_settings()
     config.set_session_factory(
         SignedCookieSessionFactory(
             settings["session.secret"],
-            cookie_name="crowdnest_session",
+            cookie_name=SESSION_COOKIE,
             httponly=True,
             samesite="Lax",
             secure=settings["session.secure"],

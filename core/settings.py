@@ -36,6 +36,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "session.secret": ("change-me-in-production", _asstr),
     "session.secure": (False, _asbool),
     "session.max_age": (30 * 24 * 3600, _asint),
+    # Anonymous /api reads cached in Redis, invalidated by table generations (core/apicache).
+    "api.cache": (True, _asbool),
+    "api.cache_ttl": (300, _asint),
     "ratelimit.limit": (300, _asint),
     "ratelimit.period": (900, _asint),
     "proxy.trusted": (False, _asbool),
@@ -51,6 +54,11 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "plugins.auth_providers": ("", _aslist),
     "plugins.schedulers": ("default", _aslist),
     "plugins.webhooks": ("", _aslist),
+    # Task importers: biggest file or download, seconds to wait for a URL, and whether a URL
+    # may point at loopback or private addresses (tests and intranets only).
+    "importer.max_bytes": (50 * 1024 * 1024, _asint),
+    "importer.timeout": (30, _asint),
+    "importer.allow_private_urls": (False, _asbool),
     "scheduler.default": ("default", _asstr),
     # Seconds a `locked` reservation holds its task (PYBOSSA: one hour).
     "scheduler.locked.timeout": (3600, _asint),
@@ -61,10 +69,31 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "upload.max_bytes": (10 * 1024 * 1024, _asint),
     "cache.backend": ("dogpile.cache.memory", _asstr),
     "cache.expiration_time": (300, _asint),
+    # Rows of the public leaderboard (PYBOSSA's LEADERBOARD).
+    "leaderboard.size": (20, _asint),
+    # Help page texts: a file of HTML, or the HTML itself; empty keeps Crowdnest's own text.
+    "help.about": ("", _asstr),
+    "help.privacy": ("", _asstr),
+    "help.cookies_policy": ("", _asstr),
+    "help.terms_of_use": ("", _asstr),
     "disable_task_presenter": (False, _asbool),
     "runtime.gc_tuning": (False, _asbool),
     "disqus.public_key": ("", _asstr),
     "disqus.secret_key": ("", _asstr),
+    # Accounts: e-mail confirmation on registration, lifetime of the links sent by mail.
+    "account.confirm_email": (False, _asbool),
+    "account.link_expiration": (5 * 3600, _asint),
+    "account.locales": ("en es fr de it pt", _aslist),
+    # Mail: `smtp` (mail.host...), `debug` (files under mail.debug_dir) or `dummy` (tests).
+    "mail.mailer": ("debug", _asstr),
+    "mail.debug_dir": ("%(here)s/var/mail", _asstr),
+    "mail.host": ("localhost", _asstr),
+    "mail.port": (25, _asint),
+    "mail.username": ("", _asstr),
+    "mail.password": ("", _asstr),
+    "mail.tls": (False, _asbool),
+    "mail.ssl": (False, _asbool),
+    "mail.default_sender": ("crowdnest@localhost", _asstr),
     # Cornice must leave exceptions to core.errors (one error format).
     "handle_exceptions": (False, _asbool),
 }

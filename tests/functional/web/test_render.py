@@ -66,7 +66,7 @@ def test_html_page_is_escaped_and_uses_the_layout(app, db):
 
     assert response.content_type == "text/html"
     assert "<script>" not in response.text
-    assert '<main id="content">' in response.text
+    assert '<main id="content"' in response.text
 
 
 def test_unknown_page_is_the_404_template_in_html_and_json(app, db):

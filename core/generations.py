@@ -1,0 +1,92 @@
+"""Table generations: a Redis counter per table, incremented after each commit that wrote it.
+
+Caches of data read from the database (core.apicache) store the generations of the tables they
+read and serve an entry only while those generations are unchanged. Every SQLAlchemy session
+records the tables it wrote — unit-of-work flushes and bulk `insert/update/delete` statements
+alike — and increments their counters once its transaction has committed (never before: a
+reader could otherwise store old data under the new generation).
+
+Tracking is switched on per engine by `core.db.get_engine` when Redis is configured, so the web
+processes, the `crowdnest` command and background workers all take part. Writes made outside
+SQLAlchemy (psql, COPY) must call `bump_all` (the benchmarks' seeding does).
+"""
+
+import logging
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+PREFIX = "crowdnest:gen:"
+WRITTEN = "crowdnest_written_tables"
+# engine -> Redis client, for the engines whose sessions are tracked.
+_redis_of_engine: dict = {}
+
+
+def key(table: str) -> str:
+    return PREFIX + table
+
+
+def track(engine, redis) -> None:
+    """Bump generations for the sessions bound to `engine`."""
+    _redis_of_engine[engine] = redis
+
+
+def untrack(engine) -> None:
+    _redis_of_engine.pop(engine, None)
+
+
+def _note(session, tables) -> None:
+    session.info.setdefault(WRITTEN, set()).update(tables)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session, flush_context) -> None:
+    written = {
+        obj.__table__.name
+        for obj in (*session.new, *session.dirty, *session.deleted)
+        if hasattr(obj, "__table__")
+    }
+    if written:
+        _note(session, written)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if table is not None:
+            _note(state.session, {table.name})
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session) -> None:
+    session.info.pop(WRITTEN, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session) -> None:
+    tables = session.info.pop(WRITTEN, None)
+    if not tables or not _redis_of_engine:
+        return
+    redis = _redis_of_engine.get(session.get_bind())
+    if redis is not None:
+        bump(redis, tables)
+
+
+def bump(redis, tables) -> None:
+    """Increment the tables' generations; a Redis failure is logged, never raised (the commit
+    has happened; cached entries then live until their TTL)."""
+    try:
+        pipe = redis.pipeline(transaction=False)
+        for table in sorted(tables):
+            pipe.incr(key(table))
+        pipe.execute()
+    except Exception:
+        log.exception("could not bump the generations of %s", sorted(tables))
+
+
+def bump_all(redis, metadata) -> None:
+    """After writes SQLAlchemy did not see: every table's cached reads become stale."""
+    bump(redis, metadata.tables.keys())
