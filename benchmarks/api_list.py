@@ -10,9 +10,10 @@ Redis; then drives each endpoint with --clients concurrent clients for --duratio
     GET /api/task?project_id=1&limit=100&offset=90000    offset page deep in the table
     GET /api/project                                     first page of projects
 
-and prints one row of figures per endpoint: requests per second, latency percentiles, and the
-CPU time each request cost gunicorn, the PostgreSQL backends and the load generator (from
-/proc; the load comes from benchmarks/httpload.py). Loopback only; loops are bounded in time.
+once with the anonymous API cache on (production's default: core/apicache.py) and once with
+it off (--cache on|off|both), and prints one row of figures per endpoint and mode: requests
+per second, latency percentiles, and the CPU time each request cost gunicorn, the PostgreSQL
+backends and the load generator (from /proc; the load comes from benchmarks/httpload.py). Loopback only; loops are bounded in time.
 
     python benchmarks/api_list.py [--db URL] [--redis URL] [--runs N] [--duration S] [--reuse]
 
@@ -33,10 +34,12 @@ import time
 
 import psycopg
 from httpload import fetch, load
+from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from core.db import get_engine, get_session_factory
+from core import generations
+from core.db import Base, get_engine, get_session_factory
 from core.migrate import upgrade
 from core.models import Category, Project, ProjectStats, User
 
@@ -46,6 +49,7 @@ DEFAULT_DB = "postgresql+psycopg://crowdnest:crowdnest@localhost/crowdnest_bench
 DEFAULT_REDIS = "redis://localhost:6379/15"
 CREATED = "2024-01-01T00:00:00.000000"
 RUNS_PER_COPY_BLOCK = 50_000
+CACHE_MODES = {"both": (True, False), "on": (True,), "off": (False,)}
 
 
 # -- seeding --------------------------------------------------------------------------------
@@ -170,12 +174,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_gunicorn(db_url: str, redis_url: str, port: int, workers: int, log_path: str):
+def start_gunicorn(
+    db_url: str, redis_url: str, port: int, workers: int, log_path: str, cache: bool = True
+):
     environ = {
         **os.environ,
         "CROWDNEST_SQLALCHEMY_URL": db_url,
         "CROWDNEST_REDIS_URL": redis_url,
         "CROWDNEST_RATELIMIT_LIMIT": "100000000",
+        "CROWDNEST_API_CACHE": "true" if cache else "false",
     }
     command = [
         sys.executable,
@@ -248,6 +255,32 @@ def endpoints(n_tasks: int) -> list[tuple[str, str]]:
     ]
 
 
+def measure_all(args, cache: bool) -> list[tuple]:
+    """Every endpoint under one gunicorn, with or without the anonymous API cache."""
+    port = args.port or free_port()
+    log_path = os.path.join(tempfile.gettempdir(), f"crowdnest-bench-gunicorn-{port}.log")
+    server = start_gunicorn(args.db, args.redis, port, args.workers, log_path, cache)
+    mode = "cached" if cache else "uncached"
+    rows = []
+    try:
+        for label, path in endpoints(args.tasks):
+            if args.only and args.only not in label:
+                continue
+            status, body = fetch(port, path)
+            items = len(json.loads(body)) if status == 200 else 0
+            if status != 200 or items == 0:
+                raise SystemExit(f"{path} answered {status} with {items} items: {body[:300]!r}")
+            load(port, path, args.clients, args.warmup)
+            figures = load(
+                port, path, args.clients, args.duration, worker_pids(server), backend_pids(args.db)
+            )
+            rows.append((f"{label} ({mode})", items, len(body), figures))
+            print(f"  {label} ({mode}): {figures.per_second:.0f} req/s", flush=True)
+    finally:
+        stop(server)
+    return rows
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default=DEFAULT_DB, help="PostgreSQL SQLAlchemy URL (emptied!)")
@@ -262,6 +295,12 @@ def parse_args(argv=None):
     parser.add_argument("--port", type=int, default=0, help="0 picks a free loopback port")
     parser.add_argument("--reuse", action="store_true", help="keep the seeded data, skip seeding")
     parser.add_argument("--only", help="measure only endpoints whose label contains this")
+    parser.add_argument(
+        "--cache",
+        choices=sorted(CACHE_MODES),
+        default="both",
+        help="with the anonymous API cache (production's default), without it, or both",
+    )
     return parser.parse_args(argv)
 
 
@@ -279,38 +318,23 @@ def main(argv=None) -> int:
             f"in {time.perf_counter() - began:.1f} s"
         )
 
-    port = args.port or free_port()
-    log_path = os.path.join(tempfile.gettempdir(), f"crowdnest-bench-gunicorn-{port}.log")
-    server = start_gunicorn(args.db, args.redis, port, args.workers, log_path)
-    try:
-        rows = []
-        for label, path in endpoints(args.tasks):
-            if args.only and args.only not in label:
-                continue
-            status, body = fetch(port, path)
-            items = len(json.loads(body)) if status == 200 else 0
-            if status != 200 or items == 0:
-                raise SystemExit(f"{path} answered {status} with {items} items: {body[:300]!r}")
-            load(port, path, args.clients, args.warmup)
-            figures = load(
-                port, path, args.clients, args.duration, worker_pids(server), backend_pids(args.db)
-            )
-            rows.append((label, items, len(body), figures))
-            print(f"  {label}: {figures.per_second:.0f} req/s", flush=True)
-    finally:
-        stop(server)
-
+    # Seeding wrote with COPY, behind SQLAlchemy's back: mark every table as changed so that
+    # no answer cached by an earlier run is served.
+    generations.bump_all(Redis.from_url(args.redis), Base.metadata)
+    rows = []
+    for cache in CACHE_MODES[args.cache]:
+        rows += measure_all(args, cache)
     print(
         f"\ngunicorn -w {args.workers}, {args.clients} clients, {args.duration:g} s each, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, loopback"
     )
     print(
-        f"{'endpoint':28} {'items':>5} {'bytes':>6} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'endpoint':34} {'items':>5} {'bytes':>6} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'errors':>6}   CPU ms/request: {'app':>5} {'db':>5} {'client':>6}"
     )
     for label, items, size, f in rows:
         print(
-            f"{label:28} {items:5} {size:6} {f.per_second:6.0f} {f.p50_ms:7.1f} {f.p99_ms:7.1f} "
+            f"{label:34} {items:5} {size:6} {f.per_second:6.0f} {f.p50_ms:7.1f} {f.p99_ms:7.1f} "
             f"{f.errors:6}                   {f.app_cpu_ms:5.1f} {f.db_cpu_ms:5.1f} "
             f"{f.client_cpu_ms:6.1f}"
         )
