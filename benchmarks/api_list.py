@@ -13,7 +13,8 @@ Redis; then drives each endpoint with --clients concurrent clients for --duratio
 once with the anonymous API cache on (production's default: core/apicache.py) and once with
 it off (--cache on|off|both), and prints one row of figures per endpoint and mode: requests
 per second, latency percentiles, and the CPU time each request cost gunicorn, the PostgreSQL
-backends and the load generator (from /proc; the load comes from benchmarks/httpload.py). Loopback only; loops are bounded in time.
+backends and the load generator (from /proc; the load comes from benchmarks/httpload.py).
+Loopback only; loops are bounded in time.
 
     python benchmarks/api_list.py [--db URL] [--redis URL] [--runs N] [--duration S] [--reuse]
 
