@@ -58,7 +58,22 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # may point at loopback or private addresses (tests and intranets only).
     "importer.max_bytes": (50 * 1024 * 1024, _asint),
     "importer.timeout": (30, _asint),
+    # Exports: rows read, encoded and compressed at a time (memory is about proportional).
+    "export.batch_size": (2000, _asint),
     "importer.allow_private_urls": (False, _asbool),
+    # Background jobs (core/jobs.py): the RQ queues `crowdnest worker` serves, most urgent first,
+    # a job's time limit in seconds, and, without Redis, whether a job runs in the committing
+    # thread once the transaction commits ("sync") or in a thread of its own ("thread").
+    "jobs.queues": ("high default low", _aslist),
+    "jobs.timeout": (600, _asint),
+    "jobs.inline": ("sync", _asstr),
+    # Webhook deliveries: their queue, attempts (the backoff doubles from `backoff` seconds), the
+    # HTTP timeout, and whether a URL may point at loopback or private addresses (tests only).
+    "webhooks.queue": ("high", _asstr),
+    "webhooks.attempts": (5, _asint),
+    "webhooks.backoff": (1, _asint),
+    "webhooks.timeout": (10, _asint),
+    "webhooks.allow_private": (False, _asbool),
     "scheduler.default": ("default", _asstr),
     # Seconds a `locked` reservation holds its task (PYBOSSA: one hour).
     "scheduler.locked.timeout": (3600, _asint),

@@ -1,27 +1,56 @@
-"""Account pages: register, sign in, sign out and the signed-in user's own profile."""
+"""Account pages: register (with e-mail confirmation when on), sign in and sign out.
+
+Every /account route is declared here, in matching order (fixed paths before
+`/account/{name}/...`); the views live in this module and in account_profile (community,
+profiles, own projects), account_password (forgot/reset password, e-mail confirmation) and
+account_update (profile forms, API key, newsletter).
+"""
 
 from urllib.parse import urlsplit
 
 import colander
-from pyramid.csrf import get_csrf_token
+from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.security import forget, remember
 from pyramid.view import view_config
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from core.models import Project, ProjectOwner, TaskRun, User
+from core.mail import send_mail
+from core.models import User
 from core.passwords import verify_password
-from core.services.account import create_account
+from core.services.account import (
+    create_account,
+    is_pending,
+    make_link_token,
+    taken,
+    user_by_email,
+    user_by_name,
+)
+from core.services.permissions import is_admin
 from core.web import add_routes
 from core.web.forms import Form, checkbox, forbidden_chars
 from core.web.forms import text as text_field
+from core.web.project_access import require_signed_in
 from core.web.render import flash, form_data, redirect, require_csrf
 
+__all__ = ["create_account"]
+
 ROUTES = {
+    "account_index": "/account/",
+    "account_index_page": "/account/page/{page:\\d+}",
     "account_register": "/account/register",
+    "account_confirmation": "/account/register/confirmation",
     "account_signin": "/account/signin",
     "account_signout": "/account/signout",
     "account_profile": "/account/profile",
+    "account_forgot_password": "/account/forgot-password",
+    "account_reset_password": "/account/reset-password",
+    "account_confirm_email": "/account/confirm-email",
+    "account_newsletter": "/account/newsletter",
+    "account_projects": "/account/{name}/projects",
+    "account_update": "/account/{name}/update",
+    "account_reset_api_key": "/account/{name}/resetapikey",
+    "account_public": "/account/{name}/",
+    "account_public_bare": "/account/{name}",
 }
 
 FORBIDDEN_NAME_CHARS = "$#&\\/| "
@@ -44,72 +73,57 @@ RESERVED_NAMES = frozenset(
         "account",
     ]
 )
-# The private summary of one's own account (behavior.md 9.3), plus n_answers.
-PRIVATE_FIELDS = [
-    "id",
-    "name",
-    "fullname",
-    "created",
-    "api_key",
-    "info",
-    "admin",
-    "locale",
-    "email_addr",
-    "valid_email",
-    "confirmation_email_sent",
-    "restrict",
-]
 CORRECT_ERRORS = "Please correct the errors"
+NAME_LENGTH = "User name must be between 3 and 35 characters long"
+FULLNAME_LENGTH = "Full name must be between 3 and 35 characters long"
 
 
-def _new_name(db):
-    """Length, characters, reserved words and uniqueness of a new user name."""
+def name_validator(db, user_id: int | None = None):
+    """Length, characters, reserved words and uniqueness of a user name (others' names)."""
 
     def validate(node, value):
         if value.lower() in RESERVED_NAMES:
             raise colander.Invalid(node, "This name is used by the system.")
-        if db.scalar(select(User.id).where(func.lower(User.name) == value.lower())):
+        if taken(db, User.name, value, user_id):
             raise colander.Invalid(node, "The user name is already taken")
 
-    length = colander.Length(
-        3,
-        35,
-        min_err="User name must be between 3 and 35 characters long",
-        max_err="User name must be between 3 and 35 characters long",
-    )
+    length = colander.Length(3, 35, min_err=NAME_LENGTH, max_err=NAME_LENGTH)
     chars = forbidden_chars(FORBIDDEN_NAME_CHARS, "$#&\\/| and space symbols are forbidden")
     return colander.All(length, chars, validate)
 
 
-def _new_email(db):
-    """Format, length and uniqueness of a new e-mail address."""
+def email_validator(db, user_id: int | None = None):
+    """Format, length and uniqueness of an e-mail address (others' addresses)."""
 
     def validate(node, value):
-        if db.scalar(select(User.id).where(func.lower(User.email_addr) == value.lower())):
+        if taken(db, User.email_addr, value, user_id):
             raise colander.Invalid(node, "The e-mail is already taken")
 
     length = colander.Length(max=254, max_err="Email must be at most 254 characters long")
     return colander.All(length, colander.Email(msg="Invalid email address."), validate)
 
 
-def _passwords_match(form, values):
-    if values["password"] != values["confirm"]:
-        invalid = colander.Invalid(form)
-        invalid["confirm"] = "Passwords must match"
-        raise invalid
+def fullname_validator():
+    return colander.Length(3, 35, min_err=FULLNAME_LENGTH, max_err=FULLNAME_LENGTH)
+
+
+def passwords_match(first: str, second: str = "confirm"):
+    """A schema validator: field `second` must repeat field `first`."""
+
+    def validate(form, values):
+        if values[first] != values[second]:
+            invalid = colander.Invalid(form)
+            invalid[second] = "Passwords must match"
+            raise invalid
+
+    return validate
 
 
 def register_schema(db) -> colander.Schema:
-    fullname_length = colander.Length(
-        3,
-        35,
-        min_err="Full name must be between 3 and 35 characters long",
-        max_err="Full name must be between 3 and 35 characters long",
-    )
-    schema = colander.Schema(validator=_passwords_match)
-    schema.add(text_field("fullname", "The full name is required", fullname_length))
-    schema.add(text_field("name", "The user name is required", _new_name(db)))
-    schema.add(text_field("email_addr", "Email is required", _new_email(db)))
+    schema = colander.Schema(validator=passwords_match("password"))
+    schema.add(text_field("fullname", "The full name is required", fullname_validator()))
+    schema.add(text_field("name", "The user name is required", name_validator(db)))
+    schema.add(text_field("email_addr", "Email is required", email_validator(db)))
     schema.add(text_field("password", "Password cannot be empty"))
     schema.add(text_field("confirm", "Please confirm your password"))
     schema.add(checkbox("consent"))
@@ -139,6 +153,37 @@ def sign_in(request, user: User) -> None:
     remember(request, user.id)
 
 
+def account_url(user: User) -> str:
+    return f"/account/{user.name}/"
+
+
+def load_account(request, mode: str = "view") -> User:
+    """The account named in the URL (404 if none); mode "self" lets only it or an admin in."""
+    user = user_by_name(request.dbsession, request.matchdict["name"])
+    if user is None:
+        raise HTTPNotFound()
+    if mode == "self":
+        require_signed_in(request)
+        if request.user.id != user.id and not is_admin(request.user):
+            raise HTTPForbidden()
+    return user
+
+
+def send_confirmation(request, user: User, email: str) -> None:
+    """Mail `email` a link proving it belongs to `user`; it becomes the address once followed."""
+    settings = request.registry.settings
+    token = make_link_token(settings["session.secret"], "confirm", user, {"e": email})
+    url = request.route_url("account_confirmation", _query={"key": token})
+    hours = settings["account.link_expiration"] // 3600
+    text = (
+        f"Hello {user.fullname},\n\nPlease confirm your e-mail address by following this "
+        f"link (valid {hours} hours):\n\n{url}\n\nIf you did not ask for it, ignore this mail.\n"
+    )
+    values = {"user": user, "url": url, "hours": hours, "text": text}
+    send_mail(request, email, "Confirm your e-mail address", "account/mail_confirm.html", values)
+    user.confirmation_email_sent = True
+
+
 @view_config(route_name="account_register", request_method=("GET", "POST"), renderer="page")
 def register(request):
     db = request.dbsession
@@ -149,12 +194,21 @@ def register(request):
         form = Form(register_schema(db), data)
         values = form.valid()
         if values is not None:
+            confirm = request.registry.settings["account.confirm_email"]
             try:
-                user = create_account(db, values)
+                user = create_account(db, values, pending=confirm)
             except IntegrityError:
                 # A concurrent registration took the name or e-mail after the check.
                 form.add_error("name", "The user name or e-mail is already taken")
             else:
+                if confirm:
+                    send_confirmation(request, user, user.email_addr)
+                    return {
+                        "status": "sent",
+                        "email": user.email_addr,
+                        "title": "Account validation",
+                        "template": "account/account_validation.html",
+                    }
                 sign_in(request, user)
                 return redirect(request, "/", "Thanks for signing-up", "success")
         flash(request, CORRECT_ERRORS, "error")
@@ -172,21 +226,20 @@ def signin(request):
         require_csrf(request, data)
         form = Form(signin_schema(), data)
         values = form.valid()
+        user = None if values is None else user_by_email(request.dbsession, values["email"])
         if values is None:
             flash(request, CORRECT_ERRORS, "error")
+        elif user is None:
+            flash(request, "Ooops, we didn't find you in the system, did you sign up?", "info")
+        elif not verify_password(user.passwd_hash, values["password"]):
+            flash(request, "Ooops, Incorrect email/password", "error")
+        elif is_pending(user):
+            # The registration is not confirmed: a fresh link replaces a lost or expired one.
+            send_confirmation(request, user, user.email_addr)
+            flash(request, "Please confirm your e-mail first: we sent you a new link.", "info")
         else:
-            user = request.dbsession.scalars(
-                select(User)
-                .where(func.lower(User.email_addr) == values["email"].lower())
-                .order_by(User.id)
-            ).first()
-            if user is None:
-                flash(request, "Ooops, we didn't find you in the system, did you sign up?", "info")
-            elif not verify_password(user.passwd_hash, values["password"]):
-                flash(request, "Ooops, Incorrect email/password", "error")
-            else:
-                sign_in(request, user)
-                return redirect(request, next_url, f"Welcome back {user.fullname}", "success")
+            sign_in(request, user)
+            return redirect(request, next_url, f"Welcome back {user.fullname}", "success")
     return {"form": form, "next": next_url, "title": "Sign in", "template": "account/signin.html"}
 
 
@@ -197,41 +250,10 @@ def signout(request):
     return redirect(request, "/", "You are now signed out", "success")
 
 
-def private_summary(db, user: User) -> dict:
-    """The signed-in user's own fields, api_key included, never the password hash."""
-    summary = {field: getattr(user, field) for field in PRIVATE_FIELDS}
-    summary["n_answers"] = db.scalar(select(func.count()).where(TaskRun.user_id == user.id))
-    return summary
-
-
-def owned_projects(db, user: User) -> list[Project]:
-    owned = select(ProjectOwner.project_id).where(ProjectOwner.user_id == user.id)
-    return list(db.scalars(select(Project).where(Project.id.in_(owned)).order_by(Project.id)))
-
-
-@view_config(route_name="account_profile", request_method="GET", renderer="page")
-def profile(request):
-    user = request.user
-    if user is None:
-        if request.wants_json:
-            return redirect(request, "/account/signin", status="not_signed_in")
-        return redirect(request, "/account/signin?next=/account/profile")
-    db = request.dbsession
-    projects = [
-        {key: getattr(p, key) for key in ("id", "name", "short_name", "description", "published")}
-        for p in owned_projects(db, user)
-    ]
-    return {
-        "user": private_summary(db, user),
-        "projects_published": [p for p in projects if p["published"]],
-        "projects_draft": [p for p in projects if not p["published"]],
-        # The token a signed-in single-page app sends with its writes (decision 11).
-        "csrf": get_csrf_token(request),
-        "title": "Profile",
-        "template": "account/profile.html",
-    }
-
-
 def includeme(config):
+    config.include("core.mail")
     add_routes(config, ROUTES)
     config.scan(__name__)
+    config.scan("core.web.account_profile")
+    config.scan("core.web.account_password")
+    config.scan("core.web.account_update")

@@ -268,6 +268,10 @@ def test_profile_shows_own_private_fields_and_api_key(app, db):
         "confirmation_email_sent",
         "restrict",
         "n_answers",
+        "registered_ago",
+        "rank",
+        "score",
+        "total",
     }
     assert "passwd_hash" not in app.get("/account/profile", headers=JSON).text
 

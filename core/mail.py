@@ -1,0 +1,50 @@
+"""Outgoing mail with pyramid_mailer: the mailer is a registry utility chosen by `mail.mailer`.
+
+- `smtp`: pyramid_mailer's Mailer over the `mail.*` settings (host, port, username, ...);
+- `debug`: every message written as an .eml file under `mail.debug_dir` (development);
+- `dummy`: messages kept in the mailer's `outbox` list (tests).
+
+Messages leave only after the request's transaction commits (`request.after_commit`), so a
+failed request never mails anyone; a failure to send is logged, never raised.
+"""
+
+from pyramid.renderers import render
+from pyramid_mailer.interfaces import IMailer
+from pyramid_mailer.mailer import DebugMailer, DummyMailer, Mailer
+from pyramid_mailer.message import Message
+
+MAILERS = ("smtp", "debug", "dummy")
+
+
+def build_mailer(settings: dict):
+    """The mailer the `mail.mailer` setting names."""
+    kind = settings["mail.mailer"]
+    if kind == "dummy":
+        return DummyMailer()
+    if kind == "debug":
+        return DebugMailer(settings["mail.debug_dir"])
+    if kind == "smtp":
+        return Mailer.from_settings(settings, prefix="mail.")
+    raise ValueError(f"mail.mailer must be one of {', '.join(MAILERS)}, not {kind!r}")
+
+
+def get_mailer(request):
+    return request.registry.getUtility(IMailer)
+
+
+def send_mail(request, recipient: str, subject: str, template: str, values: dict) -> None:
+    """Send `template` (HTML, with a plain-text twin `values["text"]`) once the request commits."""
+    settings = request.registry.settings
+    html = render(template, {**values, "brand": settings["brand"]}, request=request)
+    message = Message(
+        subject=f"{settings['brand']}: {subject}",
+        sender=settings["mail.default_sender"],
+        recipients=[recipient],
+        body=values["text"],
+        html=html,
+    )
+    request.after_commit(get_mailer(request).send_immediately, message)
+
+
+def includeme(config):
+    config.registry.registerUtility(build_mailer(config.get_settings()), IMailer)

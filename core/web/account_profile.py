@@ -1,0 +1,165 @@
+"""Account pages to look at: the community index, profiles and one's own projects."""
+
+import math
+
+from pyramid.csrf import get_csrf_token
+from pyramid.httpexceptions import HTTPNotFound
+from pyramid.view import view_config
+from sqlalchemy import func, select
+
+from core.models import TaskRun, User
+from core.services.activity import (
+    contributed_projects,
+    contributors_page,
+    owned_projects,
+    public_info,
+    rank_and_score,
+    time_ago,
+    top_users,
+    update_feed,
+)
+from core.services.permissions import is_admin
+from core.web.account import load_account
+from core.web.render import redirect
+
+ACCOUNTS_PER_PAGE = 24
+LEADERBOARD_SIZE = 20
+# The private summary of one's own account (behavior.md 9.3).
+PRIVATE_FIELDS = [
+    "id",
+    "name",
+    "fullname",
+    "created",
+    "api_key",
+    "info",
+    "admin",
+    "locale",
+    "email_addr",
+    "valid_email",
+    "confirmation_email_sent",
+    "restrict",
+]
+
+
+def pagination(page: int, per_page: int, total: int) -> dict:
+    """behavior.md 9.9."""
+    return {
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "next": page < math.ceil(total / per_page),
+        "prev": page > 1,
+    }
+
+
+@view_config(route_name="account_index", request_method="GET", renderer="page")
+@view_config(route_name="account_index_page", request_method="GET", renderer="page")
+def index(request):
+    db = request.dbsession
+    page = int(request.matchdict.get("page", 1))
+    if page < 1:
+        raise HTTPNotFound()
+    accounts, count = contributors_page(db, page, ACCOUNTS_PER_PAGE)
+    if page > 1 and not accounts:
+        raise HTTPNotFound()
+    caller_id = request.user.id if request.user is not None else None
+    return {
+        "accounts": accounts,
+        "pagination": pagination(page, ACCOUNTS_PER_PAGE, count),
+        "total": db.scalar(select(func.count()).select_from(User)),
+        "top_users": top_users(db, LEADERBOARD_SIZE, caller_id),
+        "update_feed": update_feed(db),
+        "title": "Community",
+        "template": "account/index.html",
+    }
+
+
+def _summary_extras(db, user: User) -> dict:
+    rank, score = rank_and_score(db, user.id)
+    return {
+        "n_answers": db.scalar(select(func.count()).where(TaskRun.user_id == user.id)),
+        "registered_ago": time_ago(user.created),
+        "rank": rank,
+        "score": score,
+    }
+
+
+def own_profile(request, user: User) -> dict:
+    """The whole account, API key included: only ever shown to the account itself."""
+    db = request.dbsession
+    summary = {field: getattr(user, field) for field in PRIVATE_FIELDS}
+    summary.update(_summary_extras(db, user))
+    summary["total"] = db.scalar(select(func.count()).select_from(User))
+    owned = owned_projects(db, user.id)
+    return {
+        "user": summary,
+        "projects_contrib": contributed_projects(db, user.id, published_only=False),
+        "projects_published": [p for p in owned if p["published"]],
+        "projects_draft": [p for p in owned if not p["published"]],
+        "can_update": True,
+        # The token a signed-in single-page app sends with its writes (decision 11).
+        "csrf": get_csrf_token(request),
+        "title": f"{user.fullname} · User Profile",
+        "template": "account/profile.html",
+    }
+
+
+def public_profile(request, user: User) -> dict:
+    """What anyone may see of an account; admins also see its draft projects."""
+    db = request.dbsession
+    admin = is_admin(request.user)
+    page = {"can_update": admin, "template": "account/public_profile.html"}
+    if user.restrict and not admin:
+        empty = {"projects": [], "projects_contrib": [], "projects_created": []}
+        return {**page, **empty, "user": {"name": user.name}, "title": "User data is restricted"}
+    summary = {
+        "created": user.created,
+        "name": user.name,
+        "fullname": user.fullname,
+        "info": public_info(user.info),
+        "locale": user.locale,
+        **_summary_extras(db, user),
+    }
+    contributed = contributed_projects(db, user.id)
+    created = [p for p in owned_projects(db, user.id) if p["published"] or admin]
+    for project in created:
+        project.pop("owner_id")
+    return {
+        **page,
+        "user": summary,
+        "projects": contributed,
+        "projects_contrib": contributed,
+        "projects_created": created,
+        "title": f"{user.fullname} · User Profile",
+    }
+
+
+@view_config(route_name="account_public", request_method="GET", renderer="page")
+@view_config(route_name="account_public_bare", request_method="GET", renderer="page")
+def profile_by_name(request):
+    user = load_account(request)
+    if request.user is not None and request.user.id == user.id:
+        return own_profile(request, user)
+    return public_profile(request, user)
+
+
+@view_config(route_name="account_profile", request_method="GET", renderer="page")
+def profile(request):
+    if request.user is None:
+        if request.wants_json:
+            return redirect(request, "/account/signin", status="not_signed_in")
+        return redirect(request, "/account/signin?next=/account/profile")
+    return own_profile(request, request.user)
+
+
+@view_config(route_name="account_projects", request_method="GET", renderer="page")
+def projects(request):
+    user = load_account(request, "self")
+    owned = owned_projects(request.dbsession, user.id)
+    return {
+        "user": {"name": user.name, "fullname": user.fullname},
+        "projects_published": [p for p in owned if p["published"]],
+        "projects_draft": [p for p in owned if not p["published"]],
+        "title": "Projects",
+        "template": "account/projects.html",
+    }
