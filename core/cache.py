@@ -1,6 +1,36 @@
-"""dogpile.cache regions, configured from the .ini (memory in development, Redis in production)."""
+"""dogpile.cache regions, configured from the .ini (memory in development, Redis in production).
+
+Cached listings (stats, leaderboard, project categories) live in namespaces. Each namespace has a
+generation token kept in the region itself; a value is stored under its namespace's current
+token, so replacing the token forgets every value of the namespace at once. Once a session of
+the application's factory commits, the namespaces of the tables it wrote (recorded by
+core.generations) get a new token. The token lives in the cache backend, so with Redis every
+process sees the change.
+"""
+
+import uuid
+from collections.abc import Callable
 
 from dogpile.cache import make_region
+from dogpile.cache.api import NO_VALUE
+from sqlalchemy import event
+
+from core import generations
+
+# The namespaces whose values show data of each table.
+NAMESPACES_BY_TABLE = {
+    "project": ("projects", "stats"),
+    "project_owner": ("projects",),
+    "project_stats": ("projects",),
+    "category": ("projects", "stats"),
+    "task": ("projects", "stats"),
+    "task_run": ("projects", "stats", "leaderboard"),
+    "result": ("stats",),
+    "user": ("projects", "stats", "leaderboard"),
+    "auditlog": ("stats",),
+}
+# Every namespace; "dashboard" is only refreshed on demand (and by expiry).
+NAMESPACES = ("projects", "stats", "leaderboard", "dashboard")
 
 
 def build_region(settings):
@@ -17,5 +47,57 @@ def build_region(settings):
     )
 
 
+def _generation_key(namespace: str) -> str:
+    return f"generation:{namespace}"
+
+
+def generation(region, namespace: str) -> str:
+    """The namespace's current token (a new one when the backend has none)."""
+    token = region.get(_generation_key(namespace), ignore_expiration=True)
+    if token is NO_VALUE:
+        token = bump(region, namespace)
+    return token
+
+
+def bump(region, *namespaces: str) -> str:
+    """Forget every cached value of the namespaces; returns the last new token."""
+    token = ""
+    for namespace in namespaces:
+        # A random token, not a counter: concurrent bumps need no atomic increment.
+        token = uuid.uuid4().hex
+        region.set(_generation_key(namespace), token)
+    return token
+
+
+def bump_all(region) -> None:
+    """Forget every cached listing (after changes made outside the application's sessions)."""
+    bump(region, *NAMESPACES)
+
+
+def cached(region, namespace: str, key: str, creator: Callable[[], object], **kw):
+    """The value of `creator()`, cached until the namespace changes or the value expires.
+
+    Values are shared between requests: callers must not modify what they get.
+    """
+    # The token is read before the data: a write committed meanwhile bumps it after commit,
+    # so a value computed from older data is stored under a token nobody reads any more.
+    token = generation(region, namespace)
+    return region.get_or_create(f"{namespace}:{token}:{key}", creator, **kw)
+
+
+def listen(session_factory, region) -> None:
+    """After each commit of the factory's sessions, bump the namespaces of the written tables."""
+
+    def after_commit(session):
+        tables = generations.written(session)
+        namespaces = {ns for table in tables for ns in NAMESPACES_BY_TABLE.get(table, ())}
+        if namespaces:
+            bump(region, *sorted(namespaces))
+
+    event.listen(session_factory, "after_commit", after_commit)
+
+
 def includeme(config):
-    config.registry["cache"] = build_region(config.get_settings())
+    region = build_region(config.get_settings())
+    config.registry["cache"] = region
+    listen(config.registry["dbsession_factory"], region)

@@ -7,7 +7,8 @@ alike — and increments their counters once its transaction has committed (neve
 reader could otherwise store old data under the new generation).
 
 Tracking is switched on per engine by `core.db.get_engine` when Redis is configured, so the web
-processes, the `crowdnest` command and background workers all take part. Writes made outside
+processes, the `crowdnest` command and background workers all take part. Other caches read the
+same record: `written(session)` in an after_commit listener (core.cache does). Writes made outside
 SQLAlchemy (psql, COPY) must call `bump_all` (the benchmarks' seeding does).
 """
 
@@ -60,19 +61,28 @@ def _on_execute(state) -> None:
             _note(state.session, {table.name})
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session) -> None:
-    session.info.pop(WRITTEN, None)
+def written(session) -> set[str]:
+    """The tables the session's current transaction wrote so far (read it in after_commit)."""
+    return session.info.get(WRITTEN, set())
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session) -> None:
-    tables = session.info.pop(WRITTEN, None)
+    tables = written(session)
     if not tables or not _redis_of_engine:
         return
     redis = _redis_of_engine.get(session.get_bind())
     if redis is not None:
         bump(redis, tables)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session, transaction) -> None:
+    # Forgotten only when the outermost transaction ends (committed: after every after_commit
+    # listener, core.cache's among them, has read the set; rolled back: nothing is bumped). A
+    # savepoint rolled back keeps its tables: at worst a cached entry is recomputed once.
+    if transaction.parent is None:
+        session.info.pop(WRITTEN, None)
 
 
 def bump(redis, tables) -> None:

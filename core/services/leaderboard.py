@@ -1,0 +1,90 @@
+"""The leaderboard: volunteers ranked by their number of answers (behavior.md 9.7).
+
+Domain code: knows nothing of HTTP. Restricted accounts are left out; everyone else is ranked,
+volunteers without answers too. Ties go to the older account, so a rank never flickers.
+"""
+
+from sqlalchemy import func, select
+
+from core.cache import cached
+from core.models import TaskRun, User
+
+# The largest window a caller may ask for around their own rank.
+MAX_WINDOW = 10
+
+
+def ranking(db) -> list[tuple[int, int]]:
+    """(user id, score) for every ranked account, best first."""
+    scores = (
+        select(TaskRun.user_id, func.count().label("score"))
+        .where(TaskRun.user_id.is_not(None))
+        .group_by(TaskRun.user_id)
+        .subquery()
+    )
+    score = func.coalesce(scores.c.score, 0)
+    rows = db.execute(
+        select(User.id, score)
+        .outerjoin(scores, scores.c.user_id == User.id)
+        .where(~User.restrict)
+        .order_by(score.desc(), User.id)
+    )
+    return [(user_id, int(points)) for user_id, points in rows]
+
+
+def cached_ranking(db, region) -> list[tuple[int, int]]:
+    return cached(region, "leaderboard", "ranking", lambda: ranking(db))
+
+
+def public_rows(db, positions: list[tuple[int, int, int]], settings) -> list[dict]:
+    """Leaderboard rows for (rank, user id, score) triples, their users read in one query."""
+    ids = {user_id for _, user_id, _ in positions}
+    users = {user.id: user for user in db.scalars(select(User).where(User.id.in_(ids)))}
+    allowed = {"avatar", "container", "extra", "avatar_url"} | set(
+        settings["user.info_public_fields"]
+    )
+    rows = []
+    for rank, user_id, score in positions:
+        user = users.get(user_id)
+        if user is None:
+            continue
+        hidden = user.privacy_mode
+        info = user.info if isinstance(user.info, dict) else {}
+        rows.append(
+            {
+                "created": None if hidden else user.created,
+                "fullname": user.name if hidden else user.fullname,
+                "info": {} if hidden else {k: v for k, v in info.items() if k in allowed},
+                "n_answers": None,
+                "name": user.name,
+                "rank": rank,
+                "registered_ago": None,
+                "score": score,
+            }
+        )
+    return rows
+
+
+def top_users(db, region, settings, limit: int) -> list[dict]:
+    """The first `limit` rows of the board (cached until an answer or an account changes)."""
+
+    def build():
+        board = cached_ranking(db, region)[:limit]
+        positions = [(rank, user_id, score) for rank, (user_id, score) in enumerate(board, 1)]
+        return public_rows(db, positions, settings)
+
+    return cached(region, "leaderboard", f"top:{limit}", build)
+
+
+def around(db, region, settings, user_id: int, window: int) -> list[dict]:
+    """The caller's row, with `window` (at most MAX_WINDOW) neighbours on each side."""
+    window = max(0, min(window, MAX_WINDOW))
+    board = cached_ranking(db, region)
+    index = next((i for i, (ranked_id, _) in enumerate(board) if ranked_id == user_id), None)
+    if index is None:
+        return []
+    start = max(0, index - window)
+    positions = [
+        (rank, ranked_id, score)
+        for rank, (ranked_id, score) in enumerate(board[start : index + window + 1], start + 1)
+    ]
+    return public_rows(db, positions, settings)
