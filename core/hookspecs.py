@@ -58,7 +58,17 @@ def crowdnest_task_completed(project, task, result, payload, settings):
 
 @hookspec
 def crowdnest_importers():
-    """Return a dict {name: importer} of the task importers this plugin provides."""
+    """Called once at start-up. Return a dict {name: importer} of the task importers this plugin
+    provides; the import page offers them in the order plugins.importers lists the plugins.
+
+    An importer has `name`, `title`, `description`, `fields` (a tuple of
+    core.services.importer.ImportField: the form fields it needs, kind "url", "text" or "file")
+    and `records(values, settings)`, a generator of one dict per task (values: field name ->
+    submitted text, or the upload for a "file" field). It raises
+    core.services.importer.ImporterError(message, field) on bad input. Record keys quorum,
+    calibration, priority_0, n_answers and user_pref become task fields, the others go into
+    `info`; records whose info a task of the project already has are skipped.
+    """
 
 
 @hookspec

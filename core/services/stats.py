@@ -4,9 +4,11 @@ Domain code: knows nothing of HTTP. Increments are SQL expressions, so concurren
 lose an update; overall_progress is derived from the two counts it depends on.
 """
 
-from sqlalchemy import case, func, select, update
+from datetime import UTC, datetime, timedelta
 
-from core.models import ProjectStats, Result, Task, TaskRun
+from sqlalchemy import DateTime, case, cast, func, select, update
+
+from core.models import ProjectStats, Result, Task, TaskRun, User
 
 
 def bump(db, project_id: int, **deltas: int) -> None:
@@ -57,3 +59,104 @@ def recompute(db, project_id: int) -> None:
         )
         .execution_options(synchronize_session=False)
     )
+
+
+# --- Activity over a period, for the project's statistics page (behavior.md 11.1) -------------
+
+PERIOD_DAYS = 14
+
+
+def _seconds_between(db, start, end):
+    """SQL for the seconds from `start` to `end`, two ISO timestamp text columns."""
+    if db.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", cast(end, DateTime) - cast(start, DateTime))
+    return (func.julianday(end) - func.julianday(start)) * 86400
+
+
+def _day_ms(day: str) -> int:
+    moment = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _series(counts: dict, keys: list) -> dict:
+    """{all, anon, auth} value lists over `keys` from {(key, anonymous): n}."""
+    anon = [counts.get((key, True), 0) for key in keys]
+    auth = [counts.get((key, False), 0) for key in keys]
+    return {"all": [a + b for a, b in zip(anon, auth, strict=True)], "anon": anon, "auth": auth}
+
+
+def project_activity(db, project_id: int, now: datetime | None = None) -> dict:
+    """Answers per hour of day and per day over the last PERIOD_DAYS, and who gave them.
+
+    A handful of grouped queries, whatever the number of task runs. Anonymous volunteers are
+    counted by (pseudonymised) IP and never named.
+    """
+    now = now or datetime.now(UTC)
+    first_day = (now - timedelta(days=PERIOD_DAYS - 1)).date()
+    since = first_day.isoformat()
+    of_project = TaskRun.project_id == project_id
+    anonymous = TaskRun.user_id.is_(None)
+    recent = (of_project, TaskRun.finish_time >= since)
+
+    hour = func.substr(TaskRun.finish_time, 12, 2)
+    by_hour = {
+        (int(key), bool(anon)): n
+        for key, anon, n in db.execute(
+            select(hour, anonymous, func.count()).where(*recent).group_by(hour, anonymous)
+        )
+    }
+    day = func.substr(TaskRun.finish_time, 1, 10)
+    by_day = {
+        (key, bool(anon)): n
+        for key, anon, n in db.execute(
+            select(day, anonymous, func.count()).where(*recent).group_by(day, anonymous)
+        )
+    }
+    days = [(first_day + timedelta(days=offset)).isoformat() for offset in range(PERIOD_DAYS)]
+    hours = _series(by_hour, list(range(24)))
+    dates = _series(by_day, days)
+
+    runs = func.count().label("runs")
+    auth_top = db.execute(
+        select(User.id, User.name, User.fullname, runs)
+        .join(TaskRun, TaskRun.user_id == User.id)
+        .where(of_project)
+        .group_by(User.id, User.name, User.fullname)
+        .order_by(runs.desc(), User.id)
+        .limit(5)
+    ).all()
+    anon_top = db.scalars(
+        select(func.count())
+        .where(of_project, anonymous, TaskRun.user_ip.is_not(None))
+        .group_by(TaskRun.user_ip)
+        .order_by(func.count().desc())
+        .limit(5)
+    ).all()
+    totals = db.execute(
+        select(
+            func.count(func.distinct(TaskRun.user_id)),
+            func.count(TaskRun.user_id),
+            func.count(func.distinct(case((anonymous, TaskRun.user_ip)))),
+            func.count(case((anonymous, TaskRun.id))),
+            func.avg(_seconds_between(db, TaskRun.created, TaskRun.finish_time)),
+        ).where(of_project)
+    ).one()
+    n_auth, auth_runs, n_anon, anon_runs, average = totals
+    return {
+        "period_days": PERIOD_DAYS,
+        "hours": list(range(24)),
+        "hours_stats": hours,
+        "days": days,
+        "days_ms": [_day_ms(key) for key in days],
+        "dates_stats": dates,
+        "n_auth": n_auth,
+        "n_anon": n_anon,
+        "auth_taskruns": auth_runs,
+        "anon_taskruns": anon_runs,
+        "auth_top5": [
+            {"id": uid, "name": name, "fullname": fullname, "tasks": n}
+            for uid, name, fullname, n in auth_top
+        ],
+        "anon_top5": [{"tasks": n} for n in anon_top],
+        "average_time": round(float(average or 0), 2),
+    }

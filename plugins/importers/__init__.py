@@ -1,1 +1,1 @@
-"""Built-in importers plugins."""
+"""Built-in task importers: each module is a plugin of the `crowdnest.importers` group."""
