@@ -14,6 +14,11 @@ XDIST ?= 2
 # 1: `make test` also runs the concurrency proof (tests/concurrency) when it tests PostgreSQL.
 CONCURRENCY ?= 1
 PYTEST_ARGS ?=
+# 1: `make test` also runs the browser test (tests/browser) when Chromium and its driver exist.
+BROWSER ?= 1
+CHROMIUM ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
+SCREENSHOTS ?= $(or $(CROWDNEST_SCREENSHOTS),var/screenshots)
 PYTEST = $(PYTHON) -m pytest -q -p no:cacheprovider
 # Succeeds when PG_URL (an SQLAlchemy URL) accepts a connection within 3 seconds.
 PG_REACHABLE = $(PYTHON) -c "import sys, psycopg; from sqlalchemy.engine import make_url; \
@@ -26,13 +31,14 @@ define pytest_status
 status=$$?; if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$status
 endef
 
-.PHONY: help install install-test test test-sqlite test-postgresql concurrency concurrency-run pg-reachable serve bench \
+.PHONY: help install install-test test test-sqlite test-postgresql test-browser concurrency concurrency-run pg-reachable serve bench \
 	concurrency
 
 help:
 	@echo "make install      pip install -e . (then: pserve development.ini)"
 	@echo "make test         install with test extras, pytest on SQLite, then on PostgreSQL"
 	@echo "                  (DBS=auto|'sqlite postgresql', PG_URL=..., XDIST=2, PYTEST_ARGS=...)"
+	@echo "make test-browser the browser test alone (headless Chromium; screenshots in SCREENSHOTS)"
 	@echo "make serve        pserve development.ini on 127.0.0.1:6543"
 	@echo "make concurrency  the concurrency proof: gunicorn -w 4, PostgreSQL (PG_URL's server,"
 	@echo "                  database <name>_concurrency) and Redis db 14; about 3 minutes"
@@ -61,6 +67,10 @@ test: install-test
 		echo "== tests on $$db"; \
 		$(MAKE) --no-print-directory test-$$db || failed="$$failed $$db"; \
 	done; \
+	if [ "$(BROWSER)" != 0 ] && [ -x "$(CHROMIUM)" ] && [ -x "$(CHROMEDRIVER)" ]; then \
+		echo "== browser test: headless Chromium (screenshots in $(SCREENSHOTS))"; \
+		$(MAKE) --no-print-directory test-browser || failed="$$failed browser"; \
+	else echo "== browser test skipped: BROWSER=0, or no $(CHROMIUM) / $(CHROMEDRIVER)"; fi; \
 	case " $$dbs " in *" postgresql "*) if [ "$(CONCURRENCY)" != 0 ]; then \
 		echo "== concurrency proof: gunicorn -w 4 over PostgreSQL and Redis"; \
 		$(MAKE) --no-print-directory concurrency-run || failed="$$failed concurrency"; \
@@ -85,6 +95,15 @@ concurrency-run:
 	@CROWDNEST_TEST_DATABASE_URL='$(PG_URL)' $(PYTEST) -s -m concurrency tests/concurrency \
 		$(PYTEST_ARGS); \
 	$(pytest_status)
+
+# Headless Chromium drives the app (waitress on a free port, SQLite): register, create a
+# project, import a CSV, write a presenter, contribute. One screenshot per step in SCREENSHOTS.
+test-browser:
+	@CROWDNEST_SCREENSHOTS='$(SCREENSHOTS)' CROWDNEST_CHROMIUM='$(CHROMIUM)' \
+		CROWDNEST_CHROMEDRIVER='$(CHROMEDRIVER)' $(PYTEST) -m browser -s tests/browser \
+		$(PYTEST_ARGS); \
+	status=$$?; echo "screenshots:"; ls -1 '$(SCREENSHOTS)'/*.png 2>/dev/null; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$status
 
 pg-reachable:
 	@$(PG_REACHABLE) && echo "PostgreSQL answers at PG_URL"

@@ -4,23 +4,43 @@ Every page under /project/<short_name>/ loads its project with `load_project_for
   - "view": anyone, except that a password-protected project (info.passwd_hash, set by the
     owner) asks other callers for the password first (behavior.md 9.4);
   - "owner": owners and admins only (401 for anonymous JSON callers, sign-in redirect in HTML).
-`project_frame(request, project)` gives the keys `projects/_layout.html` needs.
+`project_frame(request, project)` gives the keys `projects/_layout.html` needs, and
+`project_summary(request, project)` the figures every project page shows (behavior.md 9.4).
 """
 
 import time
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from pyramid.httpexceptions import HTTPForbidden, HTTPFound, HTTPNotFound, HTTPUnauthorized
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from core.models import Project
-from core.serializers import dictize
+from core.models import Project, ProjectStats, User
+from core.serializers import USER_PUBLIC_INFO, dictize, public_info
 from core.services.images import image_url
-from core.services.permissions import owns_or_admin
+from core.services.permissions import is_admin, owns_or_admin
+from core.services.project import contrib_button, user_score
 
 # How long a correct project password keeps the project open in this session.
 UNLOCK_SECONDS = 30 * 60
 SESSION_KEY = "unlocked_projects"
+PRO_FEATURES = ("auditlog", "autoimporter", "webhooks")
+# The owner's own account, as they see it on their project's pages (never the password hash).
+OWNER_PRIVATE_FIELDS = (
+    "id",
+    "name",
+    "fullname",
+    "created",
+    "api_key",
+    "admin",
+    "locale",
+    "email_addr",
+    "valid_email",
+    "confirmation_email_sent",
+    "info",
+)
+# Project keys filled from the figures for callers who see only the public project.
+PUBLIC_FIGURES = ("n_tasks", "n_volunteers", "overall_progress")
 
 
 def find_project(request) -> Project:
@@ -78,4 +98,106 @@ def project_frame(request, project: Project, tab: str) -> dict:
         "is_owner": request.user is not None and owns_or_admin(request.user, project),
         "project_avatar_url": image_url(request, info.get("container"), info.get("avatar")),
         "project_tab": tab,
+    }
+
+
+def require_readable(request, project: Project) -> None:
+    """A draft is for its owners; a password-protected one was already asked for its password."""
+    if project.published or (project.info or {}).get("passwd_hash"):
+        return
+    if request.user is None:
+        require_signed_in(request)
+    if not owns_or_admin(request.user, project):
+        raise HTTPForbidden()
+
+
+def registered_ago(created: str | None) -> str | None:
+    """`3 days ago` from an ISO timestamp (stored in UTC)."""
+    try:
+        then = datetime.fromisoformat(created)
+    except (TypeError, ValueError):
+        return None
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    seconds = max(0, int((datetime.now(UTC) - then).total_seconds()))
+    for unit, size in (
+        ("year", 365 * 86400),
+        ("month", 30 * 86400),
+        ("day", 86400),
+        ("hour", 3600),
+        ("minute", 60),
+    ):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    return "just now"
+
+
+def owner_summary(request, owner: User | None) -> dict | None:
+    """The primary owner: their private summary for themselves, the public one for others."""
+    if owner is None:
+        return None
+    db = request.dbsession
+    score, rank = user_score(db, owner.id)
+    common = {
+        "created": owner.created,
+        "fullname": owner.fullname,
+        "name": owner.name,
+        "n_answers": score,
+        "rank": rank,
+        "registered_ago": registered_ago(owner.created),
+        "score": score,
+    }
+    if request.user is not None and request.user.id == owner.id:
+        summary = {field: getattr(owner, field) for field in OWNER_PRIVATE_FIELDS}
+        summary.update(common, total=db.scalar(select(func.count(User.id))))
+        return summary
+    allowed = USER_PUBLIC_INFO | set(request.registry.settings["user.info_public_fields"])
+    return {**common, "info": public_info(owner.info, allowed)}
+
+
+def pro_features(request) -> dict:
+    """Each pro feature: on when it is not pro-only, or the caller is an admin or a pro."""
+    pro_only = set(request.registry.settings["pro_features"])
+    user = request.user
+    privileged = is_admin(user) or bool(user is not None and user.pro)
+    return {f"{name}_enabled": name not in pro_only or privileged for name in PRO_FEATURES}
+
+
+def project_summary(request, project: Project) -> dict:
+    """project, owner, the figures and pro_features (owners see the private project)."""
+    db = request.dbsession
+    figures = db.scalars(select(ProjectStats).where(ProjectStats.project_id == project.id)).first()
+    last_activity = figures.last_activity if figures else None
+    numbers = {
+        "n_tasks": figures.n_tasks if figures else 0,
+        "n_task_runs": figures.n_task_runs if figures else 0,
+        "n_completed_tasks": figures.n_completed_tasks if figures else 0,
+        "n_volunteers": figures.n_volunteers if figures else 0,
+        "overall_progress": figures.overall_progress if figures else 0,
+        "last_activity": None if last_activity in (None, "", "0") else last_activity,
+    }
+    presenter_disabled = request.registry.settings["disable_task_presenter"]
+    shown = dictize(request, project, links=False)
+    shown["contrib_button"] = contrib_button(
+        db, project, figures, request.user, presenter_disabled
+    )
+    if owns_or_admin(request.user, project):
+        shown.update(
+            n_blogposts=figures.n_blogposts if figures else 0,
+            n_results=figures.n_results if figures else 0,
+            protected=bool((project.info or {}).get("passwd_hash")),
+        )
+    else:
+        shown.update({key: numbers[key] for key in PUBLIC_FIGURES})
+        shown.update(
+            last_activity=registered_ago(numbers["last_activity"]),
+            last_activity_raw=numbers["last_activity"],
+            owner=None,
+        )
+    return {
+        "project": shown,
+        "owner": owner_summary(request, db.get(User, project.owner_id)),
+        **numbers,
+        "pro_features": pro_features(request),
     }
