@@ -19,7 +19,8 @@ from core.services import query as list_query
 from core.services import uploads
 from core.services.permissions import can
 
-BODY_QUERY_KEYS = {"api_key", "callback", "response_format"}
+# `_` is jQuery's cache-buster, which task presenters send: ignored like PYBOSSA's callback.
+BODY_QUERY_KEYS = {"api_key", "callback", "response_format", "_"}
 
 
 def json_body(request):

@@ -35,6 +35,8 @@ SPECIAL_KEYS = {
     "stats",
     "callback",
     "response_format",
+    # jQuery's cache-buster (`$.ajax({cache: false})` in task presenters): ignored.
+    "_",
 }
 PROJECT_SCOPED = {"task", "task_run", "result", "blogpost", "helpingmaterial", "page"}
 # Models listed as plain rows (see build_list_query), and the id lists gathered into each row

@@ -243,3 +243,14 @@ def test_users_list_hides_restricted_and_shapes_privately(app, db):
         },
         {"name": private.name, "locale": "en"},
     ]
+
+
+def test_jquery_cache_buster_is_ignored(app, db):
+    project = ProjectFactory()
+    task = TaskFactory(project=project)
+
+    listed = app.get(f"/api/task?project_id={project.id}&_=1700000000000").json
+    one = app.get(f"/api/task/{task.id}?_=1700000000000").json
+
+    assert [row["id"] for row in listed] == [task.id]
+    assert one["id"] == task.id
