@@ -3,13 +3,33 @@
 Domain code: knows nothing of HTTP.
 """
 
-from sqlalchemy import delete, select, update
+import html
+import re
+import uuid
 
-from core.models import Project, Result, Task, TaskRun, Webhook
-from core.services import stats
+from sqlalchemy import delete, exists, func, select, update
+
+from core.models import (
+    Blogpost,
+    Category,
+    HelpingMaterial,
+    Page,
+    Project,
+    ProjectStats,
+    Result,
+    Task,
+    TaskRun,
+    User,
+    Webhook,
+)
+from core.passwords import hash_password
+from core.services import stats, uploads
 
 # Short names that would shadow a route.
 RESERVED_SHORT_NAMES = {"new", "category", "page", "search", "static", "api"}
+DESCRIPTION_LENGTH = 255
+TAGS = re.compile(r"<[^>]*>")
+MARKUP = re.compile(r"[#*_`>\[\]]+")
 
 
 def publish_blocker(db, project: Project, presenter_disabled: bool) -> str | None:
@@ -38,3 +58,151 @@ def publish(db, project: Project) -> None:
     project.published = True
     db.flush()
     stats.recompute(db, project.id)
+
+
+def default_category_id(db) -> int:
+    """The first category; a fresh site gets one so that projects can be created at once."""
+    category_id = db.scalar(select(Category.id).order_by(Category.id).limit(1))
+    if category_id is None:
+        category = Category(name="General", short_name="general", description="All projects")
+        db.add(category)
+        db.flush()
+        category_id = category.id
+    return category_id
+
+
+def derive_description(long_description: str | None) -> str:
+    """A plain-text description from the long one: tags and markup dropped, 255 characters."""
+    text = MARKUP.sub("", TAGS.sub(" ", html.unescape(long_description or "")))
+    return " ".join(text.split())[:DESCRIPTION_LENGTH]
+
+
+def create_project(db, owner: User, values: dict) -> Project:
+    """A draft project owned by `owner`, with its (empty) figures row."""
+    project = Project(
+        name=values["name"],
+        short_name=values["short_name"],
+        description=values.get("description") or derive_description(values["long_description"]),
+        long_description=values.get("long_description") or "",
+        category_id=values.get("category_id") or default_category_id(db),
+        owner_id=owner.id,
+        published=False,
+        info={},
+    )
+    db.add(project)
+    db.flush()
+    project.set_owners([])
+    db.add(ProjectStats(project_id=project.id))
+    db.flush()
+    return project
+
+
+def stored_files(db, project: Project, upload_dir: str) -> list[str]:
+    """Paths of every file the project's objects point at (to remove once it is deleted)."""
+    paths = []
+    info = project.info or {}
+    for name in {info.get("avatar"), info.get("thumbnail")}:
+        path = uploads.path_of(upload_dir, {"container": info.get("container"), "file_name": name})
+        if path:
+            paths.append(path)
+    for model in (Blogpost, HelpingMaterial, Page, TaskRun):
+        rows = db.execute(
+            select(model.info)
+            .where(model.project_id == project.id)
+            .execution_options(yield_per=1000)
+        )
+        for (row_info,) in rows:
+            path = uploads.path_of(upload_dir, row_info)
+            if path:
+                paths.append(path)
+    return paths
+
+
+def delete_project(db, project: Project) -> None:
+    """Delete the project; its tasks, answers, results, posts and figures go with it."""
+    # Bulk deletes first: cheaper than the ORM walking 100,000 tasks, and the same on every
+    # database whether or not it enforces ON DELETE CASCADE.
+    for model in (Result, TaskRun, Task, Webhook, Blogpost, HelpingMaterial, Page, ProjectStats):
+        db.execute(
+            delete(model)
+            .where(model.project_id == project.id)
+            .execution_options(synchronize_session=False)
+        )
+    db.delete(project)
+    db.flush()
+
+
+def reset_secret_key(project: Project) -> str:
+    project.secret_key = str(uuid.uuid4())
+    return project.secret_key
+
+
+def is_protected(project: Project) -> bool:
+    return bool((project.info or {}).get("passwd_hash"))
+
+
+def set_password(project: Project, password: str | None) -> None:
+    """Protect the project with a password (stored hashed), or remove the protection."""
+    info = dict(project.info or {})
+    if password:
+        info["passwd_hash"] = hash_password(password)
+    else:
+        info.pop("passwd_hash", None)
+    project.info = info
+
+
+def set_avatar(project: Project, container: str, name: str, url: str) -> tuple | None:
+    """Point the project at a new avatar; returns the (container, name) of the old one."""
+    info = dict(project.info or {})
+    old = (info.get("container"), info.get("avatar")) if info.get("avatar") else None
+    info.update(container=container, avatar=name, thumbnail=name, thumbnail_url=url)
+    project.info = info
+    return old
+
+
+def add_coowner(project: Project, user: User) -> bool:
+    """Make `user` a co-owner; False when they already own the project."""
+    if user.id in project.owners_ids:
+        return False
+    project.set_owners([*project.owners_ids, user.id])
+    return True
+
+
+def remove_coowner(project: Project, user: User) -> bool:
+    """Take `user` off the owners; False when they are not a co-owner (the creator stays)."""
+    if user.id == project.owner_id or user.id not in project.owners_ids:
+        return False
+    project.set_owners([owner for owner in project.owners_ids if owner != user.id])
+    return True
+
+
+def contrib_button(
+    db, project: Project, figures: ProjectStats | None, user, presenter_disabled: bool
+) -> str:
+    """What the caller can do with the project: draft, publish, completed, (cannot_)contribute."""
+    n_tasks = figures.n_tasks if figures else 0
+    if figures is not None and n_tasks and figures.overall_progress >= 100:
+        return "completed"
+    if not project.published:
+        has_presenter = presenter_disabled or bool((project.info or {}).get("task_presenter"))
+        return "publish" if has_presenter and n_tasks else "draft"
+    open_tasks = select(Task.id).where(Task.project_id == project.id, Task.state != "completed")
+    if user is not None:
+        answered = exists().where(TaskRun.task_id == Task.id, TaskRun.user_id == user.id)
+        open_tasks = open_tasks.where(~answered)
+    found = db.scalar(select(exists(open_tasks)))
+    return "can_contribute" if found else "cannot_contribute"
+
+
+def user_score(db, user_id: int) -> tuple[int, int]:
+    """(score, rank) of a user: their task runs, and 1 + the users with more of them."""
+    score = db.scalar(select(func.count()).where(TaskRun.user_id == user_id)) or 0
+    ahead = (
+        select(TaskRun.user_id)
+        .join(User, User.id == TaskRun.user_id)
+        .where(User.restrict.is_(False))
+        .group_by(TaskRun.user_id)
+        .having(func.count() > score)
+        .subquery()
+    )
+    return score, 1 + (db.scalar(select(func.count()).select_from(ahead)) or 0)

@@ -12,12 +12,16 @@ from core.web.render import PageRenderer, WebPagePredicate, error_page
 # Included in this order.
 PAGE_MODULES = (
     "core.web.account",
+    "core.web.oauth",
     "core.web.listings",
     "core.web.help",
     "core.web.admin",
     "core.web.project",
+    "core.web.project_blog",
     "core.web.project_data",
     "core.web.contribute",
+    "core.web.export",
+    "core.web.webhooks",
 )
 
 
