@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import exists, func, select
 
 from core.models import Blogpost, Project, ProjectOwner, ProjectStats, TaskRun, User
+from core.services import leaderboard
 
 USER_PUBLIC_INFO = ("avatar", "container", "extra", "avatar_url")
 PROJECT_PUBLIC_INFO = ("container", "thumbnail", "thumbnail_url")
@@ -52,27 +53,6 @@ def time_ago(timestamp: str | None, now: datetime | None = None) -> str | None:
 # --- scores and ranks -----------------------------------------------------------------------
 
 
-def _ranking():
-    """Every unrestricted account with its score (answers given) and rank (1 = most)."""
-    runs = (
-        select(TaskRun.user_id, func.count().label("n"))
-        .where(TaskRun.user_id.is_not(None))
-        .group_by(TaskRun.user_id)
-        .subquery()
-    )
-    score = func.coalesce(runs.c.n, 0)
-    return (
-        select(
-            User.id.label("user_id"),
-            score.label("score"),
-            func.row_number().over(order_by=(score.desc(), User.id)).label("rank"),
-        )
-        .outerjoin(runs, runs.c.user_id == User.id)
-        .where(User.restrict.is_(False))
-        .subquery()
-    )
-
-
 def _board_row(user: User, score: int, rank: int) -> dict:
     return {
         "created": user.created,
@@ -87,31 +67,19 @@ def _board_row(user: User, score: int, rank: int) -> dict:
     }
 
 
-def top_users(db, limit: int = 20, user_id: int | None = None) -> list[dict]:
-    """The `limit` best-ranked accounts, then the caller's own row if it is not among them."""
-    ranking = _ranking()
-    query = select(User, ranking.c.score, ranking.c.rank).join(
-        ranking, ranking.c.user_id == User.id
-    )
-    rows = db.execute(query.where(ranking.c.rank <= limit).order_by(ranking.c.rank)).all()
-    board = [_board_row(*row) for row in rows]
-    if user_id is not None and all(row.id != user_id for row, _, _ in rows):
-        own = db.execute(query.where(ranking.c.user_id == user_id)).first()
-        if own is not None:
-            board.append(_board_row(*own))
-    return board
-
-
-def rank_and_score(db, user_id: int) -> tuple[int | None, int]:
-    """(rank, score) of one account; rank is None for restricted accounts."""
-    ranking = _ranking()
-    row = db.execute(
-        select(ranking.c.rank, ranking.c.score).where(ranking.c.user_id == user_id)
-    ).first()
-    if row is not None:
-        return row.rank, row.score
-    score = db.scalar(select(func.count()).where(TaskRun.user_id == user_id))
-    return None, score
+def top_users(db, region, limit: int = 20, user_id: int | None = None) -> list[dict]:
+    """The `limit` best-ranked accounts, then the caller's own row if it is not among them
+    (ranks from the cached leaderboard, users read in one query)."""
+    board = leaderboard.cached_ranking(db, region)
+    positions = [(rank, uid, score) for rank, (uid, score) in enumerate(board[:limit], start=1)]
+    if user_id is not None and all(uid != user_id for _, uid, _ in positions):
+        rank, score = leaderboard.rank_and_score(db, region, user_id)
+        if rank is not None:
+            positions.append((rank, user_id, score))
+    users = {
+        u.id: u for u in db.scalars(select(User).where(User.id.in_([p[1] for p in positions])))
+    }
+    return [_board_row(users[uid], score, rank) for rank, uid, score in positions if uid in users]
 
 
 # --- the community page ---------------------------------------------------------------------

@@ -35,6 +35,15 @@ def cached_ranking(db, region) -> list[tuple[int, int]]:
     return cached(region, "leaderboard", "ranking", lambda: ranking(db))
 
 
+def rank_and_score(db, region, user_id: int) -> tuple[int | None, int]:
+    """(rank, score) of one account from the cached board; rank is None when it is not ranked
+    (restricted accounts), its score then counted directly."""
+    for position, (ranked_id, score) in enumerate(cached_ranking(db, region), start=1):
+        if ranked_id == user_id:
+            return position, score
+    return None, db.scalar(select(func.count()).where(TaskRun.user_id == user_id)) or 0
+
+
 def public_rows(db, positions: list[tuple[int, int, int]], settings) -> list[dict]:
     """Leaderboard rows for (rank, user id, score) triples, their users read in one query."""
     ids = {user_id for _, user_id, _ in positions}

@@ -7,7 +7,7 @@ import html
 import re
 import uuid
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, select, update
 
 from core.models import (
     Blogpost,
@@ -192,17 +192,3 @@ def contrib_button(
         open_tasks = open_tasks.where(~answered)
     found = db.scalar(select(exists(open_tasks)))
     return "can_contribute" if found else "cannot_contribute"
-
-
-def user_score(db, user_id: int) -> tuple[int, int]:
-    """(score, rank) of a user: their task runs, and 1 + the users with more of them."""
-    score = db.scalar(select(func.count()).where(TaskRun.user_id == user_id)) or 0
-    ahead = (
-        select(TaskRun.user_id)
-        .join(User, User.id == TaskRun.user_id)
-        .where(User.restrict.is_(False))
-        .group_by(TaskRun.user_id)
-        .having(func.count() > score)
-        .subquery()
-    )
-    return score, 1 + (db.scalar(select(func.count()).select_from(ahead)) or 0)

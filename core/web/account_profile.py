@@ -7,17 +7,17 @@ from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import func, select
 
-from core.models import TaskRun, User
+from core.models import User
 from core.services.activity import (
     contributed_projects,
     contributors_page,
     owned_projects,
     public_info,
-    rank_and_score,
     time_ago,
     top_users,
     update_feed,
 )
+from core.services.leaderboard import rank_and_score
 from core.services.permissions import is_admin
 from core.web.account import load_account
 from core.web.render import redirect
@@ -67,17 +67,17 @@ def index(request):
         "accounts": accounts,
         "pagination": pagination(page, ACCOUNTS_PER_PAGE, count),
         "total": db.scalar(select(func.count()).select_from(User)),
-        "top_users": top_users(db, LEADERBOARD_SIZE, caller_id),
+        "top_users": top_users(db, request.registry["cache"], LEADERBOARD_SIZE, caller_id),
         "update_feed": update_feed(db),
         "title": "Community",
         "template": "account/index.html",
     }
 
 
-def _summary_extras(db, user: User) -> dict:
-    rank, score = rank_and_score(db, user.id)
+def _summary_extras(request, user: User) -> dict:
+    rank, score = rank_and_score(request.dbsession, request.registry["cache"], user.id)
     return {
-        "n_answers": db.scalar(select(func.count()).where(TaskRun.user_id == user.id)),
+        "n_answers": score,
         "registered_ago": time_ago(user.created),
         "rank": rank,
         "score": score,
@@ -88,7 +88,7 @@ def own_profile(request, user: User) -> dict:
     """The whole account, API key included: only ever shown to the account itself."""
     db = request.dbsession
     summary = {field: getattr(user, field) for field in PRIVATE_FIELDS}
-    summary.update(_summary_extras(db, user))
+    summary.update(_summary_extras(request, user))
     summary["total"] = db.scalar(select(func.count()).select_from(User))
     owned = owned_projects(db, user.id)
     return {
@@ -118,7 +118,7 @@ def public_profile(request, user: User) -> dict:
         "fullname": user.fullname,
         "info": public_info(user.info),
         "locale": user.locale,
-        **_summary_extras(db, user),
+        **_summary_extras(request, user),
     }
     contributed = contributed_projects(db, user.id)
     created = [p for p in owned_projects(db, user.id) if p["published"] or admin]

@@ -9,7 +9,6 @@ Every page under /project/<short_name>/ loads its project with `load_project_for
 """
 
 import time
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 from pyramid.httpexceptions import HTTPForbidden, HTTPFound, HTTPNotFound, HTTPUnauthorized
@@ -17,9 +16,11 @@ from sqlalchemy import func, select
 
 from core.models import Project, ProjectStats, User
 from core.serializers import USER_PUBLIC_INFO, dictize, public_info
+from core.services.activity import time_ago
 from core.services.images import image_url
+from core.services.leaderboard import rank_and_score
 from core.services.permissions import is_admin, owns_or_admin
-from core.services.project import contrib_button, user_score
+from core.services.project import contrib_button
 
 # How long a correct project password keeps the project open in this session.
 UNLOCK_SECONDS = 30 * 60
@@ -111,41 +112,19 @@ def require_readable(request, project: Project) -> None:
         raise HTTPForbidden()
 
 
-def registered_ago(created: str | None) -> str | None:
-    """`3 days ago` from an ISO timestamp (stored in UTC)."""
-    try:
-        then = datetime.fromisoformat(created)
-    except (TypeError, ValueError):
-        return None
-    if then.tzinfo is None:
-        then = then.replace(tzinfo=UTC)
-    seconds = max(0, int((datetime.now(UTC) - then).total_seconds()))
-    for unit, size in (
-        ("year", 365 * 86400),
-        ("month", 30 * 86400),
-        ("day", 86400),
-        ("hour", 3600),
-        ("minute", 60),
-    ):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count > 1 else ''} ago"
-    return "just now"
-
-
 def owner_summary(request, owner: User | None) -> dict | None:
     """The primary owner: their private summary for themselves, the public one for others."""
     if owner is None:
         return None
     db = request.dbsession
-    score, rank = user_score(db, owner.id)
+    rank, score = rank_and_score(db, request.registry["cache"], owner.id)
     common = {
         "created": owner.created,
         "fullname": owner.fullname,
         "name": owner.name,
         "n_answers": score,
         "rank": rank,
-        "registered_ago": registered_ago(owner.created),
+        "registered_ago": time_ago(owner.created),
         "score": score,
     }
     if request.user is not None and request.user.id == owner.id:
@@ -191,7 +170,7 @@ def project_summary(request, project: Project) -> dict:
     else:
         shown.update({key: numbers[key] for key in PUBLIC_FIGURES})
         shown.update(
-            last_activity=registered_ago(numbers["last_activity"]),
+            last_activity=time_ago(numbers["last_activity"]),
             last_activity_raw=numbers["last_activity"],
             owner=None,
         )
