@@ -56,7 +56,7 @@ PAGES = [
     ("task browse, page 4000", "/project/project1/tasks/browse/4000"),
     ("project stats", "/project/project1/stats"),
     ("project results", "/project/project1/results"),
-    ("featured projects", "/project/category/featured/"),
+    ("category listing", "/project/category/science/"),
     ("leaderboard", "/leaderboard/"),
     ("global stats", "/stats/"),
 ]
