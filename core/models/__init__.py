@@ -17,6 +17,7 @@ from core.models.task_reservation import TaskReservation
 from core.models.task_run import TaskRun
 from core.models.user import User
 from core.models.webhook import Webhook
+from core.models.webhook_delivery import WebhookDelivery
 
 __all__ = [
     "Announcement",
@@ -37,4 +38,5 @@ __all__ = [
     "TaskRun",
     "User",
     "Webhook",
+    "WebhookDelivery",
 ]

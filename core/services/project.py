@@ -21,6 +21,7 @@ from core.models import (
     TaskRun,
     User,
     Webhook,
+    WebhookDelivery,
 )
 from core.passwords import hash_password
 from core.services import stats, uploads
@@ -43,7 +44,7 @@ def publish_blocker(db, project: Project, presenter_disabled: bool) -> str | Non
 
 def publish(db, project: Project) -> None:
     """Publish and forget the draft answers (they were tests)."""
-    for model in (Result, TaskRun, Webhook):
+    for model in (Result, TaskRun, Webhook, WebhookDelivery):
         db.execute(
             delete(model)
             .where(model.project_id == project.id)
@@ -122,7 +123,17 @@ def delete_project(db, project: Project) -> None:
     """Delete the project; its tasks, answers, results, posts and figures go with it."""
     # Bulk deletes first: cheaper than the ORM walking 100,000 tasks, and the same on every
     # database whether or not it enforces ON DELETE CASCADE.
-    for model in (Result, TaskRun, Task, Webhook, Blogpost, HelpingMaterial, Page, ProjectStats):
+    for model in (
+        Result,
+        TaskRun,
+        Task,
+        Webhook,
+        WebhookDelivery,
+        Blogpost,
+        HelpingMaterial,
+        Page,
+        ProjectStats,
+    ):
         db.execute(
             delete(model)
             .where(model.project_id == project.id)

@@ -1,0 +1,167 @@
+"""Background jobs: RQ on Redis when redis.url is set, else run in-process after the commit.
+
+A job is a module-level function `func(settings, *args, **kwargs)`: it receives the
+application's settings first (the worker's own, never a copy sent through Redis), then the
+arguments it was enqueued with, which must pickle. It opens its own database session with
+`database(settings)`: the request that enqueued it is long over when it runs.
+
+`enqueue(request, ...)` holds the job until the request's transaction commits (nothing leaves
+when it aborts); `enqueue(settings, ...)` sends it at once, for callers outside any transaction
+(commands, after-commit hooks, other jobs). A job that raises is retried as `retry` says, then
+logged: a failing job never fails the request that enqueued it, nor stops a worker.
+"""
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import rq
+from pyramid.paster import setup_logging
+from rq import Retry
+from rq.job import Job
+
+from core.db import get_engine, get_session_factory
+from core.events import after_commit
+from core.redis import get_redis
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Retry", "SimpleWorker", "Worker", "database", "enqueue", "run_worker"]
+
+
+def enqueue(
+    request_or_settings,
+    func: Callable[..., Any],
+    *args: Any,
+    queue: str = "default",
+    retry: Retry | None = None,
+    **kwargs: Any,
+) -> None:
+    """Run `func(settings, *args, **kwargs)` in the background, once the transaction commits.
+
+    `queue` and `retry` belong to enqueue itself: the RQ queue's name (from the settings, e.g.
+    `webhooks.queue`) and how often and after how long a job that raises runs again.
+    """
+    registry = getattr(request_or_settings, "registry", None)
+    if registry is None:
+        dispatch(request_or_settings, func, args, kwargs, queue, retry)
+    else:
+        after_commit(
+            request_or_settings, dispatch, registry.settings, func, args, kwargs, queue, retry
+        )
+
+
+def dispatch(settings, func, args: tuple, kwargs: dict, queue: str, retry: Retry | None) -> None:
+    """Hand the job to RQ, or run it in this process when no Redis is configured."""
+    if settings["redis.url"]:
+        connection = get_redis(settings["redis.url"])
+        try:
+            rq.Queue(queue, connection=connection, job_class=SettingsJob).enqueue_call(
+                func, args=args, kwargs=kwargs, timeout=settings["jobs.timeout"], retry=retry
+            )
+        finally:
+            connection.close()
+    elif settings["jobs.inline"] == "thread":
+        name = f"job-{getattr(func, '__name__', 'job')}"
+        threading.Thread(
+            target=run_inline, args=(settings, func, args, kwargs, retry), name=name, daemon=True
+        ).start()
+    else:
+        run_inline(settings, func, args, kwargs, retry)
+
+
+def run_inline(settings, func, args: tuple, kwargs: dict, retry: Retry | None) -> None:
+    """Run a job here and now, again after each failure as `retry` says; errors are logged."""
+    runs = 1 + (retry.max if retry is not None else 0)
+    for done in range(runs):
+        try:
+            func(settings, *args, **kwargs)
+            return
+        except Exception as error:
+            name = getattr(func, "__name__", func)
+            if done + 1 == runs:
+                log.exception("job %s failed for good", name)
+                return
+            delay = Retry.get_interval(done, retry.intervals)
+            log.warning("job %s failed (%s); again in %s s", name, error, delay)
+            time.sleep(delay)
+
+
+@contextmanager
+def database(settings) -> Iterator:
+    """A session of the job's own in one transaction, committed when the block ends normally."""
+    engine = get_engine(settings)
+    try:
+        with get_session_factory(engine)() as db, db.begin():
+            yield db
+    finally:
+        engine.dispose()
+
+
+# --- the worker --------------------------------------------------------------------------------
+
+
+class SettingsJob(Job):
+    """An RQ job whose function is called with the worker's settings first."""
+
+    settings: dict | None = None
+
+    def _execute(self) -> Any:
+        return self.func(self.settings, *self.args, **self.kwargs)
+
+
+class _SettingsWorkerMixin:
+    """A worker that runs SettingsJobs with the settings of its .ini."""
+
+    job_class = SettingsJob
+
+    def __init__(self, *args, settings: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.settings = settings
+
+    def perform_job(self, job, *args, **kwargs):
+        job.settings = self.settings
+        return super().perform_job(job, *args, **kwargs)
+
+
+class Worker(_SettingsWorkerMixin, rq.Worker):
+    """Forks a work horse per job, as RQ's Worker: a crashing job cannot take the worker down."""
+
+
+class SimpleWorker(_SettingsWorkerMixin, rq.SimpleWorker):
+    """Runs jobs in its own process (tests, platforms without fork)."""
+
+
+def run_worker(settings: dict, args) -> int:
+    """`crowdnest worker`: serve the RQ queues of jobs.queues (or --queue) until stopped."""
+    if not settings["redis.url"]:
+        print(
+            "crowdnest: error: the worker needs redis.url; without Redis jobs run in the web "
+            "process",
+            file=sys.stderr,
+        )
+        return 1
+    setup_logging(args.config)
+    queues = args.queue or settings["jobs.queues"]
+    connection = get_redis(settings["redis.url"])
+    worker_class = SimpleWorker if args.simple else Worker
+    worker = worker_class(queues, connection=connection, settings=settings)
+    print(f"serving queues {', '.join(queues)}")
+    # The scheduler moves jobs due for a retry (webhooks' backoff) back onto their queue.
+    worker.work(burst=args.burst, with_scheduler=True)
+    return 0
+
+
+def add_worker_command(commands) -> None:
+    """Register `crowdnest worker` on the command line's subparsers."""
+    worker = commands.add_parser("worker", help="run background jobs (RQ on redis.url)")
+    worker.add_argument(
+        "--queue", action="append", help="a queue to serve (default: jobs.queues); repeatable"
+    )
+    worker.add_argument("--burst", action="store_true", help="stop once the queues are empty")
+    worker.add_argument("--simple", action="store_true", help="run jobs without forking")
+    worker.set_defaults(run=run_worker)
