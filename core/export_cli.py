@@ -1,0 +1,112 @@
+"""`crowdnest export PROJECT --type T --format F [-o FILE]`: the web page's zip, on disk.
+
+Progress goes to standard error: one line rewritten in place on a terminal, a line every few
+seconds otherwise. The zip is written to `FILE.part` and renamed when complete.
+"""
+
+import os
+import sys
+import time
+from collections.abc import Iterable
+
+from core.cli import CommandError
+from core.db import get_engine
+from core.services.export import (
+    FORMATS,
+    TYPES,
+    ExportTarget,
+    count_rows,
+    export_zip,
+    find_project,
+)
+
+MIB = 1024 * 1024
+LABELS = {"task": "tasks", "task_run": "task runs", "result": "results"}
+
+
+class ProgressLine:
+    """`exported 120000/1000000 task runs (12 %)` on stderr."""
+
+    def __init__(self, total: int, label: str, stream=None) -> None:
+        self.total, self.label = total, label
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
+        self.shown_at = 0.0
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if done < self.total and now - self.shown_at < (0.2 if self.live else 5.0):
+            return
+        self.shown_at = now
+        percent = 100 * done // self.total if self.total else 100
+        line = f"exported {done}/{self.total} {self.label} ({percent} %)"
+        self.stream.write(f"\r{line}" if self.live else f"{line}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def export_command(settings: dict, args) -> int:
+    # DEFERRED: a long read must not hold SQLite's write lock.
+    engine = get_engine(settings, sqlite_begin="DEFERRED")
+    try:
+        with engine.connect() as connection:
+            project = find_project(connection, args.project)
+            if project is None:
+                raise CommandError(f"no project named {args.project!r}")
+            total = count_rows(connection, args.type, project.id)
+        target = ExportTarget(project.id, project.short_name, args.type, args.format)
+        path = args.output or target.zip_name
+        label = LABELS[args.type]
+        progress = ProgressLine(total, label)
+        written = write_chunks(
+            path, export_zip(engine, target, settings["export.batch_size"], progress)
+        )
+        progress.close()
+    finally:
+        engine.dispose()
+    where = "standard output" if path == "-" else path
+    print(f"wrote {where}: {total} {label}, {written / MIB:.1f} MiB", file=sys.stderr)
+    return 0
+
+
+def write_chunks(path: str, chunks: Iterable[bytes]) -> int:
+    """Write the chunks to `path` (`-`: standard output); the number of bytes written."""
+    written = 0
+    if path == "-":
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+            written += len(chunk)
+        sys.stdout.buffer.flush()
+        return written
+    partial = f"{path}.part"
+    try:
+        with open(partial, "wb") as output:
+            for chunk in chunks:
+                output.write(chunk)
+                written += len(chunk)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return written
+
+
+def add_parser(commands) -> None:
+    """Register `crowdnest export` on the command's sub-parsers."""
+    export = commands.add_parser(
+        "export", help="a project's tasks, task runs or results as a zipped JSON or CSV file"
+    )
+    export.add_argument("project", metavar="PROJECT", help="the project's short name (or id)")
+    export.add_argument("--type", choices=TYPES, default="task", help="default: %(default)s")
+    export.add_argument("--format", choices=FORMATS, default="json", help="default: %(default)s")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write the zip (default: <short_name>_<type>_<format>.zip; - for stdout)",
+    )
+    export.set_defaults(run=export_command)
