@@ -5,6 +5,8 @@ Domain code: knows nothing of HTTP beyond reading who the caller is and which do
 
 import json
 
+from sqlalchemy import func, select
+
 from core.models import Auditlog, Project
 
 SECRET_INFO = {"passwd_hash"}
@@ -62,3 +64,29 @@ def record_update(db, request, project: Project, before: dict) -> None:
             continue
         if old_info.get(key) != value:
             db.add(_row(request, project, "update", key, old_info.get(key), value))
+
+
+def record_owners(db, request, project: Project, before: list[int]) -> None:
+    """One row when a co-owner was added or removed: the owner ids before and after."""
+    after = list(project.owners_ids)
+    if sorted(before) != sorted(after):
+        db.add(_row(request, project, "update", "owners_ids", before, after))
+
+
+def count_for(db, project_id: int) -> int:
+    return db.scalar(
+        select(func.count()).select_from(Auditlog).where(Auditlog.project_id == project_id)
+    )
+
+
+def page_for(db, project_id: int, limit: int, offset: int) -> list[Auditlog]:
+    """A project's rows, newest first."""
+    return list(
+        db.scalars(
+            select(Auditlog)
+            .where(Auditlog.project_id == project_id)
+            .order_by(Auditlog.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )

@@ -22,6 +22,7 @@ PAGE_MODULES = (
     "core.web.contribute",
     "core.web.export",
     "core.web.webhooks",
+    "core.web.auditlog",
 )
 
 

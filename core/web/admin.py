@@ -1,4 +1,4 @@
-"""Admin pages: the index, admin users, featured projects and the dashboard (behavior.md 9.8).
+"""Admin pages: index, admin and pro users, featured projects, dashboard (behavior.md 9.8).
 
 Every page needs a signed-in admin: anonymous callers are sent to sign in (401 in JSON), other
 users get a 403. Categories and announcements live in core.web.admin_content.
@@ -28,6 +28,8 @@ ROUTES = {
     "admin_users": "/admin/users",
     "admin_users_add": "/admin/users/add/{user_id:\\d+}",
     "admin_users_del": "/admin/users/del/{user_id:\\d+}",
+    "admin_users_pro": "/admin/users/pro/{user_id:\\d+}",
+    "admin_users_unpro": "/admin/users/unpro/{user_id:\\d+}",
     "admin_featured": "/admin/featured",
     "admin_feature": "/admin/featured/{project_id:\\d+}",
     "admin_dashboard": "/admin/dashboard{slash:/?}",
@@ -93,10 +95,12 @@ def users(request):
             if not found:
                 flash(request, "We didn't find a user matching your query", "info")
     admins = db.scalars(select(User).where(User.admin, User.id != admin.id).order_by(User.id))
+    pros = db.scalars(select(User).where(User.pro).order_by(User.id))
     return {
         "form": form,
         "found": found,
         "users": [admin_user_dict(user) for user in admins],
+        "pro_users": [admin_user_dict(user) for user in pros],
         "title": "Manage Admin Users",
         "template": "admin/users.html",
     }
@@ -131,6 +135,20 @@ def toggle_admin(request):
         )
     user.admin = grant
     return redirect(request, "/admin/users")
+
+
+@view_config(route_name="admin_users_pro", request_method=("GET", "POST"))
+@view_config(route_name="admin_users_unpro", request_method=("GET", "POST"))
+def toggle_pro(request):
+    """Mark a user pro or not (the pro features of the .ini); CSRF as for admin rights."""
+    require_admin(request)
+    require_csrf(request, form_data(request) if request.method == "POST" else None)
+    user = _user_or_404(request)
+    if isinstance(user, Response):
+        return user
+    user.pro = request.matched_route.name == "admin_users_pro"
+    message = f"{user.name} is now a pro user" if user.pro else f"{user.name} is no longer pro"
+    return redirect(request, "/admin/users", message, "success")
 
 
 @view_config(route_name="admin_featured", request_method="GET", renderer="page")

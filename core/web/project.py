@@ -522,13 +522,16 @@ def _coowner_change(request, add: bool):
     url = f"/project/{quote(project.short_name)}/coowners"
     if user is None:
         return redirect(request, url, "User not found", "error")
+    before = list(project.owners_ids)
     if add:
         if projects.add_coowner(project, user):
+            auditlog.record_owners(db, request, project, before)
             return redirect(request, url, f"{user.name} is now a co-owner", "success")
         return redirect(request, url, "User is already an owner", "warning")
     if user.id == project.owner_id:
         return redirect(request, url, "Cannot remove the project creator", "error")
     if projects.remove_coowner(project, user):
+        auditlog.record_owners(db, request, project, before)
         return redirect(request, url, f"{user.name} is no longer a co-owner", "success")
     return redirect(request, url, "User is not a project owner", "error")
 

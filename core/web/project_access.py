@@ -25,7 +25,13 @@ from core.services.project import contrib_button
 # How long a correct project password keeps the project open in this session.
 UNLOCK_SECONDS = 30 * 60
 SESSION_KEY = "unlocked_projects"
-PRO_FEATURES = ("auditlog", "autoimporter", "webhooks")
+# The features the .ini may reserve to pro users and admins (`pro_features`, behavior.md 12).
+PRO_FEATURES = ("auditlog", "webhooks", "autoimporter", "better_stats", "updated_exports")
+# The ones every project page reports in its `pro_features` key (behavior.md 9.4).
+PAGE_FEATURES = ("auditlog", "autoimporter", "webhooks")
+# A pro primary owner also unlocks these for everyone looking at the project: they are about
+# the project (its statistics, how often its exports are refreshed), not about the caller.
+OWNER_FEATURES = frozenset({"better_stats", "updated_exports"})
 # The owner's own account, as they see it on their project's pages (never the password hash).
 OWNER_PRIVATE_FIELDS = (
     "id",
@@ -135,12 +141,26 @@ def owner_summary(request, owner: User | None) -> dict | None:
     return {**common, "info": public_info(owner.info, allowed)}
 
 
-def pro_features(request) -> dict:
-    """Each pro feature: on when it is not pro-only, or the caller is an admin or a pro."""
-    pro_only = set(request.registry.settings["pro_features"])
+def pro_features(
+    request, names: tuple[str, ...] = PAGE_FEATURES, owner: User | None = None
+) -> dict[str, bool]:
+    """{<name>_enabled}: on unless the .ini reserves the feature, else for admins and pro users.
+
+    `owner` is the project's primary owner: when pro, it also turns on OWNER_FEATURES.
+    """
+    unknown = set(names) - set(PRO_FEATURES)
+    if unknown:
+        raise ValueError(f"unknown pro features: {sorted(unknown)}")
+    reserved = set(request.registry.settings["pro_features"])
     user = request.user
     privileged = is_admin(user) or bool(user is not None and user.pro)
-    return {f"{name}_enabled": name not in pro_only or privileged for name in PRO_FEATURES}
+    pro_owner = owner is not None and owner.pro
+    return {
+        f"{name}_enabled": name not in reserved
+        or privileged
+        or (pro_owner and name in OWNER_FEATURES)
+        for name in names
+    }
 
 
 def project_summary(request, project: Project) -> dict:

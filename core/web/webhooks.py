@@ -40,13 +40,14 @@ FIELDS = (
 QUEUED = "The delivery was queued again: it is the newest row below."
 NO_URL = "This project has no webhook URL: set one in the project's settings first."
 NO_PLUGIN = "Webhook delivery is switched off on this server (plugins.webhooks)."
+PRO_ONLY = "The webhook log is a pro feature on this server: pro users and admins only."
 
 
 def load_for_webhooks(request):
     """The project, for its owners and admins, when the webhooks feature is theirs."""
     project = load_project_for(request, "owner")
     if not pro_features(request)["webhooks_enabled"]:
-        raise HTTPForbidden()
+        raise HTTPForbidden(detail=PRO_ONLY)
     return project
 
 
@@ -78,6 +79,7 @@ def webhook_log(request):
         **project_frame(request, project, "settings"),
         "title": f"Project: {project.name} · Webhooks",
         "template": "webhooks/index.html",
+        "pro_features": pro_features(request),
         "webhook": project.webhook,
         "can_resend": "webhooks.redeliver" in request.registry,
         # For JSON clients: the token a re-send needs.
