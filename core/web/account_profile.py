@@ -1,7 +1,5 @@
 """Account pages to look at: the community index, profiles and one's own projects."""
 
-import math
-
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
@@ -20,7 +18,7 @@ from core.services.activity import (
 from core.services.leaderboard import rank_and_score
 from core.services.permissions import is_admin
 from core.web.account import load_account
-from core.web.render import redirect
+from core.web.render import pagination, redirect
 
 ACCOUNTS_PER_PAGE = 24
 LEADERBOARD_SIZE = 20
@@ -39,17 +37,6 @@ PRIVATE_FIELDS = [
     "confirmation_email_sent",
     "restrict",
 ]
-
-
-def pagination(page: int, per_page: int, total: int) -> dict:
-    """behavior.md 9.9."""
-    return {
-        "page": page,
-        "per_page": per_page,
-        "total": total,
-        "next": page < math.ceil(total / per_page),
-        "prev": page > 1,
-    }
 
 
 @view_config(route_name="account_index", request_method="GET", renderer="page")

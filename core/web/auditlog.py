@@ -4,14 +4,13 @@ Owners, co-owners and admins only; when the .ini reserves the `auditlog` pro fea
 and admins only (behavior.md 12). The rows are written by core.services.auditlog.
 """
 
-import math
-
 from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.view import view_config
 
 from core.services import auditlog
 from core.web import add_routes
 from core.web.project_access import load_project_for, pro_features, project_frame, project_summary
+from core.web.render import pagination
 
 ROUTES = {"project_auditlog": "/project/{short_name}/auditlog"}
 PER_PAGE = 20
@@ -53,13 +52,7 @@ def project_auditlog(request):
         **project_frame(request, project, "settings"),
         **project_summary(request, project),
         "logs": [{field: getattr(row, field) for field in FIELDS} for row in rows],
-        "pagination": {
-            "page": page,
-            "per_page": PER_PAGE,
-            "total": total,
-            "next": page < math.ceil(total / PER_PAGE),
-            "prev": page > 1,
-        },
+        "pagination": pagination(page, PER_PAGE, total),
         "title": f"Project: {project.name} · Audit log",
         "template": "auditlog/index.html",
     }

@@ -4,8 +4,6 @@ The lists are cached in the dogpile region (core.cache) until the data they show
 cached values are shared between requests, so views copy before they add to them.
 """
 
-from math import ceil
-
 from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import func, select
@@ -16,7 +14,7 @@ from core.services import leaderboard, project_listing, site_stats
 from core.services.permissions import is_admin
 from core.web import add_routes
 from core.web.project_access import require_signed_in
-from core.web.render import redirect
+from core.web.render import pagination, redirect
 
 ROUTES = {
     "home": "/",
@@ -31,17 +29,6 @@ ROUTES = {
 ANNOUNCEMENT_KEYS = ("body", "created", "id", "media_url", "published", "title", "updated")
 HOME_CATEGORY_PROJECTS = 8
 HOME_TOP = 10
-
-
-def pagination(page: int, per_page: int, total: int) -> dict:
-    """behavior.md 9.9."""
-    return {
-        "page": page,
-        "per_page": per_page,
-        "total": total,
-        "next": page < ceil(total / per_page),
-        "prev": page > 1,
-    }
 
 
 def page_number(request) -> int:

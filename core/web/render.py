@@ -1,6 +1,7 @@
 """One page dict, two renderings: JSON for clients, Jinja2 HTML for browsers (behavior.md 9.1)."""
 
 import json
+import math
 
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPBadRequest, HTTPException, HTTPFound
@@ -21,6 +22,17 @@ DESCRIPTIONS = {
     404: STOCK_MESSAGES["NotFound"].removeprefix("404 Not Found: "),
     405: "The method is not allowed for the requested URL.",
 }
+
+
+def pagination(page: int, per_page: int, total: int) -> dict:
+    """The pagination object of a listing page (behavior.md 9.9)."""
+    return {
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "next": page < math.ceil(total / per_page),
+        "prev": page > 1,
+    }
 
 
 def flash(request, message: str, status: str = "success") -> None:

@@ -5,8 +5,6 @@ and admins only (behavior.md 12). Deliveries are made by the enabled webhooks pl
 (plugins/webhooks/http.py), which also provides the re-send.
 """
 
-import math
-
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.view import view_config
@@ -15,7 +13,7 @@ from sqlalchemy import func, select
 from core.models import WebhookDelivery
 from core.web import add_routes
 from core.web.project_access import load_project_for, pro_features, project_frame
-from core.web.render import form_data, redirect, require_csrf
+from core.web.render import form_data, pagination, redirect, require_csrf
 
 ROUTES = {
     "project_webhook": "/project/{short_name}/webhook",
@@ -74,7 +72,6 @@ def webhook_log(request):
     ).all()
     if not deliveries and page != 1:
         raise HTTPNotFound()
-    pages = math.ceil(total / PER_PAGE)
     return {
         **project_frame(request, project, "settings"),
         "title": f"Project: {project.name} · Webhooks",
@@ -87,13 +84,7 @@ def webhook_log(request):
         "deliveries": [
             {field: getattr(delivery, field) for field in FIELDS} for delivery in deliveries
         ],
-        "pagination": {
-            "page": page,
-            "per_page": PER_PAGE,
-            "total": total,
-            "next": page < pages,
-            "prev": page > 1,
-        },
+        "pagination": pagination(page, PER_PAGE, total),
     }
 
 
