@@ -146,7 +146,8 @@ def pro_features(
 ) -> dict[str, bool]:
     """{<name>_enabled}: on unless the .ini reserves the feature, else for admins and pro users.
 
-    `owner` is the project's primary owner: when pro, it also turns on OWNER_FEATURES.
+    OWNER_FEATURES (the project's own numbers) follow the project instead of the caller: on for
+    admins and when `owner`, the project's primary owner, is pro (behavior.md 9.4).
     """
     unknown = set(names) - set(PRO_FEATURES)
     if unknown:
@@ -155,10 +156,10 @@ def pro_features(
     user = request.user
     privileged = is_admin(user) or bool(user is not None and user.pro)
     pro_owner = owner is not None and owner.pro
+    admin = is_admin(user)
     return {
         f"{name}_enabled": name not in reserved
-        or privileged
-        or (pro_owner and name in OWNER_FEATURES)
+        or (admin or pro_owner if name in OWNER_FEATURES else privileged)
         for name in names
     }
 

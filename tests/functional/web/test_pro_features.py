@@ -92,6 +92,20 @@ def test_better_stats_follow_a_pro_primary_owner_but_the_caller_features_do_not(
     assert of_plain_owner["better_stats_enabled"] is False
 
 
+def test_better_stats_ignore_a_pro_caller_but_not_an_admin(make_app, db):
+    plain_project = ProjectFactory(owner=make_user())
+    app = make_app(pro_features="better_stats")
+    sign_in(app, make_user(pro=True))
+    for_pro_caller = page_features(app, plain_project, "stats")
+    admin_app = make_app(pro_features="better_stats")
+    sign_in(admin_app, make_user(admin=True))
+    for_admin = page_features(admin_app, plain_project, "stats")
+
+    # behavior.md 9.4: the project's pro owner or an admin caller, not a pro visitor.
+    assert for_pro_caller["better_stats_enabled"] is False
+    assert for_admin["better_stats_enabled"] is True
+
+
 def test_every_feature_of_the_spec_is_known_and_a_typo_is_refused(make_app, db):
     registry = make_app(pro_features="updated_exports").app.registry
     request = DummyRequest()
