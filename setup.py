@@ -25,6 +25,8 @@ requires = [
     "plaster_pastedeploy>=1.0",
     "Pillow>=10.0",
     "pyramid_mailer>=0.15",
+    "rq>=3.0",
+    "Authlib>=1.3",
 ]
 
 tests_require = [
@@ -34,6 +36,8 @@ tests_require = [
     "factory_boy>=3.3",
     "pybossa-client==3.0.0",
     "selenium>=4.20",
+    # The LDAP sign-in tests run ldap3's in-memory directory.
+    "ldap3>=2.9",
 ]
 
 setup(
@@ -45,13 +49,29 @@ setup(
     include_package_data=True,
     zip_safe=False,
     install_requires=requires,
-    extras_require={"test": tests_require},
+    extras_require={"test": tests_require, "ldap": ["ldap3>=2.9"]},
     entry_points={
         "paste.app_factory": ["main = core:main"],
         "paste.server_runner": ["waitress = core.server:serve"],
         "console_scripts": ["crowdnest = core.cli:main"],
-        "crowdnest.importers": [],
-        "crowdnest.auth_providers": [],
+        "crowdnest.importers": [
+            "csv = plugins.importers.csv",
+            "json = plugins.importers.json",
+            "gdocs = plugins.importers.gdocs",
+            "iiif = plugins.importers.iiif",
+            "s3 = plugins.importers.s3",
+            "dropbox = plugins.importers.dropbox",
+            "flickr = plugins.importers.flickr",
+            "epicollect = plugins.importers.epicollect",
+            "youtube = plugins.importers.youtube",
+            "twitter = plugins.importers.twitter",
+        ],
+        "crowdnest.auth_providers": [
+            "facebook = plugins.auth_providers.facebook",
+            "github = plugins.auth_providers.github",
+            "google = plugins.auth_providers.google",
+            "twitter = plugins.auth_providers.twitter",
+        ],
         "crowdnest.schedulers": [
             "default = plugins.schedulers.depth_first",
             "breadth_first = plugins.schedulers.breadth_first",
@@ -59,6 +79,8 @@ setup(
             "locked = plugins.schedulers.locked",
             "user_pref = plugins.schedulers.user_pref",
         ],
-        "crowdnest.webhooks": [],
+        "crowdnest.webhooks": [
+            "http = plugins.webhooks.http",
+        ],
     },
 )

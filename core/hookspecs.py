@@ -73,4 +73,16 @@ def crowdnest_importers():
 
 @hookspec
 def crowdnest_auth_providers():
-    """Return a dict {name: provider} of the sign-in providers this plugin provides."""
+    """Called once at start-up. Return a dict {name: provider} of the sign-in providers this
+    plugin provides; core owns the routes /account/signin/<name>[/callback], the accounts and
+    the kept tokens (/api/token), a provider only speaks its protocol.
+
+    A provider has `name`, `title` and two methods, given the application's settings (its own
+    are `auth_provider.<name>.<key>`) and the absolute callback URL:
+    `authorize_url(settings, callback_url, state) -> (url, pending)`, the URL to send the browser
+    to (carrying `state` back to the callback) and a JSON-able dict kept in the session until
+    the callback; `fetch_identity(settings, callback_url, params, pending)`, given the callback's
+    query parameters (`state` already checked), returns a core.web.oauth.Identity
+    (provider_user_id, name, fullname, email, email_verified, token) or raises
+    core.web.oauth.SignInError(message) for a refusal the visitor should read.
+    """

@@ -58,6 +58,28 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # may point at loopback or private addresses (tests and intranets only).
     "importer.max_bytes": (50 * 1024 * 1024, _asint),
     "importer.timeout": (30, _asint),
+    # Large imports (more than background_threshold records) as background jobs, on `queue`;
+    # an upload waits for its job as a file under spool_dir.
+    "importer.background": (False, _asbool),
+    "importer.background_threshold": (200, _asint),
+    "importer.queue": ("default", _asstr),
+    "importer.spool_dir": ("%(here)s/var/imports", _asstr),
+    # The web APIs the importer plugins call (tests point them at a local server) and their keys.
+    "importer.gdocs.export_url": (
+        "https://docs.google.com/spreadsheets/d/{key}/export?format=csv",
+        _asstr,
+    ),
+    "importer.s3.bucket_url": ("https://{bucket}.s3.amazonaws.com/", _asstr),
+    "importer.dropbox.app_key": ("", _asstr),
+    "importer.iiif.viewer_url": ("https://universalviewer.io/uv.html", _asstr),
+    "importer.flickr.api_url": ("https://api.flickr.com/services/rest/", _asstr),
+    "importer.flickr.photo_url": ("https://live.staticflickr.com/", _asstr),
+    "importer.flickr.api_key": ("", _asstr),
+    "importer.epicollect.api_url": ("https://five.epicollect.net/api/export/entries/", _asstr),
+    "importer.youtube.api_url": ("https://www.googleapis.com/youtube/v3/", _asstr),
+    "importer.youtube.api_key": ("", _asstr),
+    "importer.twitter.api_url": ("https://api.twitter.com/2/", _asstr),
+    "importer.twitter.bearer_token": ("", _asstr),
     # Exports: rows read, encoded and compressed at a time (memory is about proportional).
     "export.batch_size": (2000, _asint),
     "importer.allow_private_urls": (False, _asbool),
@@ -109,6 +131,22 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "mail.tls": (False, _asbool),
     "mail.ssl": (False, _asbool),
     "mail.default_sender": ("crowdnest@localhost", _asstr),
+    # LDAP sign-in (/account/signin/ldap, needs the `ldap` extra): the server URL, where users
+    # are, the filter finding one ({username} is the escaped login), an optional account to
+    # search with, and the attributes giving the user name, full name and e-mail.
+    "ldap.enabled": (False, _asbool),
+    "ldap.title": ("Directory account", _asstr),
+    "ldap.host": ("", _asstr),
+    "ldap.base_dn": ("", _asstr),
+    "ldap.user_filter": ("(uid={username})", _asstr),
+    "ldap.bind_dn": ("", _asstr),
+    "ldap.bind_password": ("", _asstr),
+    "ldap.name_attribute": ("uid", _asstr),
+    "ldap.fullname_attribute": ("cn", _asstr),
+    "ldap.email_attribute": ("mail", _asstr),
+    "ldap.timeout": (10, _asint),
+    # ldap3's client strategy: SYNC; tests use MOCK_SYNC (an in-memory directory).
+    "ldap.client_strategy": ("SYNC", _asstr),
     # Cornice must leave exceptions to core.errors (one error format).
     "handle_exceptions": (False, _asbool),
 }

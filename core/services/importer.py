@@ -13,21 +13,32 @@ import http.client
 import io
 import ipaddress
 import json
+import logging
+import os
 import socket
+import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+from xml.etree import ElementTree
 
 import colander
 from sqlalchemy import insert, select
 
 from core.db import utcnow
+from core.jobs import database
 from core.models import Project, Task
+from core.plugins import get_plugin_manager
+from core.redis import get_redis
 from core.schemas import body_schema
 from core.services import stats
+
+log = logging.getLogger(__name__)
 
 # Record keys that become columns of the task; every other key goes into `info`. `state` is
 # derived from the task runs (decision 7), so an imported `state` is ignored.
@@ -138,9 +149,16 @@ def _task_values(record: dict, number: int) -> dict:
 
 
 def import_tasks(
-    db, project: Project, records: Iterable[dict], batch_size: int = BATCH_SIZE
+    db,
+    project: Project,
+    records: Iterable[dict],
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
-    """Create a task per new record; all or nothing (raises ImporterError, nothing kept)."""
+    """Create a task per new record; all or nothing (raises ImporterError, nothing kept).
+
+    `progress(created, skipped)`, when given, is called after each batch is inserted.
+    """
     report = ImportReport()
     with db.begin_nested():
         seen = _existing_keys(db, project.id)
@@ -161,8 +179,12 @@ def import_tasks(
             if len(batch) >= batch_size:
                 report.created += _insert(db, batch)
                 batch = []
+                if progress is not None:
+                    progress(report.created, report.skipped)
         if batch:
             report.created += _insert(db, batch)
+        if progress is not None:
+            progress(report.created, report.skipped)
         if report.created:
             stats.bump(db, project.id, n_tasks=report.created)
             project.updated = utcnow()
@@ -241,7 +263,34 @@ def _public_host(host: str, port: int) -> bool:
     return True
 
 
-def open_url(url: str, settings: dict, field: str, content_types: tuple[str, ...]) -> IO[bytes]:
+def _error_detail(error: urllib.error.HTTPError) -> str:
+    """The message a JSON API put in its error answer, if any (the first 16 kB only)."""
+    try:
+        data = json.loads(error.read(16 * 1024))
+    except (OSError, ValueError, http.client.HTTPException):
+        return ""
+    candidates = []
+    if isinstance(data, dict):
+        inner = data.get("error")
+        if isinstance(inner, dict):
+            candidates.append(inner.get("message"))
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            candidates.append(errors[0].get("message") or errors[0].get("title"))
+        candidates += [data.get("message"), data.get("detail"), data.get("title"), inner]
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate.strip()[:300]
+    return ""
+
+
+def open_url(
+    url: str,
+    settings: dict,
+    field: str,
+    content_types: tuple[str, ...],
+    headers: dict | None = None,
+) -> IO[bytes]:
     """GET `url` for an importer: a size-limited binary stream, or ImporterError for `field`.
 
     Loopback and private addresses are refused unless `importer.allow_private_urls` is on.
@@ -252,14 +301,18 @@ def open_url(url: str, settings: dict, field: str, content_types: tuple[str, ...
     port = parts.port or (443 if parts.scheme == "https" else 80)
     if not settings["importer.allow_private_urls"] and not _public_host(parts.hostname, port):
         raise ImporterError("This URL points to a private network address.", field)
-    request = urllib.request.Request(url, headers={"User-Agent": "Crowdnest importer"})
+    request = urllib.request.Request(
+        url, headers={"User-Agent": "Crowdnest importer", **(headers or {})}
+    )
     try:
         response = urllib.request.urlopen(request, timeout=settings["importer.timeout"])
     except urllib.error.HTTPError as error:
         if error.code in (401, 403):
             message = "Oops! It looks like you don't have permission to access that file"
         else:
-            message = f"The URL answered HTTP {error.code}."
+            detail = _error_detail(error)
+            message = f"The URL answered HTTP {error.code}" + (f": {detail}" if detail else ".")
+        error.close()
         raise ImporterError(message, field) from None
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
@@ -293,3 +346,216 @@ def open_source(values: dict, settings: dict, url_field: str, file_field: str, t
     if url:
         return open_url(url.strip(), settings, url_field, types)
     raise ImporterError("Please give a URL or choose a file.", url_field)
+
+
+# --- Web APIs: JSON and XML answers ---------------------------------------------------------
+
+JSON_TYPES = ("application/json", "text/javascript", "text/plain", "+json")
+XML_TYPES = ("xml",)
+
+
+def api_url(base: str, path: str = "", **params) -> str:
+    """`base` (a setting such as importer.flickr.api_url) + `path` + the non-empty `params`."""
+    query = urlencode({key: value for key, value in params.items() if value not in (None, "")})
+    url = base.rstrip("/") + "/" + path.lstrip("/") if path else base
+    return f"{url}{'&' if '?' in url else '?'}{query}" if query else url
+
+
+def fetch_json(url: str, settings: dict, field: str, service: str, headers=None) -> Any:
+    """The JSON document at `url`; every failure is an ImporterError naming `service`."""
+    try:
+        stream = open_url(url, settings, field, JSON_TYPES, headers)
+        with stream:
+            return json.loads(stream.read())
+    except ImporterError as error:
+        raise ImporterError(f"{service}: {error.message}", field) from None
+    except UnicodeDecodeError:
+        raise ImporterError(f"{service} answered text that is not UTF-8.", field) from None
+    except ValueError:
+        raise ImporterError(f"{service} answered something that is not JSON.", field) from None
+
+
+def fetch_xml(url: str, settings: dict, field: str, service: str) -> ElementTree.Element:
+    """The root element of the XML document at `url`; failures are ImporterErrors."""
+    try:
+        stream = open_url(url, settings, field, XML_TYPES)
+        with stream:
+            # expat refuses external entities and bounds entity expansion; the size is limited.
+            return ElementTree.fromstring(stream.read())
+    except ImporterError as error:
+        raise ImporterError(f"{service}: {error.message}", field) from None
+    except ElementTree.ParseError:
+        raise ImporterError(f"{service} answered something that is not XML.", field) from None
+
+
+def setting(settings: dict, key: str, service: str, field: str | None = None) -> str:
+    """A plugin setting the importer cannot work without (an API key, a token)."""
+    value = settings.get(key) or ""
+    if not value:
+        raise ImporterError(
+            f"The {service} importer is not configured on this server ({key} is empty).", field
+        )
+    return value
+
+
+# --- Background imports: large ones run as a job (core/jobs.py) ------------------------------
+
+STATUS_KEY = "import_status"
+PROGRESS_TTL = 24 * 3600
+
+
+def peek(records: Iterable[dict], threshold: int) -> tuple[list[dict], bool]:
+    """The first records and whether there are more than `threshold` (a large import).
+
+    A large import's records are dropped (its job reads the source again); a small one's are
+    all there.
+    """
+    records = iter(records)
+    head = list(islice(records, threshold + 1))
+    if len(head) > threshold:
+        close = getattr(records, "close", None)
+        if close is not None:
+            close()
+        return head, True
+    return head, False
+
+
+@dataclass
+class OpenedUpload:
+    """A spooled upload opened again, shaped like webob's upload (`filename`, `file`)."""
+
+    filename: str
+    file: IO[bytes]
+
+
+@dataclass(frozen=True)
+class SpooledUpload:
+    """An upload copied under importer.spool_dir, for a job in another process (it pickles)."""
+
+    filename: str
+    path: str
+
+    def opened(self) -> OpenedUpload:
+        return OpenedUpload(self.filename, open(self.path, "rb"))
+
+    def delete(self) -> None:
+        with suppress(FileNotFoundError):
+            os.remove(self.path)
+
+
+def spool_upload(upload, settings: dict) -> SpooledUpload:
+    """Copy an upload (size-limited) to a file of its own under importer.spool_dir."""
+    folder = settings["importer.spool_dir"]
+    os.makedirs(folder, exist_ok=True)
+    handle, path = tempfile.mkstemp(suffix=".upload", dir=folder)
+    spooled = SpooledUpload(getattr(upload, "filename", "") or "upload", path)
+    try:
+        with os.fdopen(handle, "wb") as target, open_upload(upload, settings, "file") as source:
+            while chunk := source.read(CHUNK):
+                target.write(chunk)
+    except BaseException:
+        spooled.delete()
+        raise
+    return spooled
+
+
+def _progress_key(project_id: int) -> str:
+    return f"crowdnest:import-progress:{project_id}"
+
+
+def set_status(db, project: Project, state: str, importer: str, **figures) -> dict:
+    """Record the project's import status in `project.info` (with the caller's transaction)."""
+    status = {"state": state, "importer": importer, "updated": utcnow(), **figures}
+    project.info = {**(project.info or {}), STATUS_KEY: status}
+    db.flush()
+    return status
+
+
+def import_status(settings: dict, project: Project) -> dict | None:
+    """The last import's status; a running one with its live figures when Redis keeps them."""
+    status = (project.info or {}).get(STATUS_KEY)
+    if (
+        status is None
+        or status.get("state") not in ("queued", "running")
+        or not settings["redis.url"]
+    ):
+        return status
+    redis = get_redis(settings["redis.url"])
+    try:
+        live = redis.get(_progress_key(project.id))
+    finally:
+        redis.close()
+    return {**status, **json.loads(live)} if live else status
+
+
+def _live_progress(settings: dict, project_id: int) -> Callable[[int, int], None] | None:
+    """A progress callback writing the figures to Redis, which other transactions can read."""
+    if not settings["redis.url"]:
+        return None
+
+    def progress(created: int, skipped: int) -> None:
+        redis = get_redis(settings["redis.url"])
+        try:
+            value = {"state": "running", "created": created, "skipped": skipped}
+            redis.set(_progress_key(project_id), json.dumps(value), ex=PROGRESS_TTL)
+        finally:
+            redis.close()
+
+    return progress
+
+
+def run_import(settings: dict, project_id: int, importer_name: str, values: dict) -> None:
+    """The job of a large import: read the source again and import it, recording its status.
+
+    `values` are the form's, with SpooledUploads for uploaded files (deleted once done).
+    """
+    spooled = [value for value in values.values() if isinstance(value, SpooledUpload)]
+    try:
+        with database(settings) as db:
+            project = db.get(Project, project_id)
+            if project is None:
+                return
+            set_status(db, project, "running", importer_name, created=0, skipped=0)
+        try:
+            importer = enabled_importers(get_plugin_manager(settings)).get(importer_name)
+            if importer is None:
+                raise ImporterError(f"The importer {importer_name!r} is not enabled any more.")
+            opened = {
+                name: value.opened() if isinstance(value, SpooledUpload) else value
+                for name, value in values.items()
+            }
+            with database(settings) as db:
+                project = db.get(Project, project_id)
+                records = importer.records(opened, settings)
+                report = import_tasks(
+                    db, project, records, progress=_live_progress(settings, project_id)
+                )
+                set_status(
+                    db,
+                    project,
+                    "done",
+                    importer_name,
+                    message=report.message,
+                    **report.as_dict(),
+                )
+        except ImporterError as error:
+            _failed(settings, project_id, importer_name, error.message)
+        except Exception:
+            _failed(settings, project_id, importer_name, "The import failed unexpectedly.")
+            raise
+    finally:
+        for upload in spooled:
+            upload.delete()
+        if settings["redis.url"]:
+            redis = get_redis(settings["redis.url"])
+            try:
+                redis.delete(_progress_key(project_id))
+            finally:
+                redis.close()
+
+
+def _failed(settings: dict, project_id: int, importer_name: str, message: str) -> None:
+    with database(settings) as db:
+        project = db.get(Project, project_id)
+        if project is not None:
+            set_status(db, project, "failed", importer_name, message=message, errors=[message])

@@ -11,15 +11,31 @@ from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import func, select
 
+from core import jobs
 from core.cache import cached
 from core.models import ProjectStats, Result, Task, TaskRun, User
 from core.serializers import dictize
 from core.services import stats
-from core.services.importer import ImporterError, enabled_importers, import_tasks
+from core.services.importer import (
+    ImporterError,
+    enabled_importers,
+    import_status,
+    import_tasks,
+    peek,
+    run_import,
+    set_status,
+    spool_upload,
+)
 from core.services.permissions import owns_or_admin
 from core.web import add_routes
 from core.web.forms import Form, text
-from core.web.project_access import load_project_for, project_frame, require_signed_in
+from core.web.project_access import (
+    PAGE_FEATURES,
+    load_project_for,
+    pro_features,
+    project_frame,
+    require_signed_in,
+)
 from core.web.render import flash, form_data, redirect, require_csrf
 
 ROUTES = {
@@ -30,13 +46,16 @@ ROUTES = {
     "project_tasks_browse_page": r"/project/{short_name}/tasks/browse/{page:\d+}",
     "project_tasks_browse_page_slash": r"/project/{short_name}/tasks/browse/{page:\d+}/",
     "project_tasks_import": "/project/{short_name}/tasks/import",
+    "project_tasks_import_status": "/project/{short_name}/tasks/import/status",
     "project_results": "/project/{short_name}/results",
     "project_stats": "/project/{short_name}/stats",
 }
 BROWSE_PER_PAGE = 10
 RESULTS_SHOWN = 20
-PRO_FEATURES = ("auditlog", "autoimporter", "webhooks")
 LOADING_TEXT = "Importing tasks, this may take a while, wait..."
+QUEUED_TEXT = (
+    "The import is large: it runs in the background. The tasks will appear when it is done."
+)
 # The primary owner's own fields (behavior.md 9.3); never the password hash.
 OWNER_PRIVATE_FIELDS = (
     "id",
@@ -53,18 +72,6 @@ OWNER_PRIVATE_FIELDS = (
     "restrict",
 )
 FIGURES = ("n_tasks", "n_task_runs", "n_completed_tasks", "n_volunteers", "overall_progress")
-
-
-def pro_features(request, names=PRO_FEATURES, owner: User | None = None) -> dict:
-    """{<name>_enabled}: on unless the .ini reserves the feature to pro users and admins."""
-    reserved = set(request.registry.settings["pro_features"])
-    user = request.user
-    privileged = user is not None and (user.admin or user.pro)
-    enabled = {}
-    for name in names:
-        pro_owner = owner is not None and owner.pro
-        enabled[f"{name}_enabled"] = name not in reserved or privileged or pro_owner
-    return enabled
 
 
 def owner_summary(request, owner: User) -> dict:
@@ -222,6 +229,43 @@ def _chosen_importer(request, importers: dict, data: dict | None):
     return importer
 
 
+def _import_or_queue(request, project, importer, values: dict, uploads: dict):
+    """Import a small source now; queue a large one as a job (None) that reads it again."""
+    settings = request.registry.settings
+    chosen = {name: upload for name, upload in uploads.items() if getattr(upload, "filename", "")}
+    spooled = {name: spool_upload(upload, settings) for name, upload in chosen.items()}
+    queued = False
+    try:
+        opened = {name: upload.opened() for name, upload in spooled.items()}
+        records = importer.records({**values, **uploads, **opened}, settings)
+        head, large = peek(records, settings["importer.background_threshold"])
+        if not large:
+            return import_tasks(request.dbsession, project, head)
+        set_status(request.dbsession, project, "queued", importer.name)
+        job_values = {**values, **spooled}
+        jobs.enqueue(
+            request,
+            run_import,
+            project.id,
+            importer.name,
+            job_values,
+            queue=settings["importer.queue"],
+        )
+        queued = True
+        return None
+    finally:
+        if not queued:
+            for upload in spooled.values():
+                upload.delete()
+
+
+@view_config(route_name="project_tasks_import_status", request_method="GET", renderer="json")
+def import_status_page(request):
+    """The last background import of the project: queued, running (with figures), done, failed."""
+    project = load_project_for(request, "owner")
+    return {"import_status": import_status(request.registry.settings, project)}
+
+
 @view_config(route_name="project_tasks_import", request_method=("GET", "POST"), renderer="page")
 def import_tasks_page(request):
     data = form_data(request) if request.method == "POST" else None
@@ -249,12 +293,17 @@ def import_tasks_page(request):
     if values is not None:
         settings = request.registry.settings
         try:
-            records = importer.records({**values, **uploads}, settings)
-            report = import_tasks(request.dbsession, project, records)
+            if settings["importer.background"]:
+                report = _import_or_queue(request, project, importer, values, uploads)
+            else:
+                records = importer.records({**values, **uploads}, settings)
+                report = import_tasks(request.dbsession, project, records)
         except ImporterError as error:
             form.add_error(error.field or "form", error.message)
         else:
             url = f"/project/{project.short_name}/tasks/"
+            if report is None:
+                return redirect(request, url, QUEUED_TEXT, "info")
             return redirect(request, url, report.message, "success" if report.created else "info")
     if request.wants_json:
         messages = [message for errors in form.errors.values() for message in errors]
@@ -348,8 +397,7 @@ def project_stats(request):
     project = load_project_for(request, "view")
     value = project_keys(request, project, "stats", "Statistics", "project_data/stats.html")
     owner = request.dbsession.get(User, project.owner_id)
-    value["pro_features"] = pro_features(request, (*PRO_FEATURES, "better_stats"), owner=owner)
-    value["pro_features"].update(pro_features(request))
+    value["pro_features"] = pro_features(request, (*PAGE_FEATURES, "better_stats"), owner=owner)
     if not value["n_tasks"] or not value["n_task_runs"]:
         value["template"] = "project_data/non_stats.html"
         return value
