@@ -15,12 +15,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import migrate
-from core.db import get_engine, get_session_factory
+from core import cache, generations, jobs, migrate
+from core.db import Base, get_engine, get_session_factory
 from core.hookspecs import GROUPS
 from core.models import User
 from core.passwords import hash_password
 from core.plugins import PluginError, installed_plugins
+from core.redis import get_redis
 from core.services.guard import purge_expired
 from core.services.reservations import purge_expired as purge_expired_reservations
 from core.settings import load_settings
@@ -213,6 +214,17 @@ def guard_purge(settings: dict, args) -> int:
     return 0
 
 
+def cache_clear(settings: dict, args) -> int:
+    """Forget every cached answer: after writes made behind SQLAlchemy's back (psql, COPY)."""
+    cache.bump_all(cache.build_region(settings))
+    redis = get_redis(settings["redis.url"])
+    if redis is not None:
+        generations.bump_all(redis, Base.metadata)
+    where = "Redis and the cache region" if redis is not None else "the cache region"
+    print(f"cached listings and API answers forgotten ({where})")
+    return 0
+
+
 # --- the parser --------------------------------------------------------------------------------
 
 
@@ -260,6 +272,23 @@ def build_parser() -> argparse.ArgumentParser:
         "purge", help="delete expired task hand-outs and locked-scheduler reservations"
     )
     purge.set_defaults(run=guard_purge)
+
+    cache_command = commands.add_parser("cache", help="cached pages and API answers")
+    cache_commands = cache_command.add_subparsers(
+        dest="cache_command", required=True, metavar="COMMAND"
+    )
+    cache_commands.add_parser(
+        "clear", help="forget every cached answer (after writes outside Crowdnest)"
+    ).set_defaults(run=cache_clear)
+
+    # Imported here: core.export_cli and core.import_cli import CommandError from this module.
+    from core.export_cli import add_parser as add_export_parser
+
+    add_export_parser(commands)
+    from core.import_cli import add_parser as add_import_parser
+
+    add_import_parser(commands)
+    jobs.add_worker_command(commands)
     return parser
 
 

@@ -244,3 +244,25 @@ def test_environment_overrides_the_ini_database(run, tmp_path, monkeypatch):
     assert "env.sqlite" in out
     assert (tmp_path / "env" / "env.sqlite").exists()
     assert not (tmp_path / "ini.sqlite").exists()
+
+
+def test_cache_clear_bumps_every_table_generation(
+    run, tmp_path, database_url, redis_client, redis_url
+):
+    path = tmp_path / "cache.ini"
+    path.write_text(
+        "[app:main]\n"
+        "use = egg:crowdnest\n"
+        f"sqlalchemy.url = {database_url}\n"
+        f"redis.url = {redis_url}\n"
+        "cache.backend = dogpile.cache.redis\n"
+    )
+    redis_client.set("crowdnest:gen:task", 4)
+
+    code, out, _ = run("-c", str(path), "cache", "clear")
+
+    assert code == 0
+    assert "forgotten" in out
+    assert int(redis_client.get("crowdnest:gen:task")) == 5
+    assert int(redis_client.get("crowdnest:gen:task_run")) == 1
+    assert redis_client.keys("crowdnest:cache:generation:*")

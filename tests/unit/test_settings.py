@@ -1,5 +1,7 @@
 """core.settings: defaults, type coercion and CROWDNEST_* environment overrides."""
 
+import os
+
 import pytest
 
 from core.settings import DEFAULTS, env_key, load_settings
@@ -87,3 +89,13 @@ def test_os_environ_is_read_when_no_environ_is_given(monkeypatch):
 def test_a_bad_integer_fails_loudly():
     with pytest.raises(ValueError):
         load_settings({}, environ={"CROWDNEST_RATELIMIT_LIMIT": "many"})
+
+
+def test_every_setting_is_documented():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "settings.md"), encoding="utf-8") as reference:
+        documented = reference.read()
+
+    missing = [key for key in DEFAULTS if f"| `{key}` |" not in documented]
+
+    assert missing == []
