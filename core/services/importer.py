@@ -11,14 +11,10 @@ except for one 20-byte digest per task of the project (the duplicate check).
 import hashlib
 import http.client
 import io
-import ipaddress
 import json
 import logging
 import os
-import socket
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -30,6 +26,7 @@ from xml.etree import ElementTree
 import colander
 from sqlalchemy import insert, select
 
+from core import outbound
 from core.db import utcnow
 from core.jobs import database
 from core.models import Project, Task
@@ -45,6 +42,8 @@ log = logging.getLogger(__name__)
 TASK_FIELDS = ("quorum", "calibration", "priority_0", "n_answers", "user_pref")
 IGNORED_FIELDS = ("state",)
 BATCH_SIZE = 500
+# Redirects an import URL may go through (each hop checked like the first).
+MAX_REDIRECTS = 5
 CHUNK = 64 * 1024
 
 
@@ -251,19 +250,7 @@ def _limited(stream: IO[bytes], settings: dict) -> IO[bytes]:
     return io.BufferedReader(LimitedReader(stream, settings["importer.max_bytes"]), CHUNK)
 
 
-def _public_host(host: str, port: int) -> bool:
-    try:
-        addresses = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return True  # the fetch itself reports the unknown host
-    for *_, sockaddr in addresses:
-        address = ipaddress.ip_address(sockaddr[0])
-        if not address.is_global:
-            return False
-    return True
-
-
-def _error_detail(error: urllib.error.HTTPError) -> str:
+def _error_detail(error) -> str:
     """The message a JSON API put in its error answer, if any (the first 16 kB only)."""
     try:
         data = json.loads(error.read(16 * 1024))
@@ -298,25 +285,29 @@ def open_url(
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ImporterError("Please give a valid http:// or https:// URL.", field)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    if not settings["importer.allow_private_urls"] and not _public_host(parts.hostname, port):
-        raise ImporterError("This URL points to a private network address.", field)
-    request = urllib.request.Request(
-        url, headers={"User-Agent": "Crowdnest importer", **(headers or {})}
-    )
     try:
-        response = urllib.request.urlopen(request, timeout=settings["importer.timeout"])
-    except urllib.error.HTTPError as error:
-        if error.code in (401, 403):
+        response = outbound.request(
+            "GET",
+            url,
+            headers={"User-Agent": "Crowdnest importer", **(headers or {})},
+            timeout=settings["importer.timeout"],
+            allow_private=settings["importer.allow_private_urls"],
+            redirects=MAX_REDIRECTS,
+        )
+    except outbound.Refused:
+        raise ImporterError("This URL points to a private network address.", field) from None
+    except (OSError, ValueError) as error:
+        raise ImporterError(f"The URL could not be fetched: {error}", field) from None
+    if response.status >= 400:
+        if response.status in (401, 403):
             message = "Oops! It looks like you don't have permission to access that file"
         else:
-            detail = _error_detail(error)
-            message = f"The URL answered HTTP {error.code}" + (f": {detail}" if detail else ".")
-        error.close()
-        raise ImporterError(message, field) from None
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        raise ImporterError(f"The URL could not be fetched: {reason}", field) from None
+            detail = _error_detail(response)
+            message = f"The URL answered HTTP {response.status}" + (
+                f": {detail}" if detail else "."
+            )
+        response.close()
+        raise ImporterError(message, field)
     content_type = (response.headers.get("Content-Type") or "").lower()
     if content_types and not any(kind in content_type for kind in content_types):
         response.close()
