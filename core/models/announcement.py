@@ -12,7 +12,9 @@ class Announcement(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created: Mapped[str] = mapped_column(Text, default=utcnow)
     updated: Mapped[str] = mapped_column(Text, default=utcnow, onupdate=utcnow)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
     title: Mapped[str] = mapped_column(String(255), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     info: Mapped[dict] = mapped_column(JSONType, default=dict)

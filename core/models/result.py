@@ -19,6 +19,8 @@ class Result(Base):
             postgresql_where=_LATEST,
         ),
         Index("ix_result_project_latest", "project_id", "last_version"),
+        # Every version of a task's results; also what deleting tasks checks the key against.
+        Index("ix_result_task", "task_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
