@@ -288,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     from core.import_cli import add_parser as add_import_parser
 
     add_import_parser(commands)
+    from core.autoimport_cli import add_parser as add_autoimport_parser
+
+    add_autoimport_parser(commands)
     jobs.add_worker_command(commands)
     return parser
 
