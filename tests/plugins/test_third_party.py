@@ -1,7 +1,7 @@
 """A third-party plugin (tests/plugins/sample_plugin) installed with pip and enabled by the .ini.
 
-It implements crowdnest_schedulers (the `reverse` scheduler) and crowdnest_includeme (the
-/sample-plugin/ping route). CI installs it: `pip install -e tests/plugins/sample_plugin`.
+It implements crowdnest_schedulers (the `reverse` scheduler), crowdnest_importers (the `lines`
+importer) and crowdnest_includeme (the /sample-plugin/ping route). CI installs it: `pip install -e tests/plugins/sample_plugin`.
 """
 
 from importlib.metadata import entry_points
@@ -10,6 +10,7 @@ import pytest
 
 from core.plugins import PluginError
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
+from tests.functional.web.conftest import JSON, make_user, sign_in
 
 INSTALL = "pip install -e tests/plugins/sample_plugin"
 pytest.importorskip(
@@ -75,3 +76,45 @@ def test_unknown_plugin_name_fails_at_start_up(make_app):
 
     assert "no-such-scheduler" in str(raised.value)
     assert "plugins.schedulers" in str(raised.value)
+
+
+LINES = pytest.mark.skipif(
+    "lines" not in {ep.name for ep in entry_points(group="crowdnest.importers")},
+    reason=f"the `lines` importer entry point is not registered: {INSTALL}",
+)
+
+
+@LINES
+def test_an_installed_importer_appears_on_the_import_page_and_imports(make_app, db):
+    owner = make_user()
+    project = ProjectFactory(owner=owner)
+    app = make_app(plugins__importers="csv lines")
+    sign_in(app, owner)
+    url = f"/project/{project.short_name}/tasks/import"
+
+    listed = app.get(url, headers=JSON).json["available_importers"]
+    form = app.get(f"{url}?type=lines", headers=JSON).json["form"]
+    done = app.post_json(
+        url,
+        {"form_name": "lines", "lines": "first\n\nsecond\n"},
+        headers={"X-CSRFToken": form["csrf"]},
+    ).json
+
+    assert "projects/tasks/lines.html" in listed
+    assert done["status"] == "success"
+    texts = [task["info"]["text"] for task in app.get(f"/api/task?project_id={project.id}").json]
+    assert texts == ["first", "second"]
+
+
+@LINES
+def test_a_disabled_installed_importer_is_nowhere(make_app, db):
+    owner = make_user()
+    project = ProjectFactory(owner=owner)
+    app = make_app(plugins__importers="csv")
+    sign_in(app, owner)
+    url = f"/project/{project.short_name}/tasks/import"
+
+    listed = app.get(url, headers=JSON).json["available_importers"]
+
+    assert "projects/tasks/lines.html" not in listed
+    app.get(f"{url}?type=lines", headers=JSON, status=404)
