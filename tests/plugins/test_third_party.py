@@ -1,7 +1,8 @@
 """A third-party plugin (tests/plugins/sample_plugin) installed with pip and enabled by the .ini.
 
 It implements crowdnest_schedulers (the `reverse` scheduler), crowdnest_importers (the `lines`
-importer) and crowdnest_includeme (the /sample-plugin/ping route). CI installs it: `pip install -e tests/plugins/sample_plugin`.
+importer) and crowdnest_includeme (the /sample-plugin/ping route). CI installs it:
+`pip install -e tests/plugins/sample_plugin`.
 """
 
 from importlib.metadata import entry_points
