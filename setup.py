@@ -38,6 +38,8 @@ tests_require = [
     "selenium>=4.20",
     # The LDAP sign-in tests run ldap3's in-memory directory.
     "ldap3>=2.9",
+    # The translation tests build catalogs and check core/locale/crowdnest.pot is current.
+    "Babel>=2.12",
 ]
 
 setup(

@@ -83,6 +83,8 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # Exports: rows read, encoded and compressed at a time (memory is about proportional).
     "export.batch_size": (2000, _asint),
     "importer.allow_private_urls": (False, _asbool),
+    # The autoimporter: seconds between two runs of `crowdnest autoimport --loop` (daily).
+    "autoimporter.interval": (86400, _asint),
     # Background jobs (core/jobs.py): the RQ queues `crowdnest worker` serves, most urgent first,
     # a job's time limit in seconds, and, without Redis, whether a job runs in the committing
     # thread once the transaction commits ("sync") or in a thread of its own ("thread").
@@ -121,6 +123,11 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "account.confirm_email": (False, _asbool),
     "account.link_expiration": (5 * 3600, _asint),
     "account.locales": ("en es fr de it pt", _aslist),
+    # Translations: the gettext domain of the templates, and folders of extra catalogs
+    # (<dir>/<locale>/LC_MESSAGES/crowdnest.mo) read after core/locale.
+    "jinja2.i18n.domain": ("crowdnest", _asstr),
+    "jinja2.i18n.gettext": ("core.i18n.TemplateGetText", _asstr),
+    "i18n.extra_dirs": ("", _aslist),
     # Mail: `smtp` (mail.host...), `debug` (files under mail.debug_dir) or `dummy` (tests).
     "mail.mailer": ("debug", _asstr),
     "mail.debug_dir": ("%(here)s/var/mail", _asstr),

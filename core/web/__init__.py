@@ -23,6 +23,7 @@ PAGE_MODULES = (
     "core.web.export",
     "core.web.webhooks",
     "core.web.auditlog",
+    "core.web.autoimporter",
 )
 
 
@@ -35,6 +36,8 @@ def add_routes(config, routes: dict[str, str]) -> None:
 def includeme(config):
     config.add_jinja2_renderer(".html")
     config.add_jinja2_search_path("core:templates", name=".html")
+    # Catalogs of core/locale (and i18n.extra_dirs), and the language of each page.
+    config.include("core.i18n")
     config.add_static_view("static", "core:static", cache_max_age=3600)
     # Uploaded files; production may serve the same folder from the front web server.
     config.add_static_view("uploads", config.get_settings()["upload.dir"], cache_max_age=3600)

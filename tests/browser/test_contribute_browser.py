@@ -57,15 +57,26 @@ class Browser:
                 Select(field).select_by_index(value)
             elif field.get_attribute("type") == "checkbox":
                 if bool(value) != field.is_selected():
-                    field.click()
+                    self.click(field)
             else:
                 field.clear()
                 field.send_keys(value)
 
+    def click(self, element) -> None:
+        # `instant`: Bootstrap makes scrolling smooth, and a click during the animation lands on
+        # whatever passes under the pointer ("element click intercepted").
+        self.driver.execute_script(
+            "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", element
+        )
+        self.wait(lambda driver: element.is_displayed() and element.is_enabled())
+        element.click()
+
+    def press(self, css: str) -> None:
+        self.click(self.find(css))
+
     def submit(self, form_css: str) -> None:
         button = self.find(f"{form_css} [type=submit]")
-        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
-        button.click()
+        self.click(button)
         self.wait(ec.staleness_of(button))
 
     def text(self) -> str:
@@ -171,7 +182,7 @@ def import_csv_page(owner: Browser, short_name: str, tmp_path: Path) -> None:
 def write_presenter_from_image_template(owner: Browser, short_name: str) -> None:
     owner.go(f"/project/{short_name}/tasks/taskpresentereditor")
     owner.shot("presenter-templates")
-    owner.find("#template-image").click()
+    owner.press("#template-image")
     editor = owner.wait(ec.presence_of_element_located((By.ID, "editor")))
     assert "pybossa.presentTask(" in editor.get_attribute("value")
     # The owner makes the template their own.
@@ -202,7 +213,7 @@ def answer_until_done(volunteer: Browser, short_name: str, finished_css: str, bu
             return answered
         answered.append(shown)
         volunteer.shot(f"{short_name}-task-{shown}")
-        volunteer.find(button_css).click()
+        volunteer.press(button_css)
     raise AssertionError(f"the presenter never said it was finished (answered {answered})")
 
 
