@@ -7,7 +7,7 @@ from core.models import Base
 
 def _usable_index_columns(table) -> set[str]:
     """Columns that lead a full (non-partial) index, a unique constraint or the primary key."""
-    leading = {list(table.primary_key.columns.keys())[0]}
+    leading = {next(iter(table.primary_key.columns.keys()))}
     for constraint in table.constraints:
         if isinstance(constraint, UniqueConstraint) and constraint.columns:
             leading.add(constraint.columns.keys()[0])
