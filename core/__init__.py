@@ -2,6 +2,7 @@
 
 from pyramid.config import Configurator
 
+from core import apicache
 from core.settings import load_settings
 
 
@@ -23,8 +24,6 @@ def main(global_config, **settings):
         config.include("core.events")
         config.include("core.ratelimit")
         config.include("core.negotiation")
-        # Anonymous /api reads served from Redis while the tables they read are unchanged.
-        config.include("core.apicache")
         # Error shapes for the API and the web pages.
         config.scan("core.errors")
         # The REST API (Cornice services) and the web flow clients rely on.
@@ -34,4 +33,6 @@ def main(global_config, **settings):
         config.include("core.web")
         # Process tuning (garbage collector), when runtime.gc_tuning is on.
         config.include("core.runtime")
-    return config.make_wsgi_app()
+    # Anonymous /api reads answered from Redis, in front of Pyramid, while the tables they read
+    # are unchanged (only with Redis and api.cache on).
+    return apicache.wrap(config.make_wsgi_app())

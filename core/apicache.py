@@ -16,18 +16,21 @@ generation and is never served once the write's increment is visible.
 Only requests that carry no credentials (no api_key, Authorization header or session cookie)
 and no parameter that reads other tables (`related`, `stats`, `full`, `participated`, `all`)
 are cached; their answers are the same for every anonymous caller. Rate limits are counted
-exactly as for any other request, before the cache is consulted. Without Redis (development,
-one process) nothing is cached: a per-process cache could not be invalidated across workers.
+exactly as for any other request, in the same Redis call as the lookup. The cache is a WSGI
+middleware in front of the Pyramid application, so a hit costs no routing, no transaction and
+no view; a miss is answered by the application and stored with its final headers. Without
+Redis (development, one process) nothing is cached: a per-process cache could not be
+invalidated across workers.
 """
 
 import logging
+import re
+from urllib.parse import parse_qsl
 
 import orjson
-from pyramid.interfaces import IRoutesMapper
-from pyramid.response import Response
 
 from core.generations import key as generation_key
-from core.security import SESSION_COOKIE
+from core.security import SESSION_COOKIE, address_of
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +53,31 @@ UNCACHED_PARAMS = {"api_key", "related", "stats", "full", "participated", "all",
 UNSTORED_HEADERS = {"content-length", "set-cookie", "date"}
 
 
-# -- the tween --------------------------------------------------------------------------------
+# -- the middleware ---------------------------------------------------------------------------
+
+# /api/<resource> and /api/<resource>/<id>: Cornice's routes collection_<resource>, <resource>.
+API_PATH = re.compile(r"/api/([a-z]+)(?:/([0-9]+))?")
+SESSION_COOKIE_PREFIX = f"{SESSION_COOKIE}="
 
 
-def _resource_of(route_name: str) -> str | None:
-    """`task` for the routes `collection_task` and `task`, None for other routes."""
-    name = route_name.removeprefix("collection_")
-    return name if name in DEPENDENCIES else None
-
-
-def cacheable(request, session_cookie: str) -> bool:
-    if request.method != "GET" or not request.path_info.startswith("/api/"):
-        return False
-    headers = request.headers
-    if "Authorization" in headers or "Origin" in headers:
-        return False
-    if session_cookie in request.cookies:
-        return False
-    return not UNCACHED_PARAMS.intersection(request.GET.keys())
+def cache_target(environ) -> tuple[str, str] | None:
+    """(route name, resource) of a cacheable request, else None."""
+    if environ.get("REQUEST_METHOD") != "GET":
+        return None
+    if "HTTP_AUTHORIZATION" in environ or "HTTP_ORIGIN" in environ:
+        return None
+    if SESSION_COOKIE_PREFIX in environ.get("HTTP_COOKIE", ""):
+        return None
+    match = API_PATH.fullmatch(environ.get("PATH_INFO", ""))
+    if match is None or match.group(1) not in DEPENDENCIES:
+        return None
+    query = environ.get("QUERY_STRING", "")
+    if query and UNCACHED_PARAMS.intersection(
+        name for name, _ in parse_qsl(query, keep_blank_values=True)
+    ):
+        return None
+    resource = match.group(1)
+    return (resource if match.group(2) else f"collection_{resource}"), resource
 
 
 # One round trip: count the request in its rate-limit window (as core.ratelimit does), then
@@ -83,7 +93,7 @@ return found
 
 
 class ApiCache:
-    """Entries are `<generations>\n<headers as JSON>\n<body>`: the body is never decoded."""
+    """Entries are `<generations>\\n<headers as JSON>\\n<body>`: the body is never decoded."""
 
     def __init__(self, redis, ttl: int):
         self.redis = redis
@@ -100,66 +110,83 @@ class ApiCache:
             return count, generations, (orjson.loads(parts[1]), parts[2])
         return count, generations, None
 
-    def store(self, key: str, generations: bytes, response) -> None:
-        headers = [
+    def store(self, key: str, generations: bytes, headers: list, body: bytes) -> None:
+        kept = [
             (name, value)
-            for name, value in response.headerlist
+            for name, value in headers
             if name.lower() not in UNSTORED_HEADERS and not name.startswith("X-RateLimit-")
         ]
-        entry = b"\n".join((generations, orjson.dumps(headers), response.body))
-        self.redis.set(key, entry, ex=self.ttl)
+        self.redis.set(key, b"\n".join((generations, orjson.dumps(kept), body)), ex=self.ttl)
 
 
 def _generations(values) -> bytes:
     return b",".join(value or b"0" for value in values)
 
 
-def api_cache_tween_factory(handler, registry):
-    settings = registry.settings
-    redis = registry.get("redis")
-    if redis is None or not settings["api.cache"]:
-        return handler
-    cache = ApiCache(redis, settings["api.cache_ttl"])
-    limiter = registry["ratelimiter"]
-    mapper = registry.getUtility(IRoutesMapper)
+class ApiCacheMiddleware:
+    """WSGI middleware in front of the Pyramid application: a hit never reaches Pyramid."""
 
-    def api_cache_tween(request):
-        if not cacheable(request, SESSION_COOKIE):
-            return handler(request)
-        route = mapper(request)["route"]
-        resource = _resource_of(route.name) if route is not None else None
-        if resource is None:
-            return handler(request)
-        counter_key, reset = limiter.window(route.name, f"ip:{request.client_ip}")
-        key = ENTRY_KEY + request.path_qs
+    def __init__(self, app, redis, settings, limiter):
+        self.app = app
+        # Tests and tools reach the application's registry through the WSGI app.
+        self.registry = app.registry
+        self.cache = ApiCache(redis, settings["api.cache_ttl"])
+        self.settings = settings
+        self.limiter = limiter
+
+    def __call__(self, environ, start_response):
+        target = cache_target(environ)
+        if target is None:
+            return self.app(environ, start_response)
+        route, resource = target
+        client = f"ip:{address_of(environ, self.settings)}"
+        counter_key, reset = self.limiter.window(route, client)
+        key = ENTRY_KEY + environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
+        if environ.get("QUERY_STRING"):
+            key += "?" + environ["QUERY_STRING"]
         try:
-            count, generations, hit = cache.lookup(counter_key, reset, DEPENDENCIES[resource], key)
+            count, generations, hit = self.cache.lookup(
+                counter_key, reset, DEPENDENCIES[resource], key
+            )
         except Exception:  # Redis trouble: the usual path answers (and counts) the request
             log.exception("API cache lookup failed")
-            return handler(request)
-        counted = limiter.verdict(count, reset)
-        # Counted once: core.ratelimit reuses this count if the view path runs.
-        request.environ["crowdnest.ratelimit"] = counted
+            return self.app(environ, start_response)
+        counted = self.limiter.verdict(count, reset)
+        # Counted once: core.ratelimit reuses this count when the application answers.
+        environ["crowdnest.ratelimit"] = counted
         if hit is not None and counted[0]:
             headers, body = hit
-            response = Response(body=body, headerlist=[tuple(pair) for pair in headers])
-            response.headers.update(ratelimit_headers(limiter, counted))
-            return response
+            headers = [tuple(pair) for pair in headers]
+            headers += [*ratelimit_headers(self.limiter, counted).items()]
+            headers.append(("Content-Length", str(len(body))))
+            start_response("200 OK", headers)
+            return [body]
+        return self._answer_and_store(environ, start_response, key, generations)
 
-        def store(request, response):
-            if response.status_int == 200 and "Set-Cookie" not in response.headers:
-                try:
-                    cache.store(key, generations, response)
-                except Exception:
-                    log.exception("API cache store failed")
+    def _answer_and_store(self, environ, start_response, key, generations):
+        captured = {}
 
-        response = handler(request)
-        # Stored by a response callback added last, so that it keeps the headers every other
-        # callback (Cornice's CORS and nosniff headers) adds to the answer.
-        request.add_response_callback(store)
-        return response
+        def capture(status, headers, exc_info=None):
+            captured.update(status=status, headers=headers)
+            return start_response(status, headers, exc_info)
 
-    return api_cache_tween
+        chunks = self.app(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        headers = captured.get("headers", [])
+        stored = captured.get("status", "").startswith("200 ") and not any(
+            name.lower() == "set-cookie" for name, _ in headers
+        )
+        if stored:
+            try:
+                self.cache.store(key, generations, headers, body)
+            except Exception:
+                log.exception("API cache store failed")
+        return [body]
 
 
 def ratelimit_headers(limiter, counted) -> dict:
@@ -171,6 +198,11 @@ def ratelimit_headers(limiter, counted) -> dict:
     }
 
 
-def includeme(config):
-    # Outside pyramid_tm: a cached answer opens no transaction and no database session.
-    config.add_tween("core.apicache.api_cache_tween_factory", over="pyramid_tm.tm_tween_factory")
+def wrap(app):
+    """The application behind the cache when Redis is configured and api.cache is on."""
+    registry = app.registry
+    redis = registry.get("redis")
+    settings = registry.settings
+    if redis is None or not settings["api.cache"]:
+        return app
+    return ApiCacheMiddleware(app, redis, settings, registry["ratelimiter"])

@@ -77,16 +77,19 @@ def csrf_token_valid(request, supplied) -> bool:
     )
 
 
-def client_ip(request) -> str:
+def address_of(environ, settings) -> str:
     """The caller's address; X-Forwarded-For is trusted only when proxy.trusted is set."""
-    settings = request.registry.settings
-    address = request.remote_addr or "127.0.0.1"
-    forwarded = request.headers.get("X-Forwarded-For")
+    address = environ.get("REMOTE_ADDR") or "127.0.0.1"
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
     if settings["proxy.trusted"] and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:
             address = hops[-min(settings["proxy.count"], len(hops))]
     return address
+
+
+def client_ip(request) -> str:
+    return address_of(request.environ, request.registry.settings)
 
 
 def pseudonymise_ip(address: str, key: str) -> str:

@@ -153,3 +153,20 @@ def test_cache_trouble_answers_from_the_database(cached, db, monkeypatch):
 
     monkeypatch.setattr(ApiCache, "lookup", unreachable)
     assert cached.get(url).json[0]["info"] == {"v": 2}
+
+
+@pytest.mark.parametrize("item", [False, True])
+def test_cached_and_uncached_requests_share_one_rate_limit_bucket(
+    make_app, redis_client, redis_url, db, item
+):
+    limited = make_app(redis__url=redis_url, ratelimit__limit="3")
+    project = ProjectFactory()
+    task = TaskFactory(project=project)
+    url = f"/api/task/{task.id}?limit=1" if item else TASKS.format(project.id)
+
+    limited.get(url)  # counted by the cache's lookup
+    limited.get(url)  # a hit, counted the same way
+    limited.get(url + "&related=true")  # not cacheable: counted by the application
+    refused = limited.get(url, status=429)
+
+    assert refused.json["exception_cls"] == "TooManyRequests"
