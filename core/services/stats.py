@@ -13,17 +13,40 @@ from core.models import ProjectStats, Result, Task, TaskRun, User
 
 def bump(db, project_id: int, **deltas: int) -> None:
     """Add `deltas` (n_tasks=1, n_task_runs=-1, ...) to the project's counters."""
+    db.execute(
+        update(ProjectStats)
+        .where(ProjectStats.project_id == project_id)
+        .values(**_deltas(**deltas))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def record_answer(
+    db, project_id: int, finish_time: str, new_volunteer: bool, completed: bool
+) -> None:
+    """One UPDATE per answer: the run, perhaps a new volunteer and a completed task, and the
+    project's last activity."""
+    db.execute(
+        update(ProjectStats)
+        .where(ProjectStats.project_id == project_id)
+        .values(
+            **_deltas(
+                n_task_runs=1, n_volunteers=int(new_volunteer), n_completed_tasks=int(completed)
+            ),
+            last_activity=finish_time,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _deltas(**deltas: int) -> dict:
+    """SET values adding `deltas` to the counters, overall_progress derived from them."""
     values = {name: getattr(ProjectStats, name) + delta for name, delta in deltas.items()}
     if "n_tasks" in deltas or "n_completed_tasks" in deltas:
         n_tasks = ProjectStats.n_tasks + deltas.get("n_tasks", 0)
         n_completed = ProjectStats.n_completed_tasks + deltas.get("n_completed_tasks", 0)
         values["overall_progress"] = case((n_tasks > 0, (n_completed * 100) / n_tasks), else_=0)
-    db.execute(
-        update(ProjectStats)
-        .where(ProjectStats.project_id == project_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    return values
 
 
 def recompute(db, project_id: int) -> None:

@@ -147,14 +147,29 @@ def _count(db, task: Task, project: Project, run: TaskRun) -> Result | None:
     ).one()
     for key, value in (("n_task_runs", n_runs), ("n_answers", n_answers), ("state", state)):
         set_committed_value(task, key, value)
-    stats.bump(db, project.id, n_task_runs=1)
     project.updated = run.finish_time
+    completes = n_runs >= n_answers and task.state != "completed"
+    stats.record_answer(
+        db, project.id, run.finish_time, _first_in_project(db, run), completed=completes
+    )
     if n_runs >= n_answers:
-        if task.state != "completed":
+        if completes:
             task.state = "completed"
-            stats.bump(db, project.id, n_completed_tasks=1)
         return new_result_version(db, task)
     return None
+
+
+def _first_in_project(db, run: TaskRun) -> bool:
+    """Whether this is the volunteer's first answer in the project (a new volunteer): signed-in
+    users count by account, anonymous ones by IP pseudonym, as stats.recompute counts them."""
+    if run.user_id is not None:
+        same = TaskRun.user_id == run.user_id
+    else:
+        same = (TaskRun.user_id.is_(None)) & (TaskRun.user_ip == run.user_ip)
+    earlier = select(TaskRun.id).where(
+        TaskRun.project_id == run.project_id, same, TaskRun.id != run.id
+    )
+    return db.scalar(earlier.limit(1)) is None
 
 
 def new_result_version(db, task: Task) -> Result:

@@ -215,3 +215,29 @@ def test_task_completed_hook_fires_after_commit_with_payload(app, db):
         task["id"],
         result.id,
     )
+
+
+def test_answers_keep_volunteers_and_last_activity_of_the_project_stats(app, db):
+    project = ProjectFactory(published=True)
+    for _ in range(3):
+        TaskFactory(project=project, n_answers=5)
+    alice = UserFactory()
+
+    for _ in range(2):  # one signed-in volunteer, two answers
+        task = app.get(f"/api/project/{project.id}/newtask?api_key={alice.api_key}").json
+        _answer(app, task, api_key=alice.api_key)
+    for _ in range(2):  # one anonymous volunteer (one address), two answers
+        _answer(app, app.get(f"/api/project/{project.id}/newtask").json)
+    other_ip = {"REMOTE_ADDR": "10.0.0.2"}
+    task = app.get(f"/api/project/{project.id}/newtask", extra_environ=other_ip).json
+    app.post_json(
+        "/api/taskrun",
+        {"project_id": project.id, "task_id": task["id"], "info": "x"},
+        extra_environ=other_ip,
+    )
+
+    figures = app.get(f"/api/projectstats?project_id={project.id}").json[0]
+    last = app.get(f"/api/taskrun?project_id={project.id}&orderby=id&desc=true&limit=1").json[0]
+    assert figures["n_task_runs"] == 5
+    assert figures["n_volunteers"] == 3
+    assert figures["last_activity"] == last["finish_time"]
