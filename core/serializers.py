@@ -39,6 +39,21 @@ PROJECT_PUBLIC_INFO = {
 }
 PROJECT_SECRET_INFO = {"passwd_hash"}
 USER_PUBLIC_INFO = {"avatar", "container", "extra", "avatar_url"}
+# An account as its owner sees it on the web pages (behavior.md 9.3): never the password hash.
+ACCOUNT_PRIVATE_FIELDS = (
+    "id",
+    "name",
+    "fullname",
+    "created",
+    "api_key",
+    "info",
+    "admin",
+    "locale",
+    "email_addr",
+    "valid_email",
+    "confirmation_email_sent",
+    "restrict",
+)
 
 # Object type name in links and its parents: (rel, title, attribute, type name).
 TYPE_NAMES = {

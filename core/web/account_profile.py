@@ -6,6 +6,7 @@ from pyramid.view import view_config
 from sqlalchemy import func, select
 
 from core.models import User
+from core.serializers import ACCOUNT_PRIVATE_FIELDS
 from core.services.activity import (
     contributed_projects,
     contributors_page,
@@ -22,21 +23,6 @@ from core.web.render import pagination, redirect
 
 ACCOUNTS_PER_PAGE = 24
 LEADERBOARD_SIZE = 20
-# The private summary of one's own account (behavior.md 9.3).
-PRIVATE_FIELDS = [
-    "id",
-    "name",
-    "fullname",
-    "created",
-    "api_key",
-    "info",
-    "admin",
-    "locale",
-    "email_addr",
-    "valid_email",
-    "confirmation_email_sent",
-    "restrict",
-]
 
 
 @view_config(route_name="account_index", request_method="GET", renderer="page")
@@ -74,7 +60,7 @@ def _summary_extras(request, user: User) -> dict:
 def own_profile(request, user: User) -> dict:
     """The whole account, API key included: only ever shown to the account itself."""
     db = request.dbsession
-    summary = {field: getattr(user, field) for field in PRIVATE_FIELDS}
+    summary = {field: getattr(user, field) for field in ACCOUNT_PRIVATE_FIELDS}
     summary.update(_summary_extras(request, user))
     summary["total"] = db.scalar(select(func.count()).select_from(User))
     owned = owned_projects(db, user.id)

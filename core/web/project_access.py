@@ -15,7 +15,7 @@ from pyramid.httpexceptions import HTTPForbidden, HTTPFound, HTTPNotFound, HTTPU
 from sqlalchemy import func, select
 
 from core.models import Project, ProjectStats, User
-from core.serializers import USER_PUBLIC_INFO, dictize, public_info
+from core.serializers import ACCOUNT_PRIVATE_FIELDS, USER_PUBLIC_INFO, dictize, public_info
 from core.services.activity import time_ago
 from core.services.images import image_url
 from core.services.leaderboard import rank_and_score
@@ -32,20 +32,6 @@ PAGE_FEATURES = ("auditlog", "autoimporter", "webhooks")
 # A pro primary owner also unlocks these for everyone looking at the project: they are about
 # the project (its statistics, how often its exports are refreshed), not about the caller.
 OWNER_FEATURES = frozenset({"better_stats", "updated_exports"})
-# The owner's own account, as they see it on their project's pages (never the password hash).
-OWNER_PRIVATE_FIELDS = (
-    "id",
-    "name",
-    "fullname",
-    "created",
-    "api_key",
-    "admin",
-    "locale",
-    "email_addr",
-    "valid_email",
-    "confirmation_email_sent",
-    "info",
-)
 # Project keys filled from the figures for callers who see only the public project.
 PUBLIC_FIGURES = ("n_tasks", "n_volunteers", "overall_progress")
 
@@ -134,7 +120,7 @@ def owner_summary(request, owner: User | None) -> dict | None:
         "score": score,
     }
     if request.user is not None and request.user.id == owner.id:
-        summary = {field: getattr(owner, field) for field in OWNER_PRIVATE_FIELDS}
+        summary = {field: getattr(owner, field) for field in ACCOUNT_PRIVATE_FIELDS}
         summary.update(common, total=db.scalar(select(func.count(User.id))))
         return summary
     allowed = USER_PUBLIC_INFO | set(request.registry.settings["user.info_public_fields"])

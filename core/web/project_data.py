@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 
 from core import jobs
 from core.cache import cached
-from core.models import ProjectStats, Result, Task, TaskRun, User
-from core.serializers import dictize
+from core.models import ProjectStats, Result, Task, User
 from core.services import stats
 from core.services.importer import (
     ImporterError,
@@ -32,6 +31,7 @@ from core.web.forms import Form, text
 from core.web.project_access import (
     PAGE_FEATURES,
     load_project_for,
+    owner_summary,
     pro_features,
     project_frame,
     require_signed_in,
@@ -56,34 +56,7 @@ LOADING_TEXT = "Importing tasks, this may take a while, wait..."
 QUEUED_TEXT = (
     "The import is large: it runs in the background. The tasks will appear when it is done."
 )
-# The primary owner's own fields (behavior.md 9.3); never the password hash.
-OWNER_PRIVATE_FIELDS = (
-    "id",
-    "name",
-    "fullname",
-    "created",
-    "api_key",
-    "info",
-    "admin",
-    "locale",
-    "email_addr",
-    "valid_email",
-    "confirmation_email_sent",
-    "restrict",
-)
 FIGURES = ("n_tasks", "n_task_runs", "n_completed_tasks", "n_volunteers", "overall_progress")
-
-
-def owner_summary(request, owner: User) -> dict:
-    """The primary owner sees its private summary; everyone else the public one."""
-    db = request.dbsession
-    if request.user is not None and request.user.id == owner.id:
-        summary = {field: getattr(owner, field) for field in OWNER_PRIVATE_FIELDS}
-    else:
-        summary = dictize(request, owner)
-    n_answers = db.scalar(select(func.count()).where(TaskRun.user_id == owner.id))
-    summary.update(n_answers=n_answers, rank=None, score=None, registered_ago=None)
-    return summary
 
 
 def project_keys(request, project, tab: str, title: str, template: str) -> dict:
