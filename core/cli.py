@@ -67,7 +67,11 @@ def current_revision(settings: dict) -> str | None:
 
 
 class _ProgressHandler(logging.Handler):
-    """Echo alembic's `Running upgrade a -> b` lines as progress on standard output."""
+    """Echo alembic's `Running upgrade a -> b` lines as progress on standard output.
+
+    The lines of loggers below alembic.runtime.migration (a migration's own progress, such as
+    0008's backfill) are echoed too, indented under their step.
+    """
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -77,6 +81,8 @@ class _ProgressHandler(logging.Handler):
         if record.getMessage().startswith("Running upgrade"):
             self.steps += 1
             print(f"  {record.getMessage()}")
+        elif record.name.startswith("alembic.runtime.migration."):
+            print(f"    {record.getMessage()}")
 
 
 def db_upgrade(settings: dict, args) -> int:

@@ -82,6 +82,13 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "importer.twitter.bearer_token": ("", _asstr),
     # Exports: rows read, encoded and compressed at a time (memory is about proportional).
     "export.batch_size": (2000, _asint),
+    # Stored exports (core/services/export_store.py): where the zips are kept, how many seconds
+    # one is served again for projects without `updated_exports` and for those with it (0: built
+    # for every download), and the queue of `crowdnest export --refresh-stale --enqueue`.
+    "export.dir": ("%(here)s/var/exports", _asstr),
+    "export.max_age": (86400, _asint),
+    "export.pro_max_age": (0, _asint),
+    "export.queue": ("low", _asstr),
     "importer.allow_private_urls": (False, _asbool),
     # The autoimporter: seconds between two runs of `crowdnest autoimport --loop` (daily).
     "autoimporter.interval": (86400, _asint),

@@ -80,7 +80,13 @@ BASE_SETTINGS = {
 @pytest.fixture(scope="session")
 def app_settings(database_url, tmp_path_factory):
     uploads = str(tmp_path_factory.mktemp("uploads"))
-    return {**BASE_SETTINGS, "sqlalchemy.url": database_url, "upload.dir": uploads}
+    exports = str(tmp_path_factory.mktemp("exports"))
+    return {
+        **BASE_SETTINGS,
+        "sqlalchemy.url": database_url,
+        "upload.dir": uploads,
+        "export.dir": exports,
+    }
 
 
 @pytest.fixture(scope="session")

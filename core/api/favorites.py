@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.models import Favorite, Task
-from core.serializers import dictize, favourites_by_task
+from core.serializers import dictize, favourites_by_task, internal_columns
 from core.services.query import MAX_LIMIT, fuzzy_bool, no_attribute
 
 favorites = Service(name="favorites", path="/api/favorites", cors_origins=("*",))
@@ -31,7 +31,7 @@ def _page(request, user) -> list[dict]:
     if limit < 0 or offset < 0:
         raise DomainError("DataError", "LIMIT and OFFSET must not be negative")
     orderby = params.get("orderby") or "id"
-    if orderby not in Task.__table__.columns or orderby == "n_task_runs":
+    if orderby not in Task.__table__.columns or orderby in internal_columns(Task):
         raise no_attribute(Task, orderby)
     descending = fuzzy_bool(params.get("desc", ""))
     query = (

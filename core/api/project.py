@@ -6,7 +6,7 @@ from core.api.base import Resource, api_resource
 from core.errors import DomainError
 from core.models import Category, Project, ProjectStats, User
 from core.serializers import dictize
-from core.services import auditlog
+from core.services import auditlog, export_store
 from core.services.permissions import is_admin
 from core.services.project import RESERVED_SHORT_NAMES
 
@@ -100,6 +100,8 @@ class ProjectResource(Resource):
 
     def before_delete(self, project):
         auditlog.record_delete(self.db, self.request, project)
+        export_dir = self.request.registry.settings["export.dir"]
+        self.request.after_commit(export_store.remove_project, export_dir, project.id)
 
     def list_extras(self, projects, listing):
         if listing is None or not listing.stats or not projects:

@@ -1,9 +1,34 @@
 """A unit of work handed to volunteers."""
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, Text
+import hashlib
+import json
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, Text, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, JSONType, utcnow
+
+DIGEST_BYTES = 20
+
+
+def info_text(info) -> str:
+    """One canonical JSON text per `info` value, whatever its key order."""
+    return json.dumps(info, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def text_digest(text: str) -> bytes:
+    """The 20-byte SHA1 of an info_text()."""
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).digest()
+
+
+def digest_of(info) -> bytes | None:
+    """The digest of info_text(info): equal infos, equal digests; None for no info."""
+    return None if info is None else text_digest(info_text(info))
+
+
+def _digest_on_insert(context) -> bytes | None:
+    # Every INSERT that does not name info_digest itself, the ORM's and Core's alike.
+    return digest_of(context.get_current_parameters().get("info"))
 
 
 class Task(Base):
@@ -15,6 +40,9 @@ class Task(Base):
         Index("ix_task_project_id", "project_id", "id"),
         # breadth_first: fewest answers first, without sorting every open task (alembic 0005).
         Index("ix_task_project_runs", "project_id", "n_task_runs", "id"),
+        # The importer's duplicate check (alembic 0008): digest first, so that its lookups can
+        # leave project_id out of the index condition (core/services/importer.py says why).
+        Index("ix_task_info_digest_project", "info_digest", "project_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -31,3 +59,16 @@ class Task(Base):
     user_pref: Mapped[dict | None] = mapped_column(JSONType)
     # Server-maintained count of task runs: task state is derived from it (decision 7).
     n_task_runs: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # Server-maintained digest_of(info), for the importer's duplicate check: set on insert by
+    # the default, on ORM updates of info by the listener below. Writes that bypass both (an
+    # UPDATE of info through Core, psql, COPY) must set it too.
+    info_digest: Mapped[bytes | None] = mapped_column(
+        LargeBinary(DIGEST_BYTES), default=_digest_on_insert
+    )
+
+
+@event.listens_for(Task, "before_update")
+def _digest_on_update(_mapper, _connection, task: Task) -> None:
+    # Also catches flag_modified(task, "info") after an in-place change of the document.
+    if inspect(task).attrs["info"].history.has_changes():
+        task.info_digest = digest_of(task.info)

@@ -4,11 +4,11 @@ Domain code: knows nothing of HTTP (the URL fetching below is the importers' out
 the request's). An importer (core/hookspecs.py `crowdnest_importers`) yields records, one dict
 per task; `import_tasks` validates them with the API's task schema, skips those whose `info` a
 task of the project already has, and inserts the rest in batches, all inside one savepoint: an
-error anywhere leaves the project as it was. Memory stays constant in the number of records,
-except for one 20-byte digest per task of the project (the duplicate check).
+error anywhere leaves the project as it was. Memory stays constant in the number of records and
+in the number of tasks the project has: duplicates are found by `task.info_digest` (the SHA1 of
+the canonical info, core/models/task.py), one query per batch.
 """
 
-import hashlib
 import http.client
 import io
 import json
@@ -24,12 +24,14 @@ from urllib.parse import urlencode, urlsplit
 from xml.etree import ElementTree
 
 import colander
-from sqlalchemy import insert, select
+from sqlalchemy import LargeBinary, bindparam, column, func, insert, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from core import outbound
 from core.db import utcnow
 from core.jobs import database
 from core.models import Project, Task
+from core.models.task import info_text, text_digest
 from core.plugins import get_plugin_manager
 from core.redis import get_redis
 from core.schemas import body_schema
@@ -107,20 +109,45 @@ def enabled_importers(plugin_manager) -> dict[str, Any]:
 # --- Records to tasks --------------------------------------------------------------------------
 
 
-def _info_text(info) -> str:
-    """One canonical JSON text per `info` value, whatever its key order."""
-    return json.dumps(info, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _existing_digests(db, project_id: int, digests: Iterable[bytes]) -> set[bytes]:
+    """The digests among `digests` that a task of the project already has (one query)."""
+    statement = digest_lookup(db.get_bind().dialect.name, project_id, list(digests))
+    return {bytes(digest) for (digest,) in db.execute(statement)}
 
 
-def _info_key(info) -> bytes:
-    return hashlib.sha1(_info_text(info).encode("utf-8"), usedforsecurity=False).digest()
-
-
-def _existing_keys(db, project_id: int) -> set[bytes]:
-    rows = db.execute(
-        select(Task.info).where(Task.project_id == project_id).execution_options(yield_per=1000)
+def digest_lookup(dialect: str, project_id: int, digests: list[bytes]):
+    """The SELECT of the digests among `digests` that a task of the project has."""
+    if dialect == "postgresql":
+        return _digest_probes(project_id, digests)
+    # SQLite probes ix_task_info_digest_project once per digest, statistics or not.
+    return select(Task.info_digest).where(
+        Task.project_id == project_id, Task.info_digest.in_(digests)
     )
-    return {_info_key(info) for (info,) in rows}
+
+
+def _digest_probes(project_id: int, digests: list[bytes]):
+    """PostgreSQL: one probe of ix_task_info_digest_project per digest, by a lateral join.
+
+    The planner must not be left a choice: it plans from statistics that do not count the rows
+    this import inserted (uncommitted), or that were taken while the table was empty, so the
+    project looks tiny. With `project_id = :p AND info_digest IN (...)` it then reads every task
+    of the project by an index on project_id and filters them, once per batch, and a large
+    import grows quadratic (100,000 rows: minutes instead of seconds). So each digest is its own
+    parameterized lookup (LIMIT 1, in a lateral subquery), and `project_id + 0` keeps the
+    indexes on project_id out of it: the digest index is the only one that applies.
+    """
+    wanted = (
+        func.unnest(bindparam("digests", digests, ARRAY(LargeBinary)))
+        .table_valued(column("digest", LargeBinary))
+        .render_derived(name="wanted")
+    )
+    found = (
+        select(Task.info_digest)
+        .where(Task.info_digest == wanted.c.digest, Task.project_id + 0 == project_id)
+        .limit(1)
+        .lateral("found")
+    )
+    return select(found.c.info_digest).select_from(wanted).join(found, true())
 
 
 def _task_values(record: dict, number: int) -> dict:
@@ -160,34 +187,45 @@ def import_tasks(
     """
     report = ImportReport()
     with db.begin_nested():
-        seen = _existing_keys(db, project.id)
-        batch: list[dict] = []
+        # Only the current batch is held: {digest: task values}, in record order. The rows of
+        # earlier batches were inserted (Core, executed at once) in this same transaction, so
+        # the next batch's lookup finds them.
+        batch: dict[bytes, dict] = {}
         for number, record in enumerate(records, start=1):
             values = _task_values(record, number)
-            text = _info_text(values["info"])
+            text = info_text(values["info"])
             # PostgreSQL's JSONB cannot store NUL characters.
             if "\\u0000" in text:
                 raise ImporterError(f"Record {number}: NUL characters are not allowed.")
-            key = hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).digest()
-            if key in seen:
+            digest = text_digest(text)
+            if digest in batch:
                 report.skipped += 1
                 continue
-            seen.add(key)
             values["project_id"] = project.id
-            batch.append(values)
+            values["info_digest"] = digest
+            batch[digest] = values
             if len(batch) >= batch_size:
-                report.created += _insert(db, batch)
-                batch = []
+                _insert_new(db, project.id, batch, report)
+                batch = {}
                 if progress is not None:
                     progress(report.created, report.skipped)
         if batch:
-            report.created += _insert(db, batch)
+            _insert_new(db, project.id, batch, report)
         if progress is not None:
             progress(report.created, report.skipped)
         if report.created:
             stats.bump(db, project.id, n_tasks=report.created)
             project.updated = utcnow()
     return report
+
+
+def _insert_new(db, project_id: int, batch: dict[bytes, dict], report: ImportReport) -> None:
+    """Insert the batch's tasks whose info no task of the project has yet."""
+    existing = _existing_digests(db, project_id, batch)
+    new = [values for digest, values in batch.items() if digest not in existing]
+    report.skipped += len(batch) - len(new)
+    if new:
+        report.created += _insert(db, new)
 
 
 def _insert(db, batch: list[dict]) -> int:

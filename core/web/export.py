@@ -1,20 +1,31 @@
 """Web pages: a project's exports (`/project/<short_name>/tasks/export`, behavior.md 10).
 
 Without `type` and `format` the page lists the available exports; with them the answer is the
-zip file itself, streamed from core.services.export while the client reads it.
+zip file itself: the one stored under export.dir while it is young enough for the project
+(core.services.export_store), else streamed from core.services.export while the client reads
+it, and stored on the way when the project's exports are kept.
 """
 
+import time
 from urllib.parse import urlencode
 
 from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound, HTTPUnsupportedMediaType
-from pyramid.response import Response
+from pyramid.response import FileIter, Response
 from pyramid.view import view_config
 
 from core.db import get_engine
+from core.models import User
+from core.services import export_store
+from core.services.activity import time_ago
 from core.services.export import FORMATS, TYPES, ExportTarget, export_zip
 from core.services.permissions import owns_or_admin
 from core.web import add_routes
-from core.web.project_access import load_project_for, require_readable, require_signed_in
+from core.web.project_access import (
+    load_project_for,
+    pro_features,
+    require_readable,
+    require_signed_in,
+)
 from core.web.project_data import project_keys
 
 ROUTES = {
@@ -40,13 +51,37 @@ def may_export(request, project) -> None:
         raise HTTPForbidden()
 
 
-def exports(project) -> list[dict]:
-    """Each type and format of the project's data, with the address of its zip."""
+def stored_max_age(request, project) -> int:
+    """Seconds a stored zip of the project may be served to this caller; 0: build it now.
+
+    `updated_exports` follows pro_features(): admins, and everyone looking at a pro owner's
+    project, get export.pro_max_age; the others export.max_age. Drafts are always built.
+    """
+    if not project.published:
+        return 0
+    owner = request.dbsession.get(User, project.owner_id)
+    features = pro_features(request, (export_store.FEATURE,), owner=owner)
+    updated = features[f"{export_store.FEATURE}_enabled"]
+    return export_store.max_age(request.registry.settings, updated)
+
+
+def exports(request, project) -> list[dict]:
+    """Each type and format of the project's data, with the address of its zip.
+
+    `stored_at` is when the stored zip a download would be answered with now was built (its
+    `stored_ago` in words), or null when the download builds the zip from the current data.
+    """
+    export_dir = request.registry.settings["export.dir"]
+    limit = stored_max_age(request, project)
     available = []
     for kind in TYPES:
         for fmt in FORMATS:
             target = ExportTarget(project.id, project.short_name, kind, fmt)
             query = urlencode({"type": kind, "format": fmt})
+            built = export_store.stored_time(export_dir, target) if limit > 0 else None
+            stored_at = None
+            if built is not None and time.time() - built < limit:
+                stored_at = export_store.iso_time(built)
             available.append(
                 {
                     "type": kind,
@@ -55,17 +90,34 @@ def exports(project) -> list[dict]:
                     "description": DESCRIPTIONS[kind],
                     "url": f"/project/{project.short_name}/tasks/export?{query}",
                     "file_name": target.zip_name,
+                    "stored_at": stored_at,
+                    "stored_ago": time_ago(stored_at),
                 }
             )
     return available
 
 
 def download(request, project, kind: str, fmt: str) -> Response:
-    """The zip, produced as the server sends it: the body is never held whole."""
+    """The stored zip while it is young enough, else the zip produced as the server sends it
+    (the body is never held whole), stored on the way when the project's zips are kept."""
     target = ExportTarget(project.id, project.short_name, kind, fmt)
-    batch_size = request.registry.settings["export.batch_size"]
-    chunks = export_zip(request.registry["export_engine"], target, batch_size)
-    response = Response(app_iter=chunks, content_type="application/zip")
+    settings = request.registry.settings
+    limit = stored_max_age(request, project)
+    stored = export_store.open_fresh(settings["export.dir"], target, limit)
+    if stored is not None:
+        response = Response(
+            app_iter=FileIter(stored.file),
+            content_type="application/zip",
+            content_length=stored.size,
+            last_modified=stored.built,
+        )
+    else:
+        chunks = export_zip(
+            request.registry["export_engine"], target, settings["export.batch_size"]
+        )
+        if limit > 0:
+            chunks = export_store.store_while_streaming(settings["export.dir"], target, chunks)
+        response = Response(app_iter=chunks, content_type="application/zip")
     response.content_disposition = f'attachment; filename="{target.zip_name}"'
     response.cache_control = "private, no-store"
     return response
@@ -86,7 +138,7 @@ def export_page(request):
         return download(request, project, kind, fmt)
     value = project_keys(request, project, "tasks", "Export", "export/index.html")
     value.update(
-        exports=exports(project),
+        exports=exports(request, project),
         types=list(TYPES),
         formats=list(FORMATS),
         loading_text=LOADING_TEXT,

@@ -13,7 +13,7 @@ from core.errors import DomainError
 from core.models import Category, Project, User
 from core.passwords import verify_password
 from core.serializers import USER_PUBLIC_INFO, public_info
-from core.services import auditlog
+from core.services import auditlog, export_store
 from core.services import project as projects
 from core.services.images import image_url, remove_image, save_image
 from core.services.permissions import is_admin
@@ -432,6 +432,8 @@ def delete_project(request):
     projects.delete_project(db, project)
     for path in files:
         request.after_commit(remove_file, path)
+    export_dir = request.registry.settings["export.dir"]
+    request.after_commit(export_store.remove_project, export_dir, project.id)
     return redirect(
         request, f"/account/{quote(request.user.name)}/", "Project deleted!", "success"
     )

@@ -1,19 +1,23 @@
 """core.services.importer and the csv/json importer plugins, without the web pages."""
 
 import io
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core.hookspecs import hookimpl
 from core.models import Project, ProjectStats, Task
+from core.models.task import digest_of
 from core.plugins import get_plugin_manager
 from core.services.importer import (
+    BATCH_SIZE,
     ImporterError,
     ImportReport,
     LimitedReader,
+    digest_lookup,
     enabled_importers,
     import_tasks,
     open_url,
@@ -89,6 +93,92 @@ def test_import_skips_duplicates_of_existing_tasks_and_of_earlier_records(db):
         {"url": "c.png"},
     ]
     assert report.message == "2 new tasks were imported successfully (2 duplicates skipped)"
+
+
+def test_duplicates_across_batch_boundaries_are_skipped(db):
+    project = ProjectFactory()
+    TaskFactory(project=project, info={"n": 1, "url": "e.png"})
+    urls = ["a", "b", "a", "c", "b", "d", "c", "e", "a", "f"]
+    records = [{"url": f"{url}.png", **({"n": 1} if url == "e" else {})} for url in urls]
+
+    # Batches of two: each duplicate of a/b/c is met in a later batch than its first record.
+    report = import_tasks(db, project, records, batch_size=2)
+    db.commit()
+
+    assert (report.created, report.skipped) == (5, 5)
+    assert [task.info["url"] for task in tasks_of(db, project)] == [
+        "e.png",
+        "a.png",
+        "b.png",
+        "c.png",
+        "d.png",
+        "f.png",
+    ]
+
+
+def test_imported_tasks_carry_the_digest_of_their_info(db):
+    project = ProjectFactory()
+
+    import_tasks(db, project, [{"b": [1, 2.5], "a": "é"}, {"q": None}], batch_size=1)
+    db.commit()
+
+    assert [task.info_digest for task in tasks_of(db, project)] == [
+        digest_of({"a": "é", "b": [1, 2.5]}),
+        digest_of({"q": None}),
+    ]
+
+
+def test_the_duplicate_check_looks_up_one_batch_of_digests_at_a_time(db, engine):
+    from sqlalchemy import event
+
+    project = ProjectFactory()
+    for n in range(30):
+        TaskFactory(project=project, info={"n": n})
+    db.commit()
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        report = import_tasks(db, project, ({"n": n} for n in range(20, 50)), batch_size=10)
+        db.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    selected = [sql.split(" FROM ")[0] for sql in statements if sql.startswith("SELECT")]
+    lookups = [columns for columns in selected if columns.endswith(".info_digest")]
+    assert (report.created, report.skipped) == (20, 10)
+    assert len(lookups) == 3
+    # The existing tasks' infos are never read: memory does not grow with the project.
+    assert not [columns for columns in selected if re.search(r"\btask\.info\b(?!_)", columns)]
+
+
+def test_postgresql_probes_the_digest_index_even_for_rows_it_just_inserted(db, engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plan")
+    project = ProjectFactory()
+    # Statistics of an empty table, as on a new site: the import's rows are not in them.
+    db.execute(text("ANALYZE task"))
+    db.commit()
+    import_tasks(db, project, ({"n": n} for n in range(1000)))
+    # A batch's worth of digests, as the importer looks them up.
+    digests = [digest_of({"n": n}) for n in range(BATCH_SIZE)]
+    statement = digest_lookup("postgresql", project.id, digests)
+    compiled = statement.compile(dialect=engine.dialect)
+
+    plan = "\n".join(
+        db.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params).scalars()
+    )
+    db.rollback()
+
+    # One probe of the digest index per digest, never a walk through the project's tasks by an
+    # index on project_id (quadratic imports).
+    conditions = [line for line in plan.splitlines() if "Index Cond" in line]
+    assert "Nested Loop" in plan
+    assert "ix_task_info_digest_project" in plan
+    assert [line.strip() for line in conditions] == ["Index Cond: (info_digest = wanted.digest)"]
 
 
 def test_import_ignores_state_because_it_is_derived(db):

@@ -2,7 +2,9 @@
 
 import pytest
 
-from core.models import ProjectStats, Task
+from core.models import Project, ProjectStats, Task
+from core.models.task import digest_of
+from core.services.importer import import_tasks
 from tests.factories import ProjectFactory, ResultFactory, TaskFactory, TaskRunFactory
 from tests.functional.api.roles import ROLES, WRITERS, auth, denied, fresh
 
@@ -149,6 +151,50 @@ def test_server_counter_is_not_writable(app, db, world):
 
     assert body["exception_cls"] == "TypeError"
     assert fresh(db, Task, task.id).n_task_runs == 0
+
+
+def test_info_digest_is_internal(app, db, world):
+    task = TaskFactory(project=world.project, info={"q": 1})
+    headers = auth(world.users["owner"])
+
+    body = app.get(f"/api/task/{task.id}", headers=headers).json
+    listed = app.get(f"/api/task?project_id={world.project.id}", headers=headers).json
+    written = app.put_json(
+        f"/api/task/{task.id}", {"info_digest": "00"}, headers=headers, status=415
+    ).json
+
+    assert "info_digest" not in body
+    assert "info_digest" not in listed[0]
+    assert written["exception_cls"] == "TypeError"
+
+
+def test_info_digest_follows_info_on_post_and_put(app, db, world):
+    headers = auth(world.users["owner"])
+    payload = {"project_id": world.project.id, "info": {"url": "a.png", "n": 1}}
+    task_id = app.post_json("/api/task", payload, headers=headers).json["id"]
+    created = fresh(db, Task, task_id).info_digest
+
+    app.put_json(f"/api/task/{task_id}", {"info": {"url": "b.png"}}, headers=headers)
+    updated = fresh(db, Task, task_id).info_digest
+    app.put_json(f"/api/task/{task_id}", {"priority_0": 0.5}, headers=headers)
+    untouched = fresh(db, Task, task_id).info_digest
+
+    assert created == digest_of({"n": 1, "url": "a.png"})
+    assert updated == untouched == digest_of({"url": "b.png"})
+
+
+def test_an_import_after_a_put_of_info_sees_the_new_info(app, db, world):
+    task = TaskFactory(project=world.project, info={"url": "a.png"})
+    app.put_json(
+        f"/api/task/{task.id}", {"info": {"url": "b.png"}}, headers=auth(world.users["owner"])
+    )
+    db.expire_all()
+    project = db.get(Project, world.project.id)
+
+    report = import_tasks(db, project, [{"url": "a.png"}, {"url": "b.png"}])
+    db.commit()
+
+    assert (report.created, report.skipped) == (1, 1)
 
 
 def test_body_errors(app, world):
