@@ -85,6 +85,14 @@ def _after_transaction_end(session, transaction) -> None:
         session.info.pop(WRITTEN, None)
 
 
+def committed(engine, tables) -> None:
+    """Writes committed outside a Session (core.delivery's bare connection): bump as a tracked
+    session's commit would."""
+    redis = _redis_of_engine.get(engine)
+    if redis is not None and tables:
+        bump(redis, tables)
+
+
 def bump(redis, tables) -> None:
     """Increment the tables' generations; a Redis failure is logged, never raised (the commit
     has happened; cached entries then live until their TTL)."""

@@ -22,7 +22,10 @@ def stamp(db, redis, participant: str, project_id: int, task_ids, ttl: int) -> N
     """Remember that these tasks were handed to `participant` now."""
     now = utcnow()
     if redis is not None:
-        pipe = redis.pipeline()
+        if len(task_ids) == 1:  # the usual hand-out: one command, no pipeline
+            redis.set(_key(participant, task_ids[0]), now, ex=ttl)
+            return
+        pipe = redis.pipeline(transaction=False)
         for task_id in task_ids:
             pipe.set(_key(participant, task_id), now, ex=ttl)
         pipe.execute()
@@ -43,6 +46,12 @@ def stamp(db, redis, participant: str, project_id: int, task_ids, ttl: int) -> N
                 set_={"created": now, "expires": expires},
             )
         )
+
+
+def handed_out(redis, participant: str, task_id: int) -> str | None:
+    """The hand-out time if the task was handed to `participant` (Redis), the stamp kept."""
+    value = redis.get(_key(participant, task_id))
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def take(db, redis, participant: str, task_id: int) -> str | None:

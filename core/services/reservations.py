@@ -34,7 +34,12 @@ def now() -> float:
 
 def required(project, settings) -> bool:
     """Whether answers to `project` need a live reservation: it is served by `locked`."""
-    name = (project.info or {}).get("sched") or settings["scheduler.default"]
+    return scheduled_by_locked((project.info or {}).get("sched"), settings)
+
+
+def scheduled_by_locked(sched, settings) -> bool:
+    """Whether a project whose `info.sched` is `sched` is served by `locked`."""
+    name = sched or settings["scheduler.default"]
     return name == "locked" and "locked" in settings["plugins.schedulers"]
 
 
