@@ -11,13 +11,15 @@ the common cases itself, in front of the application, in a fraction of that:
   view runs (plugins/schedulers/base.py), so the two paths cannot drift apart; then the
   contributions-guard stamps (core.services.guard).
 * `POST /api/taskrun` with a plain JSON answer (`project_id`, `task_id`, `info`): one statement
-  reads the task, its project and the caller; the run is inserted and counted on its task, its
-  project's figures and `updated` (core.services.stats.answer_counted) in one transaction whose
-  four statements travel together (psycopg's pipeline mode on PostgreSQL); after the commit the
-  stamp is consumed and the caches invalidated as a session's commit would (core.generations,
-  core.cache). An answer that would complete its task is rolled back and left to the
-  application (results, the task_completed hook): the count is re-checked under the task's row
-  lock, so this path never completes a task.
+  reads the task, its project and the caller; then, in one transaction, the run is inserted and
+  counted on its task, its project's `updated` and figures (core.services.stats.answer_counted)
+  and, when the answer completes the task or comes after, the task's state and a new result
+  version (core.services.task_run's statements) — on PostgreSQL in two or three round trips
+  (psycopg's pipeline mode), rows locked in the application's order (task, project,
+  project_stats, result) so the two paths never deadlock. After the commit the stamp is
+  consumed, the caches invalidated as a session's commit would (core.generations, core.cache)
+  and a completion announced to the task_completed hook with the objects the application
+  passes.
 
 Both count the rate limit with core.ratelimit's key, once whichever path answers. Anything else
 goes to the application unchanged, before anything is written: other methods or paths, a session
@@ -40,16 +42,17 @@ from urllib.parse import parse_qsl
 
 import orjson
 from sqlalchemy import bindparam, case, exists, insert, select, update
+from sqlalchemy.orm import Session
 
 from core import cache, generations
 from core.api import newtask as view
 from core.db import utcnow
 from core.errors import DomainError
-from core.models import Project, ProjectStats, Task, TaskRun, User
+from core.models import Project, ProjectStats, Result, Task, TaskRun, User
 from core.renderers import OPTIONS
 from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
 from core.serializers import internal_columns
-from core.services import guard, project_token, reservations, stats
+from core.services import guard, project_token, reservations, stats, task_run
 from core.services.task_run import Participant
 
 log = logging.getLogger(__name__)
@@ -80,7 +83,9 @@ class Statements:
 
     def processors(self, entry, description) -> list:
         """The columns' result processors (JSON on SQLite...), known once the driver answered."""
-        if entry[4] is None:
+        if entry[4] is None and description is None:
+            entry[4] = False
+        elif entry[4] is None:
             entry[4] = [
                 kind.dialect_impl(self.dialect).result_processor(self.dialect, found[1])
                 for kind, found in zip(entry[3], description, strict=True)
@@ -168,10 +173,12 @@ class _Connection:
         return entry, sql, values
 
     def _fetch(self, cursor, entry) -> list[dict]:
-        if cursor.description is None:
+        processors = entry[4]
+        if processors is None:  # the first run of this statement: learn its result's types
+            processors = self.statements.processors(entry, cursor.description)
+        if processors is False:  # a statement without rows (an UPDATE without RETURNING)
             return []
         found = cursor.fetchall()
-        processors = self.statements.processors(entry, cursor.description)
         names = entry[2]
         return [
             {
@@ -265,11 +272,36 @@ def _answer_count():
         update(Task)
         .where(Task.id == bindparam("task_id"))
         .values(n_task_runs=Task.n_task_runs + 1)
-        .returning(Task.n_task_runs, Task.n_answers)
+        .returning(Task.n_task_runs, Task.n_answers, Task.state)
     )
 
 
-def _answer_stats(kind: str):
+def _task_completed():
+    return (
+        update(Task)
+        .where(Task.id == bindparam("task_id"))
+        .values(state="completed")
+        .returning(Task.id)
+    )
+
+
+def _result_insert():
+    """The new latest result of the task (task_run.new_result_version's, with its ids)."""
+    return (
+        insert(Result)
+        .values(
+            project_id=bindparam("project_id"),
+            task_id=bindparam("task_id"),
+            created=bindparam("result_created"),
+            task_run_ids=bindparam("task_run_ids", type_=Result.task_run_ids.type),
+            last_version=True,
+            info=None,
+        )
+        .returning(Result.id)
+    )
+
+
+def _answer_stats(kind: str, completes: bool):
     """The project's counters (stats.answer_counted); a volunteer is new without an earlier
     answer in the project (another task: one answer per volunteer per task)."""
     same = (
@@ -283,7 +315,7 @@ def _answer_stats(kind: str):
         TaskRun.task_id != bindparam("task_id"),
     )
     new_volunteer = case((exists(earlier), 0), else_=1)
-    return stats.answer_counted(False, new_volunteer).returning(ProjectStats.project_id)
+    return stats.answer_counted(completes, new_volunteer).returning(ProjectStats.project_id)
 
 
 def _project_touched():
@@ -293,10 +325,6 @@ def _project_touched():
         .values(updated=bindparam("finish_time"))
         .returning(Project.id)
     )
-
-
-class _Fallback(Exception):
-    """The application must answer: nothing has been written."""
 
 
 class LeanDelivery:
@@ -419,8 +447,6 @@ class LeanDelivery:
                 return None
             if reservations.scheduled_by_locked(context.sched, self.settings):
                 return None
-            if context.n_task_runs + 1 >= context.n_answers:
-                return None
             address = address_of(environ, self.settings)
             user_ip = pseudonymise_ip(address, self.settings["ip.pseudonym_key"])
             participant = Participant(user_id, user_ip)
@@ -445,30 +471,89 @@ class LeanDelivery:
             }
             try:
                 with connection.transaction():
-                    run = self._store_answer(connection, kind, values)
-            except (_Fallback, self.statements.dialect.dbapi.IntegrityError):
-                # Completing the task, or a second answer: the application decides and says.
+                    run, result_id = self._store_answer(connection, kind, values)
+            except self.statements.dialect.dbapi.IntegrityError:
+                # A second answer (the unique indexes): the application says so, as PYBOSSA.
                 return None
-        guard.take(None, self.redis, participant.key, data["task_id"])
-        generations.committed(self.statements.engine, ANSWER_TABLES)
-        cache.bump_written(self.registry["cache"], ANSWER_TABLES)
+        # Committed: from here on nothing may send the request to the application again.
+        self._after_answer(participant, run, result_id)
         return self._json(run, counted)
 
+    def _after_answer(self, participant, run: dict, result_id: int | None) -> None:
+        """After the commit: the stamp consumed, the caches told, a completion announced."""
+        tables = (*ANSWER_TABLES, "result") if result_id is not None else ANSWER_TABLES
+        steps = [
+            (guard.take, None, self.redis, participant.key, run["task_id"]),
+            (generations.committed, self.statements.engine, tables),
+            (cache.bump_written, self.registry["cache"], tables),
+        ]
+        if result_id is not None:
+            steps.append((self._announce, run, result_id))
+        for fn, *args in steps:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("after storing an answer: %s failed", fn.__name__)
+
+    def _announce(self, run: dict, result_id: int) -> None:
+        """The task_completed hook, with the objects the application's path passes."""
+        with Session(self.statements.engine) as db:
+            project = db.get(Project, run["project_id"])
+            task = db.get(Task, run["task_id"])
+            result = db.get(Result, result_id)
+            self.registry["plugins"].hook.crowdnest_task_completed(
+                project=project,
+                task=task,
+                result=result,
+                payload=task_run.completion_payload(project, task, result),
+                settings=self.settings,
+            )
+
     @staticmethod
-    def _store_answer(connection, kind: str, values: dict) -> dict:
-        """The run stored and counted, in the caller's transaction; _Fallback rolls it back."""
-        # All four travel together; a completing answer is rolled back after the fact (rare).
-        run, count, _stats, _project = connection.batch(
+    def _store_answer(connection, kind: str, values: dict) -> tuple[dict, int | None]:
+        """The run stored and counted, in the caller's transaction; (run, new result id or None).
+
+        Rows are locked in the order the application's path locks them (task, project,
+        project_stats, result: core.services.task_run._count), so the two never deadlock.
+        """
+        run, count, _project = connection.batch(
             [
                 (("answer insert", kind), lambda: _answer_insert(kind), values),
                 (("answer count",), _answer_count, values),
-                (("answer stats", kind), lambda: _answer_stats(kind), values),
                 (("answer project",), _project_touched, values),
             ]
         )
-        if not count or count[0]["n_task_runs"] >= count[0]["n_answers"]:
-            raise _Fallback
-        return run[0]
+        n_runs, n_answers, state = (
+            count[0][name] for name in ("n_task_runs", "n_answers", "state")
+        )
+        completed = n_runs >= n_answers
+        completes = completed and state != "completed"
+        # PYBOSSA's completion (behavior.md 7.3): the task completed once, and a new result
+        # version with every run of the task for this and each later answer.
+        values = {**values, "of_task": values["task_id"], "result_created": utcnow()}
+        found = connection.batch(
+            [
+                (
+                    ("answer stats", kind, completes),
+                    lambda: _answer_stats(kind, completes),
+                    values,
+                ),
+                *([(("task completed",), _task_completed, values)] if completes else []),
+                *(
+                    [
+                        (("result superseded",), task_run.result_superseded, values),
+                        (("runs of task",), task_run.runs_of_task, values),
+                    ]
+                    if completed
+                    else []
+                ),
+            ]
+        )
+        if not completed:
+            return run[0], None
+        values["task_run_ids"] = [row["id"] for row in found[-1]]
+        result = connection.rows(("result insert",), _result_insert, values)
+        return run[0], result[0]["id"]
 
     def _json(self, payload, counted) -> tuple[list, bytes]:
         """JSON headers and body as the application's renderer and rate limiter give them."""

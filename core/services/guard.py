@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core.db import utcnow
+from core.db import after_commit, utcnow
 from core.models import TaskRequest
 
 
@@ -55,9 +55,21 @@ def handed_out(redis, participant: str, task_id: int) -> str | None:
 
 
 def take(db, redis, participant: str, task_id: int) -> str | None:
-    """The hand-out time if the task was handed to `participant`, consuming the stamp."""
+    """The hand-out time if the task was handed to `participant`, consuming the stamp.
+
+    In Redis the stamp goes once `db`'s transaction commits (at once when `db` is None): an
+    answer rolled back or retried (a deadlock, a lost connection) keeps it, so the volunteer's
+    retry is not refused as unrequested. Two answers racing on one stamp both see it; the
+    database's unique indexes keep one. In the database the stamp goes with the transaction.
+    """
     if redis is not None:
-        value = redis.getdel(_key(participant, task_id))
+        key = _key(participant, task_id)
+        value = redis.get(key)
+        if value is not None:
+            if db is None:
+                redis.delete(key)
+            else:
+                after_commit(db, redis.delete, key)
         return value.decode() if isinstance(value, bytes) else value
     row = db.scalars(
         select(TaskRequest).where(

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from core.delivery import LeanDelivery
+from core.hookspecs import hookimpl
 from core.models import Project, ProjectStats, Result, Task, TaskRun
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
 
@@ -264,22 +265,65 @@ def test_a_duplicate_answer_with_a_fresh_stamp_is_refused_and_counted_once(apps,
     assert db.scalar(select(Task.n_task_runs).where(Task.id == task.id)) == 1
 
 
-def test_the_completing_answer_goes_to_the_application(apps, db):
-    lean, spy, _plain = apps
-    project = _project()
-    task = TaskFactory(project=project, n_answers=2)
-    first, second = UserFactory(), UserFactory()
-    _handed(lean, project, first)
-    before = spy.calls
-    _post(lean, project, task.id, first)
-    assert spy.calls == before  # below n_answers: the lean path stored it
-    _handed(lean, project, second)
-    _post(lean, project, task.id, second)
-    assert spy.calls == before + 1  # the completing answer: the application
-    db.expire_all()
-    assert db.get(Task, task.id).state == "completed"
-    result = db.scalars(select(Result).where(Result.task_id == task.id)).one()
-    assert len(result.task_run_ids) == 2 and result.last_version
+class Recorder:
+    """A task_completed hook implementation that remembers its calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def crowdnest_task_completed(self, project, task, result, payload, settings):
+        self.calls.append((project.id, task.id, result.id, payload))
+
+
+@pytest.fixture
+def recorder(apps):
+    lean, _spy, plain = apps
+    recorder = Recorder()
+    for app in (lean, plain):
+        app.app.registry["plugins"].register(recorder, name="test-recorder")
+    yield recorder
+    for app in (lean, plain):
+        app.app.registry["plugins"].unregister(name="test-recorder")
+
+
+def test_completion_by_the_lean_path_equals_the_applications(apps, db, recorder):
+    lean, spy, plain = apps
+    states = []
+    for app in (lean, plain):
+        project = _project("depth_first_all")
+        task = TaskFactory(project=project, n_answers=2)
+        volunteers = [UserFactory() for _ in range(3)]
+        before = spy.calls
+        for volunteer in volunteers:  # the third answers a completed task: a new version
+            assert _handed(app, project, volunteer)["id"] == task.id
+            assert _post(app, project, task.id, volunteer).status_int == 200
+        if app is lean:
+            assert spy.calls == before
+        db.expire_all()
+        results = db.scalars(select(Result).where(Result.task_id == task.id)).all()
+        latest = [result for result in results if result.last_version]
+        stats = db.get(ProjectStats, project.id)
+        runs = db.scalars(select(TaskRun.id).where(TaskRun.task_id == task.id)).all()
+        assert len(latest) == 1 and sorted(latest[0].task_run_ids) == sorted(runs)
+        announced = [call for call in recorder.calls if call[1] == task.id]
+        assert [call[2] for call in announced] == sorted(result.id for result in results)
+        for project_id, task_id, result_id, payload in announced:
+            assert payload["event"] == "task_completed"
+            assert (payload["project_id"], payload["task_id"]) == (project_id, task_id)
+            assert payload["result_id"] == result_id
+        states.append(
+            (
+                db.get(Task, task.id).state,
+                db.get(Task, task.id).n_task_runs,
+                len(results),
+                stats.n_completed_tasks,
+                stats.n_task_runs,
+                stats.overall_progress,
+            )
+        )
+    assert states[0] == states[1]
+    assert states[0][:5] == ("completed", 3, 2, 1, 3)
 
 
 @pytest.mark.parametrize(
