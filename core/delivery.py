@@ -327,6 +327,24 @@ def _project_touched():
     )
 
 
+# The rate-limit window's INCR (as core.ratelimit counts it), then, when the request is allowed,
+# the guard's stamps. KEYS: the counter, the stamps. ARGV: window expiry, limit, value, ttl.
+COUNT_AND_STAMP = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
+if count <= tonumber(ARGV[2]) then
+  for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[4]) end
+end
+return count
+"""
+# The rate-limit window's INCR, and the guard's stamp of the task. KEYS: counter, stamp.
+COUNT_AND_READ = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
+return {count, redis.call('GET', KEYS[2])}
+"""
+
+
 class LeanDelivery:
     """WSGI middleware answering newtask requests it can answer exactly; see the module doc."""
 
@@ -339,6 +357,8 @@ class LeanDelivery:
         self.limiter = registry["ratelimiter"]
         self.schedulers = registry["schedulers"]
         self.statements = Statements(registry["db_engine"])
+        self._count_and_stamp = self.redis.register_script(COUNT_AND_STAMP)
+        self._count_and_read = self.redis.register_script(COUNT_AND_READ)
 
     def __call__(self, environ, start_response):
         answer = None
@@ -395,27 +415,26 @@ class LeanDelivery:
             if lean is None:
                 return None
             address = address_of(environ, self.settings)
-            client = f"user:{user_id}" if user_id is not None else f"ip:{address}"
-            route = "newtask" if match.group(1) is not None else "newtask_short"
-            counted = self.limiter.hit(route, client)
-            # Counted once: core.ratelimit reuses this count when the application answers.
-            environ["crowdnest.ratelimit"] = counted
-            if not counted[0]:
-                return None
             user_ip = pseudonymise_ip(address, self.settings["ip.pseudonym_key"])
             user = SimpleNamespace(id=user_id) if user_id is not None else None
             key = Participant(user_id, user_ip, external_uid).key
             volunteer = view.Volunteer(user, user_ip, external_uid, key)
             options.redis, options.settings = self.redis, self.settings
             tasks = lean(connection, project, volunteer, options) if options.limit else []
-        guard.stamp(
-            None,
-            self.redis,
-            volunteer.key,
-            project.id,
-            [task["id"] for task in tasks],
-            self.settings["guard.ttl"],
+        # The request is counted and, if allowed, its hand-outs stamped: one Redis round trip.
+        client = f"user:{user_id}" if user_id is not None else f"ip:{address}"
+        route = "newtask" if match.group(1) is not None else "newtask_short"
+        counter, reset = self.limiter.window(route, client)
+        stamps = [guard.stamp_key(volunteer.key, task["id"]) for task in tasks]
+        count = self._count_and_stamp(
+            keys=[counter, *stamps],
+            args=[reset + 10, self.limiter.limit, utcnow(), self.settings["guard.ttl"]],
         )
+        counted = self.limiter.verdict(int(count), reset)
+        # Counted once: core.ratelimit reuses this count when the application answers (429).
+        environ["crowdnest.ratelimit"] = counted
+        if not counted[0]:
+            return None
         payload = {} if not tasks else tasks[0] if len(tasks) == 1 else tasks
         return self._json(payload, counted)
 
@@ -450,14 +469,18 @@ class LeanDelivery:
             address = address_of(environ, self.settings)
             user_ip = pseudonymise_ip(address, self.settings["ip.pseudonym_key"])
             participant = Participant(user_id, user_ip)
-            handed_out = guard.handed_out(self.redis, participant.key, data["task_id"])
-            if handed_out is None:
-                return None
+            # Counted, and the hand-out read (not consumed yet): one Redis round trip.
             client = f"user:{user_id}" if user_id is not None else f"ip:{address}"
-            counted = self.limiter.hit("collection_taskrun", client)
+            counter, reset = self.limiter.window("collection_taskrun", client)
+            count, handed_out = self._count_and_read(
+                keys=[counter, guard.stamp_key(participant.key, data["task_id"])],
+                args=[reset + 10],
+            )
+            counted = self.limiter.verdict(int(count), reset)
             environ["crowdnest.ratelimit"] = counted
-            if not counted[0]:
+            if not counted[0] or handed_out is None:
                 return None
+            handed_out = handed_out.decode() if isinstance(handed_out, bytes) else handed_out
             kind = "user" if user_id is not None else "ip"
             values = {
                 "project_id": context.project_id,
@@ -483,8 +506,7 @@ class LeanDelivery:
         """After the commit: the stamp consumed, the caches told, a completion announced."""
         tables = (*ANSWER_TABLES, "result") if result_id is not None else ANSWER_TABLES
         steps = [
-            (guard.take, None, self.redis, participant.key, run["task_id"]),
-            (generations.committed, self.statements.engine, tables),
+            (self._consume_and_bump, guard.stamp_key(participant.key, run["task_id"]), tables),
             (cache.bump_written, self.registry["cache"], tables),
         ]
         if result_id is not None:
@@ -494,6 +516,15 @@ class LeanDelivery:
                 fn(*args)
             except Exception:
                 log.exception("after storing an answer: %s failed", fn.__name__)
+
+    def _consume_and_bump(self, stamp: str, tables) -> None:
+        """The stamp consumed and the tables' generations bumped: one Redis round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(stamp)
+        if generations.tracked(self.statements.engine):
+            for table in sorted(tables):
+                pipe.incr(generations.key(table))
+        pipe.execute()
 
     def _announce(self, run: dict, result_id: int) -> None:
         """The task_completed hook, with the objects the application's path passes."""

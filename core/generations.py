@@ -85,12 +85,10 @@ def _after_transaction_end(session, transaction) -> None:
         session.info.pop(WRITTEN, None)
 
 
-def committed(engine, tables) -> None:
-    """Writes committed outside a Session (core.delivery's bare connection): bump as a tracked
-    session's commit would."""
-    redis = _redis_of_engine.get(engine)
-    if redis is not None and tables:
-        bump(redis, tables)
+def tracked(engine) -> bool:
+    """Whether commits through `engine` bump generations (writes made on its bare connections,
+    core.delivery's, must then bump them too)."""
+    return engine in _redis_of_engine
 
 
 def bump(redis, tables) -> None:

@@ -14,7 +14,8 @@ from core.db import after_commit, utcnow
 from core.models import TaskRequest
 
 
-def _key(participant: str, task_id: int) -> str:
+def stamp_key(participant: str, task_id: int) -> str:
+    """The Redis key of the stamp of `task_id` handed to `participant`."""
     return f"crowdnest:task_requested:{participant}:task:{task_id}"
 
 
@@ -23,11 +24,11 @@ def stamp(db, redis, participant: str, project_id: int, task_ids, ttl: int) -> N
     now = utcnow()
     if redis is not None:
         if len(task_ids) == 1:  # the usual hand-out: one command, no pipeline
-            redis.set(_key(participant, task_ids[0]), now, ex=ttl)
+            redis.set(stamp_key(participant, task_ids[0]), now, ex=ttl)
             return
         pipe = redis.pipeline(transaction=False)
         for task_id in task_ids:
-            pipe.set(_key(participant, task_id), now, ex=ttl)
+            pipe.set(stamp_key(participant, task_id), now, ex=ttl)
         pipe.execute()
         return
     expires = time.time() + ttl
@@ -48,12 +49,6 @@ def stamp(db, redis, participant: str, project_id: int, task_ids, ttl: int) -> N
         )
 
 
-def handed_out(redis, participant: str, task_id: int) -> str | None:
-    """The hand-out time if the task was handed to `participant` (Redis), the stamp kept."""
-    value = redis.get(_key(participant, task_id))
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def take(db, redis, participant: str, task_id: int) -> str | None:
     """The hand-out time if the task was handed to `participant`, consuming the stamp.
 
@@ -63,7 +58,7 @@ def take(db, redis, participant: str, task_id: int) -> str | None:
     database's unique indexes keep one. In the database the stamp goes with the transaction.
     """
     if redis is not None:
-        key = _key(participant, task_id)
+        key = stamp_key(participant, task_id)
         value = redis.get(key)
         if value is not None:
             if db is None:

@@ -368,3 +368,30 @@ def test_a_lean_answer_invalidates_cached_reads(apps, db):
     _post(lean, project, task.id, volunteer)
     assert [run["task_id"] for run in lean.get(url).json] == [task.id]
     assert lean.get(f"/api/task/{task.id}").json["id"] == task.id
+
+
+def test_over_the_rate_limit_nothing_is_handed_out_or_stored(
+    make_app, redis_client, redis_url, db
+):
+    limited = make_app(redis__url=redis_url, ratelimit__limit="1")
+    project = _project()
+    task = TaskFactory(project=project, n_answers=5)
+    volunteer = UserFactory()
+    url = f"/api/project/{project.id}/newtask?api_key={volunteer.api_key}"
+    stamp = f"crowdnest:task_requested:user:{volunteer.id}:task:{task.id}"
+    assert limited.get(url).json["id"] == task.id
+    assert redis_client.get(stamp) is not None
+    redis_client.delete(stamp)
+    refused = limited.get(url, status=429)
+    assert refused.json["exception_cls"] == "TooManyRequests"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert redis_client.get(stamp) is None  # a refused request hands nothing out
+
+    redis_client.set(stamp, "2024-01-01T00:00:00.000000")
+    body = {"project_id": project.id, "task_id": task.id, "info": {}}
+    answer_url = f"/api/taskrun?api_key={volunteer.api_key}"
+    assert limited.post_json(answer_url, body).status_int == 200
+    redis_client.set(stamp, "2024-01-01T00:00:00.000000")
+    again = limited.post_json(answer_url, {**body, "info": {"n": 2}}, status=429)
+    assert again.json["exception_cls"] == "TooManyRequests"
+    assert db.scalar(select(Task.n_task_runs).where(Task.id == task.id)) == 1
