@@ -6,11 +6,14 @@ in both delivery paths: through the ORM session in the Pyramid view (`page`), an
 and executed on a bare connection by the lean path (core.delivery, `lean_page`).
 """
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, literal_column, select
 
 from core.models import Task, TaskRun
 from core.serializers import internal_columns
 
+# Not completed. A literal, not a bind parameter: the partial index ix_task_project_open
+# (alembic 0009) serves a query only when the planner sees the constant itself.
+NOT_COMPLETED = Task.state != literal_column("'completed'")
 # The columns a hand-out shows (the server's internal ones left out), for the lean path.
 SHOWN = tuple(c for c in Task.__table__.columns if c.key not in internal_columns(Task))
 
@@ -49,7 +52,7 @@ def open_tasks(kind: str, *columns, include_completed: bool = False):
     query = select(*(columns or (Task,))).where(
         Task.project_id == bindparam("project_id"), Task.id.not_in(answered_by(kind))
     )
-    return query if include_completed else query.where(Task.state != "completed")
+    return query if include_completed else query.where(NOT_COMPLETED)
 
 
 def ordered(query, options, *first):
