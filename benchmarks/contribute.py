@@ -279,6 +279,11 @@ def parse_args(argv=None):
         default="10000,100000,1000000",
         help="task counts for the newtask p99 sweep (10 runs a task); '' skips",
     )
+    parser.add_argument(
+        "--schedulers",
+        default=",".join(SCHEDULERS),
+        help="comma-separated schedulers to measure (default: all three)",
+    )
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first")
@@ -299,6 +304,7 @@ def parse_args(argv=None):
         args.tasks, args.runs, args.users = 10_000, 100_000, 2_000
         args.duration, args.warmup, args.sizes = 5.0, 1.0, "1000,10000,100000"
     args.sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    args.schedulers = [name.strip() for name in args.schedulers.split(",") if name.strip()]
     return args
 
 
@@ -325,7 +331,7 @@ def main(argv=None) -> int:
         )
     bench = Bench(args, args.tasks)
     try:
-        for scheduler in SCHEDULERS:
+        for scheduler in args.schedulers:
             for label, step in STEPS:
                 figures = bench.measure(scheduler, step)
                 rows.append(row(f"{scheduler:13} {label}", figures))

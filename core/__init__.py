@@ -2,7 +2,7 @@
 
 from pyramid.config import Configurator
 
-from core import apicache
+from core import apicache, delivery
 from core.settings import load_settings
 
 
@@ -33,6 +33,6 @@ def main(global_config, **settings):
         config.include("core.web")
         # Process tuning (garbage collector), when runtime.gc_tuning is on.
         config.include("core.runtime")
-    # Anonymous /api reads answered from Redis, in front of Pyramid, while the tables they read
-    # are unchanged (only with Redis and api.cache on).
-    return apicache.wrap(config.make_wsgi_app())
+    # In front of Pyramid (only with Redis): anonymous /api reads answered from Redis while the
+    # tables they read are unchanged (api.cache), and the lean newtask path (delivery.lean).
+    return apicache.wrap(delivery.wrap(config.make_wsgi_app()))

@@ -61,12 +61,11 @@ def generation(region, namespace: str) -> str:
 
 def bump(region, *namespaces: str) -> str:
     """Forget every cached value of the namespaces; returns the last new token."""
-    token = ""
-    for namespace in namespaces:
-        # A random token, not a counter: concurrent bumps need no atomic increment.
-        token = uuid.uuid4().hex
-        region.set(_generation_key(namespace), token)
-    return token
+    # Random tokens, not counters: concurrent bumps need no atomic increment. One round trip.
+    tokens = {_generation_key(namespace): uuid.uuid4().hex for namespace in namespaces}
+    if tokens:
+        region.set_multi(tokens)
+    return next(reversed(tokens.values()), "")
 
 
 def bump_all(region) -> None:
@@ -89,12 +88,16 @@ def listen(session_factory, region) -> None:
     """After each commit of the factory's sessions, bump the namespaces of the written tables."""
 
     def after_commit(session):
-        tables = generations.written(session)
-        namespaces = {ns for table in tables for ns in NAMESPACES_BY_TABLE.get(table, ())}
-        if namespaces:
-            bump(region, *sorted(namespaces))
+        bump_written(region, generations.written(session))
 
     event.listen(session_factory, "after_commit", after_commit)
+
+
+def bump_written(region, tables) -> None:
+    """Forget the cached values read from these tables (after a commit that wrote them)."""
+    namespaces = {ns for table in tables for ns in NAMESPACES_BY_TABLE.get(table, ())}
+    if namespaces:
+        bump(region, *sorted(namespaces))
 
 
 def includeme(config):

@@ -1,5 +1,6 @@
 """The database: declarative Base, portable column types, engine, and request.dbsession."""
 
+import logging
 from datetime import UTC, datetime
 
 import orjson
@@ -11,6 +12,8 @@ from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 from core import generations
 from core.redis import get_redis
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -68,6 +71,37 @@ def get_engine(settings: dict, prefix: str = "sqlalchemy.", sqlite_begin: str = 
         # Committed writes bump their tables' generations (core.generations, core.apicache).
         generations.track(engine, get_redis(settings["redis.url"]))
     return engine
+
+
+PENDING = "crowdnest.after_commit"
+
+
+def after_commit(session, fn, *args) -> None:
+    """Call fn(*args) once the session's transaction commits; forget it on a rollback.
+
+    For side effects outside the database (Redis) that must not happen for a transaction that
+    is rolled back or retried. Errors are logged, never raised: the commit has happened.
+    """
+    pending = session.info.get(PENDING)
+    if pending is None:
+        pending = session.info[PENDING] = []
+        event.listen(session, "after_commit", _run_pending)
+        event.listen(session, "after_soft_rollback", _drop_pending)
+    pending.append((fn, args))
+
+
+def _run_pending(session) -> None:
+    pending, session.info[PENDING] = session.info.get(PENDING) or [], []
+    for fn, args in pending:
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("after-commit step %s failed", getattr(fn, "__name__", fn))
+
+
+def _drop_pending(session, previous_transaction) -> None:
+    if previous_transaction.parent is None:
+        session.info[PENDING] = []
 
 
 def get_session_factory(engine):

@@ -85,6 +85,12 @@ def _after_transaction_end(session, transaction) -> None:
         session.info.pop(WRITTEN, None)
 
 
+def tracked(engine) -> bool:
+    """Whether commits through `engine` bump generations (writes made on its bare connections,
+    core.delivery's, must then bump them too)."""
+    return engine in _redis_of_engine
+
+
 def bump(redis, tables) -> None:
     """Increment the tables' generations; a Redis failure is logged, never raised (the commit
     has happened; cached entries then live until their TTL)."""

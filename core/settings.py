@@ -39,6 +39,8 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # Anonymous /api reads cached in Redis, invalidated by table generations (core/apicache).
     "api.cache": (True, _asbool),
     "api.cache_ttl": (300, _asint),
+    # newtask answered in front of Pyramid when it can be answered exactly (core/delivery).
+    "delivery.lean": (True, _asbool),
     "ratelimit.limit": (300, _asint),
     "ratelimit.period": (900, _asint),
     "proxy.trusted": (False, _asbool),

@@ -10,11 +10,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core.db import utcnow
+from core.db import after_commit, utcnow
 from core.models import TaskRequest
 
 
-def _key(participant: str, task_id: int) -> str:
+def stamp_key(participant: str, task_id: int) -> str:
+    """The Redis key of the stamp of `task_id` handed to `participant`."""
     return f"crowdnest:task_requested:{participant}:task:{task_id}"
 
 
@@ -22,9 +23,12 @@ def stamp(db, redis, participant: str, project_id: int, task_ids, ttl: int) -> N
     """Remember that these tasks were handed to `participant` now."""
     now = utcnow()
     if redis is not None:
-        pipe = redis.pipeline()
+        if len(task_ids) == 1:  # the usual hand-out: one command, no pipeline
+            redis.set(stamp_key(participant, task_ids[0]), now, ex=ttl)
+            return
+        pipe = redis.pipeline(transaction=False)
         for task_id in task_ids:
-            pipe.set(_key(participant, task_id), now, ex=ttl)
+            pipe.set(stamp_key(participant, task_id), now, ex=ttl)
         pipe.execute()
         return
     expires = time.time() + ttl
@@ -46,9 +50,21 @@ def stamp(db, redis, participant: str, project_id: int, task_ids, ttl: int) -> N
 
 
 def take(db, redis, participant: str, task_id: int) -> str | None:
-    """The hand-out time if the task was handed to `participant`, consuming the stamp."""
+    """The hand-out time if the task was handed to `participant`, consuming the stamp.
+
+    In Redis the stamp goes once `db`'s transaction commits (at once when `db` is None): an
+    answer rolled back or retried (a deadlock, a lost connection) keeps it, so the volunteer's
+    retry is not refused as unrequested. Two answers racing on one stamp both see it; the
+    database's unique indexes keep one. In the database the stamp goes with the transaction.
+    """
     if redis is not None:
-        value = redis.getdel(_key(participant, task_id))
+        key = stamp_key(participant, task_id)
+        value = redis.get(key)
+        if value is not None:
+            if db is None:
+                redis.delete(key)
+            else:
+                after_commit(db, redis.delete, key)
         return value.decode() if isinstance(value, bytes) else value
     row = db.scalars(
         select(TaskRequest).where(

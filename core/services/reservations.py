@@ -14,14 +14,14 @@ import time
 from collections import Counter
 from functools import partial
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from core.db import after_commit
 from core.models import Task, TaskReservation, TaskRun
 
 log = logging.getLogger(__name__)
-PENDING = "crowdnest.reservations.after_commit"
 # Redis keys outlive the longest reservation by this much (seconds).
 KEY_MARGIN = 60
 STALE_RETRIES = 3
@@ -34,7 +34,12 @@ def now() -> float:
 
 def required(project, settings) -> bool:
     """Whether answers to `project` need a live reservation: it is served by `locked`."""
-    name = (project.info or {}).get("sched") or settings["scheduler.default"]
+    return scheduled_by_locked((project.info or {}).get("sched"), settings)
+
+
+def scheduled_by_locked(sched, settings) -> bool:
+    """Whether a project whose `info.sched` is `sched` is served by `locked`."""
+    name = sched or settings["scheduler.default"]
     return name == "locked" and "locked" in settings["plugins.schedulers"]
 
 
@@ -121,7 +126,7 @@ def release(db, redis, project_id: int, task_id: int, participant: str, timeout:
             )
         )
         return
-    _after_commit(db, _redis_release, redis, project_id, task_id, participant, timeout)
+    after_commit(db, _redis_release, redis, project_id, task_id, participant, timeout)
 
 
 def purge_expired(db, at: float | None = None) -> int:
@@ -158,30 +163,6 @@ def _upsert(db, project_id, task_id, participant, expires) -> None:
             index_elements=["task_id", "participant"], set_={"expires": expires}
         )
     )
-
-
-def _after_commit(db, fn, *args) -> None:
-    """Call fn(*args) once the session's transaction commits; forget it on a rollback."""
-    pending = db.info.get(PENDING)
-    if pending is None:
-        pending = db.info[PENDING] = []
-        event.listen(db, "after_commit", _run_pending)
-        event.listen(db, "after_soft_rollback", _drop_pending)
-    pending.append((fn, args))
-
-
-def _run_pending(session) -> None:
-    pending, session.info[PENDING] = session.info.get(PENDING) or [], []
-    for fn, args in pending:
-        try:
-            fn(*args)
-        except Exception:
-            log.exception("releasing a reservation after commit failed")
-
-
-def _drop_pending(session, previous_transaction) -> None:
-    if previous_transaction.parent is None:
-        session.info[PENDING] = []
 
 
 # --- Redis -----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ lose an update; overall_progress is derived from the two counts it depends on.
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import DateTime, case, cast, func, select, update
+from sqlalchemy import DateTime, bindparam, case, cast, func, select, update
 
 from core.models import ProjectStats, Result, Task, TaskRun, User
 
@@ -26,14 +26,21 @@ def record_answer(
 ) -> None:
     """One UPDATE per answer: the run, perhaps a new volunteer and a completed task, and the
     project's last activity."""
-    db.execute(
+    statement = answer_counted(completed, new_volunteer=int(new_volunteer))
+    db.execute(statement, {"stats_of": project_id, "finish_time": finish_time})
+
+
+def answer_counted(completed: bool, new_volunteer):
+    """The UPDATE counting one answer, with bind parameters :stats_of (the project id) and
+    :finish_time;
+    `new_volunteer` is 0, 1 or an SQL expression of them (the lean path's, core.delivery)."""
+    return (
         update(ProjectStats)
-        .where(ProjectStats.project_id == project_id)
+        .where(ProjectStats.project_id == bindparam("stats_of"))
         .values(
-            **_deltas(
-                n_task_runs=1, n_volunteers=int(new_volunteer), n_completed_tasks=int(completed)
-            ),
-            last_activity=finish_time,
+            **_deltas(n_task_runs=1, n_completed_tasks=int(completed)),
+            n_volunteers=ProjectStats.n_volunteers + new_volunteer,
+            last_activity=bindparam("finish_time"),
         )
         .execution_options(synchronize_session=False)
     )

@@ -5,7 +5,7 @@ Domain code: knows nothing of HTTP; refusals are DomainErrors named as PYBOSSA n
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -137,7 +137,9 @@ def _holds_reservation(db, data: dict, participant: "Participant") -> bool:
 def _count(db, task: Task, project: Project, run: TaskRun) -> Result | None:
     """Add the run to its task's count atomically; at n_answers complete it, with a result."""
     # The row lock of this UPDATE orders concurrent answers to one task; RETURNING reads the
-    # task as it is after them, so no second round trip refreshes it.
+    # task as it is after them, so no second round trip refreshes it. Rows are locked in the
+    # order task, project (`updated`, flushed by the next query), project_stats, result; the
+    # lean path (core.delivery) keeps the same order, so the two never deadlock.
     n_runs, n_answers, state = db.execute(
         update(Task)
         .where(Task.id == task.id)
@@ -174,21 +176,29 @@ def _first_in_project(db, run: TaskRun) -> bool:
 
 def new_result_version(db, task: Task) -> Result:
     """Supersede the task's latest result with one listing all its current runs."""
-    db.execute(
-        update(Result)
-        .where(Result.task_id == task.id, Result.last_version)
-        .values(last_version=False)
-        .execution_options(synchronize_session=False)
-    )
-    run_ids = list(
-        db.scalars(select(TaskRun.id).where(TaskRun.task_id == task.id).order_by(TaskRun.id))
-    )
+    db.execute(result_superseded(), {"of_task": task.id})
+    run_ids = list(db.scalars(runs_of_task(), {"of_task": task.id}))
     result = Result(
         project_id=task.project_id, task_id=task.id, task_run_ids=run_ids, last_version=True
     )
     db.add(result)
     db.flush()
     return result
+
+
+def result_superseded():
+    """UPDATE: the latest result of the task :of_task is the latest no more."""
+    return (
+        update(Result)
+        .where(Result.task_id == bindparam("of_task"), Result.last_version)
+        .values(last_version=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def runs_of_task():
+    """Ids of the runs of the task :of_task, in order: a new result version lists them."""
+    return select(TaskRun.id).where(TaskRun.task_id == bindparam("of_task")).order_by(TaskRun.id)
 
 
 def forget(db, run: TaskRun) -> None:

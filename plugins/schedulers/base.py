@@ -1,26 +1,58 @@
-"""Query pieces the built-in schedulers share: open tasks, the caller's answers, the order."""
+"""Query pieces the built-in schedulers share: open tasks, the caller's answers, the order.
 
-from sqlalchemy import select
+Every query is built with bind parameters (`:project_id`, `:who`, `:limit`, `:offset`) rather
+than values, so that one statement serves every volunteer of its kind. The same statement runs
+in both delivery paths: through the ORM session in the Pyramid view (`page`), and compiled once
+and executed on a bare connection by the lean path (core.delivery, `lean_page`).
+"""
+
+from sqlalchemy import and_, bindparam, literal_column, select
 
 from core.models import Task, TaskRun
-from core.services.query import participant_clause
+from core.serializers import internal_columns
+
+# Not completed. A literal, not a bind parameter: the partial index ix_task_project_open
+# (alembic 0009) serves a query only when the planner sees the constant itself.
+NOT_COMPLETED = Task.state != literal_column("'completed'")
+# The columns a hand-out shows (the server's internal ones left out), for the lean path.
+SHOWN = tuple(c for c in Task.__table__.columns if c.key not in internal_columns(Task))
 
 
-def answered_by(project, participant):
-    """Ids of the project's tasks this volunteer has answered (behavior.md 6.2)."""
-    return select(TaskRun.task_id).where(
-        TaskRun.project_id == project.id,
-        participant_clause(participant.user, participant.external_uid, participant.user_ip),
+def kind_of(participant) -> str:
+    """How the volunteer is known: "user", "external" or "ip" (behavior.md 6.2)."""
+    if participant.user is not None:
+        return "user"
+    return "external" if participant.external_uid else "ip"
+
+
+def parameters(project, participant, options) -> dict:
+    """Values of the bind parameters for this project, volunteer and request."""
+    kind = kind_of(participant)
+    who = {
+        "user": lambda: participant.user.id,
+        "external": lambda: participant.external_uid,
+        "ip": lambda: participant.user_ip,
+    }[kind]()
+    return {"project_id": project.id, "who": who, "limit": options.limit, "offset": options.offset}
+
+
+def answered_by(kind: str):
+    """Ids of the project's tasks the volunteer (:who, of this kind) has answered."""
+    who = bindparam("who")
+    mine = {
+        "user": lambda: TaskRun.user_id == who,
+        "external": lambda: TaskRun.external_uid == who,
+        "ip": lambda: and_(TaskRun.user_ip == who, TaskRun.user_id.is_(None)),
+    }[kind]()
+    return select(TaskRun.task_id).where(TaskRun.project_id == bindparam("project_id"), mine)
+
+
+def open_tasks(kind: str, *columns, include_completed: bool = False):
+    """Tasks of the project not answered by this volunteer, and not completed unless asked."""
+    query = select(*(columns or (Task,))).where(
+        Task.project_id == bindparam("project_id"), Task.id.not_in(answered_by(kind))
     )
-
-
-def open_tasks(project, participant, *columns):
-    """Tasks of the project, not completed, not answered by this volunteer."""
-    return select(*(columns or (Task,))).where(
-        Task.project_id == project.id,
-        Task.state != "completed",
-        Task.id.not_in(answered_by(project, participant)),
-    )
+    return query if include_completed else query.where(NOT_COMPLETED)
 
 
 def ordered(query, options, *first):
@@ -30,6 +62,25 @@ def ordered(query, options, *first):
     return query.order_by(Task.id) if options.orderby != "id" else query
 
 
-def page(db, query, options) -> list:
-    """Run the query with the request's limit and offset."""
-    return list(db.scalars(query.limit(options.limit).offset(options.offset)))
+def paged(query):
+    """The query with the request's limit and offset as bind parameters."""
+    return query.limit(bindparam("limit")).offset(bindparam("offset"))
+
+
+def page(db, query, project, participant, options) -> list:
+    """Run a query built on `open_tasks` through the ORM session; Task objects."""
+    return list(db.scalars(paged(query), parameters(project, participant, options)))
+
+
+def lean_page(store, key, build, project, participant, options) -> list[dict]:
+    """Run the same query on the lean path: compiled once per `key`, rows as dicts.
+
+    `build(kind, options, *columns)` returns the unpaged query; `key` names its shape (the
+    scheduler, and whatever of `options` changes the SQL text: the kind is added here).
+    """
+    kind = kind_of(participant)
+    return store.rows(
+        (*key, kind),
+        lambda: paged(build(kind, options, *SHOWN)),
+        parameters(project, participant, options),
+    )

@@ -2,14 +2,26 @@
 
 from core.hookspecs import hookimpl
 from core.models import Task
-from plugins.schedulers.base import open_tasks, ordered, page
+from plugins.schedulers.base import kind_of, lean_page, open_tasks, ordered, page
+
+
+def _fewest_first(kind, options, *columns):
+    # n_task_runs is kept by the server with every answer: no count over task_run here.
+    return ordered(open_tasks(kind, *columns), options, Task.n_task_runs.asc())
 
 
 def breadth_first(db, project, participant, options):
     """Unfinished tasks this volunteer has not answered, fewest task runs first."""
-    # n_task_runs is kept by the server with every answer: no count over task_run here.
-    query = ordered(open_tasks(project, participant), options, Task.n_task_runs.asc())
-    return page(db, query, options)
+    query = _fewest_first(kind_of(participant), options)
+    return page(db, query, project, participant, options)
+
+
+def _lean(store, project, participant, options):
+    key = ("breadth_first", options.orderby, options.desc)
+    return lean_page(store, key, _fewest_first, project, participant, options)
+
+
+breadth_first.lean = _lean
 
 
 @hookimpl

@@ -1,35 +1,39 @@
 """The `default` / `depth_first` and `depth_first_all` schedulers (behavior.md 6.2)."""
 
-from sqlalchemy import select
-
 from core.hookspecs import hookimpl
-from core.models import Task, TaskRun
-from core.services.query import participant_clause
+from plugins.schedulers.base import kind_of, lean_page, open_tasks, ordered, page
 
 
-def _candidates(db, project, participant, options, include_completed: bool):
-    answered = select(TaskRun.task_id).where(
-        TaskRun.project_id == project.id,
-        participant_clause(participant.user, participant.external_uid, participant.user_ip),
-    )
-    query = select(Task).where(Task.project_id == project.id, Task.id.not_in(answered))
-    if not include_completed:
-        query = query.where(Task.state != "completed")
-    column = getattr(Task, options.orderby)
-    query = query.order_by(column.desc() if options.desc else column.asc())
-    if options.orderby != "id":
-        query = query.order_by(Task.id)
-    return list(db.scalars(query.limit(options.limit).offset(options.offset)))
+def _unfinished(kind, options, *columns):
+    return ordered(open_tasks(kind, *columns), options)
+
+
+def _all(kind, options, *columns):
+    return ordered(open_tasks(kind, *columns, include_completed=True), options)
 
 
 def depth_first(db, project, participant, options):
     """Unfinished tasks this volunteer has not answered, in the requested order."""
-    return _candidates(db, project, participant, options, include_completed=False)
+    query = _unfinished(kind_of(participant), options)
+    return page(db, query, project, participant, options)
 
 
 def depth_first_all(db, project, participant, options):
     """Like depth_first, completed tasks included: every task until the volunteer did all."""
-    return _candidates(db, project, participant, options, include_completed=True)
+    query = _all(kind_of(participant), options)
+    return page(db, query, project, participant, options)
+
+
+def _lean(name, build):
+    def lean(store, project, participant, options):
+        key = (name, options.orderby, options.desc)
+        return lean_page(store, key, build, project, participant, options)
+
+    return lean
+
+
+depth_first.lean = _lean("depth_first", _unfinished)
+depth_first_all.lean = _lean("depth_first_all", _all)
 
 
 @hookimpl

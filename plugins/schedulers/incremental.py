@@ -6,13 +6,13 @@ from sqlalchemy import select
 
 from core.hookspecs import hookimpl
 from core.models import Task, TaskRun
-from plugins.schedulers.base import open_tasks, page
+from plugins.schedulers.base import kind_of, open_tasks, page
 
 
 def incremental(db, project, participant, options):
     """One task picked at random among the highest-priority open ones, with `last_answer`."""
-    query = open_tasks(project, participant).order_by(Task.priority_0.desc(), Task.id)
-    candidates = page(db, query, options)
+    query = open_tasks(kind_of(participant)).order_by(Task.priority_0.desc(), Task.id)
+    candidates = page(db, query, project, participant, options)
     if not candidates:
         return []
     task = random.choice(candidates)

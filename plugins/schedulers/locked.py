@@ -13,7 +13,7 @@ from core.errors import DomainError
 from core.hookspecs import hookimpl
 from core.models import Task
 from core.services import reservations
-from plugins.schedulers.base import open_tasks, ordered
+from plugins.schedulers.base import kind_of, open_tasks, ordered, parameters
 
 MAX_OFFSET = 2
 # Candidates examined per hand-out at most: only tasks held by others can be passed over.
@@ -30,9 +30,10 @@ def locked(db, project, participant, options):
     redis, at = options.redis, reservations.now()
     timeout = options.settings["scheduler.locked.timeout"]
     candidates = ordered(
-        open_tasks(project, participant, Task.id).where(Task.n_task_runs < Task.n_answers),
+        open_tasks(kind_of(participant), Task.id).where(Task.n_task_runs < Task.n_answers),
         options,
     )
+    params = parameters(project, participant, options)
 
     def reserve(task_ids, skip_busy):
         return reservations.reserve(
@@ -50,14 +51,14 @@ def locked(db, project, participant, options):
     granted: list[int] = []
     held = reservations.held(db, redis, project.id, participant.key, at)
     if held:
-        granted += reserve(list(db.scalars(candidates.where(Task.id.in_(held)))), False)
+        granted += reserve(list(db.scalars(candidates.where(Task.id.in_(held)), params)), False)
     tried = set(held)
     room = reservations.room_clause(redis, at)
     fresh = candidates if room is None else candidates.where(room)
     while len(granted) < want and len(tried) < MAX_CANDIDATES:
         # The database store filters full tasks in SQL: a batch of what is needed suffices.
         size = want - len(granted) if room is not None else max(2 * (want - len(granted)), 20)
-        batch = list(db.scalars(fresh.where(Task.id.not_in(tried)).limit(size)))
+        batch = list(db.scalars(fresh.where(Task.id.not_in(tried)).limit(size), params))
         if not batch:
             break
         tried.update(batch)

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import JSONB, array
 
 from core.hookspecs import hookimpl
 from core.models import Task
-from plugins.schedulers.base import open_tasks, ordered, page
+from plugins.schedulers.base import kind_of, open_tasks, ordered, page
 
 KEYS = ("languages", "locations")
 
@@ -50,9 +50,9 @@ def matching_first(db, prefs: dict[str, list[str]]):
 def user_pref(db, project, participant, options):
     """Unfinished tasks this volunteer has not answered, those matching their profile first."""
     first = matching_first(db, preferences(participant.user))
-    query = open_tasks(project, participant)
+    query = open_tasks(kind_of(participant))
     query = ordered(query, options) if first is None else ordered(query, options, first)
-    return page(db, query, options)
+    return page(db, query, project, participant, options)
 
 
 @hookimpl

@@ -1,0 +1,657 @@
+"""The lean task-delivery path: newtask and answers without Pyramid's per-request cost.
+
+Handing out tasks and storing answers are the requests a crowdsourcing server answers most, and
+neither can be cached. Through Pyramid each costs a router, four tweens, a zope transaction, an
+ORM session and several ORM statements: 7 to 20 ms of CPU here. This WSGI middleware answers
+the common cases itself, in front of the application, in a fraction of that:
+
+* `GET /api/project/<id>/newtask` (and `/api/<id>/newtask`): two SQL statements on a bare pooled
+  connection in autocommit mode (the project and the caller's api key in one, the scheduler's
+  query in the other), each compiled once per shape from the same SQLAlchemy query the Pyramid
+  view runs (plugins/schedulers/base.py), so the two paths cannot drift apart; then the
+  contributions-guard stamps (core.services.guard).
+* `POST /api/taskrun` with a plain JSON answer (`project_id`, `task_id`, `info`): one statement
+  reads the task, its project and the caller; then, in one transaction, the run is inserted and
+  counted on its task, its project's `updated` and figures (core.services.stats.answer_counted)
+  and, when the answer completes the task or comes after, the task's state and a new result
+  version (core.services.task_run's statements) — on PostgreSQL in two or three round trips
+  (psycopg's pipeline mode), rows locked in the application's order (task, project,
+  project_stats, result) so the two paths never deadlock. After the commit the stamp is
+  consumed, the caches invalidated as a session's commit would (core.generations, core.cache)
+  and a completion announced to the task_completed hook with the objects the application
+  passes.
+
+Both count the rate limit with core.ratelimit's key, once whichever path answers. Anything else
+goes to the application unchanged, before anything is written: other methods or paths, a session
+cookie or an Origin header (sessions, CSRF and CORS belong to Pyramid), parameters or bodies the
+view would refuse or that carry more (files, `external_uid` answers), an unknown project, task or
+api key, anonymous callers of projects that refuse them, a project token the view would refuse,
+a scheduler without a lean form (`scheduler.lean`, docs/plugins.md) or a project served by
+`locked`, an unrequested task, a second answer (the unique index refuses it; the application
+then answers with PYBOSSA's message), a refused rate limit (the count is handed over, so the
+refusal comes in the API's error shape), and any error. It runs only with Redis: without it,
+stamps live in the database and belong in the application's transaction.
+"""
+
+import io
+import logging
+import re
+from contextlib import contextmanager
+from types import SimpleNamespace
+from urllib.parse import parse_qsl
+
+import orjson
+from sqlalchemy import bindparam, case, exists, insert, select, update
+from sqlalchemy.orm import Session
+
+from core import cache, generations
+from core.api import newtask as view
+from core.db import utcnow
+from core.errors import DomainError
+from core.models import Project, ProjectStats, Result, Task, TaskRun, User
+from core.renderers import OPTIONS
+from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
+from core.serializers import internal_columns
+from core.services import guard, project_token, reservations, stats, task_run
+from core.services.task_run import Participant
+
+log = logging.getLogger(__name__)
+
+NEWTASK_PATH = re.compile(r"/api/(?:project/([^/]+)|([0-9]+))/newtask")
+SESSION_COOKIE_PREFIX = f"{SESSION_COOKIE}="
+
+
+class Statements:
+    """Queries compiled once per shape, run on a bare DBAPI connection in autocommit mode."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.dialect = engine.dialect
+        self._compiled = {}
+
+    def _compile(self, query) -> list:
+        """[compiled, SQL text, column names, column types, result processors (set later),
+        bind processors]."""
+        compiled = query.compile(dialect=self.dialect)
+        columns = getattr(query, "selected_columns", None)
+        if columns is None:  # INSERT/UPDATE ... RETURNING
+            columns = query.exported_columns
+        # The JSON columns' serializers, as SQLAlchemy's own execution applies them.
+        binds = compiled._bind_processors
+        names = [c.key for c in columns]
+        return [compiled, str(compiled), names, [c.type for c in columns], None, binds]
+
+    def processors(self, entry, description) -> list:
+        """The columns' result processors (JSON on SQLite...), known once the driver answered."""
+        if entry[4] is None and description is None:
+            entry[4] = False
+        elif entry[4] is None:
+            entry[4] = [
+                kind.dialect_impl(self.dialect).result_processor(self.dialect, found[1])
+                for kind, found in zip(entry[3], description, strict=True)
+            ]
+        return entry[4]
+
+    def connect(self):
+        return _Connection(self)
+
+
+class _Connection:
+    """One pooled connection for the statements of one request (a context manager)."""
+
+    def __init__(self, statements: Statements):
+        self.statements = statements
+        self.raw = None
+
+    def __enter__(self):
+        self.raw = self.statements.engine.raw_connection()
+        self.postgresql = self.statements.dialect.name == "postgresql"
+        if self.postgresql:
+            # Each statement is its own transaction: no BEGIN/COMMIT round trips for reads.
+            self.raw.driver_connection.autocommit = True
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.postgresql:
+            self.raw.driver_connection.autocommit = False
+        self.raw.close()
+
+    @contextmanager
+    def transaction(self):
+        """The statements of the block in one transaction: committed, or rolled back on error."""
+        driver = self.raw.driver_connection
+        if self.postgresql:
+            driver.autocommit = False
+        else:  # pysqlite runs in autocommit mode here (core.db): begin as the application does
+            driver.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            driver.rollback() if self.postgresql else driver.execute("ROLLBACK")
+            raise
+        else:
+            driver.commit() if self.postgresql else driver.execute("COMMIT")
+        finally:
+            if self.postgresql:
+                driver.autocommit = True
+
+    def rows(self, key, build, params: dict) -> list[dict]:
+        """Rows of the query `build()` makes (compiled once for `key`), as dicts."""
+        return self.batch([(key, build, params)])[0]
+
+    def batch(self, statements) -> list[list[dict]]:
+        """Rows of each (key, build, params) statement, run in order; on PostgreSQL they travel
+        together (psycopg's pipeline mode): one round trip instead of one each."""
+        prepared = [self._prepare(*statement) for statement in statements]
+        cursors = [self.raw.cursor() for _ in prepared]
+        try:
+            if self.postgresql and len(prepared) > 1:
+                with self.raw.driver_connection.pipeline():
+                    for cursor, (_entry, sql, values) in zip(cursors, prepared, strict=True):
+                        cursor.execute(sql, values)
+            else:
+                for cursor, (_entry, sql, values) in zip(cursors, prepared, strict=True):
+                    cursor.execute(sql, values)
+            entries = [entry for entry, _sql, _values in prepared]
+            return [self._fetch(c, e) for c, e in zip(cursors, entries, strict=True)]
+        finally:
+            for cursor in cursors:
+                cursor.close()
+
+    def _prepare(self, key, build, params: dict):
+        """(cache entry, SQL text, driver parameters) of one statement."""
+        entry = self.statements._compiled.get(key)
+        if entry is None:
+            entry = self.statements._compiled[key] = self.statements._compile(build())
+        compiled, sql = entry[:2]
+        values = compiled.construct_params(params)
+        for name, process in entry[5].items():
+            if values.get(name) is not None:
+                values[name] = process(values[name])
+        if compiled.positiontup is not None:
+            values = [values[name] for name in compiled.positiontup]
+        return entry, sql, values
+
+    def _fetch(self, cursor, entry) -> list[dict]:
+        processors = entry[4]
+        if processors is None:  # the first run of this statement: learn its result's types
+            processors = self.statements.processors(entry, cursor.description)
+        if processors is False:  # a statement without rows (an UPDATE without RETURNING)
+            return []
+        found = cursor.fetchall()
+        names = entry[2]
+        return [
+            {
+                name: value if process is None else process(value)
+                for name, process, value in zip(names, processors, row, strict=True)
+            }
+            for row in found
+        ]
+
+
+def _project_query(by_id: bool, with_key: bool):
+    """The project (what newtask needs of it) and, with an api key, the caller's user id."""
+    columns = [
+        Project.id,
+        Project.short_name,
+        Project.secret_key,
+        Project.allow_anonymous_contributors,
+        Project.info["sched"].as_string().label("sched"),
+    ]
+    if with_key:
+        user = select(User.id).where(User.api_key == bindparam("api_key")).scalar_subquery()
+        columns.append(user.label("user_id"))
+    reference = Project.id if by_id else Project.short_name
+    return select(*columns).where(reference == bindparam("ref"))
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+# A body the lean path stores as it is; anything else (files, external_uid, reserved or unknown
+# keys, wrong types) goes to the application, which validates or refuses it.
+ANSWER_KEYS = frozenset({"project_id", "task_id", "info"})
+LARGEST_BODY = 1 << 20
+# What storing an answer writes, for the caches (core.generations, core.cache).
+ANSWER_TABLES = ("task_run", "task", "project_stats", "project")
+RUN_SHOWN = tuple(c for c in TaskRun.__table__.columns if c.key not in internal_columns(TaskRun))
+
+
+def _answer_fields(body: bytes) -> dict | None:
+    """The answer's fields when the body is a plain JSON answer, else None."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or not ANSWER_KEYS.issuperset(data) or "task_id" not in data:
+        return None
+    ids = data.get("project_id"), data["task_id"]
+    if not all(type(value) is int for value in ids):
+        return None
+    return data
+
+
+def _answer_context_query(with_key: bool):
+    """The task, its project and, with an api key, the caller's user id: one statement."""
+    columns = [
+        Task.project_id,
+        Task.n_task_runs,
+        Task.n_answers,
+        Project.allow_anonymous_contributors,
+        Project.info["sched"].as_string().label("sched"),
+    ]
+    if with_key:
+        user = select(User.id).where(User.api_key == bindparam("api_key")).scalar_subquery()
+        columns.append(user.label("user_id"))
+    return (
+        select(*columns)
+        .join(Project, Project.id == Task.project_id)
+        .where(Task.id == bindparam("task_id"))
+    )
+
+
+def _answer_insert(kind: str):
+    """INSERT the run, attributed by the server (decision 4), RETURNING what the API shows."""
+    author = {"user_id": bindparam("user_id")} if kind == "user" else {"user_ip": bindparam("ip")}
+    return (
+        insert(TaskRun)
+        .values(
+            project_id=bindparam("project_id"),
+            task_id=bindparam("task_id"),
+            created=bindparam("created"),
+            finish_time=bindparam("finish_time"),
+            info=bindparam("info", type_=TaskRun.info.type),
+            **author,
+        )
+        .returning(*RUN_SHOWN)
+    )
+
+
+def _answer_count():
+    """Count the run on its task (the row lock orders concurrent answers), as task_run does."""
+    return (
+        update(Task)
+        .where(Task.id == bindparam("task_id"))
+        .values(n_task_runs=Task.n_task_runs + 1)
+        .returning(Task.n_task_runs, Task.n_answers, Task.state)
+    )
+
+
+def _task_completed():
+    return (
+        update(Task)
+        .where(Task.id == bindparam("task_id"))
+        .values(state="completed")
+        .returning(Task.id)
+    )
+
+
+def _result_insert():
+    """The new latest result of the task (task_run.new_result_version's, with its ids)."""
+    return (
+        insert(Result)
+        .values(
+            project_id=bindparam("project_id"),
+            task_id=bindparam("task_id"),
+            created=bindparam("result_created"),
+            task_run_ids=bindparam("task_run_ids", type_=Result.task_run_ids.type),
+            last_version=True,
+            info=None,
+        )
+        .returning(Result.id)
+    )
+
+
+def _answer_stats(kind: str, completes: bool):
+    """The project's counters (stats.answer_counted); a volunteer is new without an earlier
+    answer in the project (another task: one answer per volunteer per task)."""
+    same = (
+        TaskRun.user_id == bindparam("user_id")
+        if kind == "user"
+        else (TaskRun.user_id.is_(None)) & (TaskRun.user_ip == bindparam("ip"))
+    )
+    earlier = select(TaskRun.id).where(
+        TaskRun.project_id == bindparam("stats_of"),
+        same,
+        TaskRun.task_id != bindparam("task_id"),
+    )
+    new_volunteer = case((exists(earlier), 0), else_=1)
+    return stats.answer_counted(completes, new_volunteer).returning(ProjectStats.project_id)
+
+
+def _project_touched():
+    return (
+        update(Project)
+        .where(Project.id == bindparam("project_id"))
+        .values(updated=bindparam("finish_time"))
+        .returning(Project.id)
+    )
+
+
+# The rate-limit window's INCR (as core.ratelimit counts it), then, when the request is allowed,
+# the guard's stamps. KEYS: the counter, the stamps. ARGV: window expiry, limit, value, ttl.
+COUNT_AND_STAMP = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
+if count <= tonumber(ARGV[2]) then
+  for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[4]) end
+end
+return count
+"""
+# The rate-limit window's INCR, and the guard's stamp of the task. KEYS: counter, stamp.
+COUNT_AND_READ = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
+return {count, redis.call('GET', KEYS[2])}
+"""
+
+
+class LeanDelivery:
+    """WSGI middleware answering newtask requests it can answer exactly; see the module doc."""
+
+    def __init__(self, app, registry):
+        self.app = app
+        # Tests and tools reach the application's registry through the WSGI app.
+        self.registry = registry
+        self.settings = registry.settings
+        self.redis = registry["redis"]
+        self.limiter = registry["ratelimiter"]
+        self.schedulers = registry["schedulers"]
+        self.statements = Statements(registry["db_engine"])
+        self._count_and_stamp = self.redis.register_script(COUNT_AND_STAMP)
+        self._count_and_read = self.redis.register_script(COUNT_AND_READ)
+
+    def __call__(self, environ, start_response):
+        answer = None
+        match = _target(environ)
+        if match is not None:
+            try:
+                answer = self.newtask(environ, match)
+            except Exception:  # the application answers, in its own error shape
+                log.exception("lean newtask failed; the application answers")
+        elif _answer_target(environ):
+            body = _read_body(environ)
+            if body is not None:
+                try:
+                    answer = self.taskrun(environ, body)
+                except Exception:
+                    log.exception("lean taskrun failed; the application answers")
+        if answer is None:
+            return self.app(environ, start_response)
+        headers, body = answer
+        start_response("200 OK", headers)
+        return [body]
+
+    def newtask(self, environ, match) -> tuple[list, bytes] | None:
+        """(headers, body) of the answer, or None when the application must answer."""
+        params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        try:
+            options = view._options(params)
+        except DomainError:
+            return None
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        api_key = _api_key(environ, params)
+        external_uid = params.get("external_uid") or None
+        reference = match.group(2) or match.group(1)
+        by_id = reference.isdigit()
+        with self.statements.connect() as connection:
+            found = connection.rows(
+                ("newtask project", by_id, api_key is not None),
+                lambda: _project_query(by_id, api_key is not None),
+                {"ref": int(reference) if by_id else reference, "api_key": api_key},
+            )
+            project = SimpleNamespace(**found[0]) if found else None
+            user_id = getattr(project, "user_id", None)
+            if project is None or (api_key is not None and user_id is None):
+                return None
+            if user_id is None and not project.allow_anonymous_contributors:
+                return None
+            if external_uid:
+                try:
+                    project_token.verify(project, authorization)
+                except project_token.TokenError:
+                    return None
+            schedule = self._scheduler(project.sched)
+            lean = getattr(schedule, "lean", None)
+            if lean is None:
+                return None
+            address = address_of(environ, self.settings)
+            user_ip = pseudonymise_ip(address, self.settings["ip.pseudonym_key"])
+            user = SimpleNamespace(id=user_id) if user_id is not None else None
+            key = Participant(user_id, user_ip, external_uid).key
+            volunteer = view.Volunteer(user, user_ip, external_uid, key)
+            options.redis, options.settings = self.redis, self.settings
+            tasks = lean(connection, project, volunteer, options) if options.limit else []
+        # The request is counted and, if allowed, its hand-outs stamped: one Redis round trip.
+        client = f"user:{user_id}" if user_id is not None else f"ip:{address}"
+        route = "newtask" if match.group(1) is not None else "newtask_short"
+        counter, reset = self.limiter.window(route, client)
+        stamps = [guard.stamp_key(volunteer.key, task["id"]) for task in tasks]
+        count = self._count_and_stamp(
+            keys=[counter, *stamps],
+            args=[reset + 10, self.limiter.limit, utcnow(), self.settings["guard.ttl"]],
+        )
+        counted = self.limiter.verdict(int(count), reset)
+        # Counted once: core.ratelimit reuses this count when the application answers (429).
+        environ["crowdnest.ratelimit"] = counted
+        if not counted[0]:
+            return None
+        payload = {} if not tasks else tasks[0] if len(tasks) == 1 else tasks
+        return self._json(payload, counted)
+
+    def taskrun(self, environ, body: bytes) -> tuple[list, bytes] | None:
+        """(headers, body) of a stored answer, or None when the application must answer.
+
+        Answers that complete their task go to the application (results, the task_completed
+        hook): this path stores only answers below `n_answers`, re-checked under the task's
+        row lock, so it never completes a task.
+        """
+        params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        data = _answer_fields(body) if set(params) <= {"api_key"} else None
+        if data is None:
+            return None
+        api_key = _api_key(environ, params)
+        with self.statements.connect() as connection:
+            found = connection.rows(
+                ("answer context", api_key is not None),
+                lambda: _answer_context_query(api_key is not None),
+                {"task_id": data["task_id"], "api_key": api_key},
+            )
+            context = SimpleNamespace(**found[0]) if found else None
+            if context is None or context.project_id != data.get("project_id"):
+                return None
+            user_id = getattr(context, "user_id", None)
+            if api_key is not None and user_id is None:
+                return None
+            if user_id is None and not context.allow_anonymous_contributors:
+                return None
+            if reservations.scheduled_by_locked(context.sched, self.settings):
+                return None
+            address = address_of(environ, self.settings)
+            user_ip = pseudonymise_ip(address, self.settings["ip.pseudonym_key"])
+            participant = Participant(user_id, user_ip)
+            # Counted, and the hand-out read (not consumed yet): one Redis round trip.
+            client = f"user:{user_id}" if user_id is not None else f"ip:{address}"
+            counter, reset = self.limiter.window("collection_taskrun", client)
+            count, handed_out = self._count_and_read(
+                keys=[counter, guard.stamp_key(participant.key, data["task_id"])],
+                args=[reset + 10],
+            )
+            counted = self.limiter.verdict(int(count), reset)
+            environ["crowdnest.ratelimit"] = counted
+            if not counted[0] or handed_out is None:
+                return None
+            handed_out = handed_out.decode() if isinstance(handed_out, bytes) else handed_out
+            kind = "user" if user_id is not None else "ip"
+            values = {
+                "project_id": context.project_id,
+                "stats_of": context.project_id,
+                "task_id": data["task_id"],
+                "created": handed_out,
+                "finish_time": utcnow(),
+                "info": data.get("info"),
+                "user_id": user_id,
+                "ip": user_ip,
+            }
+            try:
+                with connection.transaction():
+                    run, result_id = self._store_answer(connection, kind, values)
+            except self.statements.dialect.dbapi.IntegrityError:
+                # A second answer (the unique indexes): the application says so, as PYBOSSA.
+                return None
+        # Committed: from here on nothing may send the request to the application again.
+        self._after_answer(participant, run, result_id)
+        return self._json(run, counted)
+
+    def _after_answer(self, participant, run: dict, result_id: int | None) -> None:
+        """After the commit: the stamp consumed, the caches told, a completion announced."""
+        tables = (*ANSWER_TABLES, "result") if result_id is not None else ANSWER_TABLES
+        steps = [
+            (self._consume_and_bump, guard.stamp_key(participant.key, run["task_id"]), tables),
+            (cache.bump_written, self.registry["cache"], tables),
+        ]
+        if result_id is not None:
+            steps.append((self._announce, run, result_id))
+        for fn, *args in steps:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("after storing an answer: %s failed", fn.__name__)
+
+    def _consume_and_bump(self, stamp: str, tables) -> None:
+        """The stamp consumed and the tables' generations bumped: one Redis round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(stamp)
+        if generations.tracked(self.statements.engine):
+            for table in sorted(tables):
+                pipe.incr(generations.key(table))
+        pipe.execute()
+
+    def _announce(self, run: dict, result_id: int) -> None:
+        """The task_completed hook, with the objects the application's path passes."""
+        with Session(self.statements.engine) as db:
+            project = db.get(Project, run["project_id"])
+            task = db.get(Task, run["task_id"])
+            result = db.get(Result, result_id)
+            self.registry["plugins"].hook.crowdnest_task_completed(
+                project=project,
+                task=task,
+                result=result,
+                payload=task_run.completion_payload(project, task, result),
+                settings=self.settings,
+            )
+
+    @staticmethod
+    def _store_answer(connection, kind: str, values: dict) -> tuple[dict, int | None]:
+        """The run stored and counted, in the caller's transaction; (run, new result id or None).
+
+        Rows are locked in the order the application's path locks them (task, project,
+        project_stats, result: core.services.task_run._count), so the two never deadlock.
+        """
+        run, count, _project = connection.batch(
+            [
+                (("answer insert", kind), lambda: _answer_insert(kind), values),
+                (("answer count",), _answer_count, values),
+                (("answer project",), _project_touched, values),
+            ]
+        )
+        n_runs, n_answers, state = (
+            count[0][name] for name in ("n_task_runs", "n_answers", "state")
+        )
+        completed = n_runs >= n_answers
+        completes = completed and state != "completed"
+        # PYBOSSA's completion (behavior.md 7.3): the task completed once, and a new result
+        # version with every run of the task for this and each later answer.
+        values = {**values, "of_task": values["task_id"], "result_created": utcnow()}
+        found = connection.batch(
+            [
+                (
+                    ("answer stats", kind, completes),
+                    lambda: _answer_stats(kind, completes),
+                    values,
+                ),
+                *([(("task completed",), _task_completed, values)] if completes else []),
+                *(
+                    [
+                        (("result superseded",), task_run.result_superseded, values),
+                        (("runs of task",), task_run.runs_of_task, values),
+                    ]
+                    if completed
+                    else []
+                ),
+            ]
+        )
+        if not completed:
+            return run[0], None
+        values["task_run_ids"] = [row["id"] for row in found[-1]]
+        result = connection.rows(("result insert",), _result_insert, values)
+        return run[0], result[0]["id"]
+
+    def _json(self, payload, counted) -> tuple[list, bytes]:
+        """JSON headers and body as the application's renderer and rate limiter give them."""
+        body = orjson.dumps(payload, option=OPTIONS)
+        _allowed, remaining, reset = counted
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-RateLimit-Limit", str(self.limiter.limit)),
+            ("X-RateLimit-Remaining", str(remaining)),
+            ("X-RateLimit-Reset", str(reset)),
+        ]
+        return headers, body
+
+    def _scheduler(self, name):
+        chosen = self.schedulers.get(name) if isinstance(name, str) else None
+        return chosen or self.schedulers[self.settings["scheduler.default"]]
+
+
+def _api_key(environ, params) -> str | None:
+    """The raw Authorization header replaces ?api_key= (core.security.api_key_of)."""
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    if authorization and not authorization.lower().startswith("bearer "):
+        return authorization.strip()
+    return params.get("api_key") or None
+
+
+def _plain_caller(environ) -> bool:
+    """No Origin (CORS) and no session cookie (sessions, CSRF): both belong to Pyramid."""
+    return "HTTP_ORIGIN" not in environ and SESSION_COOKIE_PREFIX not in environ.get(
+        "HTTP_COOKIE", ""
+    )
+
+
+def _answer_target(environ) -> bool:
+    return (
+        environ.get("REQUEST_METHOD") == "POST"
+        and environ.get("PATH_INFO") == "/api/taskrun"
+        and environ.get("CONTENT_TYPE", "").split(";")[0].strip() == "application/json"
+        and _plain_caller(environ)
+    )
+
+
+def _read_body(environ) -> bytes | None:
+    """The request body, put back for the application; None when too large to handle here."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if not 0 < length <= LARGEST_BODY:
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _target(environ):
+    """The path match of a newtask request the lean path may answer, else None."""
+    if environ.get("REQUEST_METHOD") != "GET" or not _plain_caller(environ):
+        return None
+    return NEWTASK_PATH.fullmatch(environ.get("PATH_INFO", ""))
+
+
+def wrap(app):
+    """The application behind the lean path when Redis is configured and delivery.lean is on."""
+    registry = app.registry
+    if registry.get("redis") is None or not registry.settings["delivery.lean"]:
+        return app
+    return LeanDelivery(app, registry)

@@ -1,0 +1,397 @@
+"""The lean task-delivery path (core.delivery): the same answers as the application, or none.
+
+Each scenario runs twice on the same data: through the lean path (`delivery.lean` on) and
+through Pyramid alone (off), and the two answers must be equal. A spy on the application behind
+the middleware tells which path answered, so a test also fails when the lean path silently
+stops answering what it should.
+"""
+
+import pytest
+from sqlalchemy import select
+
+from core.delivery import LeanDelivery
+from core.hookspecs import hookimpl
+from core.models import Project, ProjectStats, Result, Task, TaskRun
+from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
+
+SCHEDULERS = "default breadth_first incremental locked user_pref"
+
+
+class Spy:
+    """Counts the requests the application behind the lean path answered."""
+
+    def __init__(self, app):
+        self.app = app
+        self.calls = 0
+
+    def __call__(self, environ, start_response):
+        self.calls += 1
+        return self.app(environ, start_response)
+
+
+def _lean_of(testapp) -> LeanDelivery:
+    found = testapp.app
+    while not isinstance(found, LeanDelivery):
+        found = found.app
+    return found
+
+
+@pytest.fixture
+def apps(make_app, redis_client, redis_url):
+    """(lean app, its spy, application-only app) over the same database and Redis."""
+    lean = make_app(redis__url=redis_url, plugins__schedulers=SCHEDULERS)
+    plain = make_app(redis__url=redis_url, plugins__schedulers=SCHEDULERS, delivery__lean="false")
+    middleware = _lean_of(lean)
+    spy = middleware.app = Spy(middleware.app)
+    try:
+        yield lean, spy, plain
+    finally:
+        middleware.app = spy.app
+
+
+def _project(sched="default", **kwargs):
+    return ProjectFactory(info={"task_presenter": "<div></div>", "sched": sched}, **kwargs)
+
+
+def _same_answer(apps, url, headers=None, answered_by_lean=True):
+    lean, spy, plain = apps
+    before = spy.calls
+    fast = lean.get(url, headers=headers or {}, expect_errors=True)
+    slow = plain.get(url, headers=headers or {}, expect_errors=True)
+    assert (fast.status_int, fast.json) == (slow.status_int, slow.json)
+    assert fast.content_type == slow.content_type == "application/json"
+    assert (spy.calls == before) is answered_by_lean
+    return fast
+
+
+@pytest.mark.parametrize("sched", ["default", "depth_first_all", "breadth_first"])
+@pytest.mark.parametrize(
+    "query",
+    ["", "?limit=3", "?limit=2&offset=1", "?orderby=priority_0&desc=true", "?limit=0"],
+)
+def test_newtask_answers_equal_the_application(apps, db, sched, query):
+    project = _project(sched)
+    for n in range(5):
+        TaskFactory(project=project, priority_0=n / 10, info={"n": n})
+    answered = TaskFactory(project=project)
+    TaskRunFactory(task=answered, user_ip=None, user=UserFactory())
+    volunteer = UserFactory()
+    TaskRunFactory(task=answered, user=volunteer)
+
+    _same_answer(apps, f"/api/project/{project.id}/newtask{query}")
+    _same_answer(apps, f"/api/{project.id}/newtask{query}")
+    _same_answer(apps, f"/api/project/{project.short_name}/newtask{query}")
+    separator = "&" if query else "?"
+    key_url = f"/api/project/{project.id}/newtask{query}{separator}api_key={volunteer.api_key}"
+    _same_answer(apps, key_url)
+    _same_answer(
+        apps,
+        f"/api/project/{project.id}/newtask{query}",
+        headers={"Authorization": volunteer.api_key},
+    )
+
+
+def test_newtask_stamps_the_guard_and_counts_the_rate_limit_once(apps, db):
+    lean, spy, _plain = apps
+    project = _project()
+    task = TaskFactory(project=project)
+    volunteer = UserFactory()
+    url = f"/api/project/{project.id}/newtask?api_key={volunteer.api_key}"
+    first = lean.get(url)
+    second = lean.get(url)
+    assert first.json["id"] == task.id
+    remaining = int(first.headers["X-RateLimit-Remaining"])
+    assert int(second.headers["X-RateLimit-Remaining"]) == remaining - 1
+    # The hand-out was remembered: the answer is accepted.
+    body = {"project_id": project.id, "task_id": task.id, "info": {"a": 1}}
+    assert lean.post_json(f"/api/taskrun?api_key={volunteer.api_key}", body).status_int == 200
+    assert spy.calls == 0
+
+
+def test_external_users_with_a_project_token(apps, db):
+    lean, _spy, _plain = apps
+    project = _project()
+    TaskFactory(project=project)
+    token = lean.get(
+        f"/api/auth/project/{project.short_name}/token",
+        headers={"Authorization": project.secret_key},
+    ).text
+    url = f"/api/project/{project.id}/newtask?external_uid=partner-7"
+    _same_answer(apps, url, headers={"Authorization": f"Bearer {token}"})
+    # A refused token is the application's to answer, in PYBOSSA's {code, description} shape.
+    refused = _same_answer(
+        apps, url, headers={"Authorization": "Bearer nonsense"}, answered_by_lean=False
+    )
+    assert refused.status_int == 401 and "description" in refused.json
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "bad limit",
+        "negative offset",
+        "unknown orderby",
+        "unknown project",
+        "unknown api key",
+        "anonymous refused",
+        "locked",
+        "user_pref",
+        "session cookie",
+        "origin",
+    ],
+)
+def test_what_the_lean_path_leaves_to_the_application(apps, db, case):
+    project = _project(
+        {"locked": "locked", "user_pref": "user_pref"}.get(case, "default"),
+        allow_anonymous_contributors=case != "anonymous refused",
+    )
+    TaskFactory(project=project)
+    url, headers = f"/api/project/{project.id}/newtask", {}
+    url += {
+        "bad limit": "?limit=x",
+        "negative offset": "?offset=-1",
+        "unknown orderby": "?orderby=nothing",
+        "unknown api key": "?api_key=not-a-key",
+    }.get(case, "")
+    if case == "unknown project":
+        url = "/api/project/999999/newtask"
+    if case == "origin":
+        headers["Origin"] = "https://example.org"
+    if case == "session cookie":
+        # Not a valid session: the application reads it as none; still, sessions are its own.
+        headers["Cookie"] = "crowdnest_session=not-signed"
+    _same_answer(apps, url, headers=headers, answered_by_lean=False)
+
+
+# -- answers ------------------------------------------------------------------------------------
+
+
+def _handed(app, project, user=None, headers=None):
+    query = f"?api_key={user.api_key}" if user is not None else ""
+    return app.get(f"/api/project/{project.id}/newtask{query}", headers=headers or {}).json
+
+
+def _post(app, project, task_id, user=None, body=None, status="*"):
+    body = body or {"project_id": project.id, "task_id": task_id, "info": {"answer": "yes"}}
+    query = f"?api_key={user.api_key}" if user is not None else ""
+    return app.post_json(f"/api/taskrun{query}", body, status=status)
+
+
+def _counts(db, project, task):
+    db.expire_all()
+    stats = db.get(ProjectStats, project.id)
+    return (
+        db.get(Task, task.id).n_task_runs,
+        stats.n_task_runs,
+        stats.n_volunteers,
+        stats.last_activity,
+        db.get(Project, project.id).updated,
+    )
+
+
+@pytest.mark.parametrize("who", ["user", "anonymous"])
+def test_an_answer_stored_by_the_lean_path_equals_the_applications(apps, db, who):
+    lean, spy, plain = apps
+    project = _project()
+    tasks = [TaskFactory(project=project, n_answers=5) for _ in range(2)]
+    users = (UserFactory(), UserFactory()) if who == "user" else (None, None)
+    # Anonymous volunteers are told apart by address: the two apps get two addresses.
+    environs = ({"REMOTE_ADDR": "10.0.0.1"}, {"REMOTE_ADDR": "10.0.0.2"})
+
+    answers = []
+    for app, user, extra in zip((lean, plain), users, environs, strict=True):
+        app.extra_environ = extra
+        task = _handed(app, project, user)
+        before = spy.calls
+        answer = _post(app, project, task["id"], user)
+        assert answer.status_int == 200
+        answers.append((answer, spy.calls == before))
+    (fast, by_lean), (slow, _) = answers
+    assert by_lean
+    assert fast.content_type == slow.content_type == "application/json"
+    assert set(fast.json) == set(slow.json)
+    for key in ("project_id", "task_id", "info", "timeout", "calibration", "media_url"):
+        assert fast.json[key] == slow.json[key]
+    assert (fast.json["user_id"] is None) is (who == "anonymous")
+    assert (fast.json["user_ip"] is None) is (who == "user")
+    run = db.get(TaskRun, fast.json["id"])
+    assert run.created < run.finish_time == fast.json["finish_time"]
+
+    n_task_runs, stats_runs, volunteers, last_activity, updated = _counts(db, project, tasks[0])
+    assert n_task_runs == 2 and stats_runs == 2 and volunteers == 2
+    assert last_activity == updated == max(fast.json["finish_time"], slow.json["finish_time"])
+
+
+def test_the_lean_path_counts_a_volunteer_once_per_project(apps, db):
+    lean, _spy, _plain = apps
+    project = _project()
+    tasks = [TaskFactory(project=project, n_answers=5) for _ in range(2)]
+    volunteer = UserFactory()
+    for _ in tasks:
+        task = _handed(lean, project, volunteer)
+        assert _post(lean, project, task["id"], volunteer).status_int == 200
+    _n, stats_runs, volunteers, _last, _updated = _counts(db, project, tasks[0])
+    assert (stats_runs, volunteers) == (2, 1)
+
+
+def test_a_second_answer_and_an_unrequested_task_are_refused_as_the_application_does(apps, db):
+    lean, _spy, plain = apps
+    project = _project()
+    task = TaskFactory(project=project, n_answers=5)
+    volunteer = UserFactory()
+    _handed(lean, project, volunteer)
+    assert _post(lean, project, task.id, volunteer).status_int == 200
+    _handed(lean, project, volunteer)  # nothing left for them: no stamp for `task`
+    again = _post(lean, project, task.id, volunteer, status=403)
+    other = UserFactory()
+    unrequested = _post(plain, project, task.id, other, status=403)
+    assert again.json["exception_msg"] == unrequested.json["exception_msg"]
+    assert again.json["exception_msg"] == "You must request a task first!"
+    assert db.scalar(select(Task.n_task_runs).where(Task.id == task.id)) == 1
+
+
+def test_a_duplicate_answer_with_a_fresh_stamp_is_refused_and_counted_once(apps, db):
+    lean, _spy, _plain = apps
+    project = _project("depth_first_all")
+    task = TaskFactory(project=project, n_answers=5)
+    volunteer = UserFactory()
+    _handed(lean, project, volunteer)
+    assert _post(lean, project, task.id, volunteer).status_int == 200
+    # depth_first_all hands nothing answered either; stamp the task as the task page does.
+    stamp = f"crowdnest:task_requested:user:{volunteer.id}:task:{task.id}"
+    lean.app.registry["redis"].set(stamp, "2024-01-01T00:00:00.000000")
+    refused = _post(lean, project, task.id, volunteer, status=403)
+    assert refused.json["exception_msg"] == "You have already answered this task"
+    assert db.scalar(select(Task.n_task_runs).where(Task.id == task.id)) == 1
+
+
+class Recorder:
+    """A task_completed hook implementation that remembers its calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def crowdnest_task_completed(self, project, task, result, payload, settings):
+        self.calls.append((project.id, task.id, result.id, payload))
+
+
+@pytest.fixture
+def recorder(apps):
+    lean, _spy, plain = apps
+    recorder = Recorder()
+    for app in (lean, plain):
+        app.app.registry["plugins"].register(recorder, name="test-recorder")
+    yield recorder
+    for app in (lean, plain):
+        app.app.registry["plugins"].unregister(name="test-recorder")
+
+
+def test_completion_by_the_lean_path_equals_the_applications(apps, db, recorder):
+    lean, spy, plain = apps
+    states = []
+    for app in (lean, plain):
+        project = _project("depth_first_all")
+        task = TaskFactory(project=project, n_answers=2)
+        volunteers = [UserFactory() for _ in range(3)]
+        before = spy.calls
+        for volunteer in volunteers:  # the third answers a completed task: a new version
+            assert _handed(app, project, volunteer)["id"] == task.id
+            assert _post(app, project, task.id, volunteer).status_int == 200
+        if app is lean:
+            assert spy.calls == before
+        db.expire_all()
+        results = db.scalars(select(Result).where(Result.task_id == task.id)).all()
+        latest = [result for result in results if result.last_version]
+        stats = db.get(ProjectStats, project.id)
+        runs = db.scalars(select(TaskRun.id).where(TaskRun.task_id == task.id)).all()
+        assert len(latest) == 1 and sorted(latest[0].task_run_ids) == sorted(runs)
+        announced = [call for call in recorder.calls if call[1] == task.id]
+        assert [call[2] for call in announced] == sorted(result.id for result in results)
+        for project_id, task_id, result_id, payload in announced:
+            assert payload["event"] == "task_completed"
+            assert (payload["project_id"], payload["task_id"]) == (project_id, task_id)
+            assert payload["result_id"] == result_id
+        states.append(
+            (
+                db.get(Task, task.id).state,
+                db.get(Task, task.id).n_task_runs,
+                len(results),
+                stats.n_completed_tasks,
+                stats.n_task_runs,
+                stats.overall_progress,
+            )
+        )
+    assert states[0] == states[1]
+    assert states[0][:5] == ("completed", 3, 2, 1, 3)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": 5},
+        {"created": "2020-01-01"},
+        {"user_id": 1},
+        {"task_id": None},
+        {"project_id": "1"},
+        {"project_id": True},
+        {"external_uid": "x"},
+        {"timeout": 10},
+        {"nonsense": 1},
+    ],
+)
+def test_bodies_the_lean_path_does_not_store_get_the_applications_answer(apps, db, body):
+    lean, spy, plain = apps
+    project = _project()
+    task = TaskFactory(project=project, n_answers=5)
+    answers = []
+    for app in (lean, plain):
+        volunteer = UserFactory()
+        _handed(app, project, volunteer)
+        full = {"project_id": project.id, "task_id": task.id, "info": {"a": 1}, **body}
+        before = spy.calls
+        answer = _post(app, project, task.id, volunteer, body=full)
+        answers.append((answer.status_int, answer.json.get("exception_msg")))
+        if app is lean:
+            assert spy.calls == before + 1
+    assert answers[0] == answers[1]
+
+
+def test_a_lean_answer_invalidates_cached_reads(apps, db):
+    lean, _spy, _plain = apps
+    project = _project()
+    task = TaskFactory(project=project, n_answers=5)
+    url = f"/api/taskrun?project_id={project.id}"
+    assert lean.get(url).json == []
+    volunteer = UserFactory()
+    _handed(lean, project, volunteer)
+    _post(lean, project, task.id, volunteer)
+    assert [run["task_id"] for run in lean.get(url).json] == [task.id]
+    assert lean.get(f"/api/task/{task.id}").json["id"] == task.id
+
+
+def test_over_the_rate_limit_nothing_is_handed_out_or_stored(
+    make_app, redis_client, redis_url, db
+):
+    limited = make_app(redis__url=redis_url, ratelimit__limit="1")
+    project = _project()
+    task = TaskFactory(project=project, n_answers=5)
+    volunteer = UserFactory()
+    url = f"/api/project/{project.id}/newtask?api_key={volunteer.api_key}"
+    stamp = f"crowdnest:task_requested:user:{volunteer.id}:task:{task.id}"
+    assert limited.get(url).json["id"] == task.id
+    assert redis_client.get(stamp) is not None
+    redis_client.delete(stamp)
+    refused = limited.get(url, status=429)
+    assert refused.json["exception_cls"] == "TooManyRequests"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert redis_client.get(stamp) is None  # a refused request hands nothing out
+
+    redis_client.set(stamp, "2024-01-01T00:00:00.000000")
+    body = {"project_id": project.id, "task_id": task.id, "info": {}}
+    answer_url = f"/api/taskrun?api_key={volunteer.api_key}"
+    assert limited.post_json(answer_url, body).status_int == 200
+    redis_client.set(stamp, "2024-01-01T00:00:00.000000")
+    again = limited.post_json(answer_url, {**body, "info": {"n": 2}}, status=429)
+    assert again.json["exception_cls"] == "TooManyRequests"
+    assert db.scalar(select(Task.n_task_runs).where(Task.id == task.id)) == 1
