@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from core.errors import DomainError
 from core.models import Project, Task
+from core.serializers import internal_columns
 from core.services import guard, project_token
 from core.services.query import fuzzy_bool, no_attribute
 from core.services.task_run import Participant
@@ -51,7 +52,8 @@ def _options(params) -> SchedulerOptions:
     if limit < 0 or offset < 0:
         raise DomainError("ValueError", "limit and offset must not be negative")
     orderby = params.get("orderby") or "id"
-    if orderby not in Task.__table__.columns or orderby in ("info", "user_pref"):
+    hidden = internal_columns(Task)
+    if orderby not in Task.__table__.columns or orderby in ("info", "user_pref", *hidden):
         raise no_attribute(Task, orderby)
     desc = fuzzy_bool(params.get("desc", ""))
     return SchedulerOptions(min(limit, MAX_LIMIT), offset, orderby, desc)
@@ -78,7 +80,8 @@ def choose_scheduler(schedulers: dict, project, settings):
 
 
 def pseudo_task() -> dict:
-    data = {column.key: None for column in Task.__table__.columns if column.key != "n_task_runs"}
+    hidden = internal_columns(Task)
+    data = {column.key: None for column in Task.__table__.columns if column.key not in hidden}
     data["info"] = {"error": "This project does not allow anonymous contributors"}
     return data
 

@@ -3,7 +3,17 @@
 import hashlib
 import json
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, Text, event, inspect
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, JSONType, utcnow
@@ -40,6 +50,14 @@ class Task(Base):
         Index("ix_task_project_id", "project_id", "id"),
         # breadth_first: fewest answers first, without sorting every open task (alembic 0005).
         Index("ix_task_project_runs", "project_id", "n_task_runs", "id"),
+        # depth_first's walk in id order past completed tasks, none of them in it (alembic 0009).
+        Index(
+            "ix_task_project_open",
+            "project_id",
+            "id",
+            postgresql_where=text("state <> 'completed'"),
+            sqlite_where=text("state <> 'completed'"),
+        ),
         # The importer's duplicate check (alembic 0008): digest first, so that its lookups can
         # leave project_id out of the index condition (core/services/importer.py says why).
         Index("ix_task_info_digest_project", "info_digest", "project_id"),

@@ -38,9 +38,10 @@ class TaskRun(Base):
             sqlite_where=_EXTERNAL,
             postgresql_where=_EXTERNAL,
         ),
-        Index("ix_task_run_project_user", "project_id", "user_id"),
-        Index("ix_task_run_project_ip", "project_id", "user_ip"),
-        Index("ix_task_run_project_external", "project_id", "external_uid"),
+        # A volunteer's answered tasks in a project, from the index alone (alembic 0009).
+        Index("ix_task_run_project_user_task", "project_id", "user_id", "task_id"),
+        Index("ix_task_run_project_ip_task", "project_id", "user_ip", "task_id"),
+        Index("ix_task_run_project_external_task", "project_id", "external_uid", "task_id"),
         Index("ix_task_run_task", "task_id"),
         Index("ix_task_run_project_id", "project_id", "id"),
         Index("ix_task_run_user", "user_id"),
