@@ -29,8 +29,8 @@ api key, anonymous callers of projects that refuse them, a project token the vie
 a scheduler without a lean form (`scheduler.lean`, docs/plugins.md) or a project served by
 `locked`, an unrequested task, a second answer (the unique index refuses it; the application
 then answers with PYBOSSA's message), a refused rate limit (the count is handed over, so the
-refusal comes in the API's error shape), and any error. It runs only with Redis: without it,
-stamps live in the database and belong in the application's transaction.
+refusal comes in the API's error shape), and any error before the commit. It runs only with
+Redis: without it, stamps live in the database and belong in the application's transaction.
 """
 
 import io
@@ -346,7 +346,8 @@ return {count, redis.call('GET', KEYS[2])}
 
 
 class LeanDelivery:
-    """WSGI middleware answering newtask requests it can answer exactly; see the module doc."""
+    """WSGI middleware answering the newtask and answer requests it can answer exactly, as the
+    application would; see the module doc."""
 
     def __init__(self, app, registry):
         self.app = app
@@ -441,9 +442,8 @@ class LeanDelivery:
     def taskrun(self, environ, body: bytes) -> tuple[list, bytes] | None:
         """(headers, body) of a stored answer, or None when the application must answer.
 
-        Answers that complete their task go to the application (results, the task_completed
-        hook): this path stores only answers below `n_answers`, re-checked under the task's
-        row lock, so it never completes a task.
+        None is returned only before anything is written; once the answer is committed the
+        request is this path's to answer, whatever happens after (see _after_answer).
         """
         params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         data = _answer_fields(body) if set(params) <= {"api_key"} else None
