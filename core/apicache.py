@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from core.generations import key as generation_key
+from core.ratelimit import ratelimit_headers
 from core.security import SESSION_COOKIE, address_of
 
 log = logging.getLogger(__name__)
@@ -187,15 +188,6 @@ class ApiCacheMiddleware:
             except Exception:
                 log.exception("API cache store failed")
         return [body]
-
-
-def ratelimit_headers(limiter, counted) -> dict:
-    _allowed, remaining, reset = counted
-    return {
-        "X-RateLimit-Limit": str(limiter.limit),
-        "X-RateLimit-Remaining": str(remaining),
-        "X-RateLimit-Reset": str(reset),
-    }
 
 
 def wrap(app):

@@ -49,6 +49,7 @@ from core.api import newtask as view
 from core.db import utcnow
 from core.errors import DomainError
 from core.models import Project, ProjectStats, Result, Task, TaskRun, User
+from core.ratelimit import ratelimit_headers
 from core.renderers import OPTIONS
 from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
 from core.serializers import internal_columns
@@ -189,18 +190,22 @@ class _Connection:
         ]
 
 
-def _project_query(by_id: bool, with_key: bool):
-    """The project (what newtask needs of it) and, with an api key, the caller's user id."""
-    columns = [
-        Project.id,
-        Project.short_name,
-        Project.secret_key,
+def _with_caller(columns: list, with_key: bool) -> list:
+    """The columns, the project's anonymity rule and scheduler, and with an api key (:api_key)
+    the caller's user id: what both paths read before deciding whether they may answer."""
+    columns += [
         Project.allow_anonymous_contributors,
         Project.info["sched"].as_string().label("sched"),
     ]
     if with_key:
         user = select(User.id).where(User.api_key == bindparam("api_key")).scalar_subquery()
         columns.append(user.label("user_id"))
+    return columns
+
+
+def _project_query(by_id: bool, with_key: bool):
+    """The project (what newtask needs of it) and, with an api key, the caller's user id."""
+    columns = _with_caller([Project.id, Project.short_name, Project.secret_key], with_key)
     reference = Project.id if by_id else Project.short_name
     return select(*columns).where(reference == bindparam("ref"))
 
@@ -232,16 +237,7 @@ def _answer_fields(body: bytes) -> dict | None:
 
 def _answer_context_query(with_key: bool):
     """The task, its project and, with an api key, the caller's user id: one statement."""
-    columns = [
-        Task.project_id,
-        Task.n_task_runs,
-        Task.n_answers,
-        Project.allow_anonymous_contributors,
-        Project.info["sched"].as_string().label("sched"),
-    ]
-    if with_key:
-        user = select(User.id).where(User.api_key == bindparam("api_key")).scalar_subquery()
-        columns.append(user.label("user_id"))
+    columns = _with_caller([Task.project_id], with_key)
     return (
         select(*columns)
         .join(Project, Project.id == Task.project_id)
@@ -411,7 +407,7 @@ class LeanDelivery:
                     project_token.verify(project, authorization)
                 except project_token.TokenError:
                     return None
-            schedule = self._scheduler(project.sched)
+            schedule = view.scheduler_named(self.schedulers, project.sched, self.settings)
             lean = getattr(schedule, "lean", None)
             if lean is None:
                 return None
@@ -589,20 +585,13 @@ class LeanDelivery:
     def _json(self, payload, counted) -> tuple[list, bytes]:
         """JSON headers and body as the application's renderer and rate limiter give them."""
         body = orjson.dumps(payload, option=OPTIONS)
-        _allowed, remaining, reset = counted
         headers = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
             ("X-Content-Type-Options", "nosniff"),
-            ("X-RateLimit-Limit", str(self.limiter.limit)),
-            ("X-RateLimit-Remaining", str(remaining)),
-            ("X-RateLimit-Reset", str(reset)),
+            *ratelimit_headers(self.limiter, counted).items(),
         ]
         return headers, body
-
-    def _scheduler(self, name):
-        chosen = self.schedulers.get(name) if isinstance(name, str) else None
-        return chosen or self.schedulers[self.settings["scheduler.default"]]
 
 
 def _api_key(environ, params) -> str | None:

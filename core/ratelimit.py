@@ -95,17 +95,22 @@ def check(event):
         route = request.matched_route.name if request.matched_route else request.path
         counted = limiter.hit(route, client_of(request))
     # else: the API cache (core.apicache) counted this request already, under the same key.
-    allowed, remaining, reset = counted
-    headers = {
+    headers = ratelimit_headers(limiter, counted)
+    request.ratelimit_headers = headers
+    if not counted[0]:
+        raise ApiError(
+            "TooManyRequests", target=request.path, action=request.method, headers=headers
+        )
+
+
+def ratelimit_headers(limiter, counted) -> dict:
+    """The X-RateLimit-* headers of a counted request (allowed, remaining, reset epoch)."""
+    _allowed, remaining, reset = counted
+    return {
         "X-RateLimit-Limit": str(limiter.limit),
         "X-RateLimit-Remaining": str(remaining),
         "X-RateLimit-Reset": str(reset),
     }
-    request.ratelimit_headers = headers
-    if not allowed:
-        raise ApiError(
-            "TooManyRequests", target=request.path, action=request.method, headers=headers
-        )
 
 
 def add_headers(event):

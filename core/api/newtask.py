@@ -74,7 +74,11 @@ def _project(db, project_id: str):
 
 def choose_scheduler(schedulers: dict, project, settings):
     """The project's `info.sched`; missing or unknown, the default the .ini names."""
-    name = (project.info or {}).get("sched")
+    return scheduler_named(schedulers, (project.info or {}).get("sched"), settings)
+
+
+def scheduler_named(schedulers: dict, name, settings):
+    """The scheduler called `name`; not a string or unknown, the default the .ini names."""
     chosen = schedulers.get(name) if isinstance(name, str) else None
     return chosen or schedulers[settings["scheduler.default"]]
 
