@@ -41,7 +41,20 @@ from types import SimpleNamespace
 from urllib.parse import parse_qsl
 
 import orjson
-from sqlalchemy import bindparam, case, exists, insert, select, update
+from sqlalchemy import (
+    Integer,
+    Text,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from core import cache, generations
@@ -140,9 +153,10 @@ class _Connection:
         """Rows of the query `build()` makes (compiled once for `key`), as dicts."""
         return self.batch([(key, build, params)])[0]
 
-    def batch(self, statements) -> list[list[dict]]:
+    def batch(self, statements, commit: bool = False) -> list[list[dict]]:
         """Rows of each (key, build, params) statement, run in order; on PostgreSQL they travel
-        together (psycopg's pipeline mode): one round trip instead of one each."""
+        together (psycopg's pipeline mode): one round trip instead of one each, with the
+        transaction's BEGIN and, with `commit`, its COMMIT."""
         prepared = [self._prepare(*statement) for statement in statements]
         cursors = [self.raw.cursor() for _ in prepared]
         try:
@@ -150,6 +164,8 @@ class _Connection:
                 with self.raw.driver_connection.pipeline():
                     for cursor, (_entry, sql, values) in zip(cursors, prepared, strict=True):
                         cursor.execute(sql, values)
+                    if commit:
+                        self.raw.driver_connection.commit()
             else:
                 for cursor, (_entry, sql, values) in zip(cursors, prepared, strict=True):
                     cursor.execute(sql, values)
@@ -297,9 +313,9 @@ def _result_insert():
     )
 
 
-def _answer_stats(kind: str, completes: bool):
-    """The project's counters (stats.answer_counted); a volunteer is new without an earlier
-    answer in the project (another task: one answer per volunteer per task)."""
+def _new_volunteer(kind: str):
+    """1 when the caller has no earlier answer in the project (on another task: one answer per
+    volunteer per task), else 0; stats.answer_counted adds it to n_volunteers."""
     same = (
         TaskRun.user_id == bindparam("user_id")
         if kind == "user"
@@ -310,8 +326,14 @@ def _answer_stats(kind: str, completes: bool):
         same,
         TaskRun.task_id != bindparam("task_id"),
     )
-    new_volunteer = case((exists(earlier), 0), else_=1)
-    return stats.answer_counted(completes, new_volunteer).returning(ProjectStats.project_id)
+    return case((exists(earlier), 0), else_=1)
+
+
+def _answer_stats(kind: str, completes: bool):
+    """The project's counters (stats.answer_counted)."""
+    return stats.answer_counted(int(completes), _new_volunteer(kind)).returning(
+        ProjectStats.project_id
+    )
 
 
 def _project_touched():
@@ -320,6 +342,90 @@ def _project_touched():
         .where(Project.id == bindparam("project_id"))
         .values(updated=bindparam("finish_time"))
         .returning(Project.id)
+    )
+
+
+# -- answers on PostgreSQL: one round trip -------------------------------------------------------
+#
+# The statements above, folded so that the whole transaction (BEGIN, three statements, COMMIT)
+# travels in one pipeline: whether the answer completes its task is decided in SQL, not here.
+# Two snapshots are needed: the first statement locks the task row; the second and third run
+# after it (READ COMMITTED: each statement its own snapshot), so they see every run and result
+# that earlier answers to the task committed before the lock was granted.
+
+
+def _answer_written(kind: str):
+    """The run inserted; then, each step waiting for the one before (a sub-select of it): the
+    task row locked, counted, and completed when its answers reach n_answers; the project's
+    `updated` touched; its figures counted. Rows are locked in the application's order: the
+    run's insert (its unique indexes), task, project, project_stats."""
+    run = _answer_insert(kind).cte("run")
+    # FOR NO KEY UPDATE, the lock the UPDATE takes: it does not wait for the key-share locks
+    # other answers' inserts hold on the task (a FOR UPDATE would deadlock with them).
+    before = (
+        select(Task.id, Task.state)
+        .where(Task.id == select(run.c.task_id).scalar_subquery())
+        .with_for_update(key_share=True)
+        .cte("before")
+    )
+    reached = Task.n_task_runs >= Task.n_answers  # in RETURNING: the counted row
+    counted = (
+        update(Task)
+        .where(Task.id == before.c.id)
+        .values(
+            n_task_runs=Task.n_task_runs + 1,
+            state=case((Task.n_task_runs + 1 >= Task.n_answers, "completed"), else_=Task.state),
+        )
+        .returning(Task.id, (reached & (before.c.state != "completed")).label("completes"))
+        .cte("counted")
+    )
+    touched = (
+        update(Project)
+        .where(Project.id == bindparam("project_id"), exists(select(counted.c.id)))
+        .values(updated=bindparam("finish_time"))
+        .returning(Project.id)
+        .cte("touched")
+    )
+    completes = select(cast(counted.c.completes, Integer)).scalar_subquery()
+    figures = (
+        stats.answer_counted(completes, _new_volunteer(kind))
+        .where(exists(select(touched.c.id)))
+        .returning(ProjectStats.project_id)
+        .cte("figures")
+    )
+    return select(*run.c).add_cte(counted, touched, figures)
+
+
+def _task_reached():
+    """The task :task_id has its n_answers (locked by _answer_written in this transaction)."""
+    return exists(
+        select(Task.id).where(Task.id == bindparam("task_id"), Task.n_task_runs >= Task.n_answers)
+    )
+
+
+def _result_superseded_if_reached():
+    return task_run.result_superseded().where(_task_reached())
+
+
+def _result_written():
+    """When the task has its answers: a new latest result listing all its runs (PYBOSSA's
+    completion, and each later answer's new version; task_run.new_result_version's)."""
+    run_ids = (
+        select(func.jsonb_agg(aggregate_order_by(TaskRun.id, TaskRun.id)))
+        .where(TaskRun.task_id == bindparam("task_id"))
+        .scalar_subquery()
+    )
+    version = select(
+        bindparam("project_id", type_=Integer),
+        bindparam("task_id", type_=Integer),
+        bindparam("result_created", type_=Text),
+        run_ids,
+        true(),
+    ).where(_task_reached())
+    return (
+        insert(Result)
+        .from_select(["project_id", "task_id", "created", "task_run_ids", "last_version"], version)
+        .returning(Result.id)
     )
 
 
@@ -354,6 +460,8 @@ class LeanDelivery:
         self.limiter = registry["ratelimiter"]
         self.schedulers = registry["schedulers"]
         self.statements = Statements(registry["db_engine"])
+        # Each statement its own transaction, on the same pool (the completion announcement).
+        self._reader = registry["db_engine"].execution_options(isolation_level="AUTOCOMMIT")
         self._count_and_stamp = self.redis.register_script(COUNT_AND_STAMP)
         self._count_and_read = self.redis.register_script(COUNT_AND_READ)
 
@@ -489,8 +597,7 @@ class LeanDelivery:
                 "ip": user_ip,
             }
             try:
-                with connection.transaction():
-                    run, result_id = self._store_answer(connection, kind, values)
+                run, result_id = self._store_answer(connection, kind, values)
             except self.statements.dialect.dbapi.IntegrityError:
                 # A second answer (the unique indexes): the application says so, as PYBOSSA.
                 return None
@@ -523,11 +630,15 @@ class LeanDelivery:
         pipe.execute()
 
     def _announce(self, run: dict, result_id: int) -> None:
-        """The task_completed hook, with the objects the application's path passes."""
-        with Session(self.statements.engine) as db:
-            project = db.get(Project, run["project_id"])
-            task = db.get(Task, run["task_id"])
-            result = db.get(Result, result_id)
+        """The task_completed hook, with the objects the application's path passes: read in
+        one statement, outside a transaction (no BEGIN and ROLLBACK round trips)."""
+        with Session(self._reader) as db:
+            project, task, result = db.execute(
+                select(Project, Task, Result)
+                .join(Task, Task.project_id == Project.id)
+                .join(Result, Result.task_id == Task.id)
+                .where(Task.id == run["task_id"], Result.id == result_id)
+            ).one()
             self.registry["plugins"].hook.crowdnest_task_completed(
                 project=project,
                 task=task,
@@ -538,11 +649,33 @@ class LeanDelivery:
 
     @staticmethod
     def _store_answer(connection, kind: str, values: dict) -> tuple[dict, int | None]:
-        """The run stored and counted, in the caller's transaction; (run, new result id or None).
+        """The run stored and counted, committed; (run, new result id or None).
 
         Rows are locked in the order the application's path locks them (task, project,
         project_stats, result: core.services.task_run._count), so the two never deadlock.
         """
+        values = {**values, "of_task": values["task_id"], "result_created": utcnow()}
+        with connection.transaction():
+            if connection.postgresql:
+                return LeanDelivery._store_in_one_trip(connection, kind, values)
+            return LeanDelivery._store_in_steps(connection, kind, values)
+
+    @staticmethod
+    def _store_in_one_trip(connection, kind: str, values: dict) -> tuple[dict, int | None]:
+        """PostgreSQL: BEGIN, the three statements and COMMIT in one pipeline."""
+        run, _superseded, result = connection.batch(
+            [
+                (("answer written", kind), lambda: _answer_written(kind), values),
+                (("result superseded if reached",), _result_superseded_if_reached, values),
+                (("result written",), _result_written, values),
+            ],
+            commit=True,
+        )
+        return run[0], result[0]["id"] if result else None
+
+    @staticmethod
+    def _store_in_steps(connection, kind: str, values: dict) -> tuple[dict, int | None]:
+        """SQLite (no statements inside WITH): the same writes, deciding completion here."""
         run, count, _project = connection.batch(
             [
                 (("answer insert", kind), lambda: _answer_insert(kind), values),
@@ -557,7 +690,6 @@ class LeanDelivery:
         completes = completed and state != "completed"
         # PYBOSSA's completion (behavior.md 7.3): the task completed once, and a new result
         # version with every run of the task for this and each later answer.
-        values = {**values, "of_task": values["task_id"], "result_created": utcnow()}
         found = connection.batch(
             [
                 (

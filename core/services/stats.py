@@ -26,19 +26,19 @@ def record_answer(
 ) -> None:
     """One UPDATE per answer: the run, perhaps a new volunteer and a completed task, and the
     project's last activity."""
-    statement = answer_counted(completed, new_volunteer=int(new_volunteer))
+    statement = answer_counted(int(completed), new_volunteer=int(new_volunteer))
     db.execute(statement, {"stats_of": project_id, "finish_time": finish_time})
 
 
-def answer_counted(completed: bool, new_volunteer):
+def answer_counted(completed, new_volunteer):
     """The UPDATE counting one answer, with bind parameters :stats_of (the project id) and
-    :finish_time;
-    `new_volunteer` is 0, 1 or an SQL expression of them (the lean path's, core.delivery)."""
+    :finish_time; `completed` (the answer completes its task) and `new_volunteer` are each 0, 1
+    or an SQL expression of them (the lean path's, core.delivery)."""
     return (
         update(ProjectStats)
         .where(ProjectStats.project_id == bindparam("stats_of"))
         .values(
-            **_deltas(n_task_runs=1, n_completed_tasks=int(completed)),
+            **_deltas(n_task_runs=1, n_completed_tasks=completed),
             n_volunteers=ProjectStats.n_volunteers + new_volunteer,
             last_activity=bindparam("finish_time"),
         )
@@ -46,7 +46,7 @@ def answer_counted(completed: bool, new_volunteer):
     )
 
 
-def _deltas(**deltas: int) -> dict:
+def _deltas(**deltas) -> dict:
     """SET values adding `deltas` to the counters, overall_progress derived from them."""
     values = {name: getattr(ProjectStats, name) + delta for name, delta in deltas.items()}
     if "n_tasks" in deltas or "n_completed_tasks" in deltas:
