@@ -56,6 +56,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from core import cache, generations
 from core.api import newtask as view
@@ -71,6 +74,8 @@ from core.services.task_run import Participant
 
 log = logging.getLogger(__name__)
 
+# At most this many projects' hints per process (then forgotten at once and relearnt).
+HINTS = 10_000
 NEWTASK_PATH = re.compile(r"/api/(?:project/([^/]+)|([0-9]+))/newtask")
 SESSION_COOKIE_PREFIX = f"{SESSION_COOKIE}="
 
@@ -206,6 +211,11 @@ class _Connection:
         ]
 
 
+def _user_by_key():
+    """The id of the user whose api key is :api_key (NULL for none)."""
+    return select(User.id).where(User.api_key == bindparam("api_key")).scalar_subquery()
+
+
 def _with_caller(columns: list, with_key: bool) -> list:
     """The columns, the project's anonymity rule and scheduler, and with an api key (:api_key)
     the caller's user id: what both paths read before deciding whether they may answer."""
@@ -214,8 +224,7 @@ def _with_caller(columns: list, with_key: bool) -> list:
         Project.info["sched"].as_string().label("sched"),
     ]
     if with_key:
-        user = select(User.id).where(User.api_key == bindparam("api_key")).scalar_subquery()
-        columns.append(user.label("user_id"))
+        columns.append(_user_by_key().label("user_id"))
     return columns
 
 
@@ -224,6 +233,69 @@ def _project_query(by_id: bool, with_key: bool):
     columns = _with_caller([Project.id, Project.short_name, Project.secret_key], with_key)
     reference = Project.id if by_id else Project.short_name
     return select(*columns).where(reference == bindparam("ref"))
+
+
+# What _project_query reads, as sub-selects of the project :project_id that a scheduler's query
+# carries along (CarryCaller): one statement instead of two. Labels no task column has.
+CARRIED = {
+    "short_name": Project.short_name,
+    "secret_key": Project.secret_key,
+    "allow_anonymous_contributors": Project.allow_anonymous_contributors,
+    "sched": Project.info["sched"].as_string(),
+}
+CARRIED_PREFIX = "carried_"
+
+
+def _carried_columns(with_key: bool) -> list:
+    columns = [
+        select(column)
+        .where(Project.id == bindparam("project_id"))
+        .scalar_subquery()
+        .label(CARRIED_PREFIX + name)
+        for name, column in CARRIED.items()
+    ]
+    if with_key:
+        columns.append(_user_by_key().label(CARRIED_PREFIX + "user_id"))
+    return columns
+
+
+def _who_is_the_key_owner(element):
+    """replacement_traverse: the volunteer (:who) becomes the owner of the api key."""
+    if isinstance(element, BindParameter) and element.key == "who":
+        return _user_by_key()
+    return None
+
+
+class CarryCaller:
+    """The store a lean scheduler gets when its project is known from an earlier request: its
+    first query also reads the project and the caller (the api key's owner standing in for
+    :who), so newtask takes one statement. What it read is checked before it is used."""
+
+    def __init__(self, connection, api_key: str | None):
+        self.connection, self.api_key = connection, api_key
+        self.carried = None
+
+    def rows(self, key, build, params: dict) -> list[dict]:
+        if self.carried is not None:  # a scheduler's second query: as it is
+            return self.connection.rows(key, build, params)
+        with_key = self.api_key is not None
+
+        def carrying():
+            query = build()
+            if not isinstance(query, Select):
+                return query
+            query = query.add_columns(*_carried_columns(with_key))
+            return replacement_traverse(query, {}, _who_is_the_key_owner) if with_key else query
+
+        found = self.connection.rows(
+            ("carrying", with_key, *key), carrying, {**params, "api_key": self.api_key}
+        )
+        self.carried = {}
+        for row in found:
+            for name in list(row):
+                if name.startswith(CARRIED_PREFIX):
+                    self.carried[name[len(CARRIED_PREFIX) :]] = row.pop(name)
+        return found
 
 
 # -- answers ---------------------------------------------------------------------------------
@@ -463,6 +535,8 @@ class LeanDelivery:
         # Each statement its own transaction, on the same pool (the completion announcement).
         self._reader = registry["db_engine"].execution_options(isolation_level="AUTOCOMMIT")
         self._count_and_stamp = self.redis.register_script(COUNT_AND_STAMP)
+        # Hints, each checked before use (_hinted): short name -> id, id -> scheduler's name.
+        self._ids, self._schedulers_of = {}, {}
         self._count_and_read = self.redis.register_script(COUNT_AND_READ)
 
     def __call__(self, environ, start_response):
@@ -493,41 +567,25 @@ class LeanDelivery:
             options = view._options(params)
         except DomainError:
             return None
-        authorization = environ.get("HTTP_AUTHORIZATION")
-        api_key = _api_key(environ, params)
-        external_uid = params.get("external_uid") or None
+        asking = SimpleNamespace(
+            api_key=_api_key(environ, params),
+            external_uid=params.get("external_uid") or None,
+            authorization=environ.get("HTTP_AUTHORIZATION"),
+            address=address_of(environ, self.settings),
+        )
+        asking.user_ip = pseudonymise_ip(asking.address, self.settings["ip.pseudonym_key"])
         reference = match.group(2) or match.group(1)
         by_id = reference.isdigit()
         with self.statements.connect() as connection:
-            found = connection.rows(
-                ("newtask project", by_id, api_key is not None),
-                lambda: _project_query(by_id, api_key is not None),
-                {"ref": int(reference) if by_id else reference, "api_key": api_key},
-            )
-            project = SimpleNamespace(**found[0]) if found else None
-            user_id = getattr(project, "user_id", None)
-            if project is None or (api_key is not None and user_id is None):
-                return None
-            if user_id is None and not project.allow_anonymous_contributors:
-                return None
-            if external_uid:
-                try:
-                    project_token.verify(project, authorization)
-                except project_token.TokenError:
-                    return None
-            schedule = view.scheduler_named(self.schedulers, project.sched, self.settings)
-            lean = getattr(schedule, "lean", None)
-            if lean is None:
-                return None
-            address = address_of(environ, self.settings)
-            user_ip = pseudonymise_ip(address, self.settings["ip.pseudonym_key"])
-            user = SimpleNamespace(id=user_id) if user_id is not None else None
-            key = Participant(user_id, user_ip, external_uid).key
-            volunteer = view.Volunteer(user, user_ip, external_uid, key)
-            options.redis, options.settings = self.redis, self.settings
-            tasks = lean(connection, project, volunteer, options) if options.limit else []
+            found = self._hinted(connection, by_id, reference, asking, options)
+            if found is None:
+                found = self._in_two_steps(connection, by_id, reference, asking, options)
+        if found is None:
+            return None
+        project, volunteer, tasks = found
         # The request is counted and, if allowed, its hand-outs stamped: one Redis round trip.
-        client = f"user:{user_id}" if user_id is not None else f"ip:{address}"
+        user_id = project.user_id
+        client = f"user:{user_id}" if user_id is not None else f"ip:{asking.address}"
         route = "newtask" if match.group(1) is not None else "newtask_short"
         counter, reset = self.limiter.window(route, client)
         stamps = [guard.stamp_key(volunteer.key, task["id"]) for task in tasks]
@@ -542,6 +600,87 @@ class LeanDelivery:
             return None
         payload = {} if not tasks else tasks[0] if len(tasks) == 1 else tasks
         return self._json(payload, counted)
+
+    def _in_two_steps(self, connection, by_id: bool, reference: str, asking, options):
+        """The project and caller first, then the scheduler's query: (project, volunteer,
+        tasks), or None when the application must answer."""
+        found = connection.rows(
+            ("newtask project", by_id, asking.api_key is not None),
+            lambda: _project_query(by_id, asking.api_key is not None),
+            {"ref": int(reference) if by_id else reference, "api_key": asking.api_key},
+        )
+        if not found:
+            return None
+        project = SimpleNamespace(**{"user_id": None, **found[0]})
+        lean = self._admitted(project, asking)
+        if lean is None:
+            return None
+        self._remember(project)
+        volunteer = self._volunteer(project.user_id, asking)
+        tasks = (
+            lean(connection, project, volunteer, self._options(options)) if options.limit else []
+        )
+        return project, volunteer, tasks
+
+    def _hinted(self, connection, by_id: bool, reference: str, asking, options):
+        """With the project's id and scheduler known from an earlier request (a hint, checked
+        against what the statement reads), one statement: the scheduler's query carrying the
+        project's and caller's columns. (project, volunteer, tasks), or None for two steps."""
+        project_id = int(reference) if by_id else self._ids.get(reference)
+        hint = self._schedulers_of.get(project_id)
+        if hint is None or not options.limit:
+            return None
+        lean = getattr(view.scheduler_named(self.schedulers, hint, self.settings), "lean", None)
+        if lean is None:
+            return None
+        # The volunteer as the scheduler's query sees them; a user's id is read by the query.
+        placeholder = 0 if asking.api_key is not None else None
+        volunteer = self._volunteer(placeholder, asking)
+        carry = CarryCaller(connection, asking.api_key)
+        project = SimpleNamespace(id=project_id, short_name=None, sched=hint)
+        tasks = lean(carry, project, volunteer, self._options(options))
+        if not carry.carried or carry.carried["sched"] != hint:
+            return None  # no task to carry the project along, or its scheduler changed
+        project = SimpleNamespace(id=project_id, **{"user_id": None, **carry.carried})
+        if not by_id and project.short_name != reference:
+            return None  # renamed
+        if self._admitted(project, asking) is None:
+            return None
+        return project, self._volunteer(project.user_id, asking), tasks
+
+    def _admitted(self, project, asking):
+        """The scheduler's lean form when this path may answer for this project and caller."""
+        if asking.api_key is not None and project.user_id is None:
+            return None
+        if project.user_id is None and not project.allow_anonymous_contributors:
+            return None
+        if asking.external_uid:
+            try:
+                project_token.verify(project, asking.authorization)
+            except project_token.TokenError:
+                return None
+        schedule = view.scheduler_named(self.schedulers, project.sched, self.settings)
+        return getattr(schedule, "lean", None)
+
+    def forget_hints(self) -> None:
+        self._ids.clear()
+        self._schedulers_of.clear()
+
+    def _remember(self, project) -> None:
+        """Hints for the next request: the project's id by short name, its scheduler's name."""
+        if len(self._schedulers_of) > HINTS:
+            self.forget_hints()
+        self._ids[project.short_name] = project.id
+        self._schedulers_of[project.id] = project.sched
+
+    def _volunteer(self, user_id, asking):
+        user = SimpleNamespace(id=user_id) if user_id is not None else None
+        key = Participant(user_id, asking.user_ip, asking.external_uid).key
+        return view.Volunteer(user, asking.user_ip, asking.external_uid, key)
+
+    def _options(self, options):
+        options.redis, options.settings = self.redis, self.settings
+        return options
 
     def taskrun(self, environ, body: bytes) -> tuple[list, bytes] | None:
         """(headers, body) of a stored answer, or None when the application must answer.

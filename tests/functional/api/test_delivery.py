@@ -9,7 +9,7 @@ stops answering what it should.
 import pytest
 from sqlalchemy import select
 
-from core.delivery import LeanDelivery
+from core.delivery import LeanDelivery, _Connection
 from core.hookspecs import hookimpl
 from core.models import Project, ProjectStats, Result, Task, TaskRun
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
@@ -42,6 +42,7 @@ def apps(make_app, redis_client, redis_url):
     lean = make_app(redis__url=redis_url, plugins__schedulers=SCHEDULERS)
     plain = make_app(redis__url=redis_url, plugins__schedulers=SCHEDULERS, delivery__lean="false")
     middleware = _lean_of(lean)
+    middleware.forget_hints()  # the application may be shared: no hint from another test
     spy = middleware.app = Spy(middleware.app)
     try:
         yield lean, spy, plain
@@ -161,6 +162,72 @@ def test_what_the_lean_path_leaves_to_the_application(apps, db, case):
         # Not a valid session: the application reads it as none; still, sessions are its own.
         headers["Cookie"] = "crowdnest_session=not-signed"
     _same_answer(apps, url, headers=headers, answered_by_lean=False)
+
+
+class StatementCounter:
+    """Counts the statements the lean path sends (each `batch` of them, one round trip)."""
+
+    def __init__(self, monkeypatch):
+        self.statements = 0
+        original = _Connection.batch
+
+        def counting(connection, statements, *args, **kwargs):
+            self.statements += len(statements)
+            return original(connection, statements, *args, **kwargs)
+
+        monkeypatch.setattr(_Connection, "batch", counting)
+
+    def of(self, app, url, **kwargs):
+        before = self.statements
+        response = app.get(url, **kwargs)
+        return response, self.statements - before
+
+
+def test_a_known_project_takes_one_statement(apps, db, monkeypatch):
+    lean, spy, _plain = apps
+    project = _project("breadth_first")
+    tasks = [TaskFactory(project=project) for _ in range(3)]
+    volunteer = UserFactory()
+    counter = StatementCounter(monkeypatch)
+    by_key = f"/api/project/{project.id}/newtask?api_key={volunteer.api_key}"
+    first, first_statements = counter.of(lean, by_key)
+    again, statements = counter.of(lean, by_key)
+    by_name, name_statements = counter.of(lean, f"/api/project/{project.short_name}/newtask")
+    assert (first_statements, statements, name_statements) == (2, 1, 1)
+    assert first.json["id"] == again.json["id"] == by_name.json["id"] == tasks[0].id
+    assert spy.calls == 0
+
+
+@pytest.mark.parametrize(
+    "change", ["unknown api key", "anonymous refused", "now locked", "renamed", "now breadth_first"]
+)
+def test_what_a_known_project_may_have_become(apps, db, change):
+    """The first request leaves hints (the project's id and scheduler); the second must find
+    them out of date, or the caller not admitted, and answer as the application does."""
+    lean, _spy, _plain = apps
+    project = _project()
+    first = [TaskFactory(project=project) for _ in range(3)][0]
+    TaskRunFactory(task=first, user=UserFactory())  # default hands it out, breadth_first not
+    _same_answer(apps, f"/api/project/{project.short_name}/newtask")
+    url, by_lean = f"/api/project/{project.short_name}/newtask", True
+    if change == "unknown api key":
+        url, by_lean = f"/api/project/{project.id}/newtask?api_key=not-a-key", False
+    elif change == "anonymous refused":
+        project.allow_anonymous_contributors, by_lean = False, False
+    elif change == "now locked":
+        project.info = {**project.info, "sched": "locked"}
+        by_lean = False
+    elif change == "renamed":
+        old_name, project.short_name = project.short_name, project.short_name + "_renamed"
+        db.flush()
+        db.commit()
+        _same_answer(apps, f"/api/project/{old_name}/newtask", answered_by_lean=False)
+        url = f"/api/project/{project.short_name}/newtask"
+    elif change == "now breadth_first":
+        project.info = {**project.info, "sched": "breadth_first"}
+    db.flush()
+    db.commit()
+    _same_answer(apps, url, answered_by_lean=by_lean)
 
 
 # -- answers ------------------------------------------------------------------------------------
