@@ -62,7 +62,7 @@ from sqlalchemy.sql.visitors import replacement_traverse
 
 from core import cache, generations
 from core.api import newtask as view
-from core.db import utcnow
+from core.db import get_engine, utcnow
 from core.errors import DomainError
 from core.models import Project, ProjectStats, Result, Task, TaskRun, User
 from core.ratelimit import ratelimit_headers
@@ -531,9 +531,14 @@ class LeanDelivery:
         self.redis = registry["redis"]
         self.limiter = registry["ratelimiter"]
         self.schedulers = registry["schedulers"]
-        self.statements = Statements(registry["db_engine"])
-        # Each statement its own transaction, on the same pool (the completion announcement).
-        self._reader = registry["db_engine"].execution_options(isolation_level="AUTOCOMMIT")
+        engine = registry["db_engine"]
+        if engine.dialect.name == "postgresql":  # its own pool: plans made once (core.db)
+            engine = get_engine(self.settings, generic_plans=True)
+        self.statements = Statements(engine)
+        # Whether the application's commits bump table generations: the lean path's must too.
+        self._tracked = generations.tracked(registry["db_engine"])
+        # Each statement its own transaction (the completion announcement).
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._count_and_stamp = self.redis.register_script(COUNT_AND_STAMP)
         # Hints, each checked before use (_hinted): short name -> id, id -> scheduler's name.
         self._ids, self._schedulers_of = {}, {}
@@ -763,7 +768,7 @@ class LeanDelivery:
         """The stamp consumed and the tables' generations bumped: one Redis round trip."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.delete(stamp)
-        if generations.tracked(self.statements.engine):
+        if self._tracked:
             for table in sorted(tables):
                 pipe.incr(generations.key(table))
         pipe.execute()

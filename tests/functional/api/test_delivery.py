@@ -462,3 +462,14 @@ def test_over_the_rate_limit_nothing_is_handed_out_or_stored(
     again = limited.post_json(answer_url, {**body, "info": {"n": 2}}, status=429)
     assert again.json["exception_cls"] == "TooManyRequests"
     assert db.scalar(select(Task.n_task_runs).where(Task.id == task.id)) == 1
+
+
+def test_the_lean_path_plans_its_statements_once_on_postgresql(apps, db):
+    lean, _spy, _plain = apps
+    engine = _lean_of(lean).statements.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("plan_cache_mode is PostgreSQL's")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_generic_plan"
+    # ... and only there: the application's sessions keep PostgreSQL's choice.
+    assert db.connection().exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"
