@@ -1,0 +1,76 @@
+"""core.gunicorn_logging: access-log lines are formatted only for a logger that emits them."""
+
+import configparser
+import logging
+import os
+from types import SimpleNamespace
+
+import pytest
+from gunicorn.config import Config
+
+from core.gunicorn_logging import AccessLogger
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+
+
+@pytest.fixture
+def logger(monkeypatch):
+    config = Config()
+    config.set("accesslog", "-")  # gunicorn itself would format every request's line
+    found = AccessLogger(config)
+    formatted = []
+    original = found.atoms
+
+    def atoms(*args):
+        formatted.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(found, "atoms", atoms)
+    found.formatted = formatted
+    yield found
+    found.access_log.setLevel(logging.NOTSET)
+
+
+def _request():
+    response = SimpleNamespace(status="200 OK", sent=9, headers=[])
+    request = SimpleNamespace(headers=[], method="GET", path="/api/project/1/newtask", query="")
+    environ = {
+        "REMOTE_ADDR": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/api/project/1/newtask",
+    }
+    return response, request, environ
+
+
+def test_no_line_is_formatted_when_the_access_logger_is_quiet(logger):
+    logger.access_log.setLevel(logging.WARNING)
+    logger.access(*_request(), request_time=SimpleNamespace(seconds=0, microseconds=1000))
+    assert logger.formatted == []
+
+
+class Lines(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+def test_an_access_logger_at_info_gets_its_lines(logger):
+    logger.access_log.setLevel(logging.INFO)
+    lines = Lines()
+    logger.access_log.addHandler(lines)
+    try:
+        logger.access(*_request(), request_time=SimpleNamespace(seconds=0, microseconds=1000))
+    finally:
+        logger.access_log.removeHandler(lines)
+    assert len(logger.formatted) == 1
+    assert any("/api/project/1/newtask" in line for line in lines.lines)
+
+
+def test_production_serves_with_it():
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(os.path.join(ROOT, "production.ini"))
+    assert parser["server:main"]["logger_class"] == "core.gunicorn_logging.AccessLogger"
