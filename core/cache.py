@@ -1,11 +1,18 @@
 """dogpile.cache regions, configured from the .ini (memory in development, Redis in production).
 
-Cached listings (stats, leaderboard, project categories) live in namespaces. Each namespace has a
-generation token kept in the region itself; a value is stored under its namespace's current
-token, so replacing the token forgets every value of the namespace at once. Once a session of
-the application's factory commits, the namespaces of the tables it wrote (recorded by
-core.generations) get a new token. The token lives in the cache backend, so with Redis every
-process sees the change.
+Cached listings (stats, leaderboard, project categories) live in namespaces. A value is stored
+under its namespace's current token, so a new token forgets every value of the namespace at
+once. Where the token comes from:
+
+* With Redis and the table generations of core.generations (the API cache's, on whenever Redis
+  is), the token of a namespace is made of the generations of the tables its values are read
+  from (TABLES_BY_NAMESPACE), read in one MGET. Every commit that writes a table already
+  increments its generation, from any process: nothing more is written per commit.
+* Otherwise (no Redis; or `api.cache = false`) each namespace has a random token kept in the
+  region itself, replaced after each commit of a session of the application's factory that
+  wrote one of its tables (recorded by core.generations).
+
+"dashboard", read from no particular table, always has a stored token (refreshed on demand).
 """
 
 import uuid
@@ -31,6 +38,12 @@ NAMESPACES_BY_TABLE = {
 }
 # Every namespace; "dashboard" is only refreshed on demand (and by expiry).
 NAMESPACES = ("projects", "stats", "leaderboard", "dashboard")
+TABLES_BY_NAMESPACE = {
+    namespace: tuple(sorted(t for t, spaces in NAMESPACES_BY_TABLE.items() if namespace in spaces))
+    for namespace in NAMESPACES
+}
+# region -> Redis client, for the regions whose tokens follow the table generations.
+_following: dict = {}
 
 
 def build_region(settings):
@@ -40,6 +53,8 @@ def build_region(settings):
         arguments = {
             "url": settings["redis.url"],
             "distributed_lock": True,
+            # The lock token is shared by the threads of a process (dogpile warns otherwise).
+            "thread_local_lock": False,
             "redis_expiration_time": settings["cache.expiration_time"] + 60,
         }
     return make_region(key_mangler=lambda key: "crowdnest:cache:" + key).configure(
@@ -51,8 +66,17 @@ def _generation_key(namespace: str) -> str:
     return f"generation:{namespace}"
 
 
+def follow_generations(region, redis) -> None:
+    """Namespace tokens from the table generations in `redis` (see the module doc)."""
+    _following[region] = redis
+
+
 def generation(region, namespace: str) -> str:
     """The namespace's current token (a new one when the backend has none)."""
+    redis, tables = _following.get(region), TABLES_BY_NAMESPACE.get(namespace)
+    if redis is not None and tables:
+        found = redis.mget([generations.key(table) for table in tables])
+        return "g" + ".".join(_text(value) for value in found)
     token = region.get(_generation_key(namespace), ignore_expiration=True)
     if token is NO_VALUE:
         token = bump(region, namespace)
@@ -70,6 +94,9 @@ def bump(region, *namespaces: str) -> str:
 
 def bump_all(region) -> None:
     """Forget every cached listing (after changes made outside the application's sessions)."""
+    redis = _following.get(region)
+    if redis is not None:
+        generations.bump(redis, NAMESPACES_BY_TABLE)
     bump(region, *NAMESPACES)
 
 
@@ -93,8 +120,17 @@ def listen(session_factory, region) -> None:
     event.listen(session_factory, "after_commit", after_commit)
 
 
+def _text(value) -> str:
+    if value is None:
+        return "0"
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def bump_written(region, tables) -> None:
-    """Forget the cached values read from these tables (after a commit that wrote them)."""
+    """Forget the cached values read from these tables (after a commit that wrote them);
+    nothing to do when the tokens follow the table generations: the commit bumped them."""
+    if region in _following:
+        return
     namespaces = {ns for table in tables for ns in NAMESPACES_BY_TABLE.get(table, ())}
     if namespaces:
         bump(region, *sorted(namespaces))
@@ -103,4 +139,6 @@ def bump_written(region, tables) -> None:
 def includeme(config):
     region = build_region(config.get_settings())
     config.registry["cache"] = region
+    if generations.tracked(config.registry["db_engine"]):
+        follow_generations(region, generations.redis_of(config.registry["db_engine"]))
     listen(config.registry["dbsession_factory"], region)

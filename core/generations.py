@@ -85,6 +85,11 @@ def _after_transaction_end(session, transaction) -> None:
         session.info.pop(WRITTEN, None)
 
 
+def redis_of(engine):
+    """The Redis client that keeps the generations of `engine`'s tables (None: untracked)."""
+    return _redis_of_engine.get(engine)
+
+
 def tracked(engine) -> bool:
     """Whether commits through `engine` bump generations (writes made on its bare connections,
     core.delivery's, must then bump them too)."""

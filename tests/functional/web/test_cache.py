@@ -4,11 +4,11 @@ import pytest
 import transaction
 from sqlalchemy import select
 
-from core.cache import build_region, bump_all, cached, listen
+from core.cache import build_region, bump_all, cached, generation, listen
 from core.db import get_session_factory
 from core.models import Category, Project, ProjectStats, User
 from core.settings import load_settings
-from tests.factories import CategoryFactory, ProjectFactory
+from tests.factories import CategoryFactory, ProjectFactory, UserFactory
 from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
 
 
@@ -60,8 +60,30 @@ def test_category_listing_is_cached_until_the_app_writes(app, db):
     check_listing_is_cached_then_refreshed(app, db)
 
 
-def test_with_the_redis_backend(make_app, db, redis_url, redis_client):
+def test_with_the_redis_backend_tokens_follow_the_table_generations(
+    make_app, db, redis_url, redis_client
+):
     app = make_app(cache__backend="dogpile.cache.redis", redis__url=redis_url)
+    region = app.app.registry["cache"]
+    stored = redis_client.get("crowdnest:cache:generation:projects")
+    before = generation(region, "projects")
+    assert before.startswith("g")  # made of the generations of the tables it reads
+
+    check_listing_is_cached_then_refreshed(app, db)
+
+    assert generation(region, "projects") != before
+    # The commits bumped the generations; no token was stored for them.
+    assert redis_client.get("crowdnest:cache:generation:projects") == stored
+    leaderboard = generation(region, "leaderboard")
+    add_project_through_the_app(
+        app, CategoryFactory().id, UserFactory().id, name="Second", short_name="second"
+    )
+    assert generation(region, "leaderboard") == leaderboard  # reads no project table
+
+
+def test_with_redis_and_no_api_cache_tokens_are_stored(make_app, db, redis_url, redis_client):
+    app = make_app(cache__backend="dogpile.cache.redis", redis__url=redis_url, api__cache="false")
+    assert not generation(app.app.registry["cache"], "projects").startswith("g")
 
     check_listing_is_cached_then_refreshed(app, db)
 
