@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from gunicorn.config import Config
+from gunicorn.glogging import Logger
 
 from core.gunicorn_logging import AccessLogger
 
@@ -49,6 +50,22 @@ def test_no_line_is_formatted_when_the_access_logger_is_quiet(logger):
     assert logger.formatted == []
 
 
+@pytest.mark.parametrize("kind", [Logger, AccessLogger])
+def test_no_line_is_formatted_for_an_access_logger_without_handlers(kind):
+    """`gunicorn --paste production.ini`: a logging config (which turns gunicorn's access log
+    on; here set as it does, leaving this process's logging alone), no access-log file, so the
+    gunicorn.access logger is at INFO with no handler. gunicorn's own logger formats the line
+    all the same (the control: it fails if gunicorn changes how it decides); ours does not."""
+    found = kind(Config())
+    found._access_log_enabled = True
+    formatted = []
+    found.atoms = lambda *args: formatted.append(args) or {}
+    assert found.access_log.isEnabledFor(logging.INFO)
+    assert not found.access_log.hasHandlers()
+    found.access(*_request(), request_time=SimpleNamespace(seconds=0, microseconds=1000))
+    assert len(formatted) == (1 if kind is Logger else 0)
+
+
 class Lines(logging.Handler):
     def __init__(self):
         super().__init__()
@@ -70,7 +87,13 @@ def test_an_access_logger_at_info_gets_its_lines(logger):
     assert any("/api/project/1/newtask" in line for line in lines.lines)
 
 
-def test_production_serves_with_it():
+def test_gunicorn_and_pserve_serve_with_it():
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(os.path.join(ROOT, "production.ini"))
     assert parser["server:main"]["logger_class"] == "core.gunicorn_logging.AccessLogger"
+    config = Config()
+    with open(os.path.join(ROOT, "gunicorn.conf.py")) as source:
+        namespace = {}
+        exec(compile(source.read(), "gunicorn.conf.py", "exec"), namespace)
+    config.set("logger_class", namespace["logger_class"])
+    assert config.logger_class is AccessLogger
