@@ -125,14 +125,14 @@ class _Connection:
     def __enter__(self):
         self.raw = self.statements.engine.raw_connection()
         self.postgresql = self.statements.dialect.name == "postgresql"
-        if self.postgresql:
-            # Each statement is its own transaction: no BEGIN/COMMIT round trips for reads.
-            self.raw.driver_connection.autocommit = True
+        driver = self.raw.driver_connection
+        if self.postgresql and not driver.autocommit:
+            # Each statement its own transaction: no BEGIN/COMMIT round trips for reads. The
+            # pool is the lean path's own (core.db, generic_plans): its connections stay so.
+            driver.autocommit = True
         return self
 
     def __exit__(self, *exc_info):
-        if self.postgresql:
-            self.raw.driver_connection.autocommit = False
         self.raw.close()
 
     @contextmanager
@@ -519,6 +519,15 @@ return {count, redis.call('GET', KEYS[2])}
 """
 
 
+# After an answer's commit: its stamp consumed, the written tables' generations incremented.
+# KEYS: the stamp, then the generations.
+DELETE_AND_INCREMENT = """
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do redis.call('INCR', KEYS[i]) end
+return #KEYS
+"""
+
+
 class LeanDelivery:
     """WSGI middleware answering the newtask and answer requests it can answer exactly, as the
     application would; see the module doc."""
@@ -543,6 +552,7 @@ class LeanDelivery:
         # Hints, each checked before use (_hinted): short name -> id, id -> scheduler's name.
         self._ids, self._schedulers_of = {}, {}
         self._count_and_read = self.redis.register_script(COUNT_AND_READ)
+        self._delete_and_increment = self.redis.register_script(DELETE_AND_INCREMENT)
 
     def __call__(self, environ, start_response):
         answer = None
@@ -765,13 +775,9 @@ class LeanDelivery:
                 log.exception("after storing an answer: %s failed", fn.__name__)
 
     def _consume_and_bump(self, stamp: str, tables) -> None:
-        """The stamp consumed and the tables' generations bumped: one Redis round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(stamp)
-        if self._tracked:
-            for table in sorted(tables):
-                pipe.incr(generations.key(table))
-        pipe.execute()
+        """The stamp consumed and the tables' generations bumped: one Redis call."""
+        bumped = [generations.key(table) for table in sorted(tables)] if self._tracked else []
+        self._delete_and_increment(keys=[stamp, *bumped])
 
     def _announce(self, run: dict, result_id: int) -> None:
         """The task_completed hook, with the objects the application's path passes: read in

@@ -1,5 +1,6 @@
 """Who is calling: api_key (query or raw Authorization header), session cookie, client IP."""
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -92,8 +93,12 @@ def client_ip(request) -> str:
     return address_of(request.environ, request.registry.settings)
 
 
+@functools.lru_cache(maxsize=4096)
 def pseudonymise_ip(address: str, key: str) -> str:
-    """A stable keyed pseudonym that keeps the look of an IPv4 address; not reversible."""
+    """A stable keyed pseudonym that keeps the look of an IPv4 address; not reversible.
+
+    A pure function of its arguments, remembered for the addresses seen last (the same
+    volunteers ask again and again)."""
     try:
         address = str(ipaddress.ip_address(address))
     except ValueError:
