@@ -6,7 +6,8 @@ in both delivery paths: through the ORM session in the Pyramid view (`page`), an
 and executed on a bare connection by the lean path (core.delivery, `lean_page`).
 """
 
-from sqlalchemy import and_, bindparam, literal_column, select
+from sqlalchemy import and_, bindparam, func, literal_column, select
+from sqlalchemy.orm import aliased
 
 from core.models import Task, TaskRun
 from core.serializers import internal_columns
@@ -47,12 +48,31 @@ def answered_by(kind: str):
     return select(TaskRun.task_id).where(TaskRun.project_id == bindparam("project_id"), mine)
 
 
+def first_open():
+    """The project's lowest open task id (NULL when none is open)."""
+    other = aliased(Task)
+    return (
+        select(func.min(other.id))
+        .where(
+            other.project_id == bindparam("project_id"),
+            other.state != literal_column("'completed'"),
+        )
+        .scalar_subquery()
+    )
+
+
 def open_tasks(kind: str, *columns, include_completed: bool = False):
     """Tasks of the project not answered by this volunteer, and not completed unless asked."""
     query = select(*(columns or (Task,))).where(
         Task.project_id == bindparam("project_id"), Task.id.not_in(answered_by(kind))
     )
-    return query if include_completed else query.where(NOT_COMPLETED)
+    if include_completed:
+        return query
+    # Redundant, and what keeps depth-first fast: it completes tasks in id order, so they
+    # gather at the start of the id index, which the planner may walk (it cannot tell them
+    # apart from open ones); starting at the first open task (one probe of the partial index
+    # of open tasks) skips them all. 674 completed tasks: 418 buffers, 0.48 ms -> 26, 0.17 ms.
+    return query.where(NOT_COMPLETED, Task.id >= first_open())
 
 
 def ordered(query, options, *first):
