@@ -48,7 +48,7 @@ def answered_by(kind: str):
     return select(TaskRun.task_id).where(TaskRun.project_id == bindparam("project_id"), mine)
 
 
-def first_open():
+def _first_open():
     """The project's lowest open task id (NULL when none is open)."""
     other = aliased(Task)
     return (
@@ -59,6 +59,10 @@ def first_open():
         )
         .scalar_subquery()
     )
+
+
+# Built once: an aliased entity costs milliseconds to make, and the query is the same for all.
+FIRST_OPEN = _first_open()
 
 
 def open_tasks(kind: str, *columns, include_completed: bool = False):
@@ -72,7 +76,7 @@ def open_tasks(kind: str, *columns, include_completed: bool = False):
     # gather at the start of the id index, which the planner may walk (it cannot tell them
     # apart from open ones); starting at the first open task (one probe of the partial index
     # of open tasks) skips them all. 674 completed tasks: 418 buffers, 0.48 ms -> 26, 0.17 ms.
-    return query.where(NOT_COMPLETED, Task.id >= first_open())
+    return query.where(NOT_COMPLETED, Task.id >= FIRST_OPEN)
 
 
 def ordered(query, options, *first):
