@@ -87,9 +87,7 @@ def reserve(
         return []
     if redis is not None:
         args = (project_id, participant, task_ids, want, timeout, at)
-        return _redis_reserve(
-            redis, partial(_capacities, db), *args, answered=partial(_answered, db)
-        )
+        return _redis_reserve(redis, partial(_places_and_answers, db), *args)
     capacity = _capacities(db, task_ids, lock=True, skip_busy=skip_busy)
     expired = TaskReservation.task_id.in_(task_ids), TaskReservation.expires <= at
     db.execute(delete(TaskReservation).where(*expired))
@@ -222,20 +220,40 @@ redis.call('ZREM', KEYS[2], ARGV[2])
 def _answered(db, task_ids) -> dict[int, set[str]]:
     """{task id: reservation keys of the participants whose answers to it are stored}."""
     found: dict[int, set[str]] = {}
-    rows = db.execute(
-        select(TaskRun.task_id, TaskRun.user_id, TaskRun.external_uid, TaskRun.user_ip).where(
-            TaskRun.task_id.in_(task_ids)
-        )
-    )
-    for task_id, user_id, external_uid, user_ip in rows:
-        if user_id is not None:
-            key = f"user:{user_id}"
-        elif external_uid:
-            key = f"external:{external_uid}"
-        else:
-            key = f"ip:{user_ip}"
-        found.setdefault(task_id, set()).add(key)
+    rows = db.execute(select(TaskRun.task_id, *ANSWERER).where(TaskRun.task_id.in_(task_ids)))
+    for task_id, *who in rows:
+        found.setdefault(task_id, set()).add(_answerer_key(*who))
     return found
+
+
+def _places_and_answers(db, task_ids) -> tuple[dict[int, int], dict[int, set[str]]]:
+    """({task id: places left}, {task id: keys of the participants who answered it}) in one
+    statement: one snapshot, so every answer seen is counted in the places too (ignoring its
+    volunteer's hold can never hand out the place that answer used)."""
+    rows = db.execute(
+        select(Task.id, Task.n_answers - Task.n_task_runs, *ANSWERER)
+        .outerjoin(TaskRun, TaskRun.task_id == Task.id)
+        .where(Task.id.in_(task_ids))
+    )
+    places: dict[int, int] = {}
+    done: dict[int, set[str]] = {}
+    for task_id, left, *who in rows:
+        places[task_id] = left
+        if who != [None, None, None]:
+            done.setdefault(task_id, set()).add(_answerer_key(*who))
+    return places, done
+
+
+# Who wrote a run, as the reservation key of that participant (_answerer_key).
+ANSWERER = (TaskRun.user_id, TaskRun.external_uid, TaskRun.user_ip)
+
+
+def _answerer_key(user_id, external_uid, user_ip) -> str:
+    if user_id is not None:
+        return f"user:{user_id}"
+    if external_uid:
+        return f"external:{external_uid}"
+    return f"ip:{user_ip}"
 
 
 def _task_key(task_id) -> str:
@@ -259,13 +277,11 @@ def _redis_holds(redis, task_id, participant, at) -> bool:
     return expires is not None and float(expires) > at
 
 
-def _redis_reserve(
-    redis, capacities, project_id, participant, task_ids, want, timeout, at, answered=None
-):
+def _redis_reserve(redis, counts, project_id, participant, task_ids, want, timeout, at):
     """Atomic check-and-reserve in one script; tasks found stale are read again and retried.
 
-    `capacities(task_ids)` gives the places left per task and `answered(task_ids)` the
-    participants whose answers are stored ({task id: keys}).
+    `counts(task_ids)` gives ({task id: places left}, {task id: keys of the participants whose
+    answers are stored}), read together.
     """
     script = redis.register_script(RESERVE)
     granted, todo = [], list(task_ids)
@@ -278,10 +294,7 @@ def _redis_reserve(
             pipe.hget(key, "released")
         # Read `released` before the counts: an answer committed in between shows as stale.
         seen = [(value or b"0").decode() for value in pipe.execute()]
-        # Answers before places: every answer seen here is then counted in the places too, so
-        # ignoring its volunteer's hold can never hand out the place that answer used.
-        done = answered(todo) if answered is not None else {}
-        places = capacities(todo)
+        places, done = counts(todo)
         args = [
             participant,
             repr(at),

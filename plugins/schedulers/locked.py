@@ -7,8 +7,6 @@ PYBOSSA's meaning, on which pybossa.js relies to fetch the next task ahead: 1 sk
 task granted (its reservation kept), 2 answers nothing, more is a 400.
 """
 
-from sqlalchemy import select
-
 from core.errors import DomainError
 from core.hookspecs import hookimpl
 from core.models import Task
@@ -30,10 +28,16 @@ def locked(db, project, participant, options):
     redis, at = options.redis, reservations.now()
     timeout = options.settings["scheduler.locked.timeout"]
     candidates = ordered(
-        open_tasks(kind_of(participant), Task.id).where(Task.n_task_runs < Task.n_answers),
-        options,
+        open_tasks(kind_of(participant)).where(Task.n_task_runs < Task.n_answers), options
     )
     params = parameters(project, participant, options)
+    # The candidates' rows, read with them: the tasks granted are handed out from here.
+    rows: dict[int, Task] = {}
+
+    def read(query) -> list[int]:
+        tasks = list(db.scalars(query, params))
+        rows.update((task.id, task) for task in tasks)
+        return [task.id for task in tasks]
 
     def reserve(task_ids, skip_busy):
         return reservations.reserve(
@@ -51,27 +55,19 @@ def locked(db, project, participant, options):
     granted: list[int] = []
     held = reservations.held(db, redis, project.id, participant.key, at)
     if held:
-        granted += reserve(list(db.scalars(candidates.where(Task.id.in_(held)), params)), False)
+        granted += reserve(read(candidates.where(Task.id.in_(held))), False)
     tried = set(held)
     room = reservations.room_clause(redis, at)
     fresh = candidates if room is None else candidates.where(room)
     while len(granted) < want and len(tried) < MAX_CANDIDATES:
         # The database store filters full tasks in SQL: a batch of what is needed suffices.
         size = want - len(granted) if room is not None else max(2 * (want - len(granted)), 20)
-        batch = list(db.scalars(fresh.where(Task.id.not_in(tried)).limit(size), params))
+        batch = read(fresh.where(Task.id.not_in(tried)).limit(size))
         if not batch:
             break
         tried.update(batch)
         granted += reserve(batch, True)
-    return _tasks(db, granted)[options.offset :]
-
-
-def _tasks(db, task_ids: list[int]) -> list[Task]:
-    """The Task objects of these ids, in this order."""
-    if not task_ids:
-        return []
-    by_id = {task.id: task for task in db.scalars(select(Task).where(Task.id.in_(task_ids)))}
-    return [by_id[task_id] for task_id in task_ids if task_id in by_id]
+    return [rows[task_id] for task_id in granted][options.offset :]
 
 
 @hookimpl

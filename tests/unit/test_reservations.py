@@ -101,16 +101,16 @@ def test_redis_refuses_places_read_before_an_answer_was_released(db, redis):
     assert _reserve(db, redis, task, "user:1")
     reads = []
 
-    def places(task_ids):
+    def counts(task_ids):
         reads.append(task_ids)
         if len(reads) > 1:
-            return {task.id: 1}
+            return {task.id: 1}, {task.id: {"user:1"}}
         # Read before user:1's answer counted; the answer commits and is released meanwhile.
         reservations._redis_release(redis, task.project_id, task.id, "user:1", TIMEOUT)
-        return {task.id: 2}
+        return {task.id: 2}, {}
 
     granted = reservations._redis_reserve(
-        redis, places, task.project_id, "user:2", [task.id], 1, TIMEOUT, AT
+        redis, counts, task.project_id, "user:2", [task.id], 1, TIMEOUT, AT
     )
 
     assert granted == [task.id] and len(reads) == 2
@@ -186,24 +186,16 @@ def test_holds_of_volunteers_who_already_answered_do_not_count(db, redis):
     assert not _reserve(db, redis, task, "user:999999")
 
 
-def test_redis_reads_answers_before_places(db, redis):
-    # An answer committed between the two reads must be counted in the places whenever its
-    # volunteer's hold is ignored; reading answers first guarantees it.
-    if redis is None:
-        pytest.skip("the database store reads under the task's row lock")
-    task = TaskFactory(n_answers=2)
-    reads = []
+def test_places_and_answers_are_read_together(db):
+    # One statement, one snapshot: an answer is either in both or in neither, so ignoring the
+    # hold of a volunteer whose answer is stored never frees the place that answer used.
+    task, empty = TaskFactory(n_answers=3), TaskFactory(n_answers=2)
+    alice = UserFactory()
+    TaskRunFactory(task=task, user=alice)
+    TaskRunFactory(task=task, user=None, user_ip="1.2.3.4")
+    db.commit()
 
-    def places(task_ids):
-        reads.append("places")
-        return {task.id: 2}
+    places, done = reservations._places_and_answers(db, [task.id, empty.id])
 
-    def answered(task_ids):
-        reads.append("answers")
-        return {}
-
-    reservations._redis_reserve(
-        redis, places, task.project_id, "user:2", [task.id], 1, TIMEOUT, AT, answered=answered
-    )
-
-    assert reads == ["answers", "places"]
+    assert places == {task.id: 1, empty.id: 2}
+    assert done == {task.id: {f"user:{alice.id}", "ip:1.2.3.4"}}
