@@ -198,16 +198,16 @@ def test_a_known_project_takes_one_statement(apps, db, monkeypatch):
     assert spy.calls == 0
 
 
-@pytest.mark.parametrize(
-    "change", ["unknown api key", "anonymous refused", "now locked", "renamed", "now breadth_first"]
-)
+CHANGES = ["unknown api key", "anonymous refused", "now locked", "renamed", "now breadth_first"]
+
+
+@pytest.mark.parametrize("change", CHANGES)
 def test_what_a_known_project_may_have_become(apps, db, change):
     """The first request leaves hints (the project's id and scheduler); the second must find
     them out of date, or the caller not admitted, and answer as the application does."""
-    lean, _spy, _plain = apps
     project = _project()
-    first = [TaskFactory(project=project) for _ in range(3)][0]
-    TaskRunFactory(task=first, user=UserFactory())  # default hands it out, breadth_first not
+    tasks = [TaskFactory(project=project) for _ in range(3)]
+    TaskRunFactory(task=tasks[0], user=UserFactory())  # default hands it out, breadth_first not
     _same_answer(apps, f"/api/project/{project.short_name}/newtask")
     url, by_lean = f"/api/project/{project.short_name}/newtask", True
     if change == "unknown api key":
