@@ -87,13 +87,17 @@ def test_an_access_logger_at_info_gets_its_lines(logger):
     assert any("/api/project/1/newtask" in line for line in lines.lines)
 
 
-def test_gunicorn_and_pserve_serve_with_it():
+def test_gunicorn_and_pserve_serve_alike():
+    """`gunicorn --paste` reads gunicorn.conf.py, `pserve` the .ini's [server:main]."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(os.path.join(ROOT, "production.ini"))
-    assert parser["server:main"]["logger_class"] == "core.gunicorn_logging.AccessLogger"
-    config = Config()
+    server = parser["server:main"]
+    namespace = {}
     with open(os.path.join(ROOT, "gunicorn.conf.py")) as source:
-        namespace = {}
         exec(compile(source.read(), "gunicorn.conf.py", "exec"), namespace)
+    assert server["logger_class"] == namespace["logger_class"]
+    assert server["bind"] == namespace["bind"]
+    assert int(server["workers"]) == namespace["workers"]
+    config = Config()
     config.set("logger_class", namespace["logger_class"])
     assert config.logger_class is AccessLogger
