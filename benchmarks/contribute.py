@@ -127,6 +127,20 @@ def seed(url: str, n_tasks: int, n_runs: int, n_users: int) -> float:
     return time.perf_counter() - began
 
 
+def seeded_size(url: str) -> tuple[int, int] | None:
+    """(tasks, task runs) of the benchmark's project as seeded (None without its tables);
+    answers given by earlier measurements are not counted."""
+    try:
+        with psycopg.connect(libpq_url(url)) as connection:
+            return connection.execute(
+                "SELECT (SELECT count(*) FROM task WHERE project_id = %s),"
+                " (SELECT count(*) FROM task_run WHERE project_id = %s AND created = %s)",
+                (PROJECT_ID, PROJECT_ID, CREATED),
+            ).fetchone()
+    except psycopg.Error:
+        return None
+
+
 def _runs_of(task_id: int, n_runs: int) -> int:
     return max(0, min(RUNS_PER_TASK, n_runs - (task_id - 1) * RUNS_PER_TASK))
 
@@ -294,7 +308,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="keep the seeded data of the main size (skips its seeding)",
+        help="keep the seeded data of the main size (skips its seeding; seeds when the database"
+        " holds another size, as a full run's sweep leaves it)",
     )
     parser.add_argument(
         "--quick",
@@ -324,6 +339,10 @@ def main(argv=None) -> int:
     create_database(args.db)
     rows = []
 
+    if args.reuse and seeded_size(args.db) != (args.tasks, args.runs):
+        # A full run's sweep leaves its last size behind: measure the size asked for.
+        print("--reuse: the database holds another size; seeding it again", flush=True)
+        args.reuse = False
     if not args.reuse:
         seconds = seed(args.db, args.tasks, args.runs, args.users)
         print(
