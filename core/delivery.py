@@ -646,8 +646,8 @@ class LeanDelivery:
         if hint is None or not options.limit:
             return None
         lean = getattr(view.scheduler_named(self.schedulers, hint, self.settings), "lean", None)
-        if lean is None:
-            return None
+        if not getattr(lean, "carries", False):
+            return None  # its lean form may read the volunteer's id itself: two steps
         # The volunteer as the scheduler's query sees them; a user's id is read by the query.
         placeholder = 0 if asking.api_key is not None else None
         volunteer = self._volunteer(placeholder, asking)

@@ -21,6 +21,7 @@ def _lean(store, project, participant, options):
     return lean_page(store, key, _fewest_first, project, participant, options)
 
 
+_lean.carries = True  # the volunteer only as :who (core.delivery.CarryCaller)
 breadth_first.lean = _lean
 
 

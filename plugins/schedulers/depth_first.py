@@ -29,6 +29,7 @@ def _lean(name, build):
         key = (name, options.orderby, options.desc)
         return lean_page(store, key, build, project, participant, options)
 
+    lean.carries = True  # the volunteer only as :who (core.delivery.CarryCaller)
     return lean
 
 

@@ -198,6 +198,32 @@ def test_a_known_project_takes_one_statement(apps, db, monkeypatch):
     assert spy.calls == 0
 
 
+def test_a_lean_form_that_may_read_the_volunteer_takes_two_statements(apps, db, monkeypatch):
+    """Without `lean.carries` the volunteer's id must be known before the scheduler runs."""
+    lean, spy, _plain = apps
+    schedulers = _lean_of(lean).schedulers
+    builtin = schedulers["breadth_first"]
+    seen = []
+
+    def own_lean(store, project, participant, options):
+        seen.append(participant.user.id)
+        return builtin.lean(store, project, participant, options)
+
+    def own(db, project, participant, options):
+        return builtin(db, project, participant, options)
+
+    own.lean = own_lean
+    monkeypatch.setitem(schedulers, "own", own)
+    project = _project("own")
+    task = TaskFactory(project=project)
+    volunteer = UserFactory()
+    counter = StatementCounter(monkeypatch)
+    url = f"/api/project/{project.id}/newtask?api_key={volunteer.api_key}"
+    answers = [counter.of(lean, url) for _ in range(2)]
+    assert [(found.json["id"], statements) for found, statements in answers] == [(task.id, 2)] * 2
+    assert seen == [volunteer.id, volunteer.id] and spy.calls == 0
+
+
 CHANGES = ["unknown api key", "anonymous refused", "now locked", "renamed", "now breadth_first"]
 
 
