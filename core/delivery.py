@@ -228,22 +228,25 @@ def _with_caller(columns: list, with_key: bool) -> list:
     return columns
 
 
-def _project_query(by_id: bool, with_key: bool):
-    """The project (what newtask needs of it) and, with an api key, the caller's user id."""
-    columns = _with_caller([Project.id, Project.short_name, Project.secret_key], with_key)
-    reference = Project.id if by_id else Project.short_name
-    return select(*columns).where(reference == bindparam("ref"))
-
-
-# What _project_query reads, as sub-selects of the project :project_id that a scheduler's query
-# carries along (CarryCaller): one statement instead of two. Labels no task column has.
+# What newtask needs of the project: read by _project_query, or as sub-selects of the project
+# :project_id that a scheduler's query carries along (CarryCaller; one statement instead of two).
 CARRIED = {
     "short_name": Project.short_name,
     "secret_key": Project.secret_key,
     "allow_anonymous_contributors": Project.allow_anonymous_contributors,
     "sched": Project.info["sched"].as_string(),
 }
+# Labels no task column has.
 CARRIED_PREFIX = "carried_"
+
+
+def _project_query(by_id: bool, with_key: bool):
+    """The project (what newtask needs of it) and, with an api key, the caller's user id."""
+    columns = [Project.id, *(column.label(name) for name, column in CARRIED.items())]
+    if with_key:
+        columns.append(_user_by_key().label("user_id"))
+    reference = Project.id if by_id else Project.short_name
+    return select(*columns).where(reference == bindparam("ref"))
 
 
 def _carried_columns(with_key: bool) -> list:

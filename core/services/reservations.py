@@ -222,7 +222,7 @@ def _answered(db, task_ids) -> dict[int, set[str]]:
     found: dict[int, set[str]] = {}
     rows = db.execute(select(TaskRun.task_id, *ANSWERER).where(TaskRun.task_id.in_(task_ids)))
     for task_id, *who in rows:
-        found.setdefault(task_id, set()).add(_answerer_key(*who))
+        found.setdefault(task_id, set()).add(participant_key(*who))
     return found
 
 
@@ -240,7 +240,7 @@ def _places_and_answers(db, task_ids) -> tuple[dict[int, int], dict[int, set[str
     for task_id, left, *who in rows:
         places[task_id] = left
         if who != [None, None, None]:
-            done.setdefault(task_id, set()).add(_answerer_key(*who))
+            done.setdefault(task_id, set()).add(participant_key(*who))
     return places, done
 
 
@@ -248,7 +248,8 @@ def _places_and_answers(db, task_ids) -> tuple[dict[int, int], dict[int, set[str
 ANSWERER = (TaskRun.user_id, TaskRun.external_uid, TaskRun.user_ip)
 
 
-def _answerer_key(user_id, external_uid, user_ip) -> str:
+def participant_key(user_id, external_uid, user_ip) -> str:
+    """How reservations, the guard and the schedulers know a participant (Participant.key)."""
     if user_id is not None:
         return f"user:{user_id}"
     if external_uid:

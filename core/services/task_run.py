@@ -37,11 +37,7 @@ class Participant:
     @property
     def key(self) -> str:
         """The identity the guard and the schedulers know this participant by."""
-        if self.user_id is not None:
-            return f"user:{self.user_id}"
-        if self.external_uid:
-            return f"external:{self.external_uid}"
-        return f"ip:{self.user_ip}"
+        return reservations.participant_key(self.user_id, self.external_uid, self.user_ip)
 
 
 def submit(
