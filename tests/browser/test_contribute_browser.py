@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from pyramid.interfaces import IRoutesMapper
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -75,9 +75,21 @@ class Browser:
         self.click(self.find(css))
 
     def submit(self, form_css: str) -> None:
-        button = self.find(f"{form_css} [type=submit]")
-        self.click(button)
-        self.wait(ec.staleness_of(button))
+        # The page being left is marked; the submission is over when a page without the mark
+        # has loaded. (Selenium's `staleness_of` asks Chrome about the old button, and while the
+        # page is being replaced Chrome may answer with an inspector error instead of "stale".)
+        self.driver.execute_script("window.crowdnestLeaving = true;")
+        self.click(self.find(f"{form_css} [type=submit]"))
+        self.wait(self.new_page_loaded)
+
+    @staticmethod
+    def new_page_loaded(driver) -> bool:
+        try:
+            return driver.execute_script(
+                "return !window.crowdnestLeaving && document.readyState === 'complete';"
+            )
+        except WebDriverException:  # the old page is going away
+            return False
 
     def text(self) -> str:
         return self.find("main").text
