@@ -26,8 +26,10 @@ goes to the application unchanged, before anything is written: other methods or 
 cookie or an Origin header (sessions, CSRF and CORS belong to Pyramid), parameters or bodies the
 view would refuse or that carry more (files, `external_uid` answers), an unknown project, task or
 api key, anonymous callers of projects that refuse them, a project token the view would refuse,
-a scheduler without a lean form (`scheduler.lean`, docs/plugins.md) or a project served by
-`locked`, an unrequested task, a second answer (the unique index refuses it; the application
+a scheduler without a lean form (`scheduler.lean`, docs/plugins.md) or whose lean form hands the
+request over (`locked` when one statement and one Lua call do not settle it: its reservations
+made by then are the volunteer's, given back first), an unrequested task or, under `locked`, one
+the caller does not hold, a second answer (the unique index refuses it; the application
 then answers with PYBOSSA's message), a refused rate limit (the count is handed over, so the
 refusal comes in the API's error shape), and any error before the commit. It runs only with
 Redis: without it, stamps live in the database and belong in the application's transaction.
@@ -451,7 +453,11 @@ def _answer_written(kind: str):
             n_task_runs=Task.n_task_runs + 1,
             state=case((Task.n_task_runs + 1 >= Task.n_answers, "completed"), else_=Task.state),
         )
-        .returning(Task.id, (reached & (before.c.state != "completed")).label("completes"))
+        .returning(
+            Task.id,
+            Task.n_task_runs,
+            (reached & (before.c.state != "completed")).label("completes"),
+        )
         .cte("counted")
     )
     touched = (
@@ -468,7 +474,9 @@ def _answer_written(kind: str):
         .returning(ProjectStats.project_id)
         .cte("figures")
     )
-    return select(*run.c).add_cte(counted, touched, figures)
+    # The task's run count after this answer (`locked` releases the hold with it).
+    runs = select(counted.c.n_task_runs).scalar_subquery().label("task_runs")
+    return select(*run.c, runs).add_cte(counted, touched, figures)
 
 
 def _task_reached():
@@ -514,11 +522,15 @@ if count <= tonumber(ARGV[2]) then
 end
 return count
 """
-# The rate-limit window's INCR, and the guard's stamp of the task. KEYS: counter, stamp.
+# The rate-limit window's INCR, the guard's stamp of the task and, for a project served by
+# `locked`, the caller's hold on it (its expiry). KEYS: counter, stamp[, reservation hash].
+# ARGV: window expiry[, the hold's field].
 COUNT_AND_READ = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
-return {count, redis.call('GET', KEYS[2])}
+local hold = false
+if #KEYS > 2 then hold = redis.call('HGET', KEYS[3], ARGV[2]) end
+return {count, redis.call('GET', KEYS[2]), hold}
 """
 
 
@@ -638,6 +650,8 @@ class LeanDelivery:
         tasks = (
             lean(connection, project, volunteer, self._options(options)) if options.limit else []
         )
+        if tasks is None:  # the scheduler hands this request to the application
+            return None
         return project, volunteer, tasks
 
     def _hinted(self, connection, by_id: bool, reference: str, asking, options):
@@ -657,7 +671,7 @@ class LeanDelivery:
         carry = CarryCaller(connection, asking.api_key)
         project = SimpleNamespace(id=project_id, short_name=None, sched=hint)
         tasks = lean(carry, project, volunteer, self._options(options))
-        if not carry.carried or carry.carried["sched"] != hint:
+        if tasks is None or not carry.carried or carry.carried["sched"] != hint:
             return None  # no task to carry the project along, or its scheduler changed
         project = SimpleNamespace(id=project_id, **{"user_id": None, **carry.carried})
         if not by_id and project.short_name != reference:
@@ -725,22 +739,27 @@ class LeanDelivery:
                 return None
             if user_id is None and not context.allow_anonymous_contributors:
                 return None
-            if reservations.scheduled_by_locked(context.sched, self.settings):
-                return None
+            locked = reservations.scheduled_by_locked(context.sched, self.settings)
             address = address_of(environ, self.settings)
             user_ip = pseudonymise_ip(address, self.settings["ip.pseudonym_key"])
             participant = Participant(user_id, user_ip)
-            # Counted, and the hand-out read (not consumed yet): one Redis round trip.
+            # Counted, the hand-out read (not consumed yet) and, under `locked`, the caller's
+            # hold read: one Redis round trip.
             client = f"user:{user_id}" if user_id is not None else f"ip:{address}"
             counter, reset = self.limiter.window("collection_taskrun", client)
-            count, handed_out = self._count_and_read(
-                keys=[counter, guard.stamp_key(participant.key, data["task_id"])],
-                args=[reset + 10],
-            )
+            keys = [counter, guard.stamp_key(participant.key, data["task_id"])]
+            args = [reset + 10]
+            if locked:
+                key, field = reservations.hold_location(data["task_id"], participant.key)
+                keys.append(key)
+                args.append(field)
+            count, handed_out, hold = self._count_and_read(keys=keys, args=args)
             counted = self.limiter.verdict(int(count), reset)
             environ["crowdnest.ratelimit"] = counted
             if not counted[0] or handed_out is None:
                 return None
+            if locked and not reservations.live(hold, reservations.now()):
+                return None  # the application refuses it in its words
             handed_out = handed_out.decode() if isinstance(handed_out, bytes) else handed_out
             kind = "user" if user_id is not None else "ip"
             values = {
@@ -754,21 +773,26 @@ class LeanDelivery:
                 "ip": user_ip,
             }
             try:
-                run, result_id = self._store_answer(connection, kind, values)
+                run, runs, result_id = self._store_answer(connection, kind, values)
             except self.statements.dialect.dbapi.IntegrityError:
                 # A second answer (the unique indexes): the application says so, as PYBOSSA.
                 return None
         # Committed: from here on nothing may send the request to the application again.
-        self._after_answer(participant, run, result_id)
+        self._after_answer(participant, run, result_id, runs if locked else None)
         return self._json(run, counted)
 
-    def _after_answer(self, participant, run: dict, result_id: int | None) -> None:
-        """After the commit: the stamp consumed, the caches told, a completion announced."""
+    def _after_answer(self, participant, run: dict, result_id, runs: int | None) -> None:
+        """After the commit: the stamp consumed, the caches told, under `locked` the hold
+        released (the task now has `runs` runs), a completion announced."""
         tables = (*ANSWER_TABLES, "result") if result_id is not None else ANSWER_TABLES
         steps = [
             (self._consume_and_bump, guard.stamp_key(participant.key, run["task_id"]), tables),
             (cache.bump_written, self.registry["cache"], tables),
         ]
+        if runs is not None:
+            timeout = self.settings["scheduler.locked.timeout"]
+            hold = (run["project_id"], run["task_id"], participant.key, timeout, runs)
+            steps.append((reservations.release_committed, self.redis, *hold))
         if result_id is not None:
             steps.append((self._announce, run, result_id))
         for fn, *args in steps:
@@ -801,8 +825,9 @@ class LeanDelivery:
             )
 
     @staticmethod
-    def _store_answer(connection, kind: str, values: dict) -> tuple[dict, int | None]:
-        """The run stored and counted, committed; (run, new result id or None).
+    def _store_answer(connection, kind: str, values: dict) -> tuple[dict, int, int | None]:
+        """The run stored and counted, committed; (run, the task's run count after it, new
+        result id or None).
 
         Rows are locked in the order the application's path locks them (task, project,
         project_stats, result: core.services.task_run._count), so the two never deadlock.
@@ -814,7 +839,7 @@ class LeanDelivery:
             return LeanDelivery._store_in_steps(connection, kind, values)
 
     @staticmethod
-    def _store_in_one_trip(connection, kind: str, values: dict) -> tuple[dict, int | None]:
+    def _store_in_one_trip(connection, kind: str, values: dict) -> tuple[dict, int, int | None]:
         """PostgreSQL: BEGIN, the three statements and COMMIT in one pipeline."""
         run, _superseded, result = connection.batch(
             [
@@ -824,10 +849,12 @@ class LeanDelivery:
             ],
             commit=True,
         )
-        return run[0], result[0]["id"] if result else None
+        run = run[0]
+        runs = run.pop("task_runs")
+        return run, runs, result[0]["id"] if result else None
 
     @staticmethod
-    def _store_in_steps(connection, kind: str, values: dict) -> tuple[dict, int | None]:
+    def _store_in_steps(connection, kind: str, values: dict) -> tuple[dict, int, int | None]:
         """SQLite (no statements inside WITH): the same writes, deciding completion here."""
         run, count, _project = connection.batch(
             [
@@ -862,10 +889,10 @@ class LeanDelivery:
             ]
         )
         if not completed:
-            return run[0], None
+            return run[0], n_runs, None
         values["task_run_ids"] = [row["id"] for row in found[-1]]
         result = connection.rows(("result insert",), _result_insert, values)
-        return run[0], result[0]["id"]
+        return run[0], n_runs, result[0]["id"]
 
     def _json(self, payload, counted) -> tuple[list, bytes]:
         """JSON headers and body as the application's renderer and rate limiter give them."""

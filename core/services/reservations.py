@@ -5,8 +5,10 @@ scripts, shared by every process), otherwise in the task_reservation table (task
 FOR UPDATE on PostgreSQL, SQLite's single writer elsewhere); never in process memory.
 
 A task may be held by at most `n_answers - n_task_runs` volunteers at once. Redis never sees the
-database, so every answer stored bumps a per-task `released` counter in Redis after the commit:
-a reservation whose counts were read before that commit is refused as stale and retried.
+database, so each answer, once committed, releases its hold and records in the task's hash the
+task's run count it committed (`runs`, the highest seen): a reservation computed from a count
+read before that commit (a lower count) is refused as stale and retried. Because the count
+read travels with the reservation, no Redis read has to come before the database read.
 """
 
 import logging
@@ -14,9 +16,12 @@ import time
 from collections import Counter
 from functools import partial
 
-from sqlalchemy import delete, func, select
+import orjson
+from sqlalchemy import Text, and_, case, cast, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from core.db import after_commit
 from core.models import Task, TaskReservation, TaskRun
@@ -111,8 +116,11 @@ def reserve(
     return granted
 
 
-def release(db, redis, project_id: int, task_id: int, participant: str, timeout: int) -> None:
-    """Free the participant's hold on the task, its answer being stored in this transaction.
+def release(
+    db, redis, project_id: int, task_id: int, participant: str, timeout: int, runs: int
+) -> None:
+    """Free the participant's hold on the task, its answer being stored in this transaction
+    (which brought the task's run count to `runs`).
 
     In the database this happens with the answer; in Redis only once the answer is committed,
     so that no one reserves the freed place while the answer is not yet counted.
@@ -124,7 +132,7 @@ def release(db, redis, project_id: int, task_id: int, participant: str, timeout:
             )
         )
         return
-    after_commit(db, _redis_release, redis, project_id, task_id, participant, timeout)
+    after_commit(db, release_committed, redis, project_id, task_id, participant, timeout, runs)
 
 
 def purge_expired(db, at: float | None = None) -> int:
@@ -166,52 +174,77 @@ def _upsert(db, project_id, task_id, participant, expires) -> None:
 # --- Redis -----------------------------------------------------------------------------------
 
 # KEYS: the participant's index of held tasks, then one hash per task (fields p:<participant> →
-# expiry, and `released`). ARGV: participant, now, expiry, how many wanted, key ttl, then per
-# task its id, its places left, the `released` value seen before those places were read, and
-# the participants whose answer to it is stored already (a count, then their keys): their
-# holds are not counted, in case a worker died before releasing them.
+# expiry, and `runs`: the highest run count an answer released). ARGV: participant, now, expiry,
+# how many wanted, key ttl, whether the participant's held tasks must all be among the tasks
+# given (then granted first; else nothing is granted and the missing ones are returned), then
+# per task its id, its places left and run count (read together), and the participants whose
+# answer to it is stored already (a count, then their keys): their holds are not counted, in
+# case a worker died before releasing them. Returns {granted, stale, missing}.
 RESERVE = """
 local field, now, expires = 'p:' .. ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local want, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
-local granted, stale = {}, {}
-local at = 6
+local tasks, at = {}, 7
 for i = 2, #KEYS do
-  local key = KEYS[i]
-  local task_id, places, released = ARGV[at], tonumber(ARGV[at + 1]), ARGV[at + 2]
   local answered, count = {}, tonumber(ARGV[at + 3])
   for j = 1, count do answered['p:' .. ARGV[at + 3 + j]] = true end
+  table.insert(tasks, {key = KEYS[i], id = ARGV[at], places = tonumber(ARGV[at + 1]),
+                       runs = tonumber(ARGV[at + 2]), answered = answered})
   at = at + 4 + count
-  if #granted < want then
-    if (redis.call('HGET', key, 'released') or '0') ~= released then
-      table.insert(stale, task_id)
-    else
-      local others, mine = 0, false
-      local entries = redis.call('HGETALL', key)
-      for j = 1, #entries, 2 do
-        local name = entries[j]
-        if string.sub(name, 1, 2) == 'p:' then
-          if tonumber(entries[j + 1]) <= now or answered[name] then redis.call('HDEL', key, name)
-          elseif name == field then mine = true
-          else others = others + 1 end
-        end
+end
+if ARGV[6] == '1' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+  local given, missing, first, rest = {}, {}, {}, {}
+  for _, task in ipairs(tasks) do given[task.id] = task end
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '+inf')) do
+    if given[id] then given[id].held = true else table.insert(missing, id) end
+  end
+  if #missing > 0 then return {{}, {}, missing} end
+  for _, task in ipairs(tasks) do table.insert(task.held and first or rest, task) end
+  for _, task in ipairs(rest) do table.insert(first, task) end
+  tasks = first
+end
+local granted, stale = {}, {}
+for _, task in ipairs(tasks) do
+  if #granted >= want then break end
+  local key = task.key
+  if tonumber(redis.call('HGET', key, 'runs') or '0') > task.runs then
+    table.insert(stale, task.id)
+  else
+    local others, mine = 0, false
+    local entries = redis.call('HGETALL', key)
+    for j = 1, #entries, 2 do
+      local name = entries[j]
+      if string.sub(name, 1, 2) == 'p:' then
+        if task.answered[name] then
+          -- A release its worker did not make: made here, with the count this read saw (which
+          -- includes that answer), so that reads older than it are refused as stale.
+          redis.call('HDEL', key, name)
+          redis.call('HSET', key, 'runs', task.runs)
+        elseif tonumber(entries[j + 1]) <= now then
+          redis.call('HDEL', key, name)
+        elseif name == field then mine = true
+        else others = others + 1 end
       end
-      if mine or others < places then
-        redis.call('HSET', key, field, expires)
-        redis.call('EXPIRE', key, ttl)
-        redis.call('ZADD', KEYS[1], expires, task_id)
-        redis.call('EXPIRE', KEYS[1], ttl)
-        table.insert(granted, task_id)
-      end
+    end
+    if mine or others < task.places then
+      redis.call('HSET', key, field, expires)
+      redis.call('EXPIRE', key, ttl)
+      redis.call('ZADD', KEYS[1], expires, task.id)
+      redis.call('EXPIRE', KEYS[1], ttl)
+      table.insert(granted, task.id)
     end
   end
 end
-return {granted, stale}
+return {granted, stale, {}}
 """
 
-# KEYS: the task's hash, the participant's index. ARGV: participant, task id, key ttl.
+# KEYS: the task's hash, the participant's index. ARGV: participant, task id, key ttl, the
+# task's run count the answer committed.
 RELEASE = """
 redis.call('HDEL', KEYS[1], 'p:' .. ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'released', 1)
+if tonumber(redis.call('HGET', KEYS[1], 'runs') or '0') < tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'runs', ARGV[4])
+end
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[2])
 """
@@ -226,22 +259,21 @@ def _answered(db, task_ids) -> dict[int, set[str]]:
     return found
 
 
-def _places_and_answers(db, task_ids) -> tuple[dict[int, int], dict[int, set[str]]]:
-    """({task id: places left}, {task id: keys of the participants who answered it}) in one
+def _places_and_answers(db, task_ids) -> dict[int, tuple[int, int, set[str]]]:
+    """{task id: (places left, run count, keys of the participants who answered it)} in one
     statement: one snapshot, so every answer seen is counted in the places too (ignoring its
     volunteer's hold can never hand out the place that answer used)."""
     rows = db.execute(
-        select(Task.id, Task.n_answers - Task.n_task_runs, *ANSWERER)
+        select(Task.id, Task.n_answers - Task.n_task_runs, Task.n_task_runs, *ANSWERER)
         .outerjoin(TaskRun, TaskRun.task_id == Task.id)
         .where(Task.id.in_(task_ids))
     )
-    places: dict[int, int] = {}
-    done: dict[int, set[str]] = {}
-    for task_id, left, *who in rows:
-        places[task_id] = left
+    found: dict[int, tuple[int, int, set[str]]] = {}
+    for task_id, left, runs, *who in rows:
+        done = found.setdefault(task_id, (left, runs, set()))[2]
         if who != [None, None, None]:
-            done.setdefault(task_id, set()).add(participant_key(*who))
-    return places, done
+            done.add(participant_key(*who))
+    return found
 
 
 # Who wrote a run, as the reservation key of that participant (_answerer_key).
@@ -255,6 +287,52 @@ def participant_key(user_id, external_uid, user_ip) -> str:
     if external_uid:
         return f"external:{external_uid}"
     return f"ip:{user_ip}"
+
+
+def participant_key_of_run():
+    """participant_key of a task run's row, in SQL (the lean path reads it with the tasks)."""
+    external = and_(TaskRun.external_uid.is_not(None), TaskRun.external_uid != "")
+    return case(
+        (TaskRun.user_id.is_not(None), literal("user:") + cast(TaskRun.user_id, Text)),
+        (external, literal("external:") + TaskRun.external_uid),
+        else_=literal("ip:") + func.coalesce(TaskRun.user_ip, "None"),
+    )
+
+
+class _json_list(FunctionElement):
+    """The aggregated values as a JSON array in text (NULL or [] when there are none)."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(_json_list, "postgresql")
+def _json_list_postgresql(element, compiler, **kw):
+    return f"CAST(json_agg({compiler.process(element.clauses, **kw)}) AS TEXT)"
+
+
+@compiles(_json_list, "sqlite")
+def _json_list_sqlite(element, compiler, **kw):
+    return f"json_group_array({compiler.process(element.clauses, **kw)})"
+
+
+def answerers_of_task(task_id):
+    """Sub-select: the keys of the participants who answered the task, a JSON array in text
+    (read by `answerers_read`)."""
+    return (
+        select(_json_list(participant_key_of_run()))
+        .where(TaskRun.task_id == task_id)
+        .scalar_subquery()
+    )
+
+
+def answerers_read(value: str | None) -> set[str]:
+    return set(orjson.loads(value)) if value else set()
+
+
+def hold_location(task_id, participant) -> tuple[str, str]:
+    """(Redis key, field) of the participant's hold on the task: its expiry (core.delivery)."""
+    return _task_key(task_id), f"p:{participant}"
 
 
 def _task_key(task_id) -> str:
@@ -274,47 +352,51 @@ def _redis_held(redis, project_id, participant, at) -> list[int]:
 
 
 def _redis_holds(redis, task_id, participant, at) -> bool:
-    expires = redis.hget(_task_key(task_id), f"p:{participant}")
+    return live(redis.hget(*hold_location(task_id, participant)), at)
+
+
+def live(expires, at: float) -> bool:
+    """Whether a hold whose stored expiry is `expires` (None: no hold) holds at time `at`."""
     return expires is not None and float(expires) > at
 
 
 def _redis_reserve(redis, counts, project_id, participant, task_ids, want, timeout, at):
     """Atomic check-and-reserve in one script; tasks found stale are read again and retried.
 
-    `counts(task_ids)` gives ({task id: places left}, {task id: keys of the participants whose
-    answers are stored}), read together.
+    `counts(task_ids)` gives {task id: (places left, run count, keys of the participants whose
+    answers are stored)}, read together (_places_and_answers).
     """
-    script = redis.register_script(RESERVE)
     granted, todo = [], list(task_ids)
     for _ in range(STALE_RETRIES):
         if not todo or len(granted) >= want:
             break
-        keys = [_task_key(task_id) for task_id in todo]
-        pipe = redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.hget(key, "released")
-        # Read `released` before the counts: an answer committed in between shows as stale.
-        seen = [(value or b"0").decode() for value in pipe.execute()]
-        places, done = counts(todo)
-        args = [
-            participant,
-            repr(at),
-            repr(at + timeout),
-            want - len(granted),
-            timeout + KEY_MARGIN,
-        ]
-        for task_id, released in zip(todo, seen, strict=True):
-            keys_done = sorted(done.get(task_id, ()))
-            args += [task_id, places.get(task_id, 0), released, len(keys_done), *keys_done]
-        new, stale = script(keys=[_held_key(project_id, participant), *keys], args=args)
-        granted += [int(task_id) for task_id in new]
-        todo = [int(task_id) for task_id in stale]
+        found = counts(todo)
+        read = {task_id: found[task_id] for task_id in todo if task_id in found}
+        new, stale, _missing = reserve_read(
+            redis, project_id, participant, read, want - len(granted), timeout, at
+        )
+        granted += new
+        todo = stale
     return sorted(granted, key=task_ids.index)
 
 
-def _redis_release(redis, project_id, task_id, participant, timeout) -> None:
-    script = redis.register_script(RELEASE)
-    script(
+def reserve_read(redis, project_id, participant, read, want, timeout, at, held_first=False):
+    """RESERVE for the tasks `read` ({task id: (places, runs, answerers)}, in the order to try):
+    (granted ids, stale ids, ids the participant holds that `read` lacks). With `held_first`
+    the participant's held tasks are granted before the others, and must all be in `read`."""
+    args = [participant, repr(at), repr(at + timeout), want, timeout + KEY_MARGIN, int(held_first)]
+    for task_id, (places, runs, answerers) in read.items():
+        keys_done = sorted(answerers)
+        args += [task_id, places, runs, len(keys_done), *keys_done]
+    keys = [_held_key(project_id, participant), *(_task_key(task_id) for task_id in read)]
+    found = redis.register_script(RESERVE)(keys=keys, args=args)
+    return tuple([int(task_id) for task_id in ids] for ids in found)
+
+
+def release_committed(redis, project_id, task_id, participant, timeout, runs) -> None:
+    """Redis: the participant's hold released once their answer, which brought the task's run
+    count to `runs`, is committed (`release`; the lean path calls it itself)."""
+    redis.register_script(RELEASE)(
         keys=[_task_key(task_id), _held_key(project_id, participant)],
-        args=[participant, task_id, timeout + KEY_MARGIN],
+        args=[participant, task_id, timeout + KEY_MARGIN, runs],
     )

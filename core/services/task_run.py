@@ -104,6 +104,7 @@ def submit(
             task.id,
             participant.key,
             settings["scheduler.locked.timeout"],
+            task.n_task_runs,
         )
     return run, result
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from core.db import get_engine, get_session_factory
-from core.models import TaskReservation
+from core.models import TaskReservation, TaskRun
 from core.services import reservations
 from core.settings import load_settings
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
@@ -74,7 +74,7 @@ def test_release_frees_the_place_once_committed(db, redis):
     task = TaskFactory(n_answers=1)
     assert _reserve(db, redis, task, "user:1")
 
-    reservations.release(db, redis, task.project_id, task.id, "user:1", TIMEOUT)
+    reservations.release(db, redis, task.project_id, task.id, "user:1", TIMEOUT, 0)
     db.commit()
 
     assert not reservations.holds(db, redis, task.id, "user:1", AT)
@@ -87,7 +87,7 @@ def test_release_is_forgotten_when_the_answer_is_rolled_back(db, redis):
     assert _reserve(db, redis, task, "user:1")
 
     db.execute(select(TaskReservation.task_id))
-    reservations.release(db, redis, task.project_id, task.id, "user:1", TIMEOUT)
+    reservations.release(db, redis, task.project_id, task.id, "user:1", TIMEOUT, 1)
     db.rollback()
     db.commit()
 
@@ -104,16 +104,50 @@ def test_redis_refuses_places_read_before_an_answer_was_released(db, redis):
     def counts(task_ids):
         reads.append(task_ids)
         if len(reads) > 1:
-            return {task.id: 1}, {task.id: {"user:1"}}
-        # Read before user:1's answer counted; the answer commits and is released meanwhile.
-        reservations._redis_release(redis, task.project_id, task.id, "user:1", TIMEOUT)
-        return {task.id: 2}, {}
+            return {task.id: (1, 1, {"user:1"})}
+        # Read before user:1's answer counted; the answer commits (the task's first run) and
+        # is released before the reservation is made.
+        reservations.release_committed(redis, task.project_id, task.id, "user:1", TIMEOUT, 1)
+        return {task.id: (2, 0, set())}
 
     granted = reservations._redis_reserve(
         redis, counts, task.project_id, "user:2", [task.id], 1, TIMEOUT, AT
     )
 
     assert granted == [task.id] and len(reads) == 2
+
+
+def testrelease_committed_keeps_the_highest_run_count(redis_client):
+    # Two answers commit (counts 1 then 2); their releases arrive in the other order.
+    redis = redis_client
+    for runs in (2, 1):
+        reservations.release_committed(redis, 7, 70, f"user:{runs}", TIMEOUT, runs)
+    read = {70: (1, 1, {"user:1"})}  # a read from between the two commits
+
+    assert reservations.reserve_read(redis, 7, "user:3", read, 1, TIMEOUT, AT) == ([], [70], [])
+    read = {70: (0, 2, {"user:1", "user:2"})}
+    assert reservations.reserve_read(redis, 7, "user:3", read, 1, TIMEOUT, AT) == ([], [], [])
+
+
+def test_redis_held_first_grants_held_tasks_first_or_names_the_missing(redis_client):
+    redis = redis_client
+    free = {task_id: (1, 0, set()) for task_id in (1, 2, 3)}
+    assert reservations.reserve_read(redis, 7, "user:1", {3: free[3]}, 1, TIMEOUT, AT)[0] == [3]
+
+    # Held 3 is granted before 1 and 2, whatever the order given.
+    found = reservations.reserve_read(redis, 7, "user:1", free, 2, TIMEOUT, AT, held_first=True)
+    assert found == ([3, 1], [], [])
+    # A held task not among those given: nothing granted, the missing ones named.
+    found = reservations.reserve_read(
+        redis, 7, "user:1", {2: free[2]}, 1, TIMEOUT, AT, held_first=True
+    )
+    assert found == ([], [], [1, 3])
+    # Expired holds are neither granted first nor missing.
+    later = AT + TIMEOUT + 1
+    found = reservations.reserve_read(
+        redis, 7, "user:1", {2: free[2]}, 1, TIMEOUT, later, held_first=True
+    )
+    assert found == ([2], [], [])
 
 
 def test_concurrent_hand_outs_never_exceed_the_places(database_url, db, redis):
@@ -195,7 +229,41 @@ def test_places_and_answers_are_read_together(db):
     TaskRunFactory(task=task, user=None, user_ip="1.2.3.4")
     db.commit()
 
-    places, done = reservations._places_and_answers(db, [task.id, empty.id])
+    found = reservations._places_and_answers(db, [task.id, empty.id])
 
-    assert places == {task.id: 1, empty.id: 2}
-    assert done == {task.id: {f"user:{alice.id}", "ip:1.2.3.4"}}
+    assert found == {
+        task.id: (1, 2, {f"user:{alice.id}", "ip:1.2.3.4"}),
+        empty.id: (2, 0, set()),
+    }
+
+
+def test_the_sql_participant_key_is_the_python_rule(db):
+    task = TaskFactory(n_answers=5)
+    TaskRunFactory(task=task, user=UserFactory())
+    TaskRunFactory(task=task, user=None, user_ip="1.2.3.4")
+    TaskRunFactory(task=task, user=None, user_ip="5.6.7.8", external_uid="partner-7")
+    TaskRunFactory(task=task, user=None, user_ip="9.9.9.9", external_uid="")
+    db.commit()
+    rows = db.execute(
+        select(reservations.participant_key_of_run(), *reservations.ANSWERER).where(
+            TaskRun.task_id == task.id
+        )
+    ).all()
+
+    assert [key for key, *_ in rows] == [reservations.participant_key(*who) for _, *who in rows]
+    assert len({key.split(":")[0] for key, *_ in rows}) == 3
+    listed = db.scalar(select(reservations.answerers_of_task(task.id)))
+    assert reservations.answerers_read(listed) == {key for key, *_ in rows}
+    nobody = db.scalar(select(reservations.answerers_of_task(-1)))
+    assert reservations.answerers_read(nobody) == set()
+
+
+def test_a_hold_dropped_for_a_stored_answer_makes_older_reads_stale(redis_client):
+    # user:1's answer committed (the task's first run) and its worker died before releasing.
+    redis = redis_client
+    assert reservations.reserve_read(redis, 7, "user:1", {70: (2, 0, set())}, 1, TIMEOUT, AT)[0]
+    newer = {70: (1, 1, {"user:1"})}  # a read that sees the answer drops the hold
+    assert reservations.reserve_read(redis, 7, "user:2", newer, 1, TIMEOUT, AT) == ([70], [], [])
+    # A read from before the answer would count user:1's place as free: refused as stale.
+    older = {70: (2, 0, set())}
+    assert reservations.reserve_read(redis, 7, "user:3", older, 1, TIMEOUT, AT) == ([], [70], [])

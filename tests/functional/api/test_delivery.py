@@ -12,6 +12,8 @@ from sqlalchemy import select
 from core.delivery import LeanDelivery, _Connection
 from core.hookspecs import hookimpl
 from core.models import Project, ProjectStats, Result, Task, TaskRun
+from core.services import reservations
+from plugins.schedulers.locked import LEAN_MARGIN
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
 
 SCHEDULERS = "default breadth_first incremental locked user_pref"
@@ -135,7 +137,6 @@ def test_external_users_with_a_project_token(apps, db):
         "unknown project",
         "unknown api key",
         "anonymous refused",
-        "locked",
         "user_pref",
         "session cookie",
         "origin",
@@ -240,9 +241,8 @@ def test_what_a_known_project_may_have_become(apps, db, change):
         url, by_lean = f"/api/project/{project.id}/newtask?api_key=not-a-key", False
     elif change == "anonymous refused":
         project.allow_anonymous_contributors, by_lean = False, False
-    elif change == "now locked":
+    elif change == "now locked":  # its lean form: two statements, a reservation
         project.info = {**project.info, "sched": "locked"}
-        by_lean = False
     elif change == "renamed":
         old_name, project.short_name = project.short_name, project.short_name + "_renamed"
         db.flush()
@@ -254,6 +254,62 @@ def test_what_a_known_project_may_have_become(apps, db, change):
     db.flush()
     db.commit()
     _same_answer(apps, url, answered_by_lean=by_lean)
+
+
+def _holder_of(lean, task_id, user) -> bool:
+    redis = _lean_of(lean).redis
+    return reservations.holds(None, redis, task_id, f"user:{user.id}", reservations.now())
+
+
+def test_locked_hands_out_and_stores_answers_on_the_lean_path(apps, db):
+    lean, spy, _plain = apps
+    project = _project("locked")
+    first, second, _third = (TaskFactory(project=project, n_answers=2) for _ in range(3))
+    alice, bob, carol, dave = (UserFactory() for _ in range(4))
+
+    assert _handed(lean, project, alice)["id"] == first.id
+    assert _handed(lean, project, alice)["id"] == first.id  # her own reservation back
+    assert _handed(lean, project, bob)["id"] == first.id
+    assert _handed(lean, project, carol)["id"] == second.id  # first: two holders, two places
+    assert _holder_of(lean, first.id, alice) and _holder_of(lean, second.id, carol)
+
+    assert _post(lean, project, first.id, alice).status_int == 200
+    assert not _holder_of(lean, first.id, alice)  # released with the answer
+    # One run and bob's hold fill `first`'s two places.
+    assert _handed(lean, project, dave)["id"] == second.id
+    assert _post(lean, project, first.id, bob).status_int == 200
+    assert spy.calls == 0
+    db.expire_all()
+    assert (db.get(Task, first.id).n_task_runs, db.get(Task, first.id).state) == (2, "completed")
+    assert len(db.scalars(select(Result).where(Result.task_id == first.id)).all()) == 1
+
+
+def test_locked_answers_without_a_hold_get_the_applications_refusal(apps, db):
+    lean, spy, _plain = apps
+    project = _project("locked")
+    task = TaskFactory(project=project, n_answers=1)
+    alice, bob = UserFactory(), UserFactory()
+    assert _handed(lean, project, alice)["id"] == task.id
+    assert _handed(lean, project, bob) == {}  # the one place is alice's
+    before = spy.calls
+    refused = _post(lean, project, task.id, bob, status=403)
+    assert refused.json["exception_msg"] == "You must request a task first!"
+    assert spy.calls == before + 1
+    db.expire_all()
+    assert db.get(Task, task.id).n_task_runs == 0
+
+
+def test_locked_hands_over_when_a_held_task_was_not_read(apps, db):
+    """A hold beyond the tasks the statement read: the application gives it back first."""
+    lean, spy, _plain = apps
+    project = _project("locked")
+    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(LEAN_MARGIN + 3)]
+    alice = UserFactory()
+    url = f"/api/project/{project.id}/newtask?api_key={alice.api_key}"
+    assert lean.get(url + "&orderby=id&desc=true").json["id"] == tasks[-1].id
+    assert spy.calls == 0
+    assert lean.get(url).json["id"] == tasks[-1].id
+    assert spy.calls == 1
 
 
 # -- answers ------------------------------------------------------------------------------------
