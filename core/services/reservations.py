@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # Redis keys outlive the longest reservation by this much (seconds).
 KEY_MARGIN = 60
 STALE_RETRIES = 3
+# The longest a full prefix is trusted (seconds; prefix_and_held).
+PREFIX_SECONDS = 10
 
 
 def now() -> float:
@@ -173,23 +175,42 @@ def _upsert(db, project_id, task_id, participant, expires) -> None:
 
 # --- Redis -----------------------------------------------------------------------------------
 
-# KEYS: the participant's index of held tasks, then one hash per task (fields p:<participant> →
-# expiry, and `runs`: the highest run count an answer released). ARGV: participant, now, expiry,
-# how many wanted, key ttl, whether the participant's held tasks must all be among the tasks
-# given (then granted first; else nothing is granted and the missing ones are returned), then
-# per task its id, its places left and run count (read together), and the participants whose
-# answer to it is stored already (a count, then their keys): their holds are not counted, in
-# case a worker died before releasing them. Returns {granted, stale, missing}.
+# KEYS: the participant's index of held tasks, the project's full prefix (see `lean`), then one
+# hash per task (fields p:<participant> → expiry, and `runs`: the highest run count an answer
+# released). ARGV: participant, now, expiry, how many wanted, key ttl, whether the participant's
+# held tasks must all be among the tasks given (then granted first; else nothing is granted and
+# the missing ones are returned), how many of the tasks given first were read in order after
+# an id (0: the full prefix is left alone), that id, the latest time (ms) a prefix may last;
+# then per task its id, its places left and run
+# count (read together), and the participants whose answer to it is stored already (a count,
+# then their keys): their holds are not counted, in case a worker died before releasing them,
+# and the participant is never granted a task they answered. Returns {granted, stale, missing}.
 RESERVE = """
 local field, now, expires = 'p:' .. ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local want, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
-local tasks, at = {}, 7
-for i = 2, #KEYS do
+local in_order, after, cap = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local tasks, at = {}, 10
+for i = 3, #KEYS do
   local answered, count = {}, tonumber(ARGV[at + 3])
   for j = 1, count do answered['p:' .. ARGV[at + 3 + j]] = true end
   table.insert(tasks, {key = KEYS[i], id = ARGV[at], places = tonumber(ARGV[at + 1]),
                        runs = tonumber(ARGV[at + 2]), answered = answered})
   at = at + 4 + count
+end
+-- The full prefix: the tasks read in order, while every place of each is held (live holds of
+-- volunteers whose answers are not stored, the participant's included).
+local last, soonest = nil, cap
+for i = 1, in_order do
+  local task, holders, ending = tasks[i], 0, cap
+  local entries = redis.call('HGETALL', task.key)
+  for j = 1, #entries, 2 do
+    local name, expiry = entries[j], tonumber(entries[j + 1])
+    if string.sub(name, 1, 2) == 'p:' and expiry > now and not task.answered[name] then
+      holders, ending = holders + 1, math.min(ending, expiry * 1000)
+    end
+  end
+  if holders < task.places then break end
+  last, soonest = task.id, math.min(soonest, ending)
 end
 if ARGV[6] == '1' then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
@@ -226,7 +247,7 @@ for _, task in ipairs(tasks) do
         else others = others + 1 end
       end
     end
-    if mine or others < task.places then
+    if (mine or others < task.places) and not task.answered[field] then
       redis.call('HSET', key, field, expires)
       redis.call('EXPIRE', key, ttl)
       redis.call('ZADD', KEYS[1], expires, task.id)
@@ -235,7 +256,42 @@ for _, task in ipairs(tasks) do
     end
   end
 end
+if last then
+  -- Extended only from a prefix still standing (or from the start); it lasts until the first
+  -- of its holds expires, at most until `cap`. Stored as "<last id>:<until, ms>".
+  local current = redis.call('GET', KEYS[2])
+  local upto, ending = -1, nil
+  if current then
+    local colon = string.find(current, ':')
+    upto = tonumber(string.sub(current, 1, colon - 1))
+    ending = tonumber(string.sub(current, colon + 1))
+    if ending <= now * 1000 then upto, ending = -1, nil end
+  end
+  if after < 0 or upto >= after then
+    if ending then soonest = math.min(soonest, ending) end
+    last = math.max(tonumber(last), upto)
+    if soonest > now * 1000 then
+      redis.call('SET', KEYS[2], last .. ':' .. string.format('%d', soonest))
+      redis.call('PEXPIREAT', KEYS[2], math.floor(soonest))
+    end
+  end
+end
 return {granted, stale, {}}
+"""
+
+# KEYS: the participant's index of held tasks, the project's full prefix. ARGV: now. Returns
+# {the prefix's last task id (-1 for none), the ids of the tasks the participant holds}.
+PREFIX_AND_HELD = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local held = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
+local current, upto = redis.call('GET', KEYS[2]), '-1'
+if current then
+  local colon = string.find(current, ':')
+  if tonumber(string.sub(current, colon + 1)) > tonumber(ARGV[1]) * 1000 then
+    upto = string.sub(current, 1, colon - 1)
+  end
+end
+return {upto, held}
 """
 
 # KEYS: the task's hash, the participant's index. ARGV: participant, task id, key ttl, the
@@ -339,6 +395,10 @@ def _task_key(task_id) -> str:
     return f"crowdnest:reservation:task:{task_id}"
 
 
+def _prefix_key(project_id) -> str:
+    return f"crowdnest:reservation:prefix:{project_id}"
+
+
 def _held_key(project_id, participant) -> str:
     return f"crowdnest:reservation:project:{project_id}:{participant}"
 
@@ -380,17 +440,39 @@ def _redis_reserve(redis, counts, project_id, participant, task_ids, want, timeo
     return sorted(granted, key=task_ids.index)
 
 
-def reserve_read(redis, project_id, participant, read, want, timeout, at, held_first=False):
+def reserve_read(
+    redis, project_id, participant, read, want, timeout, at, held_first=False, prefix=None
+):
     """RESERVE for the tasks `read` ({task id: (places, runs, answerers)}, in the order to try):
     (granted ids, stale ids, ids the participant holds that `read` lacks). With `held_first`
-    the participant's held tasks are granted before the others, and must all be in `read`."""
-    args = [participant, repr(at), repr(at + timeout), want, timeout + KEY_MARGIN, int(held_first)]
+    the participant's held tasks are granted before the others, and must all be in `read`.
+    With `prefix` ((the id the first tasks were read after, -1 for from the first; how many
+    were): prefix_and_held), the project's full prefix is extended over those found full."""
+    after, in_order = prefix or (-1, 0)
+    cap = (at + PREFIX_SECONDS) * 1000
+    args = [participant, repr(at), repr(at + timeout), want, timeout + KEY_MARGIN]
+    args += [int(held_first), in_order, after, repr(cap)]
     for task_id, (places, runs, answerers) in read.items():
         keys_done = sorted(answerers)
         args += [task_id, places, runs, len(keys_done), *keys_done]
-    keys = [_held_key(project_id, participant), *(_task_key(task_id) for task_id in read)]
+    keys = [_held_key(project_id, participant), _prefix_key(project_id)]
+    keys += [_task_key(task_id) for task_id in read]
     found = redis.register_script(RESERVE)(keys=keys, args=args)
     return tuple([int(task_id) for task_id in ids] for ids in found)
+
+
+def prefix_and_held(redis, project_id, participant, at) -> tuple[int, list[int]]:
+    """(the last task id of the project's full prefix, or -1; the tasks the participant holds).
+
+    The full prefix serves the lean `locked` form in id order: every task up to it that is
+    open and short of answers has all its places held (as the last reservations found them),
+    so the next hand-outs read after it. It lasts until the first of those holds expires, and
+    at most PREFIX_SECONDS (a place freed otherwise, by a deleted run or more n_answers, is seen
+    within that time); a volunteer's own holds in it are read apart, by id.
+    """
+    keys = [_held_key(project_id, participant), _prefix_key(project_id)]
+    last, held = redis.register_script(PREFIX_AND_HELD)(keys=keys, args=[repr(at)])
+    return int(last), [int(task_id) for task_id in held]
 
 
 def release_committed(redis, project_id, task_id, participant, timeout, runs) -> None:

@@ -6,24 +6,35 @@ requested order; unlike PYBOSSA, `limit`, `orderby` and `desc` are honoured. `of
 PYBOSSA's meaning, on which pybossa.js relies to fetch the next task ahead: 1 skips the first
 task granted (its reservation kept), 2 answers nothing, more is a 400.
 
-With Redis it also has a lean form (core.delivery): one statement reads the candidates with
-their places, run counts and answerers, one Lua call reserves them (held tasks first). The cases
-it does not settle in one pass go to the application's path below.
+With Redis it also has a lean form (core.delivery, `lean`): one Lua call reads the volunteer's
+holds and the project's full prefix (tasks whose places are all held, in id order: read past),
+one statement reads the candidates with their places, run counts and answerers (a second, in
+the same round trip, the held tasks by id), and one Lua call reserves them, held tasks first.
+The cases it does not settle in one pass go to the application's path below.
 """
 
-from copy import copy
+from sqlalchemy import bindparam
 
 from core.errors import DomainError
 from core.hookspecs import hookimpl
 from core.models import Task
 from core.services import reservations
-from plugins.schedulers.base import kind_of, lean_page, open_tasks, ordered, parameters
+from plugins.schedulers.base import (
+    SHOWN,
+    kind_of,
+    open_tasks,
+    ordered,
+    parameters,
+    tasks_not_completed,
+)
 
 MAX_OFFSET = 2
 # Candidates examined per hand-out at most: only tasks held by others can be passed over.
 MAX_CANDIDATES = 1000
 # Candidates the lean form reads beyond those it needs, to pass over tasks others hold.
 LEAN_MARGIN = 16
+# Held tasks the lean form reads by id at most (pybossa.js holds two: the task and the next).
+HELD_SLOTS = 4
 
 
 def _candidates(kind, options, *columns):
@@ -81,47 +92,71 @@ def locked(db, project, participant, options):
     return [rows[task_id] for task_id in granted][options.offset :]
 
 
-def _with_counts(kind, options, *columns):
-    """The candidates with what a reservation is judged by, read in one snapshot."""
-    return _candidates(
-        kind,
-        options,
-        *columns,
+def _lean_read(options, held: bool):
+    """What the lean form reads: the project's open tasks short of answers, whoever asks (the
+    Lua call passes over those the volunteer answered: one statement for every volunteer, and
+    a full prefix that holds for all), with what a reservation is judged by, in one snapshot.
+    `held`: the volunteer's held tasks (:held_0...), else the tasks after :after in order."""
+    query = tasks_not_completed(
+        *SHOWN,
         (Task.n_answers - Task.n_task_runs).label("lock_places"),
         Task.n_task_runs.label("lock_runs"),
         reservations.answerers_of_task(Task.id).label("lock_answerers"),
-    )
+    ).where(Task.n_task_runs < Task.n_answers)
+    if held:
+        return query.where(Task.id.in_([bindparam(f"held_{n}") for n in range(HELD_SLOTS)]))
+    return ordered(query.where(Task.id > bindparam("after")), options).limit(bindparam("limit"))
 
 
 def lean(store, project, participant, options):
-    """`locked` in one statement and one Lua call (Redis only); None when the application's
-    path must answer: an offset it refuses, held tasks the statement did not read, or too few
-    tasks granted when more candidates (or stale ones) remain. Reservations granted before
-    such a hand-over are the volunteer's, given back first by the application's path."""
+    """`locked` in one statement (two when the volunteer holds tasks) and two Lua calls (Redis
+    only); None when the application's path must answer: an offset it refuses, more held tasks
+    than HELD_SLOTS, or too few tasks granted when more candidates (or stale ones) remain.
+    Reservations granted before such a hand-over are the volunteer's, given back first by the
+    application's path."""
     if options.offset > MAX_OFFSET or options.redis is None:
         return None
     if options.offset == MAX_OFFSET:
         return []
+    redis, at = options.redis, reservations.now()
     want = options.limit + options.offset
-    reading = copy(options)
-    reading.limit, reading.offset = want + LEAN_MARGIN, 0
+    in_id_order = options.orderby == "id" and not options.desc
+    after, held = reservations.prefix_and_held(redis, project.id, participant.key, at)
+    if len(held) > HELD_SLOTS:
+        return None
+    after = after if in_id_order else -1
+    size = want + LEAN_MARGIN
+    params = {"project_id": project.id, "after": after, "limit": size}
+    params.update((f"held_{n}", held[n] if n < len(held) else -1) for n in range(HELD_SLOTS))
     key = ("locked", options.orderby, options.desc)
-    rows = lean_page(store, key, _with_counts, project, participant, reading)
+    statements = [((*key, "after"), lambda: _lean_read(options, False), params)]
+    if held:
+        statements.insert(0, (("locked held",), lambda: _lean_read(options, True), params))
+    *mine, rows = store.batch(statements)
+    # In order first (the full prefix is judged on them), then held tasks not among them.
+    by_id = {row["id"]: row for row in (*rows, *(mine[0] if mine else ()))}
     read = {
-        row["id"]: (
+        task_id: (
             row.pop("lock_places"),
             row.pop("lock_runs"),
             reservations.answerers_read(row.pop("lock_answerers")),
         )
-        for row in rows
+        for task_id, row in by_id.items()
     }
     timeout = options.settings["scheduler.locked.timeout"]
     granted, stale, missing = reservations.reserve_read(
-        options.redis, project.id, participant.key, read, want, timeout, reservations.now(), True
+        redis,
+        project.id,
+        participant.key,
+        read,
+        want,
+        timeout,
+        at,
+        held_first=True,
+        prefix=(after, len(rows)) if in_id_order else None,
     )
-    if missing or (len(granted) < want and (stale or len(rows) == reading.limit)):
+    if missing or (len(granted) < want and (stale or len(rows) == size)):
         return None
-    by_id = {row["id"]: row for row in rows}
     return [by_id[task_id] for task_id in granted][options.offset :]
 
 

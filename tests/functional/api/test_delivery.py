@@ -13,7 +13,7 @@ from core.delivery import LeanDelivery, _Connection
 from core.hookspecs import hookimpl
 from core.models import Project, ProjectStats, Result, Task, TaskRun
 from core.services import reservations
-from plugins.schedulers.locked import LEAN_MARGIN
+from plugins.schedulers.locked import HELD_SLOTS, LEAN_MARGIN
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
 
 SCHEDULERS = "default breadth_first incremental locked user_pref"
@@ -299,17 +299,49 @@ def test_locked_answers_without_a_hold_get_the_applications_refusal(apps, db):
     assert db.get(Task, task.id).n_task_runs == 0
 
 
-def test_locked_hands_over_when_a_held_task_was_not_read(apps, db):
-    """A hold beyond the tasks the statement read: the application gives it back first."""
+def test_locked_gives_held_tasks_back_first_and_hands_over_beyond_its_slots(apps, db):
     lean, spy, _plain = apps
     project = _project("locked")
     tasks = [TaskFactory(project=project, n_answers=1) for _ in range(LEAN_MARGIN + 3)]
     alice = UserFactory()
     url = f"/api/project/{project.id}/newtask?api_key={alice.api_key}"
+    # Held beyond the tasks read in order: read apart, by id, and given back first.
     assert lean.get(url + "&orderby=id&desc=true").json["id"] == tasks[-1].id
-    assert spy.calls == 0
     assert lean.get(url).json["id"] == tasks[-1].id
+    assert spy.calls == 0
+    # More holds than the lean form reads by id: the application gives them back.
+    lean.get(url + f"&orderby=id&desc=true&limit={HELD_SLOTS + 1}")
+    assert spy.calls == 0
+    # Held tasks come back in the order asked for (ids ascending here).
+    assert lean.get(url).json["id"] == tasks[-(HELD_SLOTS + 1)].id
     assert spy.calls == 1
+
+
+def test_locked_reads_after_the_tasks_found_full(apps, db, monkeypatch):
+    """The full prefix: volunteers after the first LEAN_MARGIN + 1 are still served in one
+    pass, in id order, each by a statement that starts after the tasks all held."""
+    lean, spy, _plain = apps
+    project = _project("locked")
+    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(3 * LEAN_MARGIN)]
+    volunteers = [UserFactory() for _ in range(2 * LEAN_MARGIN)]
+    handed = [_handed(lean, project, user)["id"] for user in volunteers]
+    assert handed == [task.id for task in tasks[: len(volunteers)]]
+    assert spy.calls == 0
+    # When the first holds expire, the prefix goes with them: their tasks come first again.
+    later = reservations.now() + 3600 + 1
+    monkeypatch.setattr(reservations, "now", lambda: later)
+    assert _handed(lean, project, UserFactory())["id"] == tasks[0].id
+
+
+def test_locked_never_hands_a_volunteer_a_task_they_answered(apps, db):
+    lean, spy, _plain = apps
+    project = _project("locked")
+    answered, fresh = (TaskFactory(project=project, n_answers=3) for _ in range(2))
+    alice = UserFactory()
+    TaskRunFactory(task=answered, user=alice)
+    assert _handed(lean, project, alice)["id"] == fresh.id
+    assert _handed(lean, project, UserFactory())["id"] == answered.id
+    assert spy.calls == 0
 
 
 # -- answers ------------------------------------------------------------------------------------
