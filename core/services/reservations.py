@@ -175,27 +175,27 @@ def _upsert(db, project_id, task_id, participant, expires) -> None:
 
 # --- Redis -----------------------------------------------------------------------------------
 
-# KEYS: the participant's index of held tasks, the project's full prefix (see `lean`), then one
-# hash per task (fields p:<participant> → expiry, and `runs`: the highest run count an answer
-# released). ARGV: participant, now, expiry, how many wanted, key ttl, whether the participant's
-# held tasks must all be among the tasks given (then granted first; else nothing is granted and
-# the missing ones are returned), how many of the tasks given first were read in order after
-# an id (0: the full prefix is left alone), that id, the latest time (ms) a prefix may last;
-# then per task its id, its places left and run
-# count (read together), and the participants whose answer to it is stored already (a count,
-# then their keys): their holds are not counted, in case a worker died before releasing them,
-# and the participant is never granted a task they answered. Returns {granted, stale, missing}.
+# KEYS: the participant's index of held tasks, the project's full prefix (prefix_and_held),
+# then one hash per task (fields p:<participant> → expiry, and `runs`: the highest run count an
+# answer released). ARGV: participant, now, expiry, how many wanted, key ttl, whether the
+# participant's held tasks must all be among the tasks given (then granted first; else nothing
+# is granted and the missing ones are returned), how many of the tasks given first were read in
+# order after an id (0: the full prefix is left alone), that id, the latest time (ms) a prefix
+# may last; then per task its id, its places left and run count (read together), and the keys of
+# the participants whose answer to it is stored (a JSON array, as answerers_of_task reads it):
+# their holds are not counted, in case a worker died before releasing them, and the participant
+# is never granted a task they answered. Returns {granted, stale, missing}.
 RESERVE = """
 local field, now, expires = 'p:' .. ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local want, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local in_order, after, cap = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local tasks, at = {}, 10
 for i = 3, #KEYS do
-  local answered, count = {}, tonumber(ARGV[at + 3])
-  for j = 1, count do answered['p:' .. ARGV[at + 3 + j]] = true end
+  local answered = {}
+  for _, who in ipairs(cjson.decode(ARGV[at + 3])) do answered['p:' .. who] = true end
   table.insert(tasks, {key = KEYS[i], id = ARGV[at], places = tonumber(ARGV[at + 1]),
                        runs = tonumber(ARGV[at + 2]), answered = answered})
-  at = at + 4 + count
+  at = at + 4
 end
 -- The full prefix: the tasks read in order, while every place of each is held (live holds of
 -- volunteers whose answers are not stored, the participant's included).
@@ -374,16 +374,12 @@ def _json_list_sqlite(element, compiler, **kw):
 
 def answerers_of_task(task_id):
     """Sub-select: the keys of the participants who answered the task, a JSON array in text
-    (read by `answerers_read`)."""
+    (NULL or [] for none), which RESERVE takes as it is."""
     return (
         select(_json_list(participant_key_of_run()))
         .where(TaskRun.task_id == task_id)
         .scalar_subquery()
     )
-
-
-def answerers_read(value: str | None) -> set[str]:
-    return set(orjson.loads(value)) if value else set()
 
 
 def hold_location(task_id, participant) -> tuple[str, str]:
@@ -393,6 +389,15 @@ def hold_location(task_id, participant) -> tuple[str, str]:
 
 def _task_key(task_id) -> str:
     return f"crowdnest:reservation:task:{task_id}"
+
+
+def _script(redis, source: str):
+    """The client's Script object for `source`, made once (it hashes the source)."""
+    scripts = redis.__dict__.setdefault("_crowdnest_scripts", {})
+    script = scripts.get(source)
+    if script is None:
+        script = scripts[source] = redis.register_script(source)
+    return script
 
 
 def _prefix_key(project_id) -> str:
@@ -443,7 +448,8 @@ def _redis_reserve(redis, counts, project_id, participant, task_ids, want, timeo
 def reserve_read(
     redis, project_id, participant, read, want, timeout, at, held_first=False, prefix=None
 ):
-    """RESERVE for the tasks `read` ({task id: (places, runs, answerers)}, in the order to try):
+    """RESERVE for the tasks `read` ({task id: (places, runs, answerers)}, in the order to try;
+    answerers a set of keys, or answerers_of_task's JSON text):
     (granted ids, stale ids, ids the participant holds that `read` lacks). With `held_first`
     the participant's held tasks are granted before the others, and must all be in `read`.
     With `prefix` ((the id the first tasks were read after, -1 for from the first; how many
@@ -453,11 +459,11 @@ def reserve_read(
     args = [participant, repr(at), repr(at + timeout), want, timeout + KEY_MARGIN]
     args += [int(held_first), in_order, after, repr(cap)]
     for task_id, (places, runs, answerers) in read.items():
-        keys_done = sorted(answerers)
-        args += [task_id, places, runs, len(keys_done), *keys_done]
+        listed = answerers if isinstance(answerers, str) else orjson.dumps(sorted(answerers))
+        args += [task_id, places, runs, listed]
     keys = [_held_key(project_id, participant), _prefix_key(project_id)]
     keys += [_task_key(task_id) for task_id in read]
-    found = redis.register_script(RESERVE)(keys=keys, args=args)
+    found = _script(redis, RESERVE)(keys=keys, args=args)
     return tuple([int(task_id) for task_id in ids] for ids in found)
 
 
@@ -471,14 +477,14 @@ def prefix_and_held(redis, project_id, participant, at) -> tuple[int, list[int]]
     within that time); a volunteer's own holds in it are read apart, by id.
     """
     keys = [_held_key(project_id, participant), _prefix_key(project_id)]
-    last, held = redis.register_script(PREFIX_AND_HELD)(keys=keys, args=[repr(at)])
+    last, held = _script(redis, PREFIX_AND_HELD)(keys=keys, args=[repr(at)])
     return int(last), [int(task_id) for task_id in held]
 
 
 def release_committed(redis, project_id, task_id, participant, timeout, runs) -> None:
     """Redis: the participant's hold released once their answer, which brought the task's run
     count to `runs`, is committed (`release`; the lean path calls it itself)."""
-    redis.register_script(RELEASE)(
+    _script(redis, RELEASE)(
         keys=[_task_key(task_id), _held_key(project_id, participant)],
         args=[participant, task_id, timeout + KEY_MARGIN, runs],
     )

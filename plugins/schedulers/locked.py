@@ -139,7 +139,7 @@ def lean(store, project, participant, options):
         task_id: (
             row.pop("lock_places"),
             row.pop("lock_runs"),
-            reservations.answerers_read(row.pop("lock_answerers")),
+            row.pop("lock_answerers") or "[]",  # JSON text, as the Lua call reads it
         )
         for task_id, row in by_id.items()
     }
