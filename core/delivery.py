@@ -40,6 +40,7 @@ import logging
 import re
 from contextlib import contextmanager
 from types import SimpleNamespace
+from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 import orjson
@@ -543,6 +544,17 @@ return #KEYS
 """
 
 
+class Counting(NamedTuple):
+    """What a lean form that counts (`lean.counts`) needs to count the request and stamp its
+    hand-outs itself, in its own Redis calls: `window` (the rate-limit counter, its expiry, the
+    limit), `stamps` (the guard's key prefix, value, ttl). It sets `options.counted` to the
+    request's count; over the limit it reserves and stamps nothing."""
+
+    window: tuple
+    stamps: tuple
+    reset: int
+
+
 class LeanDelivery:
     """WSGI middleware answering the newtask and answer requests it can answer exactly, as the
     application would; see the module doc."""
@@ -604,25 +616,31 @@ class LeanDelivery:
             address=address_of(environ, self.settings),
         )
         asking.user_ip = pseudonymise_ip(asking.address, self.settings["ip.pseudonym_key"])
+        asking.match = match
         reference = match.group(2) or match.group(1)
         by_id = reference.isdigit()
         with self.statements.connect() as connection:
             found = self._hinted(connection, by_id, reference, asking, options)
             if found is None:
                 found = self._in_two_steps(connection, by_id, reference, asking, options)
+        counted_by_lean = getattr(options, "counted", None)
         if found is None:
+            if counted_by_lean is not None:  # counted once: the application reuses it
+                environ["crowdnest.ratelimit"] = self.limiter.verdict(
+                    counted_by_lean, options.counting.reset
+                )
             return None
         project, volunteer, tasks = found
-        # The request is counted and, if allowed, its hand-outs stamped: one Redis round trip.
-        user_id = project.user_id
-        client = f"user:{user_id}" if user_id is not None else f"ip:{asking.address}"
-        route = "newtask" if match.group(1) is not None else "newtask_short"
-        counter, reset = self.limiter.window(route, client)
-        stamps = [guard.stamp_key(volunteer.key, task["id"]) for task in tasks]
-        count = self._count_and_stamp(
-            keys=[counter, *stamps],
-            args=[reset + 10, self.limiter.limit, utcnow(), self.settings["guard.ttl"]],
-        )
+        if counted_by_lean is not None:  # the lean form counted and stamped (Counting)
+            count, reset = counted_by_lean, options.counting.reset
+        else:
+            # The request is counted and, if allowed, its hand-outs stamped: one round trip.
+            counter, reset = self._window(project, asking, match)
+            stamps = [guard.stamp_key(volunteer.key, task["id"]) for task in tasks]
+            count = self._count_and_stamp(
+                keys=[counter, *stamps],
+                args=[reset + 10, self.limiter.limit, utcnow(), self.settings["guard.ttl"]],
+            )
         counted = self.limiter.verdict(int(count), reset)
         # Counted once: core.ratelimit reuses this count when the application answers (429).
         environ["crowdnest.ratelimit"] = counted
@@ -630,6 +648,13 @@ class LeanDelivery:
             return None
         payload = {} if not tasks else tasks[0] if len(tasks) == 1 else tasks
         return self._json(payload, counted)
+
+    def _window(self, project, asking, match) -> tuple[str, int]:
+        """The rate-limit window's counter and reset epoch of this newtask (core.ratelimit)."""
+        user_id = project.user_id
+        client = f"user:{user_id}" if user_id is not None else f"ip:{asking.address}"
+        route = "newtask" if match.group(1) is not None else "newtask_short"
+        return self.limiter.window(route, client)
 
     def _in_two_steps(self, connection, by_id: bool, reference: str, asking, options):
         """The project and caller first, then the scheduler's query: (project, volunteer,
@@ -647,6 +672,13 @@ class LeanDelivery:
             return None
         self._remember(project)
         volunteer = self._volunteer(project.user_id, asking)
+        if getattr(lean, "counts", False):
+            counter, reset = self._window(project, asking, asking.match)
+            options.counting = Counting(
+                (counter, reset + 10, self.limiter.limit),
+                (guard.stamp_prefix(volunteer.key), utcnow(), self.settings["guard.ttl"]),
+                reset,
+            )
         tasks = (
             lean(connection, project, volunteer, self._options(options)) if options.limit else []
         )

@@ -16,7 +16,12 @@ from core.models import TaskRequest
 
 def stamp_key(participant: str, task_id: int) -> str:
     """The Redis key of the stamp of `task_id` handed to `participant`."""
-    return f"crowdnest:task_requested:{participant}:task:{task_id}"
+    return f"{stamp_prefix(participant)}{task_id}"
+
+
+def stamp_prefix(participant: str) -> str:
+    """What the keys of `participant`'s stamps begin with (then the task id; Lua scripts)."""
+    return f"crowdnest:task_requested:{participant}:task:"
 
 
 def stamp(db, redis, participant: str, project_id: int, task_ids, ttl: int) -> None:

@@ -181,15 +181,18 @@ def _upsert(db, project_id, task_id, participant, expires) -> None:
 # participant's held tasks must all be among the tasks given (then granted first; else nothing
 # is granted and the missing ones are returned), how many of the tasks given first were read in
 # order after an id (0: the full prefix is left alone), that id, the latest time (ms) a prefix
-# may last; then per task its id, its places left and run count (read together), and the keys of
-# the participants whose answer to it is stored (a JSON array, as answerers_of_task reads it):
-# their holds are not counted, in case a worker died before releasing them, and the participant
-# is never granted a task they answered. Returns {granted, stale, missing}.
+# may last, and the guard's stamps to set for the tasks granted past an offset (their keys'
+# prefix, '' for none; their value; their ttl; the offset); then per task its id, its places
+# left and run count (read together), and the keys of the participants whose answer to it is
+# stored (a JSON array, as answerers_of_task reads it): their holds are not counted, in case a
+# worker died before releasing them, and the participant is never granted a task they
+# answered. Returns {granted, stale, missing}.
 RESERVE = """
 local field, now, expires = 'p:' .. ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local want, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local in_order, after, cap = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local tasks, at = {}, 10
+local stamps, stamped, stamp_ttl, offset = ARGV[10], ARGV[11], ARGV[12], tonumber(ARGV[13])
+local tasks, at = {}, 14
 for i = 3, #KEYS do
   local answered = {}
   for _, who in ipairs(cjson.decode(ARGV[at + 3])) do answered['p:' .. who] = true end
@@ -276,12 +279,25 @@ if last then
     end
   end
 end
+if stamps ~= '' then
+  for i = offset + 1, #granted do
+    redis.call('SET', stamps .. granted[i], stamped, 'EX', stamp_ttl)
+  end
+end
 return {granted, stale, {}}
 """
 
-# KEYS: the participant's index of held tasks, the project's full prefix. ARGV: now. Returns
-# {the prefix's last task id (-1 for none), the ids of the tasks the participant holds}.
+# KEYS: the participant's index of held tasks, the project's full prefix[, a rate-limit window's
+# counter]. ARGV: now[, the counter's expiry, the limit]. Returns {the request's count (0 when
+# not counted), the prefix's last task id (-1 for none), the ids of the tasks the participant
+# holds}; over the limit, only the count.
 PREFIX_AND_HELD = """
+local count = 0
+if #KEYS > 2 then
+  count = redis.call('INCR', KEYS[3])
+  if count == 1 then redis.call('EXPIREAT', KEYS[3], ARGV[2]) end
+  if count > tonumber(ARGV[3]) then return {count, '-1', {}} end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local held = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
 local current, upto = redis.call('GET', KEYS[2]), '-1'
@@ -291,7 +307,7 @@ if current then
     upto = string.sub(current, 1, colon - 1)
   end
 end
-return {upto, held}
+return {count, upto, held}
 """
 
 # KEYS: the task's hash, the participant's index. ARGV: participant, task id, key ttl, the
@@ -446,18 +462,29 @@ def _redis_reserve(redis, counts, project_id, participant, task_ids, want, timeo
 
 
 def reserve_read(
-    redis, project_id, participant, read, want, timeout, at, held_first=False, prefix=None
+    redis,
+    project_id,
+    participant,
+    read,
+    want,
+    timeout,
+    at,
+    held_first=False,
+    prefix=None,
+    stamps=("", "", 0, 0),
 ):
     """RESERVE for the tasks `read` ({task id: (places, runs, answerers)}, in the order to try;
     answerers a set of keys, or answerers_of_task's JSON text):
     (granted ids, stale ids, ids the participant holds that `read` lacks). With `held_first`
     the participant's held tasks are granted before the others, and must all be in `read`.
     With `prefix` ((the id the first tasks were read after, -1 for from the first; how many
-    were): prefix_and_held), the project's full prefix is extended over those found full."""
+    were): prefix_and_held), the project's full prefix is extended over those found full.
+    `stamps`: the guard's stamps for the tasks granted past an offset ((key prefix, value, ttl,
+    offset); core.services.guard), set in the same call."""
     after, in_order = prefix or (-1, 0)
     cap = (at + PREFIX_SECONDS) * 1000
     args = [participant, repr(at), repr(at + timeout), want, timeout + KEY_MARGIN]
-    args += [int(held_first), in_order, after, repr(cap)]
+    args += [int(held_first), in_order, after, repr(cap), *stamps]
     for task_id, (places, runs, answerers) in read.items():
         listed = answerers if isinstance(answerers, str) else orjson.dumps(sorted(answerers))
         args += [task_id, places, runs, listed]
@@ -467,8 +494,12 @@ def reserve_read(
     return tuple([int(task_id) for task_id in ids] for ids in found)
 
 
-def prefix_and_held(redis, project_id, participant, at) -> tuple[int, list[int]]:
-    """(the last task id of the project's full prefix, or -1; the tasks the participant holds).
+def prefix_and_held(
+    redis, project_id, participant, at, counting=None
+) -> tuple[int, int, list[int]]:
+    """(the request's count, the last task id of the project's full prefix or -1, the tasks the
+    participant holds). With `counting` ((a rate-limit window's counter, its expiry, the
+    limit)) the request is counted first; over the limit, nothing else is read.
 
     The full prefix serves the lean `locked` form in id order: every task up to it that is
     open and short of answers has all its places held (as the last reservations found them),
@@ -476,9 +507,13 @@ def prefix_and_held(redis, project_id, participant, at) -> tuple[int, list[int]]
     at most PREFIX_SECONDS (a place freed otherwise, by a deleted run or more n_answers, is seen
     within that time); a volunteer's own holds in it are read apart, by id.
     """
-    keys = [_held_key(project_id, participant), _prefix_key(project_id)]
-    last, held = _script(redis, PREFIX_AND_HELD)(keys=keys, args=[repr(at)])
-    return int(last), [int(task_id) for task_id in held]
+    keys, args = [_held_key(project_id, participant), _prefix_key(project_id)], [repr(at)]
+    if counting is not None:
+        counter, expires, limit = counting
+        keys.append(counter)
+        args += [expires, limit]
+    count, last, held = _script(redis, PREFIX_AND_HELD)(keys=keys, args=args)
+    return int(count), int(last), [int(task_id) for task_id in held]
 
 
 def release_committed(redis, project_id, task_id, participant, timeout, runs) -> None:

@@ -32,7 +32,7 @@ MAX_OFFSET = 2
 # Candidates examined per hand-out at most: only tasks held by others can be passed over.
 MAX_CANDIDATES = 1000
 # Candidates the lean form reads beyond those it needs, to pass over tasks others hold.
-LEAN_MARGIN = 16
+LEAN_MARGIN = 8
 # Held tasks the lean form reads by id at most (pybossa.js holds two: the task and the next).
 HELD_SLOTS = 4
 
@@ -121,7 +121,16 @@ def lean(store, project, participant, options):
     redis, at = options.redis, reservations.now()
     want = options.limit + options.offset
     in_id_order = options.orderby == "id" and not options.desc
-    after, held = reservations.prefix_and_held(redis, project.id, participant.key, at)
+    # The lean path may hand its counting over (core.delivery.Counting): the request is then
+    # counted before anything is reserved, and the stamps set with the reservations.
+    counting = getattr(options, "counting", None)
+    count, after, held = reservations.prefix_and_held(
+        redis, project.id, participant.key, at, counting and counting.window
+    )
+    if counting is not None:
+        options.counted = count
+        if count > counting.window[2]:
+            return []  # refused: the application answers (429)
     if len(held) > HELD_SLOTS:
         return None
     after = after if in_id_order else -1
@@ -154,12 +163,14 @@ def lean(store, project, participant, options):
         at,
         held_first=True,
         prefix=(after, len(rows)) if in_id_order else None,
+        stamps=("", "", 0, 0) if counting is None else (*counting.stamps, options.offset),
     )
     if missing or (len(granted) < want and (stale or len(rows) == size)):
         return None
     return [by_id[task_id] for task_id in granted][options.offset :]
 
 
+lean.counts = True  # counts the request and stamps in its own Redis calls
 locked.lean = lean
 
 

@@ -276,25 +276,25 @@ def test_the_full_prefix_grows_over_full_tasks_and_ends_with_their_first_hold(re
     # user:1 holds task 1 for 5 seconds (from AT + 1), user:2 task 2 for an hour.
     reservations.reserve_read(redis, 7, "user:1", {1: one_place[1]}, 1, 5, AT + 1)
     reservations.reserve_read(redis, 7, "user:2", {2: one_place[2]}, 1, TIMEOUT, AT + 2)
-    assert reservations.prefix_and_held(redis, 7, "user:9", AT + 3) == (-1, [])
+    assert reservations.prefix_and_held(redis, 7, "user:9", AT + 3)[1:] == (-1, [])
 
     found = reservations.reserve_read(
         redis, 7, "user:9", one_place, 1, TIMEOUT, AT + 3, prefix=(-1, 3)
     )
     assert found == ([3], [], [])
     # 1 and 2 were full when read (3 was filled by this very call: found full next time).
-    assert reservations.prefix_and_held(redis, 7, "user:8", AT + 3) == (2, [])
+    assert reservations.prefix_and_held(redis, 7, "user:8", AT + 3)[1:] == (2, [])
     # Extended only from a prefix still standing.
     reservations.reserve_read(
         redis, 7, "user:8", {3: one_place[3]}, 1, TIMEOUT, AT + 3, prefix=(2, 1)
     )
-    assert reservations.prefix_and_held(redis, 7, "user:8", AT + 5.9) == (3, [])
+    assert reservations.prefix_and_held(redis, 7, "user:8", AT + 5.9)[1:] == (3, [])
     # It ends when the first hold in it expires (user:1's, on task 1, at AT + 6).
-    assert reservations.prefix_and_held(redis, 7, "user:8", AT + 6) == (-1, [])
+    assert reservations.prefix_and_held(redis, 7, "user:8", AT + 6)[1:] == (-1, [])
     reservations.reserve_read(
         redis, 7, "user:7", {3: one_place[3]}, 1, TIMEOUT, AT + 6, prefix=(2, 1)
     )
-    assert reservations.prefix_and_held(redis, 7, "user:7", AT + 6)[0] == -1
+    assert reservations.prefix_and_held(redis, 7, "user:7", AT + 6)[1] == -1
 
 
 def test_the_full_prefix_lasts_prefix_seconds_at_most(redis_client):
@@ -303,7 +303,7 @@ def test_the_full_prefix_lasts_prefix_seconds_at_most(redis_client):
     reservations.reserve_read(
         redis, 7, "user:2", {1: (1, 0, set())}, 1, TIMEOUT, AT, prefix=(-1, 1)
     )
-    assert reservations.prefix_and_held(redis, 7, "user:3", AT)[0] == 1
+    assert reservations.prefix_and_held(redis, 7, "user:3", AT)[1] == 1
     assert (
-        reservations.prefix_and_held(redis, 7, "user:3", AT + reservations.PREFIX_SECONDS)[0] == -1
+        reservations.prefix_and_held(redis, 7, "user:3", AT + reservations.PREFIX_SECONDS)[1] == -1
     )

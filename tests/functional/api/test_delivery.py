@@ -551,22 +551,27 @@ def test_a_lean_answer_invalidates_cached_reads(apps, db):
     assert lean.get(f"/api/task/{task.id}").json["id"] == task.id
 
 
+@pytest.mark.parametrize("sched", ["default", "locked"])
 def test_over_the_rate_limit_nothing_is_handed_out_or_stored(
-    make_app, redis_client, redis_url, db
+    make_app, redis_client, redis_url, db, sched
 ):
-    limited = make_app(redis__url=redis_url, ratelimit__limit="1")
-    project = _project()
-    task = TaskFactory(project=project, n_answers=5)
+    limited = make_app(redis__url=redis_url, ratelimit__limit="1", plugins__schedulers=SCHEDULERS)
+    project = _project(sched)
+    task, other = (TaskFactory(project=project, n_answers=5) for _ in range(2))
     volunteer = UserFactory()
     url = f"/api/project/{project.id}/newtask?api_key={volunteer.api_key}"
     stamp = f"crowdnest:task_requested:user:{volunteer.id}:task:{task.id}"
-    assert limited.get(url).json["id"] == task.id
+    first = limited.get(url)
+    assert first.json["id"] == task.id
+    assert first.headers["X-RateLimit-Remaining"] == "0"
     assert redis_client.get(stamp) is not None
     redis_client.delete(stamp)
-    refused = limited.get(url, status=429)
+    refused = limited.get(url + "&limit=2", status=429)
     assert refused.json["exception_cls"] == "TooManyRequests"
     assert refused.headers["X-RateLimit-Remaining"] == "0"
     assert redis_client.get(stamp) is None  # a refused request hands nothing out
+    holds = reservations.held(None, redis_client, project.id, f"user:{volunteer.id}", 0)
+    assert other.id not in holds  # nor reserves anything
 
     redis_client.set(stamp, "2024-01-01T00:00:00.000000")
     body = {"project_id": project.id, "task_id": task.id, "info": {}}
