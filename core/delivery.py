@@ -524,15 +524,19 @@ end
 return count
 """
 # The rate-limit window's INCR, the guard's stamp of the task and, for a project served by
-# `locked`, the caller's hold on it (its expiry). KEYS: counter, stamp[, reservation hash].
-# ARGV: window expiry[, the hold's field].
-COUNT_AND_READ = """
+# `locked`, the caller's hold on it (its expiry; kept HOLD_GRACE seconds more at least while the
+# answer is stored: reservations.kept). KEYS: counter, stamp[, reservation hash]. ARGV: window
+# expiry[, the hold's field, now].
+COUNT_AND_READ = (
+    reservations.KEEP_HOLD
+    + """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
 local hold = false
-if #KEYS > 2 then hold = redis.call('HGET', KEYS[3], ARGV[2]) end
+if #KEYS > 2 then hold = keep_hold(KEYS[3], ARGV[2], tonumber(ARGV[3])) end
 return {count, redis.call('GET', KEYS[2]), hold}
 """
+)
 
 
 # After an answer's commit: its stamp consumed, the written tables' generations incremented.
@@ -781,16 +785,17 @@ class LeanDelivery:
             counter, reset = self.limiter.window("collection_taskrun", client)
             keys = [counter, guard.stamp_key(participant.key, data["task_id"])]
             args = [reset + 10]
+            now = reservations.now()
             if locked:
                 key, field = reservations.hold_location(data["task_id"], participant.key)
                 keys.append(key)
-                args.append(field)
+                args += [field, repr(now)]
             count, handed_out, hold = self._count_and_read(keys=keys, args=args)
             counted = self.limiter.verdict(int(count), reset)
             environ["crowdnest.ratelimit"] = counted
             if not counted[0] or handed_out is None:
                 return None
-            if locked and not reservations.live(hold, reservations.now()):
+            if locked and not reservations.live(hold, now):
                 return None  # the application refuses it in its words
             handed_out = handed_out.decode() if isinstance(handed_out, bytes) else handed_out
             kind = "user" if user_id is not None else "ip"

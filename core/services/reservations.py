@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # Redis keys outlive the longest reservation by this much (seconds).
 KEY_MARGIN = 60
 STALE_RETRIES = 3
+# Seconds a hold is kept at least once its answer is being stored (`kept`).
+HOLD_GRACE = 60
 # The longest a full prefix is trusted (seconds; prefix_and_held).
 PREFIX_SECONDS = 10
 
@@ -64,6 +66,17 @@ def holds(db, redis, task_id: int, participant: str, at: float) -> bool:
         return _redis_holds(redis, task_id, participant, at)
     mine = TaskReservation.participant == participant
     return db.scalar(_live(at, TaskReservation.task_id == task_id, mine)) is not None
+
+
+def kept(db, redis, task_id: int, participant: str, at: float) -> bool:
+    """Whether `participant` holds the task at time `at`, for an answer about to be stored:
+    with Redis the hold is made to last HOLD_GRACE seconds more at least, so that it cannot
+    expire (and its place go to another volunteer) while the answer is being stored. (The
+    database store needs none: a reservation waits for the answer's row lock.)"""
+    if redis is None:
+        return holds(db, None, task_id, participant, at)
+    key, field = hold_location(task_id, participant)
+    return live(_script(redis, KEEP)(keys=[key], args=[field, repr(at)]), at)
 
 
 def room_clause(redis, at: float):
@@ -309,6 +322,23 @@ if current then
 end
 return {count, upto, held}
 """
+
+# Lua: the participant's hold (the task's hash `key`, its `field`) read at time `now` and, when
+# live, made to last HOLD_GRACE seconds more at least; returns the expiry read (false: none).
+KEEP_HOLD = f"""
+local function keep_hold(key, field, now)
+  local expiry = redis.call('HGET', key, field)
+  if expiry and tonumber(expiry) > now and tonumber(expiry) < now + {HOLD_GRACE} then
+    redis.call('HSET', key, field, string.format('%.6f', now + {HOLD_GRACE}))
+    if redis.call('TTL', key) < {HOLD_GRACE + KEY_MARGIN} then
+      redis.call('EXPIRE', key, {HOLD_GRACE + KEY_MARGIN})
+    end
+  end
+  return expiry
+end
+"""
+# KEYS: the task's hash. ARGV: the hold's field, now.
+KEEP = KEEP_HOLD + "return keep_hold(KEYS[1], ARGV[1], tonumber(ARGV[2]))"
 
 # KEYS: the task's hash, the participant's index. ARGV: participant, task id, key ttl, the
 # task's run count the answer committed.

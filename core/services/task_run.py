@@ -127,7 +127,7 @@ def _holds_reservation(db, data: dict, participant: "Participant") -> bool:
     return (
         isinstance(task_id, int)
         and not isinstance(task_id, bool)
-        and reservations.holds(db, participant.redis, task_id, participant.key, reservations.now())
+        and reservations.kept(db, participant.redis, task_id, participant.key, reservations.now())
     )
 
 

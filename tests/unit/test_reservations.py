@@ -307,3 +307,21 @@ def test_the_full_prefix_lasts_prefix_seconds_at_most(redis_client):
     assert (
         reservations.prefix_and_held(redis, 7, "user:3", AT + reservations.PREFIX_SECONDS)[1] == -1
     )
+
+
+def test_a_hold_checked_for_an_answer_outlasts_the_answer(db, redis):
+    # alice's hold ends in 5 seconds; her answer is checked now and takes a while to store.
+    task = TaskFactory(n_answers=1)
+    granted = reservations.reserve(db, redis, task.project_id, "user:1", [task.id], 1, 5, AT)
+    db.commit()
+    assert granted == [task.id]
+
+    assert reservations.kept(db, redis, task.id, "user:1", AT + 1)
+    # Past the reservation's own end, her place is still hers (Redis: kept HOLD_GRACE seconds;
+    # the database store has the answer's row lock instead, and keeps the hold as it was).
+    later = AT + 6
+    if redis is not None:
+        assert reservations.holds(db, redis, task.id, "user:1", later)
+        assert not _reserve(db, redis, task, "user:2", at=later)
+    assert not reservations.kept(db, redis, task.id, "user:3", AT + 1)
+    assert not reservations.kept(db, redis, task.id, "user:1", AT + reservations.HOLD_GRACE + 2)
