@@ -5,34 +5,37 @@ neither can be cached. Through Pyramid each costs a router, four tweens, a zope 
 ORM session and several ORM statements: 7 to 20 ms of CPU here. This WSGI middleware answers
 the common cases itself, in front of the application, in a fraction of that:
 
-* `GET /api/project/<id>/newtask` (and `/api/<id>/newtask`): two SQL statements on a bare pooled
-  connection in autocommit mode (the project and the caller's api key in one, the scheduler's
-  query in the other), each compiled once per shape from the same SQLAlchemy query the Pyramid
-  view runs (plugins/schedulers/base.py), so the two paths cannot drift apart; then the
-  contributions-guard stamps (core.services.guard).
+* `GET /api/project/<id>/newtask` (and `/api/<id>/newtask`): the scheduler's lean form
+  (`scheduler.lean`, docs/plugins.md) runs on a bare pooled connection in autocommit mode, its
+  statements compiled once per shape from the same SQLAlchemy queries the Pyramid view runs
+  (plugins/schedulers/base.py), so the two paths cannot drift apart: one statement for a
+  project served before (CarryCaller: the project and the caller read along), two otherwise;
+  then the contributions-guard stamps (core.services.guard). `locked` reserves in Redis as
+  well, and counts and stamps in its own Lua calls (Counting).
 * `POST /api/taskrun` with a plain JSON answer (`project_id`, `task_id`, `info`): one statement
-  reads the task, its project and the caller; then, in one transaction, the run is inserted and
-  counted on its task, its project's `updated` and figures (core.services.stats.answer_counted)
-  and, when the answer completes the task or comes after, the task's state and a new result
-  version (core.services.task_run's statements) — on PostgreSQL in two or three round trips
-  (psycopg's pipeline mode), rows locked in the application's order (task, project,
-  project_stats, result) so the two paths never deadlock. After the commit the stamp is
-  consumed, the caches invalidated as a session's commit would (core.generations, core.cache)
-  and a completion announced to the task_completed hook with the objects the application
-  passes.
+  reads the task, its project and the caller; one Redis call counts the request and reads the
+  hand-out's stamp (under `locked`, also the caller's hold, kept while the answer is stored);
+  then, in one transaction, the run is inserted and counted on its task, its project's
+  `updated` and figures (core.services.stats.answer_counted) and, when the answer completes the
+  task or comes after, the task's state and a new result version (core.services.task_run's
+  statements) — on PostgreSQL in one round trip (psycopg's pipeline mode, BEGIN to COMMIT), rows
+  locked in the application's order (task, project, project_stats, result) so the two paths
+  never deadlock. After the commit the stamp is consumed, the caches invalidated as a session's
+  commit would (core.generations, core.cache), under `locked` the hold released, and a
+  completion announced to the task_completed hook with the objects the application passes.
 
 Both count the rate limit with core.ratelimit's key, once whichever path answers. Anything else
 goes to the application unchanged, before anything is written: other methods or paths, a session
 cookie or an Origin header (sessions, CSRF and CORS belong to Pyramid), parameters or bodies the
 view would refuse or that carry more (files, `external_uid` answers), an unknown project, task or
 api key, anonymous callers of projects that refuse them, a project token the view would refuse,
-a scheduler without a lean form (`scheduler.lean`, docs/plugins.md) or whose lean form hands the
-request over (`locked` when one statement and one Lua call do not settle it: its reservations
-made by then are the volunteer's, given back first), an unrequested task or, under `locked`, one
-the caller does not hold, a second answer (the unique index refuses it; the application
-then answers with PYBOSSA's message), a refused rate limit (the count is handed over, so the
-refusal comes in the API's error shape), and any error before the commit. It runs only with
-Redis: without it, stamps live in the database and belong in the application's transaction.
+a scheduler without a lean form or whose lean form hands the request over (`locked` when one
+pass does not settle it: its reservations made by then are the volunteer's, given back first),
+an unrequested task or, under `locked`, one the caller does not hold, a second answer (the
+unique index refuses it; the application then answers with PYBOSSA's message), a refused rate
+limit (the count is handed over, so the refusal comes in the API's error shape), and any error
+before the commit. It runs only with Redis: without it, stamps live in the database and belong
+in the application's transaction.
 """
 
 import io

@@ -6,10 +6,11 @@ requested order; unlike PYBOSSA, `limit`, `orderby` and `desc` are honoured. `of
 PYBOSSA's meaning, on which pybossa.js relies to fetch the next task ahead: 1 skips the first
 task granted (its reservation kept), 2 answers nothing, more is a 400.
 
-With Redis it also has a lean form (core.delivery, `lean`): one Lua call reads the volunteer's
-holds and the project's full prefix (tasks whose places are all held, in id order: read past),
-one statement reads the candidates with their places, run counts and answerers (a second, in
-the same round trip, the held tasks by id), and one Lua call reserves them, held tasks first.
+With Redis it also has a lean form (core.delivery, `lean`): one Lua call counts the request and
+reads the volunteer's holds and the project's full prefix (tasks whose places are all held, in
+id order: read past), one statement reads the candidates with their places, run counts and
+answerers (a second, in the same round trip, the held tasks by id), and one Lua call reserves
+them, held tasks first, and stamps those handed out.
 The cases it does not settle in one pass go to the application's path below.
 """
 
