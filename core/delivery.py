@@ -542,13 +542,22 @@ return {count, redis.call('GET', KEYS[2]), hold}
 )
 
 
-# After an answer's commit: its stamp consumed, the written tables' generations incremented.
-# KEYS: the stamp, then the generations.
-DELETE_AND_INCREMENT = """
+# After an answer's commit: its stamp consumed, under `locked` its hold released, the written
+# tables' generations incremented. KEYS: the stamp[, the hold's two keys], then the generations.
+# ARGV: '1' when the hold's keys are given, then release_hold's other arguments.
+DELETE_AND_INCREMENT = (
+    reservations.RELEASE_HOLD
+    + """
+local first = 2
+if ARGV[1] == '1' then
+  release_hold(KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+  first = 4
+end
 redis.call('DEL', KEYS[1])
-for i = 2, #KEYS do redis.call('INCR', KEYS[i]) end
+for i = first, #KEYS do redis.call('INCR', KEYS[i]) end
 return #KEYS
 """
+)
 
 
 class Counting(NamedTuple):
@@ -825,14 +834,17 @@ class LeanDelivery:
         """After the commit: the stamp consumed, the caches told, under `locked` the hold
         released (the task now has `runs` runs), a completion announced."""
         tables = (*ANSWER_TABLES, "result") if result_id is not None else ANSWER_TABLES
-        steps = [
-            (self._consume_and_bump, guard.stamp_key(participant.key, run["task_id"]), tables),
-            (cache.bump_written, self.registry["cache"], tables),
-        ]
+        hold = None
         if runs is not None:
             timeout = self.settings["scheduler.locked.timeout"]
-            hold = (run["project_id"], run["task_id"], participant.key, timeout, runs)
-            steps.append((reservations.release_committed, self.redis, *hold))
+            hold = reservations.release_location(
+                run["project_id"], run["task_id"], participant.key, timeout, runs
+            )
+        stamp = guard.stamp_key(participant.key, run["task_id"])
+        steps = [
+            (self._consume_and_bump, stamp, tables, hold),
+            (cache.bump_written, self.registry["cache"], tables),
+        ]
         if result_id is not None:
             steps.append((self._announce, run, result_id))
         for fn, *args in steps:
@@ -841,10 +853,14 @@ class LeanDelivery:
             except Exception:
                 log.exception("after storing an answer: %s failed", fn.__name__)
 
-    def _consume_and_bump(self, stamp: str, tables) -> None:
-        """The stamp consumed and the tables' generations bumped: one Redis call."""
+    def _consume_and_bump(self, stamp: str, tables, hold) -> None:
+        """The stamp consumed, the hold released (`hold`: release_location's keys and
+        arguments, or None) and the tables' generations bumped: one Redis call."""
         bumped = [generations.key(table) for table in sorted(tables)] if self._tracked else []
-        self._delete_and_increment(keys=[stamp, *bumped])
+        hold_keys, hold_args = hold or ([], [])
+        self._delete_and_increment(
+            keys=[stamp, *hold_keys, *bumped], args=["1" if hold else "0", *hold_args]
+        )
 
     def _announce(self, run: dict, result_id: int) -> None:
         """The task_completed hook, with the objects the application's path passes: read in

@@ -340,16 +340,19 @@ end
 # KEYS: the task's hash. ARGV: the hold's field, now.
 KEEP = KEEP_HOLD + "return keep_hold(KEYS[1], ARGV[1], tonumber(ARGV[2]))"
 
-# KEYS: the task's hash, the participant's index. ARGV: participant, task id, key ttl, the
-# task's run count the answer committed.
-RELEASE = """
-redis.call('HDEL', KEYS[1], 'p:' .. ARGV[1])
-if tonumber(redis.call('HGET', KEYS[1], 'runs') or '0') < tonumber(ARGV[4]) then
-  redis.call('HSET', KEYS[1], 'runs', ARGV[4])
+# Lua: release_hold(the task's hash, the participant's index, participant, task id, key ttl, the
+# task's run count the answer committed). RELEASE calls it with KEYS and ARGV in that order.
+RELEASE_HOLD = """
+local function release_hold(task_key, held_key, participant, task_id, ttl, runs)
+  redis.call('HDEL', task_key, 'p:' .. participant)
+  if tonumber(redis.call('HGET', task_key, 'runs') or '0') < tonumber(runs) then
+    redis.call('HSET', task_key, 'runs', runs)
+  end
+  redis.call('EXPIRE', task_key, ttl)
+  redis.call('ZREM', held_key, task_id)
 end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('ZREM', KEYS[2], ARGV[2])
 """
+RELEASE = RELEASE_HOLD + "release_hold(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])"
 
 
 def _answered(db, task_ids) -> dict[int, set[str]]:
@@ -549,7 +552,12 @@ def prefix_and_held(
 def release_committed(redis, project_id, task_id, participant, timeout, runs) -> None:
     """Redis: the participant's hold released once their answer, which brought the task's run
     count to `runs`, is committed (`release`; the lean path calls it itself)."""
-    _script(redis, RELEASE)(
-        keys=[_task_key(task_id), _held_key(project_id, participant)],
-        args=[participant, task_id, timeout + KEY_MARGIN, runs],
-    )
+    keys, args = release_location(project_id, task_id, participant, timeout, runs)
+    _script(redis, RELEASE)(keys=keys, args=args)
+
+
+def release_location(project_id, task_id, participant, timeout, runs) -> tuple[list, list]:
+    """(KEYS, ARGV) of RELEASE_HOLD's release_hold for this hold (core.delivery calls it in its
+    own script after an answer)."""
+    keys = [_task_key(task_id), _held_key(project_id, participant)]
+    return keys, [participant, task_id, timeout + KEY_MARGIN, runs]

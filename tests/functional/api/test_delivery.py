@@ -9,6 +9,7 @@ stops answering what it should.
 import pytest
 from sqlalchemy import select
 
+from core import generations
 from core.delivery import LeanDelivery, _Connection
 from core.hookspecs import hookimpl
 from core.models import Project, ProjectStats, Result, Task, TaskRun
@@ -273,8 +274,15 @@ def test_locked_hands_out_and_stores_answers_on_the_lean_path(apps, db):
     assert _handed(lean, project, carol)["id"] == second.id  # first: two holders, two places
     assert _holder_of(lean, first.id, alice) and _holder_of(lean, second.id, carol)
 
+    middleware = _lean_of(lean)
+    stamp = f"crowdnest:task_requested:user:{alice.id}:task:{first.id}"
+    generation = generations.key("task_run")
+    before = int(middleware.redis.get(generation) or 0)
     assert _post(lean, project, first.id, alice).status_int == 200
-    assert not _holder_of(lean, first.id, alice)  # released with the answer
+    assert not _holder_of(lean, first.id, alice)  # released with the answer, in the call that
+    assert middleware.redis.get(stamp) is None  # consumes the stamp
+    if middleware._tracked:  # and bumps the written tables' generations
+        assert int(middleware.redis.get(generation)) == before + 1
     # One run and bob's hold fill `first`'s two places.
     assert _handed(lean, project, dave)["id"] == second.id
     assert _post(lean, project, first.id, bob).status_int == 200
