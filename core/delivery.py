@@ -797,8 +797,8 @@ class LeanDelivery:
             counter, reset = self.limiter.window("collection_taskrun", client)
             keys = [counter, guard.stamp_key(participant.key, data["task_id"])]
             args = [reset + 10]
-            now = reservations.now()
             if locked:
+                now = reservations.now()
                 key, field = reservations.hold_location(data["task_id"], participant.key)
                 keys.append(key)
                 args += [field, repr(now)]

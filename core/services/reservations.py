@@ -188,6 +188,19 @@ def _upsert(db, project_id, task_id, participant, expires) -> None:
 
 # --- Redis -----------------------------------------------------------------------------------
 
+# Lua: read_prefix(the project's full-prefix key, now): the prefix's last task id and the time
+# (ms) it lasts until, stored as "<last id>:<until, ms>"; (-1, nil) when there is none standing.
+READ_PREFIX = """
+local function read_prefix(key, now)
+  local current = redis.call('GET', key)
+  if not current then return -1, nil end
+  local colon = string.find(current, ':')
+  local ending = tonumber(string.sub(current, colon + 1))
+  if ending <= now * 1000 then return -1, nil end
+  return tonumber(string.sub(current, 1, colon - 1)), ending
+end
+"""
+
 # KEYS: the participant's index of held tasks, the project's full prefix (prefix_and_held),
 # then one hash per task (fields p:<participant> → expiry, and `runs`: the highest run count an
 # answer released). ARGV: participant, now, expiry, how many wanted, key ttl, whether the
@@ -200,7 +213,9 @@ def _upsert(db, project_id, task_id, participant, expires) -> None:
 # stored (a JSON array, as answerers_of_task reads it): their holds are not counted, in case a
 # worker died before releasing them, and the participant is never granted a task they
 # answered. Returns {granted, stale, missing}.
-RESERVE = """
+RESERVE = (
+    READ_PREFIX
+    + """
 local field, now, expires = 'p:' .. ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local want, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local in_order, after, cap = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -274,15 +289,8 @@ for _, task in ipairs(tasks) do
 end
 if last then
   -- Extended only from a prefix still standing (or from the start); it lasts until the first
-  -- of its holds expires, at most until `cap`. Stored as "<last id>:<until, ms>".
-  local current = redis.call('GET', KEYS[2])
-  local upto, ending = -1, nil
-  if current then
-    local colon = string.find(current, ':')
-    upto = tonumber(string.sub(current, 1, colon - 1))
-    ending = tonumber(string.sub(current, colon + 1))
-    if ending <= now * 1000 then upto, ending = -1, nil end
-  end
+  -- of its holds expires, at most until `cap`.
+  local upto, ending = read_prefix(KEYS[2], now)
   if after < 0 or upto >= after then
     if ending then soonest = math.min(soonest, ending) end
     last = math.max(tonumber(last), upto)
@@ -299,12 +307,15 @@ if stamps ~= '' then
 end
 return {granted, stale, {}}
 """
+)
 
 # KEYS: the participant's index of held tasks, the project's full prefix[, a rate-limit window's
 # counter]. ARGV: now[, the counter's expiry, the limit]. Returns {the request's count (0 when
 # not counted), the prefix's last task id (-1 for none), the ids of the tasks the participant
 # holds}; over the limit, only the count.
-PREFIX_AND_HELD = """
+PREFIX_AND_HELD = (
+    READ_PREFIX
+    + """
 local count = 0
 if #KEYS > 2 then
   count = redis.call('INCR', KEYS[3])
@@ -313,15 +324,9 @@ if #KEYS > 2 then
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local held = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
-local current, upto = redis.call('GET', KEYS[2]), '-1'
-if current then
-  local colon = string.find(current, ':')
-  if tonumber(string.sub(current, colon + 1)) > tonumber(ARGV[1]) * 1000 then
-    upto = string.sub(current, 1, colon - 1)
-  end
-end
-return {count, upto, held}
+return {count, read_prefix(KEYS[2], tonumber(ARGV[1])), held}
 """
+)
 
 # Lua: the participant's hold (the task's hash `key`, its `field`) read at time `now` and, when
 # live, made to last HOLD_GRACE seconds more at least; returns the expiry read (false: none).
@@ -381,7 +386,7 @@ def _places_and_answers(db, task_ids) -> dict[int, tuple[int, int, set[str]]]:
     return found
 
 
-# Who wrote a run, as the reservation key of that participant (_answerer_key).
+# Who wrote a run, as the reservation key of that participant (participant_key).
 ANSWERER = (TaskRun.user_id, TaskRun.external_uid, TaskRun.user_ip)
 
 

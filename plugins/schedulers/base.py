@@ -69,10 +69,13 @@ def open_tasks(kind: str, *columns, include_completed: bool = False):
     """Tasks of the project not answered by this volunteer, and not completed unless asked."""
     unanswered = Task.id.not_in(answered_by(kind))
     if include_completed:
-        return select(*(columns or (Task,))).where(
-            Task.project_id == bindparam("project_id"), unanswered
-        )
+        return _of_project(*columns).where(unanswered)
     return tasks_not_completed(*columns).where(unanswered)
+
+
+def _of_project(*columns):
+    """The columns (the Task entity by default) of the project's tasks."""
+    return select(*(columns or (Task,))).where(Task.project_id == bindparam("project_id"))
 
 
 def tasks_not_completed(*columns):
@@ -82,9 +85,7 @@ def tasks_not_completed(*columns):
     # cannot tell them apart from open ones); starting at the first open task (one probe of the
     # partial index of open tasks) skips them all. 674 completed tasks: 418 buffers, 0.48 ms
     # -> 26, 0.17 ms.
-    return select(*(columns or (Task,))).where(
-        Task.project_id == bindparam("project_id"), NOT_COMPLETED, Task.id >= FIRST_OPEN
-    )
+    return _of_project(*columns).where(NOT_COMPLETED, Task.id >= FIRST_OPEN)
 
 
 def ordered(query, options, *first):
