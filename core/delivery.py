@@ -72,6 +72,7 @@ from core.db import get_engine, utcnow
 from core.errors import DomainError
 from core.models import Project, ProjectStats, Result, Task, TaskRun, User
 from core.ratelimit import ratelimit_headers
+from core.redis import script
 from core.renderers import OPTIONS
 from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
 from core.serializers import internal_columns
@@ -591,11 +592,11 @@ class LeanDelivery:
         self._tracked = generations.tracked(registry["db_engine"])
         # Each statement its own transaction (the completion announcement).
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._count_and_stamp = self.redis.register_script(COUNT_AND_STAMP)
+        self._count_and_stamp = script(self.redis, COUNT_AND_STAMP)
         # Hints, each checked before use (_hinted): short name -> id, id -> scheduler's name.
         self._ids, self._schedulers_of = {}, {}
-        self._count_and_read = self.redis.register_script(COUNT_AND_READ)
-        self._delete_and_increment = self.redis.register_script(DELETE_AND_INCREMENT)
+        self._count_and_read = script(self.redis, COUNT_AND_READ)
+        self._delete_and_increment = script(self.redis, DELETE_AND_INCREMENT)
 
     def __call__(self, environ, start_response):
         answer = None

@@ -25,6 +25,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from core.db import after_commit
 from core.models import Task, TaskReservation, TaskRun
+from core.redis import script
 
 log = logging.getLogger(__name__)
 # Redis keys outlive the longest reservation by this much (seconds).
@@ -76,7 +77,7 @@ def kept(db, redis, task_id: int, participant: str, at: float) -> bool:
     if redis is None:
         return holds(db, None, task_id, participant, at)
     key, field = hold_location(task_id, participant)
-    return live(_script(redis, KEEP)(keys=[key], args=[field, repr(at)]), at)
+    return live(script(redis, KEEP)(keys=[key], args=[field, repr(at)]), at)
 
 
 def room_clause(redis, at: float):
@@ -445,15 +446,6 @@ def _task_key(task_id) -> str:
     return f"crowdnest:reservation:task:{task_id}"
 
 
-def _script(redis, source: str):
-    """The client's Script object for `source`, made once (it hashes the source)."""
-    scripts = redis.__dict__.setdefault("_crowdnest_scripts", {})
-    script = scripts.get(source)
-    if script is None:
-        script = scripts[source] = redis.register_script(source)
-    return script
-
-
 def _prefix_key(project_id) -> str:
     return f"crowdnest:reservation:prefix:{project_id}"
 
@@ -528,7 +520,7 @@ def reserve_read(
         args += [task_id, places, runs, listed]
     keys = [_held_key(project_id, participant), _prefix_key(project_id)]
     keys += [_task_key(task_id) for task_id in read]
-    found = _script(redis, RESERVE)(keys=keys, args=args)
+    found = script(redis, RESERVE)(keys=keys, args=args)
     return tuple([int(task_id) for task_id in ids] for ids in found)
 
 
@@ -550,7 +542,7 @@ def prefix_and_held(
         counter, expires, limit = counting
         keys.append(counter)
         args += [expires, limit]
-    count, last, held = _script(redis, PREFIX_AND_HELD)(keys=keys, args=args)
+    count, last, held = script(redis, PREFIX_AND_HELD)(keys=keys, args=args)
     return int(count), int(last), [int(task_id) for task_id in held]
 
 
@@ -558,7 +550,7 @@ def release_committed(redis, project_id, task_id, participant, timeout, runs) ->
     """Redis: the participant's hold released once their answer, which brought the task's run
     count to `runs`, is committed (`release`; the lean path calls it itself)."""
     keys, args = release_location(project_id, task_id, participant, timeout, runs)
-    _script(redis, RELEASE)(keys=keys, args=args)
+    script(redis, RELEASE)(keys=keys, args=args)
 
 
 def release_location(project_id, task_id, participant, timeout, runs) -> tuple[list, list]:
