@@ -31,6 +31,7 @@ import orjson
 
 from core.generations import key as generation_key
 from core.ratelimit import ratelimit_headers
+from core.redis import script
 from core.security import SESSION_COOKIE, address_of
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class ApiCache:
     def __init__(self, redis, ttl: int):
         self.redis = redis
         self.ttl = ttl
-        self._lookup = redis.register_script(LOOKUP_SCRIPT)
+        self._lookup = script(redis, LOOKUP_SCRIPT)
 
     def lookup(self, counter_key: str, expires: int, tables, key: str):
         """(rate-limit count, current generations, (headers, body) or None)."""

@@ -11,6 +11,7 @@ import time
 from pyramid.events import ContextFound, NewResponse
 
 from core.errors import ApiError, is_api_request
+from core.redis import script
 
 
 class MemoryCounter:
@@ -48,7 +49,7 @@ class RedisCounter:
     def __init__(self, redis):
         self.redis = redis
         # A single script call costs about half of a MULTI/INCR/EXPIREAT/EXEC pipeline.
-        self._incr = redis.register_script(INCR_SCRIPT)
+        self._incr = script(redis, INCR_SCRIPT)
 
     def reset(self) -> None:
         for key in self.redis.scan_iter("crowdnest:ratelimit:*"):
