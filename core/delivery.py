@@ -10,8 +10,9 @@ the common cases itself, in front of the application, in a fraction of that:
   statements compiled once per shape from the same SQLAlchemy queries the Pyramid view runs
   (plugins/schedulers/base.py), so the two paths cannot drift apart: one statement for a
   project served before (CarryCaller: the project and the caller read along), two otherwise;
-  then the contributions-guard stamps (core.services.guard). `locked` reserves in Redis as
-  well, and counts and stamps in its own Lua calls (Counting).
+  then the contributions-guard stamps (core.services.guard). `locked` admits the caller
+  between its statement and its Lua call (CarryCaller.admit), where it counts, reserves and
+  stamps (Counting).
 * `POST /api/taskrun` with a plain JSON answer (`project_id`, `task_id`, `info`): one statement
   reads the task, its project and the caller; one Redis call counts the request and reads the
   hand-out's stamp (under `locked`, also the caller's hold, kept while the answer is stored);
@@ -29,8 +30,8 @@ goes to the application unchanged, before anything is written: other methods or 
 cookie or an Origin header (sessions, CSRF and CORS belong to Pyramid), parameters or bodies the
 view would refuse or that carry more (files, `external_uid` answers), an unknown project, task or
 api key, anonymous callers of projects that refuse them, a project token the view would refuse,
-a scheduler without a lean form or whose lean form hands the request over (`locked` when one
-pass does not settle it: its reservations made by then are the volunteer's, given back first),
+a scheduler without a lean form or whose lean form hands the request over (`locked` when its
+passes do not settle it: its reservations made by then are the volunteer's, given back first),
 an unrequested task or, under `locked`, one the caller does not hold, a second answer (the
 unique index refuses it; the application then answers with PYBOSSA's message), a refused rate
 limit (the count is handed over, so the refusal comes in the API's error shape), and any error
@@ -165,6 +166,11 @@ class _Connection:
         """Rows of the query `build()` makes (compiled once for `key`), as dicts."""
         return self.batch([(key, build, params)])[0]
 
+    @staticmethod
+    def admit(participant):
+        """The volunteer, admitted before the scheduler ran (the lean store's protocol)."""
+        return participant
+
     def batch(self, statements, commit: bool = False) -> list[list[dict]]:
         """Rows of each (key, build, params) statement, run in order; on PostgreSQL they travel
         together (psycopg's pipeline mode): one round trip instead of one each, with the
@@ -279,11 +285,30 @@ def _who_is_the_key_owner(element):
 class CarryCaller:
     """The store a lean scheduler gets when its project is known from an earlier request: its
     first query also reads the project and the caller (the api key's owner standing in for
-    :who), so newtask takes one statement. What it read is checked before it is used."""
+    :who), so newtask takes one statement. What it read is checked before it is used: after
+    the scheduler returns, or when it asks (`admit`) because it is about to write (`locked`)."""
 
-    def __init__(self, connection, api_key: str | None):
+    def __init__(self, connection, api_key: str | None, settle):
         self.connection, self.api_key = connection, api_key
-        self.carried = None
+        # settle(carried): (project, volunteer) when this path may answer, else None.
+        self._settle = settle
+        self.carried, self.settled = None, None
+
+    def admit(self, participant):
+        """The volunteer as the carried columns show them, once these are checked; None when
+        the application must answer (a lean form asks before it writes anything)."""
+        settled = self.settle()
+        return None if settled is None else settled[1]
+
+    def settle(self):
+        """(project, volunteer) from what the first query carried, checked once; or None."""
+        if self.settled is None and self.carried:
+            self.settled = self._settle(self.carried) or False
+        return self.settled or None
+
+    def batch(self, statements) -> list[list[dict]]:
+        """A lean form's later statements (the first one carried), as they are."""
+        return self.connection.batch(statements)
 
     def rows(self, key, build, params: dict) -> list[dict]:
         if self.carried is not None:  # a scheduler's second query: as it is
@@ -300,11 +325,12 @@ class CarryCaller:
         found = self.connection.rows(
             ("carrying", with_key, *key), carrying, {**params, "api_key": self.api_key}
         )
-        self.carried = {}
+        # The same in every row: read from the first, taken out of all.
+        names = [name for name in found[0] if name.startswith(CARRIED_PREFIX)] if found else []
+        self.carried = {name[len(CARRIED_PREFIX) :]: found[0][name] for name in names}
         for row in found:
-            for name in list(row):
-                if name.startswith(CARRIED_PREFIX):
-                    self.carried[name[len(CARRIED_PREFIX) :]] = row.pop(name)
+            for name in names:
+                del row[name]
         return found
 
 
@@ -595,6 +621,8 @@ class LeanDelivery:
         self._count_and_stamp = script(self.redis, COUNT_AND_STAMP)
         # Hints, each checked before use (_hinted): short name -> id, id -> scheduler's name.
         self._ids, self._schedulers_of = {}, {}
+        # The lean forms' own hints (options.hints), checked by them before use.
+        self._hints = {}
         self._count_and_read = script(self.redis, COUNT_AND_READ)
         self._delete_and_increment = script(self.redis, DELETE_AND_INCREMENT)
 
@@ -638,7 +666,7 @@ class LeanDelivery:
         by_id = reference.isdigit()
         with self.statements.connect() as connection:
             found = self._hinted(connection, by_id, reference, asking, options)
-            if found is None:
+            if found is None and getattr(options, "counted", None) is None:
                 found = self._in_two_steps(connection, by_id, reference, asking, options)
         counted_by_lean = getattr(options, "counted", None)
         if found is None:
@@ -689,13 +717,7 @@ class LeanDelivery:
             return None
         self._remember(project)
         volunteer = self._volunteer(project.user_id, asking)
-        if getattr(lean, "counts", False):
-            counter, reset = self._window(project, asking, asking.match)
-            options.counting = Counting(
-                (counter, reset + 10, self.limiter.limit),
-                (guard.stamp_prefix(volunteer.key), utcnow(), self.settings["guard.ttl"]),
-                reset,
-            )
+        self._hand_counting(lean, project, volunteer, asking, options)
         tasks = (
             lean(connection, project, volunteer, self._options(options)) if options.limit else []
         )
@@ -717,17 +739,36 @@ class LeanDelivery:
         # The volunteer as the scheduler's query sees them; a user's id is read by the query.
         placeholder = 0 if asking.api_key is not None else None
         volunteer = self._volunteer(placeholder, asking)
-        carry = CarryCaller(connection, asking.api_key)
+
+        def settle(carried):
+            if carried["sched"] != hint:
+                return None  # its scheduler changed
+            project = SimpleNamespace(id=project_id, **{"user_id": None, **carried})
+            if not by_id and project.short_name != reference:
+                return None  # renamed
+            if self._admitted(project, asking) is None:
+                return None
+            volunteer = self._volunteer(project.user_id, asking)
+            self._hand_counting(lean, project, volunteer, asking, options)
+            return project, volunteer
+
+        carry = CarryCaller(connection, asking.api_key, settle)
         project = SimpleNamespace(id=project_id, short_name=None, sched=hint)
         tasks = lean(carry, project, volunteer, self._options(options))
-        if tasks is None or not carry.carried or carry.carried["sched"] != hint:
-            return None  # no task to carry the project along, or its scheduler changed
-        project = SimpleNamespace(id=project_id, **{"user_id": None, **carry.carried})
-        if not by_id and project.short_name != reference:
-            return None  # renamed
-        if self._admitted(project, asking) is None:
+        settled = carry.settle()  # None: no task to carry the project along, or refused
+        if tasks is None or settled is None:
             return None
-        return project, self._volunteer(project.user_id, asking), tasks
+        return (*settled, tasks)
+
+    def _hand_counting(self, lean, project, volunteer, asking, options) -> None:
+        """options.counting for a lean form that counts the request itself (lean.counts)."""
+        if getattr(lean, "counts", False):
+            counter, reset = self._window(project, asking, asking.match)
+            options.counting = Counting(
+                (counter, reset + 10, self.limiter.limit),
+                (guard.stamp_prefix(volunteer.key), utcnow(), self.settings["guard.ttl"]),
+                reset,
+            )
 
     def _admitted(self, project, asking):
         """The scheduler's lean form when this path may answer for this project and caller."""
@@ -746,6 +787,7 @@ class LeanDelivery:
     def forget_hints(self) -> None:
         self._ids.clear()
         self._schedulers_of.clear()
+        self._hints.clear()
 
     def _remember(self, project) -> None:
         """Hints for the next request: the project's id by short name, its scheduler's name."""
@@ -760,7 +802,7 @@ class LeanDelivery:
         return view.Volunteer(user, asking.user_ip, asking.external_uid, key)
 
     def _options(self, options):
-        options.redis, options.settings = self.redis, self.settings
+        options.redis, options.settings, options.hints = self.redis, self.settings, self._hints
         return options
 
     def taskrun(self, environ, body: bytes) -> tuple[list, bytes] | None:

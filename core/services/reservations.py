@@ -15,6 +15,7 @@ import logging
 import time
 from collections import Counter
 from functools import partial
+from typing import NamedTuple
 
 import orjson
 from sqlalchemy import Text, and_, case, cast, delete, func, literal, select
@@ -203,17 +204,21 @@ end
 """
 
 # KEYS: the participant's index of held tasks, the project's full prefix (prefix_and_held),
-# then one hash per task (fields p:<participant> → expiry, and `runs`: the highest run count an
-# answer released). ARGV: participant, now, expiry, how many wanted, key ttl, whether the
-# participant's held tasks must all be among the tasks given (then granted first; else nothing
-# is granted and the missing ones are returned), how many of the tasks given first were read in
-# order after an id (0: the full prefix is left alone), that id, the latest time (ms) a prefix
-# may last, and the guard's stamps to set for the tasks granted past an offset (their keys'
-# prefix, '' for none; their value; their ttl; the offset); then per task its id, its places
-# left and run count (read together), and the keys of the participants whose answer to it is
-# stored (a JSON array, as answerers_of_task reads it): their holds are not counted, in case a
-# worker died before releasing them, and the participant is never granted a task they
-# answered. Returns {granted, stale, missing}.
+# [a rate-limit window's counter,] then one hash per task (fields p:<participant> → expiry, and
+# `runs`: the highest run count an answer released). ARGV: participant, now, expiry, how many
+# wanted, key ttl, whether the participant's held tasks must all be among the tasks given (then
+# granted first; else nothing is granted and the held ones are returned), how many of the tasks
+# given first were read in order after an id (0: the full prefix is left alone), that id, the
+# latest time (ms) a prefix may last, the guard's stamps to set for the tasks granted past an
+# offset (their keys' prefix, '' for none; their value; their ttl; the offset), the counter's
+# expiry ('' when the request is not counted here) and the limit, and '1' to grant nothing when
+# the full prefix does not reach the id read after (with held tasks first); then per task its
+# id, its places left and run count (read together), and the keys of the participants whose
+# answer to it is stored (a JSON array, as answerers_of_task reads it): their holds are not
+# counted, in case a worker died before releasing them, and the participant is never granted a
+# task they answered. Returns {granted, stale, held (when nothing was done for them), the
+# request's count (0: not counted), the full prefix's last task id (-1: none), 1 when nothing
+# was granted for want of held tasks, a prefix or the limit's leave, else 0}.
 RESERVE = (
     READ_PREFIX
     + """
@@ -221,8 +226,15 @@ local field, now, expires = 'p:' .. ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local want, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local in_order, after, cap = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local stamps, stamped, stamp_ttl, offset = ARGV[10], ARGV[11], ARGV[12], tonumber(ARGV[13])
-local tasks, at = {}, 14
-for i = 3, #KEYS do
+local count, first_task = 0, 3
+if ARGV[14] ~= '' then
+  first_task = 4
+  count = redis.call('INCR', KEYS[3])
+  if count == 1 then redis.call('EXPIREAT', KEYS[3], ARGV[14]) end
+  if count > tonumber(ARGV[15]) then return {{}, {}, {}, count, -1, 1} end
+end
+local tasks, at = {}, 17
+for i = first_task, #KEYS do
   local answered = {}
   for _, who in ipairs(cjson.decode(ARGV[at + 3])) do answered['p:' .. who] = true end
   table.insert(tasks, {key = KEYS[i], id = ARGV[at], places = tonumber(ARGV[at + 1]),
@@ -244,14 +256,17 @@ for i = 1, in_order do
   if holders < task.places then break end
   last, soonest = task.id, math.min(soonest, ending)
 end
+-- Read after an id the full prefix no longer reaches: tasks before it may have places again.
+local behind = ARGV[16] == '1' and read_prefix(KEYS[2], now) < after
 if ARGV[6] == '1' then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-  local given, missing, first, rest = {}, {}, {}, {}
+  local given, first, rest, missing = {}, {}, {}, false
   for _, task in ipairs(tasks) do given[task.id] = task end
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '+inf')) do
-    if given[id] then given[id].held = true else table.insert(missing, id) end
+  local held = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '+inf')
+  for _, id in ipairs(held) do
+    if given[id] then given[id].held = true else missing = true end
   end
-  if #missing > 0 then return {{}, {}, missing} end
+  if missing or behind then return {{}, {}, held, count, read_prefix(KEYS[2], now), 1} end
   for _, task in ipairs(tasks) do table.insert(task.held and first or rest, task) end
   for _, task in ipairs(rest) do table.insert(first, task) end
   tasks = first
@@ -306,7 +321,7 @@ if stamps ~= '' then
     redis.call('SET', stamps .. granted[i], stamped, 'EX', stamp_ttl)
   end
 end
-return {granted, stale, {}}
+return {granted, stale, {}, count, read_prefix(KEYS[2], now), 0}
 """
 )
 
@@ -483,12 +498,23 @@ def _redis_reserve(redis, counts, project_id, participant, task_ids, want, timeo
             break
         found = counts(todo)
         read = {task_id: found[task_id] for task_id in todo if task_id in found}
-        new, stale, _missing = reserve_read(
+        new, stale, *_ = reserve_read(
             redis, project_id, participant, read, want - len(granted), timeout, at
         )
         granted += new
         todo = stale
     return sorted(granted, key=task_ids.index)
+
+
+class Reserved(NamedTuple):
+    """What RESERVE did: see reserve_read."""
+
+    granted: list[int]
+    stale: list[int]
+    held: list[int]
+    count: int
+    prefix: int
+    redo: bool
 
 
 def reserve_read(
@@ -502,26 +528,46 @@ def reserve_read(
     held_first=False,
     prefix=None,
     stamps=("", "", 0, 0),
-):
+    counting=None,
+    behind=False,
+) -> Reserved:
     """RESERVE for the tasks `read` ({task id: (places, runs, answerers)}, in the order to try;
-    answerers a set of keys, or answerers_of_task's JSON text):
-    (granted ids, stale ids, ids the participant holds that `read` lacks). With `held_first`
-    the participant's held tasks are granted before the others, and must all be in `read`.
-    With `prefix` ((the id the first tasks were read after, -1 for from the first; how many
-    were): prefix_and_held), the project's full prefix is extended over those found full.
-    `stamps`: the guard's stamps for the tasks granted past an offset ((key prefix, value, ttl,
-    offset); core.services.guard), set in the same call."""
+    answerers a set of keys, or answerers_of_task's JSON text): the ids granted, and the stale
+    ones (a later answer was released since `read`). With `held_first` the participant's held
+    tasks are granted before the others and must all be in `read`: else nothing is granted,
+    `redo` is set and `held` names them all. With `prefix` ((the id the first tasks were read
+    after, -1 for from the first; how many were): prefix_and_held), the project's full prefix
+    is extended over those found full; `behind` (with `held_first`) also grants nothing, `redo`
+    set, when the prefix no longer reaches that id. The prefix's last id as the call left it is
+    returned either way. `stamps`: the guard's stamps for the tasks granted past an offset ((key
+    prefix, value, ttl, offset); core.services.guard), set in the same call. `counting` ((a
+    rate-limit window's counter, its expiry, the limit)): the request counted first, `count`;
+    over the limit nothing else is done (`redo` set)."""
     after, in_order = prefix or (-1, 0)
     cap = (at + PREFIX_SECONDS) * 1000
     args = [participant, repr(at), repr(at + timeout), want, timeout + KEY_MARGIN]
     args += [int(held_first), in_order, after, repr(cap), *stamps]
+    keys = [_held_key(project_id, participant), _prefix_key(project_id)]
+    if counting is not None:
+        counter, expires, limit = counting
+        keys.append(counter)
+        args += [expires, limit]
+    else:
+        args += ["", 0]
+    args.append("1" if behind else "0")
     for task_id, (places, runs, answerers) in read.items():
         listed = answerers if isinstance(answerers, str) else orjson.dumps(sorted(answerers))
         args += [task_id, places, runs, listed]
-    keys = [_held_key(project_id, participant), _prefix_key(project_id)]
     keys += [_task_key(task_id) for task_id in read]
-    found = script(redis, RESERVE)(keys=keys, args=args)
-    return tuple([int(task_id) for task_id in ids] for ids in found)
+    granted, stale, held, count, last, redo = script(redis, RESERVE)(keys=keys, args=args)
+    return Reserved(
+        [int(task_id) for task_id in granted],
+        [int(task_id) for task_id in stale],
+        [int(task_id) for task_id in held],
+        int(count),
+        int(last),
+        bool(redo),
+    )
 
 
 def prefix_and_held(

@@ -6,13 +6,17 @@ requested order; unlike PYBOSSA, `limit`, `orderby` and `desc` are honoured. `of
 PYBOSSA's meaning, on which pybossa.js relies to fetch the next task ahead: 1 skips the first
 task granted (its reservation kept), 2 answers nothing, more is a 400.
 
-With Redis it also has a lean form (core.delivery, `lean`): one Lua call counts the request and
-reads the volunteer's holds and the project's full prefix (tasks whose places are all held, in
-id order: read past), one statement reads the candidates with their places, run counts and
-answerers (a second, in the same round trip, the held tasks by id), and one Lua call reserves
-them, held tasks first, and stamps those handed out.
-The cases it does not settle in one pass go to the application's path below.
+With Redis it also has a lean form (core.delivery, `lean`): one statement reads the candidates
+with their places, run counts and answerers (after the project's full prefix as this process
+last saw it: tasks whose places are all held, in id order, read past) and, for a project served
+before, the project and the caller; one Lua call counts the request, checks that the
+volunteer's holds are among the candidates and that the prefix still reaches where the read
+began, reserves, held tasks first, and stamps those handed out. When that check fails, one more
+statement (the held tasks by id, the candidates after the prefix) and one more Lua call.
+The cases it does not settle go to the application's path below.
 """
+
+from functools import partial
 
 from sqlalchemy import bindparam
 
@@ -110,8 +114,10 @@ def _lean_read(options, held: bool):
 
 
 def lean(store, project, participant, options):
-    """`locked` in one statement (two when the volunteer holds tasks) and two Lua calls (Redis
-    only); None when the application's path must answer: an offset it refuses, more held tasks
+    """`locked` in one statement and one Lua call (Redis only) when the volunteer's holds are
+    among the candidates read and the project's full prefix reaches where the read began (a
+    hint of this process, `options.hints`); else one more of each. None when the application's
+    path must answer: an offset it refuses, the caller refused by the store, more held tasks
     than HELD_SLOTS, or too few tasks granted when more candidates (or stale ones) remain.
     Reservations granted before such a hand-over are the volunteer's, given back first by the
     application's path."""
@@ -119,33 +125,71 @@ def lean(store, project, participant, options):
         return None
     if options.offset == MAX_OFFSET:
         return []
-    redis, at = options.redis, reservations.now()
+    at = reservations.now()
     want = options.limit + options.offset
     in_id_order = options.orderby == "id" and not options.desc
+    hint = ("locked prefix", project.id)
+    after = options.hints.get(hint, -1) if in_id_order else -1
+    size = want + LEAN_MARGIN
+    params = {"project_id": project.id, "after": after, "limit": size}
+    key = ("locked", options.orderby, options.desc)
+    rows = store.rows((*key, "after"), lambda: _lean_read(options, False), params)
+    # The store may carry the project and the caller along: checked before anything is done.
+    participant = store.admit(participant)
+    if participant is None:
+        return None
     # The lean path may hand its counting over (core.delivery.Counting): the request is then
     # counted before anything is reserved, and the stamps set with the reservations.
     counting = getattr(options, "counting", None)
-    count, after, held = reservations.prefix_and_held(
-        redis, project.id, participant.key, at, counting and counting.window
+    reserve = partial(
+        reservations.reserve_read,
+        options.redis,
+        project.id,
+        participant.key,
+        want=want,
+        timeout=options.settings["scheduler.locked.timeout"],
+        at=at,
+        held_first=True,
+        stamps=("", "", 0, 0) if counting is None else (*counting.stamps, options.offset),
+    )
+    by_id = {row["id"]: row for row in rows}
+    done = reserve(
+        _judged(by_id),
+        prefix=(after, len(rows)) if in_id_order else None,
+        counting=counting and counting.window,
+        behind=in_id_order and after >= 0,
     )
     if counting is not None:
-        options.counted = count
-        if count > counting.window[2]:
+        options.counted = done.count
+        if done.count > counting.window[2]:
             return []  # refused: the application answers (429)
-    if len(held) > HELD_SLOTS:
+    if done.redo:
+        # Held tasks not among those read, or read past tasks that may have places again:
+        # the held tasks by id and the candidates after the prefix, then reserve again.
+        if len(done.held) > HELD_SLOTS:
+            return None
+        after = done.prefix if in_id_order else -1
+        params.update(after=after)
+        params.update(
+            (f"held_{n}", (*done.held, *[-1] * HELD_SLOTS)[n]) for n in range(HELD_SLOTS)
+        )
+        statements = [((*key, "after"), lambda: _lean_read(options, False), params)]
+        if done.held:
+            statements.insert(0, (("locked held",), lambda: _lean_read(options, True), params))
+        *mine, rows = store.batch(statements)
+        # In order first (the full prefix is judged on them), then held tasks not among them.
+        by_id = {row["id"]: row for row in (*rows, *(mine[0] if mine else ()))}
+        done = reserve(_judged(by_id), prefix=(after, len(rows)) if in_id_order else None)
+    if in_id_order:
+        options.hints[hint] = done.prefix
+    if done.redo or (len(done.granted) < want and (done.stale or len(rows) == size)):
         return None
-    after = after if in_id_order else -1
-    size = want + LEAN_MARGIN
-    params = {"project_id": project.id, "after": after, "limit": size}
-    params.update((f"held_{n}", held[n] if n < len(held) else -1) for n in range(HELD_SLOTS))
-    key = ("locked", options.orderby, options.desc)
-    statements = [((*key, "after"), lambda: _lean_read(options, False), params)]
-    if held:
-        statements.insert(0, (("locked held",), lambda: _lean_read(options, True), params))
-    *mine, rows = store.batch(statements)
-    # In order first (the full prefix is judged on them), then held tasks not among them.
-    by_id = {row["id"]: row for row in (*rows, *(mine[0] if mine else ()))}
-    read = {
+    return [by_id[task_id] for task_id in done.granted][options.offset :]
+
+
+def _judged(by_id: dict) -> dict:
+    """{task id: (places, run count, answerers)} of the rows read, taken out of them."""
+    return {
         task_id: (
             row.pop("lock_places"),
             row.pop("lock_runs"),
@@ -153,25 +197,10 @@ def lean(store, project, participant, options):
         )
         for task_id, row in by_id.items()
     }
-    timeout = options.settings["scheduler.locked.timeout"]
-    granted, stale, missing = reservations.reserve_read(
-        redis,
-        project.id,
-        participant.key,
-        read,
-        want,
-        timeout,
-        at,
-        held_first=True,
-        prefix=(after, len(rows)) if in_id_order else None,
-        stamps=("", "", 0, 0) if counting is None else (*counting.stamps, options.offset),
-    )
-    if missing or (len(granted) < want and (stale or len(rows) == size)):
-        return None
-    return [by_id[task_id] for task_id in granted][options.offset :]
 
 
 lean.counts = True  # counts the request and stamps in its own Redis calls
+lean.carries = True  # store.admit(participant) settles the caller before anything is done
 locked.lean = lean
 
 

@@ -125,9 +125,13 @@ def testrelease_committed_keeps_the_highest_run_count(redis_client):
         reservations.release_committed(redis, 7, 70, f"user:{runs}", TIMEOUT, runs)
     read = {70: (1, 1, {"user:1"})}  # a read from between the two commits
 
-    assert reservations.reserve_read(redis, 7, "user:3", read, 1, TIMEOUT, AT) == ([], [70], [])
+    assert reservations.reserve_read(redis, 7, "user:3", read, 1, TIMEOUT, AT)[:3] == (
+        [],
+        [70],
+        [],
+    )
     read = {70: (0, 2, {"user:1", "user:2"})}
-    assert reservations.reserve_read(redis, 7, "user:3", read, 1, TIMEOUT, AT) == ([], [], [])
+    assert reservations.reserve_read(redis, 7, "user:3", read, 1, TIMEOUT, AT)[:3] == ([], [], [])
 
 
 def test_redis_held_first_grants_held_tasks_first_or_names_the_missing(redis_client):
@@ -137,18 +141,18 @@ def test_redis_held_first_grants_held_tasks_first_or_names_the_missing(redis_cli
 
     # Held 3 is granted before 1 and 2, whatever the order given.
     found = reservations.reserve_read(redis, 7, "user:1", free, 2, TIMEOUT, AT, held_first=True)
-    assert found == ([3, 1], [], [])
+    assert found[:3] == ([3, 1], [], []) and not found.redo
     # A held task not among those given: nothing granted, the missing ones named.
     found = reservations.reserve_read(
         redis, 7, "user:1", {2: free[2]}, 1, TIMEOUT, AT, held_first=True
     )
-    assert found == ([], [], [1, 3])
+    assert found[:3] == ([], [], [1, 3]) and found.redo
     # Expired holds are neither granted first nor missing.
     later = AT + TIMEOUT + 1
     found = reservations.reserve_read(
         redis, 7, "user:1", {2: free[2]}, 1, TIMEOUT, later, held_first=True
     )
-    assert found == ([2], [], [])
+    assert found[:3] == ([2], [], []) and not found.redo
 
 
 def test_concurrent_hand_outs_never_exceed_the_places(database_url, db, redis):
@@ -264,10 +268,18 @@ def test_a_hold_dropped_for_a_stored_answer_makes_older_reads_stale(redis_client
     redis = redis_client
     assert reservations.reserve_read(redis, 7, "user:1", {70: (2, 0, set())}, 1, TIMEOUT, AT)[0]
     newer = {70: (1, 1, {"user:1"})}  # a read that sees the answer drops the hold
-    assert reservations.reserve_read(redis, 7, "user:2", newer, 1, TIMEOUT, AT) == ([70], [], [])
+    assert reservations.reserve_read(redis, 7, "user:2", newer, 1, TIMEOUT, AT)[:3] == (
+        [70],
+        [],
+        [],
+    )
     # A read from before the answer would count user:1's place as free: refused as stale.
     older = {70: (2, 0, set())}
-    assert reservations.reserve_read(redis, 7, "user:3", older, 1, TIMEOUT, AT) == ([], [70], [])
+    assert reservations.reserve_read(redis, 7, "user:3", older, 1, TIMEOUT, AT)[:3] == (
+        [],
+        [70],
+        [],
+    )
 
 
 def test_the_full_prefix_grows_over_full_tasks_and_ends_with_their_first_hold(redis_client):
@@ -281,7 +293,7 @@ def test_the_full_prefix_grows_over_full_tasks_and_ends_with_their_first_hold(re
     found = reservations.reserve_read(
         redis, 7, "user:9", one_place, 1, TIMEOUT, AT + 3, prefix=(-1, 3)
     )
-    assert found == ([3], [], [])
+    assert found[:3] == ([3], [], []) and found.prefix == 2
     # 1 and 2 were full when read (3 was filled by this very call: found full next time).
     assert reservations.prefix_and_held(redis, 7, "user:8", AT + 3)[1:] == (2, [])
     # Extended only from a prefix still standing.
@@ -307,6 +319,60 @@ def test_the_full_prefix_lasts_prefix_seconds_at_most(redis_client):
     assert (
         reservations.prefix_and_held(redis, 7, "user:3", AT + reservations.PREFIX_SECONDS)[1] == -1
     )
+
+
+def test_a_read_past_where_the_prefix_reaches_grants_nothing_and_names_the_prefix(redis_client):
+    redis = redis_client
+    one_place = {task_id: (1, 0, set()) for task_id in (1, 2, 3)}
+    reservations.reserve_read(redis, 7, "user:1", {1: one_place[1]}, 1, TIMEOUT, AT)
+    reservations.reserve_read(
+        redis, 7, "user:2", {1: one_place[1], 2: one_place[2]}, 1, TIMEOUT, AT, prefix=(-1, 2)
+    )
+    # The prefix reaches task 1 (user:1's), not 2: a read after 2 may have passed places by.
+    behind = reservations.reserve_read(
+        redis,
+        7,
+        "user:3",
+        {3: one_place[3]},
+        1,
+        TIMEOUT,
+        AT,
+        held_first=True,
+        prefix=(2, 1),
+        behind=True,
+    )
+    assert behind.redo and behind.granted == [] and behind.prefix == 1
+    # A read after 1 is not behind it: granted.
+    found = reservations.reserve_read(
+        redis,
+        7,
+        "user:3",
+        {3: one_place[3]},
+        1,
+        TIMEOUT,
+        AT,
+        held_first=True,
+        prefix=(1, 1),
+        behind=True,
+    )
+    assert found.granted == [3] and not found.redo
+
+
+def test_a_counted_reservation_counts_first_and_refuses_over_the_limit(redis_client):
+    redis = redis_client
+    free = {task_id: (1, 0, set()) for task_id in (1, 2, 3)}
+    window = ("test:counter", int(AT) + 60, 2)  # two requests allowed; task 3 stays free
+    counted = [
+        reservations.reserve_read(
+            redis, 7, f"user:{n}", free, 1, TIMEOUT, AT, held_first=True, counting=window
+        )
+        for n in (1, 2, 3)
+    ]
+
+    assert [(found.count, found.granted) for found in counted] == [(1, [1]), (2, [2]), (3, [])]
+    assert counted[2].redo
+    # Nothing reserved for the refused one: user:3 holds nothing.
+    assert reservations.prefix_and_held(redis, 7, "user:3", AT)[2] == []
 
 
 def test_a_hold_checked_for_an_answer_outlasts_the_answer(db, redis):

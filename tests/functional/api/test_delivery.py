@@ -292,6 +292,56 @@ def test_locked_hands_out_and_stores_answers_on_the_lean_path(apps, db):
     assert len(db.scalars(select(Result).where(Result.task_id == first.id)).all()) == 1
 
 
+def test_locked_takes_one_statement_for_a_known_project(apps, db, monkeypatch):
+    lean, spy, _plain = apps
+    project = _project("locked")
+    tasks = [TaskFactory(project=project, n_answers=2) for _ in range(3)]
+    alice, bob = UserFactory(), UserFactory()
+    counter = StatementCounter(monkeypatch)
+    url = f"/api/project/{project.id}/newtask?api_key="
+    first, first_statements = counter.of(lean, url + alice.api_key)
+    again, statements = counter.of(lean, url + bob.api_key)
+    assert (first_statements, statements) == (2, 1)
+    assert first.json["id"] == again.json["id"] == tasks[0].id
+    assert _holder_of(lean, tasks[0].id, alice) and _holder_of(lean, tasks[0].id, bob)
+    assert spy.calls == 0
+
+
+@pytest.mark.parametrize("change", ["unknown api key", "anonymous refused", "now default"])
+def test_a_known_locked_project_checks_the_caller_before_reserving(apps, db, change):
+    """The caller is read with the candidates: refused, the request is counted once and nothing
+    is reserved; the application answers."""
+    lean, spy, plain = apps
+    project = _project("locked")
+    task = TaskFactory(project=project, n_answers=1)
+    _handed(lean, project, UserFactory())  # the project is known now; its one place is held
+    ada = UserFactory()
+    url = f"/api/project/{project.id}/newtask?api_key={ada.api_key}"
+    if change == "unknown api key":
+        url = f"/api/project/{project.id}/newtask?api_key=not-a-key"
+    elif change == "anonymous refused":
+        url = f"/api/project/{project.id}/newtask"
+        project.allow_anonymous_contributors = False
+    else:
+        project.info = {**project.info, "sched": "default"}
+    db.flush()
+    db.commit()
+    before = spy.calls
+    first = lean.get(url, expect_errors=True)
+    second = lean.get(url, expect_errors=True)
+    expected = plain.get(url, expect_errors=True)
+    assert (second.status_int, second.json) == (expected.status_int, expected.json)
+    # Refused callers get the application's answer; `default` has a lean form of its own.
+    assert (spy.calls > before) is (change != "now default")
+    remaining = int(first.headers["X-RateLimit-Remaining"])
+    assert int(second.headers["X-RateLimit-Remaining"]) == remaining - 1
+    if change == "now default":  # default hands out the task, whoever holds it
+        assert second.json["id"] == task.id
+    else:
+        assert second.status_int in (401, 403) or second.json.get("id") != task.id
+    assert not _holder_of(lean, task.id, ada)
+
+
 def test_locked_answers_without_a_hold_get_the_applications_refusal(apps, db):
     lean, spy, _plain = apps
     project = _project("locked")
