@@ -233,12 +233,19 @@ if ARGV[14] ~= '' then
   if count == 1 then redis.call('EXPIREAT', KEYS[3], ARGV[14]) end
   if count > tonumber(ARGV[15]) then return {{}, {}, {}, count, -1, 1} end
 end
+-- The answerers of a task, decoded when the task is first looked at (most are not).
+local answerers = {__index = function(task, name)
+  if name ~= 'answered' then return nil end
+  local answered = {}
+  for _, who in ipairs(cjson.decode(task.listed)) do answered['p:' .. who] = true end
+  rawset(task, 'answered', answered)
+  return answered
+end}
 local tasks, at = {}, 17
 for i = first_task, #KEYS do
-  local answered = {}
-  for _, who in ipairs(cjson.decode(ARGV[at + 3])) do answered['p:' .. who] = true end
-  table.insert(tasks, {key = KEYS[i], id = ARGV[at], places = tonumber(ARGV[at + 1]),
-                       runs = tonumber(ARGV[at + 2]), answered = answered})
+  table.insert(tasks, setmetatable({key = KEYS[i], id = ARGV[at], places = tonumber(ARGV[at + 1]),
+                                    runs = tonumber(ARGV[at + 2]), listed = ARGV[at + 3]},
+                                   answerers))
   at = at + 4
 end
 -- The full prefix: the tasks read in order, while every place of each is held (live holds of
