@@ -508,11 +508,19 @@ class Recorder:
     """A task_completed hook implementation that remembers its calls."""
 
     def __init__(self):
-        self.calls = []
+        self.calls, self.seen = [], []
 
     @hookimpl
     def crowdnest_task_completed(self, project, task, result, payload, settings):
         self.calls.append((project.id, task.id, result.id, payload))
+        # What a plugin may read of them: every column.
+        self.seen.append(
+            (
+                {c.key: getattr(project, c.key) for c in Project.__table__.columns},
+                {c.key: getattr(task, c.key) for c in Task.__table__.columns},
+                {c.key: getattr(result, c.key) for c in Result.__table__.columns},
+            )
+        )
 
 
 @pytest.fixture
@@ -551,6 +559,18 @@ def test_completion_by_the_lean_path_equals_the_applications(apps, db, recorder)
             assert payload["event"] == "task_completed"
             assert (payload["project_id"], payload["task_id"]) == (project_id, task_id)
             assert payload["result_id"] == result_id
+        # The objects as the database holds them after the answer (the announcement comes
+        # after the commit).
+        seen = [found for found in recorder.seen if found[1]["id"] == task.id]
+        for (project_columns, task_columns, result_columns), result_id in zip(
+            seen, [call[2] for call in announced], strict=True
+        ):
+            stored = db.get(Result, result_id)
+            assert project_columns["short_name"] == project.short_name
+            assert task_columns["id"] == task.id and task_columns["n_answers"] == 2
+            assert task_columns["info"] == db.get(Task, task.id).info
+            assert result_columns["id"] == result_id
+            assert sorted(result_columns["task_run_ids"]) == sorted(stored.task_run_ids)
         states.append(
             (
                 db.get(Task, task.id).state,
@@ -563,6 +583,27 @@ def test_completion_by_the_lean_path_equals_the_applications(apps, db, recorder)
         )
     assert states[0] == states[1]
     assert states[0][:5] == ("completed", 3, 2, 1, 3)
+
+
+class OwnersReader:
+    @hookimpl
+    def crowdnest_task_completed(self, project, task, result, payload, settings):
+        self.owners = project.owners_ids  # a relationship: loaded on use
+
+
+def test_the_lean_announcement_loads_relationships_on_use(apps, db):
+    lean, spy, _plain = apps
+    reader = OwnersReader()
+    lean.app.registry["plugins"].register(reader, name="test-owners")
+    try:
+        project = _project("default")
+        task = TaskFactory(project=project, n_answers=1)
+        volunteer = UserFactory()
+        assert _handed(lean, project, volunteer)["id"] == task.id
+        assert _post(lean, project, task.id, volunteer).status_int == 200
+    finally:
+        lean.app.registry["plugins"].unregister(name="test-owners")
+    assert spy.calls == 0 and reader.owners == [project.owner_id]
 
 
 @pytest.mark.parametrize(
