@@ -691,3 +691,32 @@ def test_the_lean_path_plans_its_statements_once_on_postgresql(apps, db):
         assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_generic_plan"
     # ... and only there: the application's sessions keep PostgreSQL's choice.
     assert db.connection().exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"
+
+
+def test_answers_short_of_completion_take_one_statement_on_postgresql(apps, db, monkeypatch):
+    """Its own transaction; the completing answer and later ones take the full transaction,
+    after that statement found the task about to complete and wrote nothing."""
+    lean, spy, _plain = apps
+    if _lean_of(lean).statements.dialect.name != "postgresql":
+        pytest.skip("SQLite stores answers in steps")
+    project = _project("depth_first_all")
+    task = TaskFactory(project=project, n_answers=2)
+    volunteers = [UserFactory() for _ in range(3)]
+    for volunteer in volunteers:
+        assert _handed(lean, project, volunteer)["id"] == task.id
+    counter = StatementCounter(monkeypatch)
+    written = []
+    for volunteer in volunteers:
+        before = counter.statements
+        assert _post(lean, project, task.id, volunteer).status_int == 200
+        written.append(counter.statements - before)
+    # The context read and 1; then also the transaction's 3 and the announcement's read, twice
+    # (the completion, a new result version).
+    assert written == [2, 6, 6] and spy.calls == 0
+    db.expire_all()
+    stored = db.get(Task, task.id)
+    assert (stored.n_task_runs, stored.state) == (3, "completed")
+    stats = db.get(ProjectStats, project.id)
+    assert (stats.n_task_runs, stats.n_completed_tasks, stats.n_volunteers) == (3, 1, 3)
+    latest = db.scalars(select(Result).where(Result.task_id == task.id, Result.last_version))
+    assert [len(result.task_run_ids) for result in latest] == [3]
