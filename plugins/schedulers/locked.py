@@ -12,7 +12,8 @@ last saw it: tasks whose places are all held, in id order, read past) and, for a
 before, the project and the caller; one Lua call counts the request, checks that the
 volunteer's holds are among the candidates and that the prefix still reaches where the read
 began, reserves, held tasks first, and stamps those handed out. When that check fails, one more
-statement (the held tasks by id, the candidates after the prefix) and one more Lua call.
+statement (the held tasks by id, the candidates after the prefix) and one more Lua call; when the
+candidates were too few because the volunteer answered them, one more of each, past those.
 The cases it does not settle go to the application's path below.
 """
 
@@ -97,17 +98,20 @@ def locked(db, project, participant, options):
     return [rows[task_id] for task_id in granted][options.offset :]
 
 
-def _lean_read(options, held: bool):
+def _lean_read(options, held: bool, kind: str | None = None):
     """What the lean form reads: the project's open tasks short of answers, whoever asks (the
     Lua call passes over those the volunteer answered: one statement for every volunteer, and
     a full prefix that holds for all), with what a reservation is judged by, in one snapshot.
-    `held`: the volunteer's held tasks (:held_0...), else the tasks after :after in order."""
-    query = tasks_not_completed(
+    `held`: the volunteer's held tasks (:held_0...), else the tasks after :after in order.
+    `kind`: only those the volunteer (:who, of this kind) has not answered."""
+    columns = (
         *SHOWN,
         (Task.n_answers - Task.n_task_runs).label("lock_places"),
         Task.n_task_runs.label("lock_runs"),
         reservations.answerers_of_task(Task.id).label("lock_answerers"),
-    ).where(Task.n_task_runs < Task.n_answers)
+    )
+    tasks = tasks_not_completed(*columns) if kind is None else open_tasks(kind, *columns)
+    query = tasks.where(Task.n_task_runs < Task.n_answers)
     if held:
         return query.where(Task.id.in_([bindparam(f"held_{n}") for n in range(HELD_SLOTS)]))
     return ordered(query.where(Task.id > bindparam("after")), options).limit(bindparam("limit"))
@@ -141,6 +145,11 @@ def lean(store, project, participant, options):
     # The lean path may hand its counting over (core.delivery.Counting): the request is then
     # counted before anything is reserved, and the stamps set with the reservations.
     counting = getattr(options, "counting", None)
+
+    def stamps(offset: int) -> tuple:
+        """The guard's stamps for the tasks granted past `offset` (none when not counting)."""
+        return ("", "", 0, 0) if counting is None else (*counting.stamps, offset)
+
     reserve = partial(
         reservations.reserve_read,
         options.redis,
@@ -150,7 +159,7 @@ def lean(store, project, participant, options):
         timeout=options.settings["scheduler.locked.timeout"],
         at=at,
         held_first=True,
-        stamps=("", "", 0, 0) if counting is None else (*counting.stamps, options.offset),
+        stamps=stamps(options.offset),
     )
     by_id = {row["id"]: row for row in rows}
     done = reserve(
@@ -182,9 +191,26 @@ def lean(store, project, participant, options):
         done = reserve(_judged(by_id), prefix=(after, len(rows)) if in_id_order else None)
     if in_id_order:
         options.hints[hint] = done.prefix
-    if done.redo or (len(done.granted) < want and (done.stale or len(rows) == size)):
+    granted = done.granted
+    if not done.redo and not done.stale and len(granted) < want and len(rows) == size:
+        # The margin read for anyone was not enough, most often for tasks this volunteer has
+        # answered (a returning volunteer, at the front of the queue): once more, past them.
+        # The full prefix is not extended from this read (it skips tasks).
+        kind = kind_of(participant)
+        params["who"] = parameters(project, participant, options)["who"]
+        rows = store.rows((*key, "after", kind), lambda: _lean_read(options, False, kind), params)
+        mine = {row["id"]: row for row in rows}
+        done = reserve(
+            _judged(mine),
+            want=want - len(granted),
+            held_first=False,  # all were among the first read, and granted then
+            stamps=stamps(max(0, options.offset - len(granted))),
+        )
+        by_id.update(mine)
+        granted = granted + done.granted
+    if done.redo or (len(granted) < want and (done.stale or len(rows) == size)):
         return None
-    return [by_id[task_id] for task_id in done.granted][options.offset :]
+    return [by_id[task_id] for task_id in granted][options.offset :]
 
 
 def _judged(by_id: dict) -> dict:

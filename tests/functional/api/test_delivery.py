@@ -391,6 +391,29 @@ def test_locked_reads_after_the_tasks_found_full(apps, db, monkeypatch):
     assert _handed(lean, project, UserFactory())["id"] == tasks[0].id
 
 
+def test_locked_reads_past_the_tasks_a_returning_volunteer_answered(apps, db, monkeypatch):
+    """More answered tasks at the front than the margin read for anyone: a second statement,
+    past them, instead of the application's path."""
+    lean, spy, _plain = apps
+    project = _project("locked")
+    tasks = [TaskFactory(project=project, n_answers=2) for _ in range(LEAN_MARGIN + 4)]
+    alice, bob = UserFactory(), UserFactory()
+    for task in tasks[: LEAN_MARGIN + 2]:
+        TaskRunFactory(task=task, user=alice)
+    _handed(lean, project, UserFactory())  # the project is known
+    counter = StatementCounter(monkeypatch)
+    url = f"/api/project/{project.id}/newtask?api_key={alice.api_key}"
+    handed, statements = counter.of(lean, url + "&limit=2")
+    assert [task["id"] for task in handed.json] == [t.id for t in tasks[LEAN_MARGIN + 2 :]]
+    assert statements == 2 and spy.calls == 0
+    # Handed out as any other: stamped (her answer is accepted) and held.
+    assert _post(lean, project, tasks[-1].id, alice).status_int == 200
+    assert _holder_of(lean, tasks[-2].id, alice)
+    # tasks[0]'s last place is held by the first volunteer.
+    assert _handed(lean, project, bob)["id"] == tasks[1].id
+    assert spy.calls == 0
+
+
 def test_locked_never_hands_a_volunteer_a_task_they_answered(apps, db):
     lean, spy, _plain = apps
     project = _project("locked")
