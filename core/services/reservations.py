@@ -34,7 +34,7 @@ KEY_MARGIN = 60
 STALE_RETRIES = 3
 # Seconds a hold is kept at least once its answer is being stored (`kept`).
 HOLD_GRACE = 60
-# The longest a full prefix is trusted (seconds; prefix_and_held).
+# The longest a full prefix is trusted (seconds; reserve_read).
 PREFIX_SECONDS = 10
 
 
@@ -203,7 +203,7 @@ local function read_prefix(key, now)
 end
 """
 
-# KEYS: the participant's index of held tasks, the project's full prefix (prefix_and_held),
+# KEYS: the participant's index of held tasks, the project's full prefix (reserve_read),
 # [a rate-limit window's counter,] then one hash per task (fields p:<participant> → expiry, and
 # `runs`: the highest run count an answer released). ARGV: participant, now, expiry, how many
 # wanted, key ttl, whether the participant's held tasks must all be among the tasks given (then
@@ -329,25 +329,6 @@ if stamps ~= '' then
   end
 end
 return {granted, stale, {}, count, read_prefix(KEYS[2], now), 0}
-"""
-)
-
-# KEYS: the participant's index of held tasks, the project's full prefix[, a rate-limit window's
-# counter]. ARGV: now[, the counter's expiry, the limit]. Returns {the request's count (0 when
-# not counted), the prefix's last task id (-1 for none), the ids of the tasks the participant
-# holds}; over the limit, only the count.
-PREFIX_AND_HELD = (
-    READ_PREFIX
-    + """
-local count = 0
-if #KEYS > 2 then
-  count = redis.call('INCR', KEYS[3])
-  if count == 1 then redis.call('EXPIREAT', KEYS[3], ARGV[2]) end
-  if count > tonumber(ARGV[3]) then return {count, '-1', {}} end
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local held = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
-return {count, read_prefix(KEYS[2], tonumber(ARGV[1])), held}
 """
 )
 
@@ -543,13 +524,20 @@ def reserve_read(
     ones (a later answer was released since `read`). With `held_first` the participant's held
     tasks are granted before the others and must all be in `read`: else nothing is granted,
     `redo` is set and `held` names them all. With `prefix` ((the id the first tasks were read
-    after, -1 for from the first; how many were): prefix_and_held), the project's full prefix
-    is extended over those found full; `behind` (with `held_first`) also grants nothing, `redo`
+    after, -1 for from the first; how many were)), the project's full prefix is extended over
+    those found full; `behind` (with `held_first`) also grants nothing, `redo`
     set, when the prefix no longer reaches that id. The prefix's last id as the call left it is
     returned either way. `stamps`: the guard's stamps for the tasks granted past an offset ((key
     prefix, value, ttl, offset); core.services.guard), set in the same call. `counting` ((a
     rate-limit window's counter, its expiry, the limit)): the request counted first, `count`;
-    over the limit nothing else is done (`redo` set)."""
+    over the limit nothing else is done (`redo` set).
+
+    The full prefix serves the lean `locked` form in id order: every task up to it that is
+    open and short of answers has all its places held (as the last reservations found them),
+    so the next hand-outs read after it. It lasts until the first of those holds expires, and
+    at most PREFIX_SECONDS (a place freed otherwise, by a deleted run or more n_answers, is seen
+    within that time); a volunteer's own holds in it are read apart, by id.
+    """
     after, in_order = prefix or (-1, 0)
     cap = (at + PREFIX_SECONDS) * 1000
     args = [participant, repr(at), repr(at + timeout), want, timeout + KEY_MARGIN]
@@ -575,28 +563,6 @@ def reserve_read(
         int(last),
         bool(redo),
     )
-
-
-def prefix_and_held(
-    redis, project_id, participant, at, counting=None
-) -> tuple[int, int, list[int]]:
-    """(the request's count, the last task id of the project's full prefix or -1, the tasks the
-    participant holds). With `counting` ((a rate-limit window's counter, its expiry, the
-    limit)) the request is counted first; over the limit, nothing else is read.
-
-    The full prefix serves the lean `locked` form in id order: every task up to it that is
-    open and short of answers has all its places held (as the last reservations found them),
-    so the next hand-outs read after it. It lasts until the first of those holds expires, and
-    at most PREFIX_SECONDS (a place freed otherwise, by a deleted run or more n_answers, is seen
-    within that time); a volunteer's own holds in it are read apart, by id.
-    """
-    keys, args = [_held_key(project_id, participant), _prefix_key(project_id)], [repr(at)]
-    if counting is not None:
-        counter, expires, limit = counting
-        keys.append(counter)
-        args += [expires, limit]
-    count, last, held = script(redis, PREFIX_AND_HELD)(keys=keys, args=args)
-    return int(count), int(last), [int(task_id) for task_id in held]
 
 
 def release_committed(redis, project_id, task_id, participant, timeout, runs) -> None:

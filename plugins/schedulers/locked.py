@@ -199,14 +199,14 @@ def lean(store, project, participant, options):
         kind = kind_of(participant)
         params["who"] = parameters(project, participant, options)["who"]
         rows = store.rows((*key, "after", kind), lambda: _lean_read(options, False, kind), params)
-        mine = {row["id"]: row for row in rows}
+        unanswered = {row["id"]: row for row in rows}
         done = reserve(
-            _judged(mine),
+            _judged(unanswered),
             want=want - len(granted),
             held_first=False,  # all were among the first read, and granted then
             stamps=stamps(max(0, options.offset - len(granted))),
         )
-        by_id.update(mine)
+        by_id.update(unanswered)
         granted = granted + done.granted
     if done.redo or (len(granted) < want and (done.stale or len(rows) == size)):
         return None

@@ -282,31 +282,36 @@ def test_a_hold_dropped_for_a_stored_answer_makes_older_reads_stale(redis_client
     )
 
 
+def _full_prefix(redis, at) -> int:
+    """Project 7's full prefix at time `at`, as a call that reserves nothing leaves it."""
+    return reservations.reserve_read(redis, 7, "user:0", {}, 0, TIMEOUT, at).prefix
+
+
 def test_the_full_prefix_grows_over_full_tasks_and_ends_with_their_first_hold(redis_client):
     redis = redis_client
     one_place = {task_id: (1, 0, set()) for task_id in (1, 2, 3)}
     # user:1 holds task 1 for 5 seconds (from AT + 1), user:2 task 2 for an hour.
     reservations.reserve_read(redis, 7, "user:1", {1: one_place[1]}, 1, 5, AT + 1)
     reservations.reserve_read(redis, 7, "user:2", {2: one_place[2]}, 1, TIMEOUT, AT + 2)
-    assert reservations.prefix_and_held(redis, 7, "user:9", AT + 3)[1:] == (-1, [])
+    assert _full_prefix(redis, AT + 3) == -1
 
     found = reservations.reserve_read(
         redis, 7, "user:9", one_place, 1, TIMEOUT, AT + 3, prefix=(-1, 3)
     )
     assert found[:3] == ([3], [], []) and found.prefix == 2
     # 1 and 2 were full when read (3 was filled by this very call: found full next time).
-    assert reservations.prefix_and_held(redis, 7, "user:8", AT + 3)[1:] == (2, [])
+    assert _full_prefix(redis, AT + 3) == 2
     # Extended only from a prefix still standing.
     reservations.reserve_read(
         redis, 7, "user:8", {3: one_place[3]}, 1, TIMEOUT, AT + 3, prefix=(2, 1)
     )
-    assert reservations.prefix_and_held(redis, 7, "user:8", AT + 5.9)[1:] == (3, [])
+    assert _full_prefix(redis, AT + 5.9) == 3
     # It ends when the first hold in it expires (user:1's, on task 1, at AT + 6).
-    assert reservations.prefix_and_held(redis, 7, "user:8", AT + 6)[1:] == (-1, [])
+    assert _full_prefix(redis, AT + 6) == -1
     reservations.reserve_read(
         redis, 7, "user:7", {3: one_place[3]}, 1, TIMEOUT, AT + 6, prefix=(2, 1)
     )
-    assert reservations.prefix_and_held(redis, 7, "user:7", AT + 6)[1] == -1
+    assert _full_prefix(redis, AT + 6) == -1
 
 
 def test_the_full_prefix_lasts_prefix_seconds_at_most(redis_client):
@@ -315,10 +320,8 @@ def test_the_full_prefix_lasts_prefix_seconds_at_most(redis_client):
     reservations.reserve_read(
         redis, 7, "user:2", {1: (1, 0, set())}, 1, TIMEOUT, AT, prefix=(-1, 1)
     )
-    assert reservations.prefix_and_held(redis, 7, "user:3", AT)[1] == 1
-    assert (
-        reservations.prefix_and_held(redis, 7, "user:3", AT + reservations.PREFIX_SECONDS)[1] == -1
-    )
+    assert _full_prefix(redis, AT) == 1
+    assert _full_prefix(redis, AT + reservations.PREFIX_SECONDS) == -1
 
 
 def test_a_read_past_where_the_prefix_reaches_grants_nothing_and_names_the_prefix(redis_client):
@@ -372,7 +375,7 @@ def test_a_counted_reservation_counts_first_and_refuses_over_the_limit(redis_cli
     assert [(found.count, found.granted) for found in counted] == [(1, [1]), (2, [2]), (3, [])]
     assert counted[2].redo
     # Nothing reserved for the refused one: user:3 holds nothing.
-    assert reservations.prefix_and_held(redis, 7, "user:3", AT)[2] == []
+    assert reservations.held(None, redis, 7, "user:3", AT) == []
 
 
 def test_a_hold_checked_for_an_answer_outlasts_the_answer(db, redis):
