@@ -1,6 +1,7 @@
 """/api/taskrun."""
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.api.base import Resource, api_resource
 from core.models import Project, Result, Task, TaskRun
@@ -32,17 +33,11 @@ class TaskRunResource(Resource):
         return dictize(self.request, run, links=False)
 
     def _announce_completion(self, run, result):
-        """Call the task_completed hook once the answer is committed, never before."""
-        project, task = self.db.get(Project, run.project_id), self.db.get(Task, run.task_id)
-        payload = task_run_service.completion_payload(project, task, result)
-        registry = self.request.registry
+        """Call the task_completed hook once the answer is committed, never before: with the
+        objects read again in a session of their own, open while the hook runs (the request's
+        is closed by then: a plugin could not load a relationship)."""
         self.request.after_commit(
-            registry["plugins"].hook.crowdnest_task_completed,
-            project=project,
-            task=task,
-            result=result,
-            payload=payload,
-            settings=registry.settings,
+            _announce, self.request.registry, run.project_id, run.task_id, result.id
         )
 
     def before_delete(self, run):
@@ -70,3 +65,20 @@ class TaskRunResource(Resource):
             }
             for run in runs
         }
+
+
+def _announce(registry, project_id: int, task_id: int, result_id: int) -> None:
+    # A plain session: the request's factory would join it to the finished transaction.
+    with Session(registry["db_engine"], expire_on_commit=False) as db:
+        project, task = db.get(Project, project_id), db.get(Task, task_id)
+        result = db.get(Result, result_id)
+        # Its transaction ended (a SQLite one holds the write lock from its start: a plugin
+        # writing in the hook would wait for it); a relationship read begins another.
+        db.commit()
+        registry["plugins"].hook.crowdnest_task_completed(
+            project=project,
+            task=task,
+            result=result,
+            payload=task_run_service.completion_payload(project, task, result),
+            settings=registry.settings,
+        )

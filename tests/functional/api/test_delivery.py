@@ -614,18 +614,20 @@ class OwnersReader:
         self.owners = project.owners_ids  # a relationship: loaded on use
 
 
-def test_the_lean_announcement_loads_relationships_on_use(apps, db):
-    lean, spy, _plain = apps
+@pytest.mark.parametrize("path", ["lean", "application"])
+def test_the_announcement_loads_relationships_on_use(apps, db, path):
+    lean, spy, plain = apps
+    app = lean if path == "lean" else plain
     reader = OwnersReader()
-    lean.app.registry["plugins"].register(reader, name="test-owners")
+    app.app.registry["plugins"].register(reader, name="test-owners")
     try:
         project = _project("default")
         task = TaskFactory(project=project, n_answers=1)
         volunteer = UserFactory()
-        assert _handed(lean, project, volunteer)["id"] == task.id
-        assert _post(lean, project, task.id, volunteer).status_int == 200
+        assert _handed(app, project, volunteer)["id"] == task.id
+        assert _post(app, project, task.id, volunteer).status_int == 200
     finally:
-        lean.app.registry["plugins"].unregister(name="test-owners")
+        app.app.registry["plugins"].unregister(name="test-owners")
     assert spy.calls == 0 and reader.owners == [project.owner_id]
 
 
