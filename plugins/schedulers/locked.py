@@ -13,7 +13,8 @@ before, the project and the caller; one Lua call counts the request, checks that
 volunteer's holds are among the candidates and that the prefix still reaches where the read
 began, reserves, held tasks first, and stamps those handed out. When that check fails, one more
 statement (the held tasks by id, the candidates after the prefix) and one more Lua call; when the
-candidates were too few because the volunteer answered them, one more of each, past those.
+candidates were too few (the volunteer answered them, or others filled them since this process
+saw the prefix), one more of each, past those.
 The cases it does not settle go to the application's path below.
 """
 
@@ -38,7 +39,7 @@ MAX_OFFSET = 2
 # Candidates examined per hand-out at most: only tasks held by others can be passed over.
 MAX_CANDIDATES = 1000
 # Candidates the lean form reads beyond those it needs, to pass over tasks others hold.
-LEAN_MARGIN = 8
+LEAN_MARGIN = 4
 # Held tasks the lean form reads by id at most (pybossa.js holds two: the task and the next).
 HELD_SLOTS = 4
 
@@ -193,11 +194,14 @@ def lean(store, project, participant, options):
         options.hints[hint] = done.prefix
     granted = done.granted
     if not done.redo and not done.stale and len(granted) < want and len(rows) == size:
-        # The margin read for anyone was not enough, most often for tasks this volunteer has
-        # answered (a returning volunteer, at the front of the queue): once more, past them.
-        # The full prefix is not extended from this read (it skips tasks).
+        # The margin read for anyone was not enough: tasks this volunteer has answered (a
+        # returning volunteer, at the front of the queue), or filled by others since this
+        # process last saw the full prefix. Once more, past both. The full prefix is not
+        # extended from this read (it skips tasks).
         kind = kind_of(participant)
         params["who"] = parameters(project, participant, options)["who"]
+        if in_id_order:
+            params["after"] = max(after, done.prefix)
         rows = store.rows((*key, "after", kind), lambda: _lean_read(options, False, kind), params)
         unanswered = {row["id"]: row for row in rows}
         done = reserve(

@@ -414,6 +414,19 @@ def test_locked_reads_past_the_tasks_a_returning_volunteer_answered(apps, db, mo
     assert spy.calls == 0
 
 
+def test_locked_reads_past_tasks_filled_since_this_process_saw_the_prefix(apps, db):
+    """Another process's hand-outs filled tasks this one has not seen full: the first read
+    finds them all held, the second starts after the full prefix as Redis has it."""
+    lean, spy, _plain = apps
+    project = _project("locked")
+    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(2 * LEAN_MARGIN + 4)]
+    handed = [_handed(lean, project, UserFactory())["id"] for _ in range(2 * LEAN_MARGIN)]
+    assert handed == [task.id for task in tasks[: 2 * LEAN_MARGIN]]
+    _lean_of(lean)._hints.clear()  # as a process that served none of them
+    assert _handed(lean, project, UserFactory())["id"] == tasks[2 * LEAN_MARGIN].id
+    assert spy.calls == 0
+
+
 def test_locked_never_hands_a_volunteer_a_task_they_answered(apps, db):
     lean, spy, _plain = apps
     project = _project("locked")
