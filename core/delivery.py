@@ -373,9 +373,15 @@ def _answer_context_query(with_key: bool):
     )
 
 
+def _author(kind: str) -> tuple[str, str]:
+    """(the run's column naming its author, the bind parameter giving it): decision 4."""
+    return ("user_id", "user_id") if kind == "user" else ("user_ip", "ip")
+
+
 def _answer_insert(kind: str):
     """INSERT the run, attributed by the server (decision 4), RETURNING what the API shows."""
-    author = {"user_id": bindparam("user_id")} if kind == "user" else {"user_ip": bindparam("ip")}
+    column, parameter = _author(kind)
+    author = {column: bindparam(parameter)}
     return (
         insert(TaskRun)
         .values(
@@ -537,21 +543,22 @@ def _answer_written(kind: str):
         )
         .cte("counted")
     )
-    touched = (
-        update(Project)
-        .where(Project.id == bindparam("project_id"), exists(select(counted.c.id)))
-        .values(updated=bindparam("finish_time"))
-        .returning(Project.id)
-        .cte("touched")
-    )
     completes = select(cast(counted.c.completes, Integer)).scalar_subquery()
+    return _counted_on_project(kind, run, counted, completes)
+
+
+def _counted_on_project(kind: str, run, counted, completes):
+    """After the run (`run`) and its task (`counted`): the project's `updated` touched, its
+    figures counted (`completes`: 1 when the answer completes the task), each step waiting
+    for the one before; the run's row and the task's run count after it (`locked` releases
+    the hold with it)."""
+    touched = _project_touched().where(exists(select(counted.c.id))).cte("touched")
     figures = (
         stats.answer_counted(completes, _new_volunteer(kind))
         .where(exists(select(touched.c.id)))
         .returning(ProjectStats.project_id)
         .cte("figures")
     )
-    # The task's run count after this answer (`locked` releases the hold with it).
     runs = select(counted.c.n_task_runs).scalar_subquery().label("task_runs")
     return select(*run.c, runs).add_cte(counted, touched, figures)
 
@@ -574,20 +581,18 @@ def _answer_short_of_completion(kind: str):
         .with_for_update(key_share=True)
         .cte("before")
     )
-    author = ("user_id", "user_id") if kind == "user" else ("user_ip", "ip")
+    column, parameter = _author(kind)
     written = select(
         bindparam("created", type_=Text),
         bindparam("project_id", type_=Integer),
         before.c.id,
-        bindparam(author[1], type_=TaskRun.__table__.c[author[0]].type),
+        bindparam(parameter, type_=TaskRun.__table__.c[column].type),
         bindparam("finish_time", type_=Text),
         bindparam("info", type_=TaskRun.info.type),
     )
     run = (
         insert(TaskRun)
-        .from_select(
-            ["created", "project_id", "task_id", author[0], "finish_time", "info"], written
-        )
+        .from_select(["created", "project_id", "task_id", column, "finish_time", "info"], written)
         .returning(*RUN_SHOWN)
         .cte("run")
     )
@@ -598,21 +603,7 @@ def _answer_short_of_completion(kind: str):
         .returning(Task.id, Task.n_task_runs)
         .cte("counted")
     )
-    touched = (
-        update(Project)
-        .where(Project.id == bindparam("project_id"), exists(select(counted.c.id)))
-        .values(updated=bindparam("finish_time"))
-        .returning(Project.id)
-        .cte("touched")
-    )
-    figures = (
-        stats.answer_counted(0, _new_volunteer(kind))
-        .where(exists(select(touched.c.id)))
-        .returning(ProjectStats.project_id)
-        .cte("figures")
-    )
-    runs = select(counted.c.n_task_runs).scalar_subquery().label("task_runs")
-    return select(*run.c, runs).add_cte(counted, touched, figures)
+    return _counted_on_project(kind, run, counted, 0)
 
 
 def _task_reached():

@@ -331,33 +331,26 @@ def test_a_read_past_where_the_prefix_reaches_grants_nothing_and_names_the_prefi
     reservations.reserve_read(
         redis, 7, "user:2", {1: one_place[1], 2: one_place[2]}, 1, TIMEOUT, AT, prefix=(-1, 2)
     )
+
+    def read_after(after):
+        return reservations.reserve_read(
+            redis,
+            7,
+            "user:3",
+            {3: one_place[3]},
+            1,
+            TIMEOUT,
+            AT,
+            held_first=True,
+            prefix=(after, 1),
+            behind=True,
+        )
+
     # The prefix reaches task 1 (user:1's), not 2: a read after 2 may have passed places by.
-    behind = reservations.reserve_read(
-        redis,
-        7,
-        "user:3",
-        {3: one_place[3]},
-        1,
-        TIMEOUT,
-        AT,
-        held_first=True,
-        prefix=(2, 1),
-        behind=True,
-    )
+    behind = read_after(2)
     assert behind.redo and behind.granted == [] and behind.prefix == 1
     # A read after 1 is not behind it: granted.
-    found = reservations.reserve_read(
-        redis,
-        7,
-        "user:3",
-        {3: one_place[3]},
-        1,
-        TIMEOUT,
-        AT,
-        held_first=True,
-        prefix=(1, 1),
-        behind=True,
-    )
+    found = read_after(1)
     assert found.granted == [3] and not found.redo
 
 
