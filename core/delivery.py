@@ -364,8 +364,11 @@ def _answer_fields(body: bytes) -> dict | None:
 
 
 def _answer_context_query(with_key: bool):
-    """The task, its project and, with an api key, the caller's user id: one statement."""
-    columns = _with_caller([Task.project_id], with_key)
+    """The task, its project and, with an api key, the caller's user id: one statement.
+    `short`: the task stays short of n_answers with one more run (as read: _store_answer
+    tries the statement for that case only when it was so)."""
+    short = (Task.n_task_runs + 1 < Task.n_answers).label("short")
+    columns = _with_caller([Task.project_id, short], with_key)
     return (
         select(*columns)
         .join(Project, Project.id == Task.project_id)
@@ -961,7 +964,7 @@ class LeanDelivery:
                 "ip": user_ip,
             }
             try:
-                run, runs, result_id = self._store_answer(connection, kind, values)
+                run, runs, result_id = self._store_answer(connection, kind, values, context.short)
             except self.statements.dialect.dbapi.IntegrityError:
                 # A second answer (the unique indexes): the application says so, as PYBOSSA.
                 return None
@@ -1023,16 +1026,22 @@ class LeanDelivery:
             )
 
     @staticmethod
-    def _store_answer(connection, kind: str, values: dict) -> tuple[dict, int, int | None]:
+    def _store_answer(
+        connection, kind: str, values: dict, short: bool
+    ) -> tuple[dict, int, int | None]:
         """The run stored and counted, committed; (run, the task's run count after it, new
-        result id or None).
+        result id or None). `short`: the task was short of completion with this answer when
+        the answer's context was read (it may have been answered since).
 
         Rows are locked in the order the application's path locks them (task, project,
         project_stats, result: core.services.task_run._count), so the two never deadlock.
         """
         values = {**values, "of_task": values["task_id"], "result_created": utcnow()}
-        if connection.postgresql:
-            # Autocommit: one statement, its own transaction, for an answer short of completion.
+        if connection.postgresql and short:
+            # Autocommit: one statement, its own transaction, for an answer short of completion
+            # (it writes nothing when the task has reached that point since). A completing or
+            # later answer goes straight to the transaction below: trying the statement first
+            # cost it a round trip and a second wait on the task's lock.
             found = connection.rows(
                 ("answer short of completion", kind),
                 lambda: _answer_short_of_completion(kind),
