@@ -1,6 +1,8 @@
 """The database: declarative Base, portable column types, engine, and request.dbsession."""
 
 import logging
+import os
+import weakref
 from datetime import UTC, datetime
 
 import orjson
@@ -46,6 +48,21 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
+# Every engine built here, so that a forked child can leave its parent's connections alone.
+_ENGINES: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child (gunicorn's workers under preload_app): the pools start empty. The
+    connections pooled before the fork are the parent's: disposed without closing them, as a
+    close would end the parent's sessions too (the sockets are shared)."""
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 def get_engine(
     settings: dict,
     prefix: str = "sqlalchemy.",
@@ -82,6 +99,7 @@ def get_engine(
     if settings.get("redis.url") and settings.get("api.cache") and not generic_plans:
         # Committed writes bump their tables' generations (core.generations, core.apicache).
         generations.track(engine, get_redis(settings["redis.url"]))
+    _ENGINES.add(engine)
     return engine
 
 

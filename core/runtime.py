@@ -11,7 +11,8 @@ import gc
 def includeme(config):
     settings = config.get_settings()
     if settings["runtime.gc_tuning"]:
-        # Called when the application is built, i.e. once per worker process.
+        # Called when the application is built: once per worker process, or once in
+        # gunicorn's master with preload_app (gunicorn.conf.py), the workers inheriting it.
         config.action(None, _tune_gc, order=10_000)
 
 

@@ -98,6 +98,7 @@ def test_gunicorn_and_pserve_serve_alike():
     assert server["logger_class"] == namespace["logger_class"]
     assert server["bind"] == namespace["bind"]
     assert int(server["workers"]) == namespace["workers"]
+    assert server.getboolean("preload_app") is namespace["preload_app"] is True
     config = Config()
     config.set("logger_class", namespace["logger_class"])
     assert config.logger_class is AccessLogger
