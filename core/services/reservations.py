@@ -250,17 +250,29 @@ for i = first_task, #KEYS do
 end
 -- The full prefix: the tasks read in order, while every place of each is held (live holds of
 -- volunteers whose answers are not stored, the participant's included).
+-- A task's hash as read here is kept (task.entries): nothing below changes it before the
+-- grants look at it again. A task found full (task.full) is granted only to a holder of one of
+-- its places (task.mine).
+local function runs_in(entries)
+  for j = 1, #entries, 2 do
+    if entries[j] == 'runs' then return tonumber(entries[j + 1]) end
+  end
+  return 0
+end
 local last, soonest = nil, cap
 for i = 1, in_order do
   local task, holders, ending = tasks[i], 0, cap
   local entries = redis.call('HGETALL', task.key)
+  task.entries = entries
   for j = 1, #entries, 2 do
     local name, expiry = entries[j], tonumber(entries[j + 1])
     if string.sub(name, 1, 2) == 'p:' and expiry > now and not task.answered[name] then
       holders, ending = holders + 1, math.min(ending, expiry * 1000)
+      if name == field then task.mine = true end
     end
   end
   if holders < task.places then break end
+  task.full = true
   last, soonest = task.id, math.min(soonest, ending)
 end
 -- Read after an id the full prefix no longer reaches: tasks before it may have places again.
@@ -282,11 +294,13 @@ local granted, stale = {}, {}
 for _, task in ipairs(tasks) do
   if #granted >= want then break end
   local key = task.key
-  if tonumber(redis.call('HGET', key, 'runs') or '0') > task.runs then
+  local entries = task.entries or redis.call('HGETALL', key)
+  if runs_in(entries) > task.runs then
     table.insert(stale, task.id)
+  elseif task.full and not task.mine then
+    -- No place to grant: its expired or answered holds are cleared when it is not full.
   else
     local others, mine = 0, false
-    local entries = redis.call('HGETALL', key)
     for j = 1, #entries, 2 do
       local name = entries[j]
       if string.sub(name, 1, 2) == 'p:' then
