@@ -20,12 +20,12 @@ the common cases itself, in front of the application, in a fraction of that:
   `updated` and figures (core.services.stats.answer_counted) and, when the answer completes the
   task or comes after, the task's state and a new result version (core.services.task_run's
   statements) — on PostgreSQL one statement in autocommit mode when the answer leaves its task
-  short of n_answers (the common case, as the first statement read it), else one round trip (psycopg's pipeline mode, BEGIN to
-  COMMIT, a third of a millisecond of CPU more), rows locked in the application's order (task,
-  project, project_stats, result) so the two paths do not deadlock. After the commit the stamp
-  is consumed, the caches invalidated as a session's commit would (core.generations,
-  core.cache), under `locked` the hold released, and a completion announced to the
-  task_completed hook with the objects the application passes.
+  short of n_answers (the common case, as the first statement read it), else one round trip
+  (psycopg's pipeline mode, BEGIN to COMMIT, a third of a millisecond of CPU more), rows locked
+  in the application's order (task, project, project_stats, result) so the two paths do not
+  deadlock. After the commit the stamp is consumed, the caches invalidated as a session's
+  commit would (core.generations, core.cache), under `locked` the hold released, and a
+  completion announced to the task_completed hook with the objects the application passes.
 
 Both count the rate limit with core.ratelimit's key, once whichever path answers. Anything else
 goes to the application unchanged, before anything is written: other methods or paths, a session
