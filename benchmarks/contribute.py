@@ -122,8 +122,10 @@ def seed(url: str, n_tasks: int, n_runs: int, n_users: int) -> float:
         cursor.execute("SELECT setval('task_run_id_seq', %s)", (max(n_runs, 1),))
     with psycopg.connect(libpq_url(url), autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE")
-        # Written out now: a checkpoint of the seeded gigabytes must not run while measuring.
+        # Written out now: a checkpoint of the seeded gigabytes must not run while measuring,
+        # nor the kernel's writeback of what the checkpoint left in its page cache.
         connection.execute("CHECKPOINT")
+    os.sync()
     return time.perf_counter() - began
 
 
