@@ -12,9 +12,10 @@ last saw it: tasks whose places are all held, in id order, read past) and, for a
 before, the project and the caller; one Lua call counts the request, checks that the
 volunteer's holds are among the candidates and that the prefix still reaches where the read
 began, reserves, held tasks first, and stamps those handed out. When that check fails, one more
-statement (the held tasks by id, the candidates after the prefix) and one more Lua call; when the
-candidates were too few (the volunteer answered them, or others filled them since this process
-saw the prefix), one more of each, past those.
+statement (the held tasks by id, the candidates after the prefix) and one more Lua call. When
+every task read was full (the prefix lapsed: every PREFIX_SECONDS, or when its first hold
+expires), it reads on after them in steps 8 times larger (up to 400 tasks), extending the prefix
+again; when the candidates were too few (the volunteer answered them), one more read, past those.
 The cases it does not settle go to the application's path below.
 """
 
@@ -42,6 +43,11 @@ MAX_CANDIDATES = 1000
 LEAN_MARGIN = 4
 # Held tasks the lean form reads by id at most (pybossa.js holds two: the task and the next).
 HELD_SLOTS = 4
+# When every task read in order is full, the lean form reads on after them, this many times
+# more at each step, up to PREFIX_STEP_MOST tasks a read: the full prefix lapses (its first
+# hold expires, or PREFIX_SECONDS pass) and a crowd's requests rebuild it.
+PREFIX_STEP_GROWTH = 8
+PREFIX_STEP_MOST = 400
 
 
 def _candidates(kind, options, *columns):
@@ -192,8 +198,39 @@ def lean(store, project, participant, options):
         done = reserve(_judged(by_id), prefix=(after, len(rows)) if in_id_order else None)
     if in_id_order:
         options.hints[hint] = done.prefix
-    granted = done.granted
-    if not done.redo and not done.stale and len(granted) < want and len(rows) == size:
+    granted, limit = done.granted, size
+
+    def more(found, **extra):
+        """Reserve among `found` after what was granted: (what the call did, the tasks granted
+        now and before, each once: a held task read again is granted again, its hold renewed)."""
+        by_id.update(found)
+        done = reserve(
+            _judged(found),
+            want=want - len(granted),
+            held_first=False,  # all were among the first read, and granted then
+            stamps=stamps(max(0, options.offset - len(granted))),
+            **extra,
+        )
+        return done, granted + [task_id for task_id in done.granted if task_id not in granted]
+
+    while (
+        in_id_order
+        and not done.redo
+        and not done.stale
+        and len(granted) < want
+        and len(rows) == limit
+        and done.prefix >= rows[-1]["id"]
+        and limit * PREFIX_STEP_GROWTH <= PREFIX_STEP_MOST
+    ):
+        # Every task read was full (the full prefix lapsed, or other processes filled them):
+        # on after them in larger steps, extending the prefix, rather than a few tasks
+        # further for each request of a crowd, and then the application's path for each.
+        after, limit = done.prefix, limit * PREFIX_STEP_GROWTH
+        params.update(after=after, limit=limit)
+        rows = store.rows((*key, "after"), lambda: _lean_read(options, False), params)
+        done, granted = more({row["id"]: row for row in rows}, prefix=(after, len(rows)))
+        options.hints[hint] = done.prefix
+    if not done.redo and not done.stale and len(granted) < want and len(rows) == limit:
         # The margin read for anyone was not enough: tasks this volunteer has answered (a
         # returning volunteer, at the front of the queue), or filled by others since this
         # process last saw the full prefix. Once more, past both. The full prefix is not
@@ -202,17 +239,10 @@ def lean(store, project, participant, options):
         params["who"] = parameters(project, participant, options)["who"]
         if in_id_order:
             params["after"] = max(after, done.prefix)
+        limit = params["limit"] = size
         rows = store.rows((*key, "after", kind), lambda: _lean_read(options, False, kind), params)
-        unanswered = {row["id"]: row for row in rows}
-        done = reserve(
-            _judged(unanswered),
-            want=want - len(granted),
-            held_first=False,  # all were among the first read, and granted then
-            stamps=stamps(max(0, options.offset - len(granted))),
-        )
-        by_id.update(unanswered)
-        granted = granted + done.granted
-    if done.redo or (len(granted) < want and (done.stale or len(rows) == size)):
+        done, granted = more({row["id"]: row for row in rows})
+    if done.redo or (len(granted) < want and (done.stale or len(rows) == limit)):
         return None
     return [by_id[task_id] for task_id in granted][options.offset :]
 

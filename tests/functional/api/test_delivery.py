@@ -14,7 +14,7 @@ from core.delivery import LeanDelivery, _Connection
 from core.hookspecs import hookimpl
 from core.models import Project, ProjectStats, Result, Task, TaskRun
 from core.services import reservations
-from plugins.schedulers.locked import HELD_SLOTS, LEAN_MARGIN
+from plugins.schedulers.locked import HELD_SLOTS, LEAN_MARGIN, PREFIX_STEP_GROWTH
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
 
 SCHEDULERS = "default breadth_first incremental locked user_pref"
@@ -424,6 +424,46 @@ def test_locked_reads_past_tasks_filled_since_this_process_saw_the_prefix(apps, 
     assert handed == [task.id for task in tasks[: 2 * LEAN_MARGIN]]
     _lean_of(lean)._hints.clear()  # as a process that served none of them
     assert _handed(lean, project, UserFactory())["id"] == tasks[2 * LEAN_MARGIN].id
+    assert spy.calls == 0
+
+
+def test_locked_rebuilds_a_lapsed_prefix_in_larger_steps(apps, db, redis_client, monkeypatch):
+    """The full prefix lapses (PREFIX_SECONDS, or its first hold expiring) while many tasks are
+    still all held: the next volunteer is served by the lean form, which reads on after the
+    full tasks in larger steps and extends the prefix again (it handed each request a few
+    tasks further to the application's path, which read its way through them all: a crowd's
+    requests fell from hundreds a second to a few). The one after takes one statement."""
+    lean, spy, _plain = apps
+    project = _project("locked")
+    held = PREFIX_STEP_GROWTH * (LEAN_MARGIN + 1) + 5
+    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(held + 3)]
+    for task in tasks[:held]:
+        assert _handed(lean, project, UserFactory())["id"] == task.id
+    assert spy.calls == 0
+    redis_client.delete(reservations._prefix_key(project.id))  # lapsed
+    assert _handed(lean, project, UserFactory())["id"] == tasks[held].id
+    assert spy.calls == 0
+    counter = StatementCounter(monkeypatch)
+    url = f"/api/project/{project.id}/newtask?api_key={UserFactory().api_key}"
+    handed, statements = counter.of(lean, url)
+    assert handed.json["id"] == tasks[held + 1].id
+    assert statements == 1 and spy.calls == 0
+
+
+def test_locked_hands_a_held_task_out_once_when_it_reads_it_again(apps, db, redis_client):
+    """A held task past the tasks read in order is read by id and granted first; the others
+    read are full, so the next read goes on past them and meets it again: handed out once."""
+    lean, spy, _plain = apps
+    project = _project("locked")
+    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(3 * (LEAN_MARGIN + 2))]
+    alice = UserFactory()
+    url = f"/api/project/{project.id}/newtask?api_key={alice.api_key}"
+    assert lean.get(url + "&orderby=id&desc=true").json["id"] == tasks[-1].id  # held
+    for task in tasks[:-1]:
+        assert _handed(lean, project, UserFactory())["id"] == task.id
+    redis_client.delete(reservations._prefix_key(project.id))  # lapsed...
+    _lean_of(lean).forget_hints()  # ... for a process that saw none of it
+    assert lean.get(url + "&limit=2").json["id"] == tasks[-1].id
     assert spy.calls == 0
 
 
