@@ -89,6 +89,18 @@ def room_clause(redis, at: float):
     return live.scalar_subquery() < Task.n_answers - Task.n_task_runs
 
 
+def full_prefix(redis, project_id: int, at: float) -> int:
+    """The last task id of the project's full prefix (reserve_read) while it stands, else -1:
+    the application's path reads after it too. -1 for the database store (it has none)."""
+    if redis is None:
+        return -1
+    found = redis.get(_prefix_key(project_id))
+    if found is None:
+        return -1
+    last, _, ending = found.decode().partition(":")
+    return int(last) if float(ending) > at * 1000 else -1
+
+
 def reserve(
     db,
     redis,

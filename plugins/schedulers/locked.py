@@ -94,6 +94,11 @@ def locked(db, project, participant, options):
     tried = set(held)
     room = reservations.room_clause(redis, at)
     fresh = candidates if room is None else candidates.where(room)
+    if options.orderby == "id" and not options.desc:
+        # Past the tasks all held (as the lean form found them): a crowd may hold more than
+        # MAX_CANDIDATES at the front. The volunteer's own among them were read above.
+        after = reservations.full_prefix(redis, project.id, at)
+        fresh = fresh if after < 0 else fresh.where(Task.id > after)
     while len(granted) < want and len(tried) < MAX_CANDIDATES:
         # The database store filters full tasks in SQL: a batch of what is needed suffices.
         size = want - len(granted) if room is not None else max(2 * (want - len(granted)), 20)

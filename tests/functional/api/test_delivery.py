@@ -14,6 +14,7 @@ from core.delivery import LeanDelivery, _Connection
 from core.hookspecs import hookimpl
 from core.models import Project, ProjectStats, Result, Task, TaskRun
 from core.services import reservations
+from plugins.schedulers import locked as locked_scheduler
 from plugins.schedulers.locked import HELD_SLOTS, LEAN_MARGIN, PREFIX_STEP_GROWTH
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
 
@@ -448,6 +449,24 @@ def test_locked_rebuilds_a_lapsed_prefix_in_larger_steps(apps, db, redis_client,
     handed, statements = counter.of(lean, url)
     assert handed.json["id"] == tasks[held + 1].id
     assert statements == 1 and spy.calls == 0
+
+
+def test_locked_on_the_applications_path_reads_after_the_full_prefix(apps, db, monkeypatch):
+    """More tasks all held at the front than the application's path examines (MAX_CANDIDATES,
+    here 10; it reads 20 at a time): it starts after the full prefix the lean form keeps, and
+    finds the next task (it answered "no task" before); a volunteer's own held task in the
+    prefix still comes first."""
+    lean, spy, plain = apps
+    project = _project("locked")
+    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(28)]
+    alice = UserFactory()
+    assert _handed(lean, project, alice)["id"] == tasks[0].id
+    for task in tasks[1:25]:
+        assert _handed(lean, project, UserFactory())["id"] == task.id
+    monkeypatch.setattr(locked_scheduler, "MAX_CANDIDATES", 10)
+    assert _handed(plain, project, UserFactory())["id"] == tasks[25].id
+    assert _handed(plain, project, alice)["id"] == tasks[0].id
+    assert spy.calls == 0
 
 
 def test_locked_hands_a_held_task_out_once_when_it_reads_it_again(apps, db, redis_client):
