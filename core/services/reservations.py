@@ -97,7 +97,8 @@ def full_prefix(redis, project_id: int, at: float) -> int:
     found = redis.get(_prefix_key(project_id))
     if found is None:
         return -1
-    last, _, ending = found.decode().partition(":")
+    found = found.decode() if isinstance(found, bytes) else found
+    last, _, ending = found.partition(":")
     return int(last) if float(ending) > at * 1000 else -1
 
 
