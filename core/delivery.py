@@ -381,22 +381,25 @@ def _author(kind: str) -> tuple[str, str]:
     return ("user_id", "user_id") if kind == "user" else ("user_ip", "ip")
 
 
-def _answer_insert(kind: str):
-    """INSERT the run, attributed by the server (decision 4), RETURNING what the API shows."""
+def _run_values(kind: str) -> dict:
+    """{column: its bind parameter} of a run the lean path writes, attributed by the server
+    (decision 4)."""
     column, parameter = _author(kind)
-    author = {column: bindparam(parameter)}
-    return (
-        insert(TaskRun)
-        .values(
-            project_id=bindparam("project_id"),
-            task_id=bindparam("task_id"),
-            created=bindparam("created"),
-            finish_time=bindparam("finish_time"),
-            info=bindparam("info", type_=TaskRun.info.type),
-            **author,
-        )
-        .returning(*RUN_SHOWN)
-    )
+    names = {
+        "created": "created",
+        "project_id": "project_id",
+        "task_id": "task_id",
+        column: parameter,
+        "finish_time": "finish_time",
+        "info": "info",
+    }
+    columns = TaskRun.__table__.c
+    return {key: bindparam(name, type_=columns[key].type) for key, name in names.items()}
+
+
+def _answer_insert(kind: str):
+    """INSERT the run, RETURNING what the API shows."""
+    return insert(TaskRun).values(**_run_values(kind)).returning(*RUN_SHOWN)
 
 
 def _answer_count():
@@ -584,18 +587,10 @@ def _answer_short_of_completion(kind: str):
         .with_for_update(key_share=True)
         .cte("before")
     )
-    column, parameter = _author(kind)
-    written = select(
-        bindparam("created", type_=Text),
-        bindparam("project_id", type_=Integer),
-        before.c.id,
-        bindparam(parameter, type_=TaskRun.__table__.c[column].type),
-        bindparam("finish_time", type_=Text),
-        bindparam("info", type_=TaskRun.info.type),
-    )
+    values = {**_run_values(kind), "task_id": before.c.id}  # written only with the lock
     run = (
         insert(TaskRun)
-        .from_select(["created", "project_id", "task_id", column, "finish_time", "info"], written)
+        .from_select(list(values), select(*values.values()))
         .returning(*RUN_SHOWN)
         .cte("run")
     )

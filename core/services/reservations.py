@@ -91,7 +91,8 @@ def room_clause(redis, at: float):
 
 def full_prefix(redis, project_id: int, at: float) -> int:
     """The last task id of the project's full prefix (reserve_read) while it stands, else -1:
-    the application's path reads after it too. -1 for the database store (it has none)."""
+    the application's path reads after it too. -1 for the database store (it has none). The
+    value is read as READ_PREFIX reads it in the Lua calls ("<last id>:<expiry in ms>")."""
     if redis is None:
         return -1
     found = redis.get(_prefix_key(project_id))
