@@ -225,14 +225,16 @@ end
 # given first were read in order after an id (0: the full prefix is left alone), that id, the
 # latest time (ms) a prefix may last, the guard's stamps to set for the tasks granted past an
 # offset (their keys' prefix, '' for none; their value; their ttl; the offset), the counter's
-# expiry ('' when the request is not counted here) and the limit, and '1' to grant nothing when
-# the full prefix does not reach the id read after (with held tasks first); then per task its
+# expiry ('' when the request is not counted here) and the limit, '1' to grant nothing when
+# the full prefix does not reach the id read after (with held tasks first), and the task keys'
+# prefix when held tasks not given may be granted unread (else ''); then per task its
 # id, its places left and run count (read together), and the keys of the participants whose
 # answer to it is stored (a JSON array, as answerers_of_task reads it): their holds are not
 # counted, in case a worker died before releasing them, and the participant is never granted a
 # task they answered. Returns {granted, stale, held (when nothing was done for them), the
 # request's count (0: not counted), the full prefix's last task id (-1: none), 1 when nothing
-# was granted for want of held tasks, a prefix or the limit's leave, else 0}.
+# was granted for want of held tasks, a prefix or the limit's leave, 2 when held tasks were
+# granted unread, else 0}.
 RESERVE = (
     READ_PREFIX
     + """
@@ -255,7 +257,7 @@ local answerers = {__index = function(task, name)
   rawset(task, 'answered', answered)
   return answered
 end}
-local tasks, at = {}, 17
+local tasks, at = {}, 18
 for i = first_task, #KEYS do
   table.insert(tasks, setmetatable({key = KEYS[i], id = ARGV[at], places = tonumber(ARGV[at + 1]),
                                     runs = tonumber(ARGV[at + 2]), listed = ARGV[at + 3]},
@@ -299,7 +301,35 @@ if ARGV[6] == '1' then
   for _, id in ipairs(held) do
     if given[id] then given[id].held = true else missing = true end
   end
-  if missing or behind then return {{}, {}, held, count, read_prefix(KEYS[2], now), 1} end
+  if missing or behind then
+    -- A returning volunteer whose holds cover what is wanted may be given them back unread:
+    -- the lowest ids, each hold live in its task's hash, renewed and stamped. The caller then
+    -- reads those tasks and checks they are open and unanswered by the participant (else it
+    -- asks again with them read: a call that does not allow this).
+    if ARGV[17] == '' or #held < want then
+      return {{}, {}, held, count, read_prefix(KEYS[2], now), 1}
+    end
+    table.sort(held, function(a, b) return tonumber(a) < tonumber(b) end)
+    local mine = {}
+    for i = 1, want do
+      local key = ARGV[17] .. held[i]
+      local expiry = tonumber(redis.call('HGET', key, field))
+      if not expiry or expiry <= now then
+        return {{}, {}, held, count, read_prefix(KEYS[2], now), 1}
+      end
+      mine[i] = key
+    end
+    for i = 1, want do
+      redis.call('HSET', mine[i], field, expires)
+      redis.call('EXPIRE', mine[i], ttl)
+      redis.call('ZADD', KEYS[1], expires, held[i])
+      if stamps ~= '' and i > offset then
+        redis.call('SET', stamps .. held[i], stamped, 'EX', stamp_ttl)
+      end
+    end
+    redis.call('EXPIRE', KEYS[1], ttl)
+    return {{unpack(held, 1, want)}, {}, held, count, read_prefix(KEYS[2], now), 2}
+  end
   for _, task in ipairs(tasks) do table.insert(task.held and first or rest, task) end
   for _, task in ipairs(rest) do table.insert(first, task) end
   tasks = first
@@ -473,8 +503,11 @@ def hold_location(task_id, participant) -> tuple[str, str]:
     return _task_key(task_id), f"p:{participant}"
 
 
+TASK_KEY_PREFIX = "crowdnest:reservation:task:"
+
+
 def _task_key(task_id) -> str:
-    return f"crowdnest:reservation:task:{task_id}"
+    return f"{TASK_KEY_PREFIX}{task_id}"
 
 
 def _prefix_key(project_id) -> str:
@@ -531,6 +564,7 @@ class Reserved(NamedTuple):
     count: int
     prefix: int
     redo: bool
+    unread: bool = False
 
 
 def reserve_read(
@@ -546,6 +580,7 @@ def reserve_read(
     stamps=("", "", 0, 0),
     counting=None,
     behind=False,
+    unread=False,
 ) -> Reserved:
     """RESERVE for the tasks `read` ({task id: (places, runs, answerers)}, in the order to try;
     answerers a set of keys, or answerers_of_task's JSON text): the ids granted, and the stale
@@ -554,7 +589,11 @@ def reserve_read(
     `redo` is set and `held` names them all. With `prefix` ((the id the first tasks were read
     after, -1 for from the first; how many were)), the project's full prefix is extended over
     those found full; `behind` (with `held_first`) also grants nothing, `redo`
-    set, when the prefix no longer reaches that id. The prefix's last id as the call left it is
+    set, when the prefix no longer reaches that id; with `unread` too, when the participant
+    holds at least `want` tasks (each hold live), the lowest `want` of their ids are granted
+    instead, renewed and stamped, and `unread` set: the caller reads those tasks and, when one
+    is no longer open or the participant answered it, calls again without `unread` with the
+    held tasks read (`redo` is set too). The prefix's last id as the call left it is
     returned either way. `stamps`: the guard's stamps for the tasks granted past an offset ((key
     prefix, value, ttl, offset); core.services.guard), set in the same call. `counting` ((a
     rate-limit window's counter, its expiry, the limit)): the request counted first, `count`;
@@ -577,7 +616,7 @@ def reserve_read(
         args += [expires, limit]
     else:
         args += ["", 0]
-    args.append("1" if behind else "0")
+    args += ["1" if behind else "0", TASK_KEY_PREFIX if unread and held_first else ""]
     for task_id, (places, runs, answerers) in read.items():
         listed = answerers if isinstance(answerers, str) else orjson.dumps(sorted(answerers))
         args += [task_id, places, runs, listed]
@@ -589,7 +628,8 @@ def reserve_read(
         [int(task_id) for task_id in held],
         int(count),
         int(last),
-        bool(redo),
+        int(redo) != 0,
+        int(redo) == 2,
     )
 
 

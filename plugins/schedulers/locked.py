@@ -21,6 +21,7 @@ The cases it does not settle go to the application's path below.
 
 from functools import partial
 
+import orjson
 from sqlalchemy import bindparam
 
 from core.errors import DomainError
@@ -174,16 +175,31 @@ def lean(store, project, participant, options):
         stamps=stamps(options.offset),
     )
     by_id = {row["id"]: row for row in rows}
+
+    def held_read():
+        return _lean_read(options, True)
+
     done = reserve(
         _judged(by_id),
         prefix=(after, len(rows)) if in_id_order else None,
         counting=counting and counting.window,
         behind=in_id_order and after >= 0,
+        unread=in_id_order and want <= HELD_SLOTS,
     )
     if counting is not None:
         options.counted = done.count
         if done.count > counting.window[2]:
             return []  # refused: the application answers (429)
+    if in_id_order:
+        options.hints[hint] = done.prefix
+    if done.unread:
+        # A returning volunteer, given back the holds they asked for before: those tasks by id,
+        # and no more Lua call when each is still open and not answered by them.
+        params.update(_held_slots(done.granted))
+        mine = {row["id"]: row for row in store.rows(("locked held",), held_read, params)}
+        if all(_unanswered(mine.get(task_id), participant.key) for task_id in done.granted):
+            _judged(mine)
+            return [mine[task_id] for task_id in done.granted][options.offset :]
     if done.redo:
         # Held tasks not among those read, or read past tasks that may have places again:
         # the held tasks by id and the candidates after the prefix, then reserve again.
@@ -191,12 +207,10 @@ def lean(store, project, participant, options):
             return None
         after = done.prefix if in_id_order else -1
         params.update(after=after)
-        params.update(
-            (f"held_{n}", (*done.held, *[-1] * HELD_SLOTS)[n]) for n in range(HELD_SLOTS)
-        )
+        params.update(_held_slots(done.held))
         statements = [((*key, "after"), lambda: _lean_read(options, False), params)]
         if done.held:
-            statements.insert(0, (("locked held",), lambda: _lean_read(options, True), params))
+            statements.insert(0, (("locked held",), held_read, params))
         *mine, rows = store.batch(statements)
         # In order first (the full prefix is judged on them), then held tasks not among them.
         by_id = {row["id"]: row for row in (*rows, *(mine[0] if mine else ()))}
@@ -250,6 +264,16 @@ def lean(store, project, participant, options):
     if done.redo or (len(granted) < want and (done.stale or len(rows) == limit)):
         return None
     return [by_id[task_id] for task_id in granted][options.offset :]
+
+
+def _unanswered(row, participant: str) -> bool:
+    """Whether the task read (`row`: None when it is no longer open) awaits the participant."""
+    return row is not None and participant not in orjson.loads(row["lock_answerers"] or "[]")
+
+
+def _held_slots(task_ids) -> dict:
+    """The held-tasks read's parameters (:held_0...) for `task_ids`, -1 in the slots left."""
+    return {f"held_{n}": (*task_ids, *[-1] * HELD_SLOTS)[n] for n in range(HELD_SLOTS)}
 
 
 def _judged(by_id: dict) -> dict:

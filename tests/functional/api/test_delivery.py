@@ -361,19 +361,99 @@ def test_locked_answers_without_a_hold_get_the_applications_refusal(apps, db):
 def test_locked_gives_held_tasks_back_first_and_hands_over_beyond_its_slots(apps, db):
     lean, spy, _plain = apps
     project = _project("locked")
-    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(LEAN_MARGIN + 3)]
+    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(3 * LEAN_MARGIN + 3)]
     alice = UserFactory()
     url = f"/api/project/{project.id}/newtask?api_key={alice.api_key}"
     # Held beyond the tasks read in order: read apart, by id, and given back first.
     assert lean.get(url + "&orderby=id&desc=true").json["id"] == tasks[-1].id
     assert lean.get(url).json["id"] == tasks[-1].id
     assert spy.calls == 0
-    # More holds than the lean form reads by id: the application gives them back.
+    # More holds than the lean form reads by id: the lowest held one comes back unread (the
+    # Lua call grants it, one statement reads it); asked for them all, the application gives
+    # them back.
     lean.get(url + f"&orderby=id&desc=true&limit={HELD_SLOTS + 1}")
     assert spy.calls == 0
-    # Held tasks come back in the order asked for (ids ascending here).
     assert lean.get(url).json["id"] == tasks[-(HELD_SLOTS + 1)].id
+    assert spy.calls == 0
+    handed = lean.get(url + f"&limit={HELD_SLOTS + 2}").json
+    assert [task["id"] for task in handed] == [
+        *(task.id for task in tasks[-(HELD_SLOTS + 1) :]),
+        tasks[0].id,
+    ]
     assert spy.calls == 1
+
+
+class ScriptCounter:
+    """Counts the RESERVE calls the lean `locked` form makes."""
+
+    def __init__(self, monkeypatch):
+        self.calls = 0
+        original = reservations.reserve_read
+
+        def counting(*args, **kwargs):
+            self.calls += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(reservations, "reserve_read", counting)
+
+
+def test_locked_gives_a_returning_volunteer_their_hold_back_unread(apps, db, monkeypatch):
+    """A volunteer asking again for what they hold, behind the full prefix: the first Lua call
+    grants their hold back (renewed, stamped) and one statement reads the task, instead of a
+    second statement and a second Lua call."""
+    lean, spy, _plain = apps
+    project = _project("locked")
+    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(2 * LEAN_MARGIN)]
+    alice = UserFactory()
+    assert _handed(lean, project, alice)["id"] == tasks[0].id
+    for task in tasks[1 : LEAN_MARGIN + 2]:  # the full prefix now reaches past alice's task
+        assert _handed(lean, project, UserFactory())["id"] == task.id
+    redis = _lean_of(lean).redis
+    key, field = reservations.hold_location(tasks[0].id, f"user:{alice.id}")
+    expiry = float(redis.hget(key, field))
+    later = reservations.now() + 60
+    monkeypatch.setattr(reservations, "now", lambda: later)
+    statements, scripts = StatementCounter(monkeypatch), ScriptCounter(monkeypatch)
+    url = f"/api/project/{project.id}/newtask?api_key={alice.api_key}"
+    again, count = statements.of(lean, url)
+    assert again.json["id"] == tasks[0].id
+    assert (count, scripts.calls, spy.calls) == (2, 1, 0)
+    assert sorted(again.json) == sorted(_plain_task_keys(apps, project))
+    assert float(redis.hget(key, field)) > expiry  # renewed
+    assert _post(lean, project, tasks[0].id, alice).status_int == 200  # stamped
+    assert spy.calls == 0
+
+
+def _plain_task_keys(apps, project):
+    """The fields of a task as the application hands it out."""
+    _lean, _spy, plain = apps
+    return list(_handed(plain, project, UserFactory()))
+
+
+def test_locked_reads_again_when_a_hold_given_back_unread_is_spent(apps, db, monkeypatch):
+    """The held task given back unread turns out answered by the volunteer (a worker died
+    before releasing the hold) or completed by others: the lean form asks again with the held
+    tasks read, as before, and the volunteer gets another task."""
+    lean, spy, _plain = apps
+    project = _project("locked")
+    tasks = [TaskFactory(project=project, n_answers=2) for _ in range(2 * LEAN_MARGIN)]
+    alice, bob = UserFactory(), UserFactory()
+    assert _handed(lean, project, alice)["id"] == tasks[0].id
+    assert _handed(lean, project, bob)["id"] == tasks[0].id
+    for task in tasks[1 : LEAN_MARGIN + 2]:
+        for _ in range(2):
+            assert _handed(lean, project, UserFactory())["id"] == task.id
+    TaskRunFactory(task=tasks[0], user=alice)  # stored, the hold not released
+    scripts = ScriptCounter(monkeypatch)
+    assert _handed(lean, project, alice)["id"] == tasks[LEAN_MARGIN + 2].id
+    assert scripts.calls == 2 and spy.calls == 0
+    assert not _holder_of(lean, tasks[0].id, alice)  # the spent hold cleared
+    # Completed by another's answer meanwhile: bob's hold is on a task no longer open.
+    TaskRunFactory(task=tasks[0], user=UserFactory())
+    db.flush()
+    db.commit()
+    assert db.scalar(select(Task.state).where(Task.id == tasks[0].id)) == "completed"
+    assert _handed(lean, project, bob)["id"] == tasks[LEAN_MARGIN + 2].id  # its last place
 
 
 def test_locked_reads_after_the_tasks_found_full(apps, db, monkeypatch):
