@@ -523,6 +523,19 @@ def _columns_of(model) -> tuple:
 
 def _announced_query():
     """The project, task and result rows of a completion (:task_id, :result_id)."""
+    return _announced_rows().where(Result.id == bindparam("result_id"))
+
+
+def _announced_written():
+    """The same rows read in the transaction that wrote the result (_store_in_one_trip):
+    the task's latest result when it is the one written there (:result_created); none when
+    the answer wrote no result."""
+    return _announced_rows().where(
+        Result.last_version.is_(True), Result.created == bindparam("result_created")
+    )
+
+
+def _announced_rows():
     columns = [
         column.label(f"{model.__tablename__}__{key}")
         for model in ANNOUNCED
@@ -532,7 +545,7 @@ def _announced_query():
         select(*columns)
         .join(Task, Task.project_id == Project.id)
         .join(Result, Result.task_id == Task.id)
-        .where(Task.id == bindparam("task_id"), Result.id == bindparam("result_id"))
+        .where(Task.id == bindparam("task_id"))
     )
 
 
@@ -1012,17 +1025,21 @@ class LeanDelivery:
                 "ip": user_ip,
             }
             try:
-                run, runs, result_id = self._store_answer(connection, kind, values, context.short)
+                stored = self._store_answer(connection, kind, values, context.short)
+                run, runs, result_id, announced = stored
             except self.statements.dialect.dbapi.IntegrityError:
                 # A second answer (the unique indexes): the application says so, as PYBOSSA.
                 return None
         # Committed: from here on nothing may send the request to the application again.
-        self._after_answer(participant, run, result_id, runs if locked else None)
+        self._after_answer(participant, run, result_id, runs if locked else None, announced)
         return self._json(run, counted)
 
-    def _after_answer(self, participant, run: dict, result_id, runs: int | None) -> None:
+    def _after_answer(
+        self, participant, run: dict, result_id, runs: int | None, announced: dict | None
+    ) -> None:
         """After the commit: the stamp consumed, the caches told, under `locked` the hold
-        released (the task now has `runs` runs), a completion announced."""
+        released (the task now has `runs` runs), a completion announced (with `announced`,
+        its rows when the transaction read them)."""
         tables = (*ANSWER_TABLES, "result") if result_id is not None else ANSWER_TABLES
         hold = None
         if runs is not None:
@@ -1036,7 +1053,7 @@ class LeanDelivery:
             (cache.bump_written, self.registry["cache"], tables),
         ]
         if result_id is not None:
-            steps.append((self._announce, run, result_id))
+            steps.append((self._announce, run, result_id, announced))
         for fn, *args in steps:
             try:
                 fn(*args)
@@ -1052,19 +1069,21 @@ class LeanDelivery:
             keys=[stamp, *hold_keys, *bumped], args=["1" if hold else "0", *hold_args]
         )
 
-    def _announce(self, run: dict, result_id: int) -> None:
+    def _announce(self, run: dict, result_id: int, announced: dict | None) -> None:
         """The task_completed hook, with the objects the application's path passes: their rows
-        read in one compiled statement (an ORM query cost about 3 ms of CPU here, as much as
-        the whole answer), made into ORM objects as a query would (no history, relationships
-        loaded on use) in a session kept open for the hook."""
-        with self.statements.connect() as connection:
-            found = connection.rows(
-                ("announced",),
-                _announced_query,
-                {"task_id": run["task_id"], "result_id": result_id},
-            )
+        (`announced`, read by the transaction that wrote the result; else read here) in one
+        compiled statement (an ORM query cost about 3 ms of CPU here, as much as the whole
+        answer), made into ORM objects as a query would (no history, relationships loaded on
+        use) in a session kept open for the hook."""
+        if announced is None:
+            with self.statements.connect() as connection:
+                announced = connection.rows(
+                    ("announced",),
+                    _announced_query,
+                    {"task_id": run["task_id"], "result_id": result_id},
+                )[0]
         with Session(self._reader) as db:
-            project, task, result = (_loaded(db, model, found[0]) for model in ANNOUNCED)
+            project, task, result = (_loaded(db, model, announced) for model in ANNOUNCED)
             self.registry["plugins"].hook.crowdnest_task_completed(
                 project=project,
                 task=task,
@@ -1076,10 +1095,11 @@ class LeanDelivery:
     @staticmethod
     def _store_answer(
         connection, kind: str, values: dict, short: bool
-    ) -> tuple[dict, int, int | None]:
+    ) -> tuple[dict, int, int | None, dict | None]:
         """The run stored and counted, committed; (run, the task's run count after it, new
-        result id or None). `short`: the task was short of completion with this answer when
-        the answer's context was read (it may have been answered since).
+        result id or None, the completion's rows when read in the transaction, else None).
+        `short`: the task was short of completion with this answer when the answer's context
+        was read (it may have been answered since).
 
         Rows are locked in the order the application's path locks them (task, project,
         project_stats, result: core.services.task_run._count), so the two never deadlock.
@@ -1097,29 +1117,33 @@ class LeanDelivery:
             )
             if found:
                 run = found[0]
-                return run, run.pop("task_runs"), None
+                return run, run.pop("task_runs"), None, None
         with connection.transaction():
             if connection.postgresql:
                 return LeanDelivery._store_in_one_trip(connection, kind, values)
             return LeanDelivery._store_in_steps(connection, kind, values)
 
     @staticmethod
-    def _store_in_one_trip(connection, kind: str, values: dict) -> tuple[dict, int, int | None]:
-        """PostgreSQL: BEGIN, the three statements and COMMIT in one pipeline."""
-        run, _superseded, result = connection.batch(
+    def _store_in_one_trip(connection, kind: str, values: dict) -> tuple:
+        """PostgreSQL: BEGIN, the three statements, the completion's rows read (for its
+        announcement: no round trip after the commit) and COMMIT in one pipeline."""
+        run, _superseded, result, announced = connection.batch(
             [
                 (("answer written", kind), lambda: _answer_written(kind), values),
                 (("result superseded if reached",), _result_superseded_if_reached, values),
                 (("result written",), _result_written, values),
+                (("announced written",), _announced_written, values),
             ],
             commit=True,
         )
         run = run[0]
         runs = run.pop("task_runs")
-        return run, runs, result[0]["id"] if result else None
+        if not result:
+            return run, runs, None, None
+        return run, runs, result[0]["id"], announced[0] if announced else None
 
     @staticmethod
-    def _store_in_steps(connection, kind: str, values: dict) -> tuple[dict, int, int | None]:
+    def _store_in_steps(connection, kind: str, values: dict) -> tuple:
         """SQLite (no statements inside WITH): the same writes, deciding completion here."""
         run, count, _project = connection.batch(
             [
@@ -1154,10 +1178,10 @@ class LeanDelivery:
             ]
         )
         if not completed:
-            return run[0], n_runs, None
+            return run[0], n_runs, None, None
         values["task_run_ids"] = [row["id"] for row in found[-1]]
         result = connection.rows(("result insert",), _result_insert, values)
-        return run[0], n_runs, result[0]["id"]
+        return run[0], n_runs, result[0]["id"], None
 
     def _json(self, payload, counted) -> tuple[list, bytes]:
         """JSON headers and body as the application's renderer and rate limiter give them."""

@@ -171,11 +171,12 @@ class StatementCounter:
     """Counts the statements the lean path sends (each `batch` of them, one round trip)."""
 
     def __init__(self, monkeypatch):
-        self.statements = 0
+        self.statements = self.trips = 0
         original = _Connection.batch
 
         def counting(connection, statements, *args, **kwargs):
             self.statements += len(statements)
+            self.trips += 1
             return original(connection, statements, *args, **kwargs)
 
         monkeypatch.setattr(_Connection, "batch", counting)
@@ -896,15 +897,17 @@ def test_answers_short_of_completion_take_one_statement_on_postgresql(
     for volunteer in volunteers:
         assert _handed(lean, project, volunteer)["id"] == task.id
     counter = StatementCounter(monkeypatch)
-    written = []
+    written, trips = [], []
     for volunteer in volunteers:
-        before = counter.statements
+        before = (counter.statements, counter.trips)
         assert _post(lean, project, task.id, volunteer).status_int == 200
-        written.append(counter.statements - before)
-    # The context read and 1; then the context read, the transaction's 3 and the
-    # announcement's read, twice (the completion, a new result version), and the statement
-    # that wrote nothing when the context was out of date.
+        written.append(counter.statements - before[0])
+        trips.append(counter.trips - before[1])
+    # The context read and 1; then the context read and the transaction's 3 with the
+    # announcement's read in one pipeline, twice (the completion, a new result version), and
+    # the statement that wrote nothing when the context was out of date.
     assert written == ([2, 6, 6] if seen_short else [2, 5, 5]) and spy.calls == 0
+    assert trips == ([2, 3, 3] if seen_short else [2, 2, 2])
     db.expire_all()
     stored = db.get(Task, task.id)
     assert (stored.n_task_runs, stored.state) == (3, "completed")
