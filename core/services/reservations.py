@@ -302,21 +302,19 @@ if ARGV[6] == '1' then
     if given[id] then given[id].held = true else missing = true end
   end
   if missing or behind then
+    -- Nothing granted; the held tasks named, to be read.
+    local function redo() return {{}, {}, held, count, read_prefix(KEYS[2], now), 1} end
     -- A returning volunteer whose holds cover what is wanted may be given them back unread:
     -- the lowest ids, each hold live in its task's hash, renewed and stamped. The caller then
     -- reads those tasks and checks they are open and unanswered by the participant (else it
     -- asks again with them read: a call that does not allow this).
-    if ARGV[17] == '' or #held < want then
-      return {{}, {}, held, count, read_prefix(KEYS[2], now), 1}
-    end
+    if ARGV[17] == '' or #held < want then return redo() end
     table.sort(held, function(a, b) return tonumber(a) < tonumber(b) end)
     local mine = {}
     for i = 1, want do
       local key = ARGV[17] .. held[i]
       local expiry = tonumber(redis.call('HGET', key, field))
-      if not expiry or expiry <= now then
-        return {{}, {}, held, count, read_prefix(KEYS[2], now), 1}
-      end
+      if not expiry or expiry <= now then return redo() end
       mine[i] = key
     end
     for i = 1, want do

@@ -215,8 +215,8 @@ def lean(store, project, participant, options):
         # In order first (the full prefix is judged on them), then held tasks not among them.
         by_id = {row["id"]: row for row in (*rows, *(mine[0] if mine else ()))}
         done = reserve(_judged(by_id), prefix=(after, len(rows)) if in_id_order else None)
-    if in_id_order:
-        options.hints[hint] = done.prefix
+        if in_id_order:
+            options.hints[hint] = done.prefix
     granted, limit = done.granted, size
 
     def more(found, **extra):
