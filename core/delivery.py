@@ -76,7 +76,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 
-from core import cache, generations
+from core import cache, generations, wire
 from core.api import newtask as view
 from core.db import get_engine, utcnow
 from core.errors import DomainError
@@ -107,11 +107,11 @@ class Statements:
     def __init__(self, engine):
         self.engine = engine
         self.dialect = engine.dialect
+        self.postgresql = engine.dialect.name == "postgresql"
         self._compiled = {}
         # Each thread's connection between two requests (checkout, checkin): taking one from
         # SQLAlchemy's pool and giving it back cost a tenth of an answer's CPU.
         self._kept = threading.local()
-        self.postgresql = engine.dialect.name == "postgresql"
 
     def _compile(self, query) -> list:
         """[compiled, SQL text, column names, column types, result processors (set later),
@@ -123,16 +123,20 @@ class Statements:
         # The JSON columns' serializers, as SQLAlchemy's own execution applies them.
         binds = compiled._bind_processors
         names = [c.key for c in columns]
-        return [compiled, str(compiled), names, [c.type for c in columns], None, binds]
+        sql = str(compiled)
+        # On PostgreSQL the statement is run through libpq (core.wire), prepared once.
+        sent = wire.Statement(sql) if self.postgresql else None
+        return [compiled, sql, names, [c.type for c in columns], None, binds, sent]
 
-    def processors(self, entry, description) -> list:
-        """The columns' result processors (JSON on SQLite...), known once the driver answered."""
-        if entry[4] is None and description is None:
+    def processors(self, entry, types) -> list:
+        """The columns' result processors (JSON on SQLite...), known once the driver answered
+        (`types`: the result columns' type codes, None for a statement without rows)."""
+        if entry[4] is None and types is None:
             entry[4] = False
         elif entry[4] is None:
             entry[4] = [
-                kind.dialect_impl(self.dialect).result_processor(self.dialect, found[1])
-                for kind, found in zip(entry[3], description, strict=True)
+                kind.dialect_impl(self.dialect).result_processor(self.dialect, code)
+                for kind, code in zip(entry[3], types, strict=True)
             ]
         return entry[4]
 
@@ -186,6 +190,8 @@ class _Connection:
     def __init__(self, statements: Statements):
         self.statements = statements
         self.raw = None
+        # PostgreSQL: the next batch opens the transaction (core.wire sends its BEGIN).
+        self.begin = False
 
     def __enter__(self):
         self.raw, self.since = self.statements.checkout()
@@ -205,19 +211,18 @@ class _Connection:
         """The statements of the block in one transaction: committed, or rolled back on error."""
         driver = self.raw.driver_connection
         if self.postgresql:
-            driver.autocommit = False
+            self.begin = True
         else:  # pysqlite runs in autocommit mode here (core.db): begin as the application does
             driver.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            driver.rollback() if self.postgresql else driver.execute("ROLLBACK")
+            self.begin = False
+            wire.end(driver, commit=False) if self.postgresql else driver.execute("ROLLBACK")
             raise
         else:
-            driver.commit() if self.postgresql else driver.execute("COMMIT")
-        finally:
-            if self.postgresql:
-                driver.autocommit = True
+            self.begin = False
+            wire.end(driver, commit=True) if self.postgresql else driver.execute("COMMIT")
 
     def rows(self, key, build, params: dict) -> list[dict]:
         """Rows of the query `build()` makes (compiled once for `key`), as dicts."""
@@ -230,22 +235,22 @@ class _Connection:
 
     def batch(self, statements, commit: bool = False) -> list[list[dict]]:
         """Rows of each (key, build, params) statement, run in order; on PostgreSQL they travel
-        together (psycopg's pipeline mode): one round trip instead of one each, with the
-        transaction's BEGIN and, with `commit`, its COMMIT."""
+        together (libpq's pipeline mode, core.wire): one round trip instead of one each, with
+        the transaction's BEGIN and, with `commit`, its COMMIT."""
         prepared = [self._prepare(*statement) for statement in statements]
+        if self.postgresql:
+            begin, self.begin = self.begin, False
+            sent = [(entry[6], entry[6].arguments(values)) for entry, _sql, values in prepared]
+            found = wire.execute(self.raw.driver_connection, sent, begin, commit)
+            return [
+                self._dicts(entry, *(rows or ((), None)))
+                for (entry, _sql, _values), rows in zip(prepared, found, strict=True)
+            ]
         cursors = [self.raw.cursor() for _ in prepared]
         try:
-            if self.postgresql and len(prepared) > 1:
-                with self.raw.driver_connection.pipeline():
-                    for cursor, (_entry, sql, values) in zip(cursors, prepared, strict=True):
-                        cursor.execute(sql, values)
-                    if commit:
-                        self.raw.driver_connection.commit()
-            else:
-                for cursor, (_entry, sql, values) in zip(cursors, prepared, strict=True):
-                    cursor.execute(sql, values)
-            entries = [entry for entry, _sql, _values in prepared]
-            return [self._fetch(c, e) for c, e in zip(cursors, entries, strict=True)]
+            for cursor, (_entry, sql, values) in zip(cursors, prepared, strict=True):
+                cursor.execute(sql, values)
+            return [self._fetch(c, e) for c, (e, _s, _v) in zip(cursors, prepared, strict=True)]
         finally:
             for cursor in cursors:
                 cursor.close()
@@ -265,12 +270,17 @@ class _Connection:
         return entry, sql, values
 
     def _fetch(self, cursor, entry) -> list[dict]:
+        description = cursor.description
+        types = None if description is None else [found[1] for found in description]
+        return self._dicts(entry, cursor.fetchall() if types else (), types)
+
+    def _dicts(self, entry, found, types) -> list[dict]:
+        """The rows `found` as dicts (`types`: their columns' type codes, None for none)."""
         processors = entry[4]
         if processors is None:  # the first run of this statement: learn its result's types
-            processors = self.statements.processors(entry, cursor.description)
+            processors = self.statements.processors(entry, types)
         if processors is False:  # a statement without rows (an UPDATE without RETURNING)
             return []
-        found = cursor.fetchall()
         names = entry[2]
         return [
             {
