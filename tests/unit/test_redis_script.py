@@ -91,3 +91,12 @@ def test_a_forked_child_opens_its_own_connection(redis_client):
 
     assert answer == "2 False"
     assert add(keys=[key], args=[1]) == 3  # the parent's connection still works
+
+
+def test_arguments_arrive_as_redis_py_sends_them(redis_client):
+    echo = "return ARGV"
+    arguments = ["text", "ünïcode", b"\x00bytes", 12345678901234, -3, 0.1, 1e20]
+    through_line = script(redis_client, echo)(keys=[], args=arguments)
+
+    assert through_line == redis_client.eval(echo, 0, *arguments)
+    assert through_line[1] == "ünïcode".encode() and through_line[5] == b"0.1"
