@@ -2,9 +2,9 @@
 
 `script(client, source)` calls a Lua script over a connection of the calling thread's own,
 kept open between requests: redis-py's command path (a pool checkout and check-in, retries,
-observability hooks) costs about 70 µs a call here, twice the round trip itself (hiredis packs
-the commands: redis-py checks each argument first), and the
-task-delivery path makes two to four such calls per request (core/delivery.py).
+observability hooks) costs about 70 µs a call here, twice the round trip itself, and the
+task-delivery path makes two to four such calls per request (core/delivery.py). hiredis packs
+the commands, without redis-py's checks of each argument.
 """
 
 import hashlib
