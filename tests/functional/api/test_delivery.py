@@ -9,7 +9,7 @@ stops answering what it should.
 import pytest
 from sqlalchemy import select
 
-from core import generations
+from core import delivery, generations
 from core.delivery import LeanDelivery, _Connection
 from core.hookspecs import hookimpl
 from core.models import Project, ProjectStats, Result, Task, TaskRun
@@ -782,6 +782,55 @@ def test_the_announcement_loads_relationships_on_use(apps, db, path):
     finally:
         app.app.registry["plugins"].unregister(name="test-owners")
     assert spy.calls == 0 and reader.owners == [project.owner_id]
+
+
+class ProjectOnly:
+    """An implementation naming the project and payload only, as the webhooks plugin does."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def crowdnest_task_completed(self, project, payload):
+        self.calls.append((project.id, project.webhook, payload))
+
+
+def test_the_announcement_makes_only_the_objects_named(apps, db, monkeypatch):
+    lean, spy, _plain = apps
+    made = []
+    original = delivery._loaded
+    monkeypatch.setattr(
+        delivery, "_loaded", lambda db, model, row: made.append(model) or original(db, model, row)
+    )
+    plugins = lean.app.registry["plugins"]
+    # Only this implementation: the built-in ones (webhooks) set aside for the test.
+    others = [(plugin, name) for name, plugin in plugins.list_name_plugin()]
+    project_only = ProjectOnly()
+    try:
+        for plugin, _name in others:
+            if hasattr(plugin, "crowdnest_task_completed"):
+                plugins.unregister(plugin)
+        plugins.register(project_only, name="test-project-only")
+        project = _project("default")
+        task = TaskFactory(project=project, n_answers=1)
+        volunteer = UserFactory()
+        assert _handed(lean, project, volunteer)["id"] == task.id
+        assert _post(lean, project, task.id, volunteer).status_int == 200
+    finally:
+        plugins.unregister(name="test-project-only")
+        for plugin, name in others:
+            if plugins.get_plugin(name) is None:
+                plugins.register(plugin, name=name)
+    assert spy.calls == 0 and made == [Project]
+    result_id = db.scalar(select(Result.id).where(Result.task_id == task.id))
+    [(project_id, webhook, payload)] = project_only.calls
+    assert (project_id, webhook) == (project.id, project.webhook)
+    assert payload["event"] == "task_completed"
+    assert (payload["project_id"], payload["project_short_name"]) == (
+        project.id,
+        project.short_name,
+    )
+    assert (payload["task_id"], payload["result_id"]) == (task.id, result_id)
 
 
 @pytest.mark.parametrize(
