@@ -102,7 +102,8 @@ IDLE = TransactionStatus.IDLE
 
 
 class Statements:
-    """Queries compiled once per shape, run on a bare DBAPI connection in autocommit mode."""
+    """Queries compiled once per shape, run on a bare DBAPI connection in autocommit mode
+    (on PostgreSQL through libpq: core.wire)."""
 
     def __init__(self, engine):
         self.engine = engine
@@ -115,7 +116,7 @@ class Statements:
 
     def _compile(self, query) -> list:
         """[compiled, SQL text, column names, column types, result processors (set later),
-        bind processors]."""
+        bind processors, the statement as core.wire sends it (PostgreSQL; else None)]."""
         compiled = query.compile(dialect=self.dialect)
         columns = getattr(query, "selected_columns", None)
         if columns is None:  # INSERT/UPDATE ... RETURNING
@@ -1093,6 +1094,10 @@ class LeanDelivery:
         compiled statement (an ORM query cost about 3 ms of CPU here, as much as the whole
         answer), made into ORM objects as a query would (no history, relationships loaded on
         use) in a session kept open for the hook; only those an implementation names."""
+        hook = self.registry["plugins"].hook.crowdnest_task_completed
+        implementations = hook.get_hookimpls()
+        if not implementations:
+            return
         if announced is None:
             with self.statements.connect() as connection:
                 announced = connection.rows(
@@ -1100,10 +1105,6 @@ class LeanDelivery:
                     _announced_query,
                     {"task_id": run["task_id"], "result_id": result_id},
                 )[0]
-        hook = self.registry["plugins"].hook.crowdnest_task_completed
-        implementations = hook.get_hookimpls()
-        if not implementations:
-            return
         # pluggy gives each implementation only the arguments it names: objects none of them
         # names are not made (webhooks names the project alone; about 60 µs an object).
         wanted = {name for implementation in implementations for name in implementation.argnames}

@@ -116,13 +116,17 @@ def _execute(driver, state, statements, begin: bool, commit: bool) -> list:
 def _pipelined(driver, transformer, statements, begin: bool, commit: bool) -> list:
     """The batch's results (BEGIN's and COMMIT's included), sent and read in one trip."""
     pgconn = driver.pgconn
+    # Dumped before anything is sent: a value psycopg cannot adapt raises with nothing queued.
+    dumped = [
+        (statement.name, transformer.dump_sequence(arguments, [PyFormat.TEXT] * len(arguments)))
+        for statement, arguments in statements
+    ]
     pgconn.enter_pipeline_mode()
     try:
         if begin:
             pgconn.send_query_params(b"BEGIN", None)
-        for statement, arguments in statements:
-            dumped = transformer.dump_sequence(arguments, [PyFormat.TEXT] * len(arguments))
-            pgconn.send_query_prepared(statement.name, dumped)
+        for name, values in dumped:
+            pgconn.send_query_prepared(name, values)
         if commit:
             pgconn.send_query_params(b"COMMIT", None)
         pgconn.pipeline_sync()

@@ -142,3 +142,18 @@ def test_a_lost_connection_raises_and_is_not_kept(statements):
     with statements.connect() as connection:
         assert connection.raw.driver_connection.info.backend_pid != pid
         assert connection.rows(("probe read",), _probe_read, {"least": 0}) == []
+
+
+def test_a_value_that_cannot_be_sent_raises_before_anything_is(statements):
+    rows = [
+        {"id": 9, "note": "kept out", "info": None},
+        {"id": 10, "note": object(), "info": None},
+    ]
+    with statements.connect() as connection:
+        with pytest.raises(psycopg.ProgrammingError):
+            with connection.transaction():
+                connection.batch([(("probe write",), _probe_write, row) for row in rows], True)
+        driver = connection.raw.driver_connection
+        assert driver.pgconn.pipeline_status == psycopg.pq.PipelineStatus.OFF
+        assert driver.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert connection.rows(("probe read",), _probe_read, {"least": 0}) == []
