@@ -74,7 +74,7 @@ def get_engine(
     `generic_plans` (PostgreSQL): the sessions plan each prepared statement once
     (plan_cache_mode), for the task-delivery path's few statements, whose best plan does not
     depend on their parameters (core.delivery); PostgreSQL would otherwise plan them again at
-    every execution, half of its work there.
+    every execution, half of its work there. They never compile a plan with JIT.
 
     The application's SQLite transactions begin IMMEDIATE: a request that reads then writes
     holds the write lock from the start instead of failing with "database is locked" when
@@ -89,7 +89,12 @@ def get_engine(
         # Recycle rather than ping: a ping is one more round trip on every request.
         options.update(pool_size=10, max_overflow=20, pool_recycle=3600)
         if generic_plans:
-            options["connect_args"] = {"options": "-c plan_cache_mode=force_generic_plan"}
+            # Without JIT: a generic plan guesses LIMIT $n at a tenth of the rows, so its cost
+            # grows with the tables. At 1,000,000 tasks `locked`'s read passed jit_above_cost
+            # and spent 40 ms compiling itself at every execution (benchmarks/contribute.py).
+            options["connect_args"] = {
+                "options": "-c plan_cache_mode=force_generic_plan -c jit=off"
+            }
     config = {prefix + "url": url, prefix + "echo": settings.get(prefix + "echo", False)}
     engine = engine_from_config(config, prefix, **options)
     if engine.dialect.name == "sqlite":

@@ -920,6 +920,29 @@ def test_the_lean_path_plans_its_statements_once_on_postgresql(apps, db):
     assert db.connection().exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"
 
 
+def _jitted(connection) -> bool:
+    """Whether PostgreSQL compiles a plan with JIT on this connection (every plan's cost above
+    jit_above_cost, for the transaction)."""
+    connection.exec_driver_sql("SET LOCAL jit_above_cost = 0")
+    plan = connection.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) SELECT sum(id) FROM task")
+    return "JIT" in plan.scalar()[0]
+
+
+def test_the_lean_path_never_compiles_its_statements_with_jit(apps, db):
+    """A generic plan guesses LIMIT $n at a tenth of the rows: at 1,000,000 tasks `locked`'s
+    read cost more than jit_above_cost, and compiling it took 40 ms at every execution."""
+    lean, _spy, _plain = apps
+    engine = _lean_of(lean).statements.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("JIT is PostgreSQL's")
+    with engine.connect() as connection:
+        assert not _jitted(connection)
+    application = db.connection()
+    if not application.exec_driver_sql("SELECT pg_jit_available()").scalar():
+        pytest.skip("this PostgreSQL has no JIT: the application's side cannot be compared")
+    assert _jitted(application)  # the application's sessions keep PostgreSQL's choice
+
+
 @pytest.mark.parametrize("seen_short", [False, True], ids=["as read", "read before a rival"])
 def test_answers_short_of_completion_take_one_statement_on_postgresql(
     apps, db, monkeypatch, seen_short
