@@ -13,9 +13,10 @@ production.ini -w 4` on loopback with that database and Redis; then, for each of
 
 Redis (the guard stamps and `locked` reservations) is flushed before each measurement, so one
 measurement's unanswered reservations never crowd the next. Then, with the database reseeded
-at each of --sizes tasks (10 runs a task), the p99 of authenticated newtask (`default`) shows
-how latency grows with the tables. Prints one table; CPU ms/request (from /proc) splits each
-request's cost between gunicorn, the PostgreSQL backends and this load generator.
+at each of --sizes tasks (10 runs a task), the p99 of authenticated newtask (each scheduler
+measured) shows how latency grows with the tables. Prints one table; CPU ms/request (from
+/proc) splits each request's cost between gunicorn, the PostgreSQL backends and this load
+generator.
 
     python benchmarks/contribute.py [--quick] [--db URL] [--sizes 10000,100000] [--reuse]
 
@@ -369,11 +370,12 @@ def main(argv=None) -> int:
         )
         bench = Bench(args, size)
         try:
-            figures = bench.measure("default", authenticated_newtask)
+            for scheduler in args.schedulers:
+                figures = bench.measure(scheduler, authenticated_newtask)
+                rows.append(row(f"{size:>9,} {scheduler:13} auth. newtask", figures))
+                print(rows[-1], flush=True)
         finally:
             bench.close()
-        rows.append(row(f"{size:>9,} tasks  default auth. newtask", figures))
-        print(rows[-1], flush=True)
 
     print(
         f"\n{args.tasks:,} tasks, {args.runs:,} runs, {args.users:,} users; gunicorn -w "
