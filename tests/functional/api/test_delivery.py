@@ -761,6 +761,17 @@ def test_completion_by_the_lean_path_equals_the_applications(apps, db, recorder)
     assert states[0][:5] == ("completed", 3, 2, 1, 3)
 
 
+def _completed_by_one_answer(app):
+    """(project, task): a `default` project's one task, needing one answer, handed to a
+    volunteer and answered through `app`."""
+    project = _project("default")
+    task = TaskFactory(project=project, n_answers=1)
+    volunteer = UserFactory()
+    assert _handed(app, project, volunteer)["id"] == task.id
+    assert _post(app, project, task.id, volunteer).status_int == 200
+    return project, task
+
+
 class OwnersReader:
     @hookimpl
     def crowdnest_task_completed(self, project, task, result, payload, settings):
@@ -774,11 +785,7 @@ def test_the_announcement_loads_relationships_on_use(apps, db, path):
     reader = OwnersReader()
     app.app.registry["plugins"].register(reader, name="test-owners")
     try:
-        project = _project("default")
-        task = TaskFactory(project=project, n_answers=1)
-        volunteer = UserFactory()
-        assert _handed(app, project, volunteer)["id"] == task.id
-        assert _post(app, project, task.id, volunteer).status_int == 200
+        project, _task = _completed_by_one_answer(app)
     finally:
         app.app.registry["plugins"].unregister(name="test-owners")
     assert spy.calls == 0 and reader.owners == [project.owner_id]
@@ -811,11 +818,7 @@ def test_the_announcement_makes_only_the_objects_named(apps, db, monkeypatch):
             if hasattr(plugin, "crowdnest_task_completed"):
                 plugins.unregister(plugin)
         plugins.register(project_only, name="test-project-only")
-        project = _project("default")
-        task = TaskFactory(project=project, n_answers=1)
-        volunteer = UserFactory()
-        assert _handed(lean, project, volunteer)["id"] == task.id
-        assert _post(lean, project, task.id, volunteer).status_int == 200
+        project, task = _completed_by_one_answer(lean)
     finally:
         plugins.unregister(name="test-project-only")
         for plugin, name in others:
