@@ -28,7 +28,8 @@ def cpu_seconds(pids) -> float:
 
 def pace(rounds: int = 3) -> float:
     """CPU milliseconds this machine takes for a fixed piece of Python work (JSON, dicts and
-    strings, as a request's), the best of `rounds`, with nothing else asked of it.
+    strings, as a request's), the best of `rounds`; called while the benchmark puts no load on
+    the machine.
 
     A shared machine's speed varies (here by 40% within an hour, with the host's other
     guests): printed beside the figures, it lets runs be compared. The load generator's CPU
