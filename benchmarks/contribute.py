@@ -16,8 +16,8 @@ measurement's unanswered reservations never crowd the next. Then, with the datab
 at each of --sizes tasks (10 runs a task), the p99 of authenticated newtask (each scheduler
 measured) shows how latency grows with the tables. Prints one table; CPU ms/request (from
 /proc) splits each request's cost between gunicorn, the PostgreSQL backends and this load
-generator, and the machine's pace at the start and at the end (httpload.pace: CPU ms for a
-fixed piece of work; a shared machine's speed varies, and with it every figure).
+generator; the last, whose work is the same in every run, shows how fast the machine ran (a
+shared machine's speed varies: here the same code gave 268 and 132 cycles/s within an hour).
 
     python benchmarks/contribute.py [--quick] [--db URL] [--sizes 10000,100000] [--reuse]
 
@@ -45,7 +45,7 @@ from api_list import (
     stop,
     worker_pids,
 )
-from httpload import Client, Figures, measure, pace
+from httpload import Client, Figures, measure
 from sqlalchemy.engine import make_url
 
 DEFAULT_DB = "postgresql+psycopg://crowdnest:crowdnest@localhost/crowdnest_bench2"
@@ -342,8 +342,6 @@ def main(argv=None) -> int:
         raise SystemExit("--db must be a PostgreSQL URL")
     create_database(args.db)
     rows = []
-    paced = [pace()]
-    print(f"pace: {paced[0]:.0f} ms of CPU for the reference work (lower is faster)", flush=True)
 
     if args.reuse and seeded_size(args.db) != (args.tasks, args.runs):
         # A full run's sweep leaves its last size behind: measure the size asked for.
@@ -380,12 +378,10 @@ def main(argv=None) -> int:
         finally:
             bench.close()
 
-    paced.append(pace())
     print(
         f"\n{args.tasks:,} tasks, {args.runs:,} runs, {args.users:,} users; gunicorn -w "
         f"{args.workers}, {args.clients} clients, {args.duration:g} s each; {os.cpu_count()} "
-        f"CPUs, load average {os.getloadavg()[0]:.1f}; loopback; pace {paced[0]:.0f} ms at the "
-        f"start, {paced[1]:.0f} ms at the end (httpload.pace: the machine's speed; lower: faster)"
+        f"CPUs, load average {os.getloadavg()[0]:.1f}; loopback"
     )
     print(
         f"{'measurement':40} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   "

@@ -3,7 +3,6 @@
 Only for servers on this machine: every loop is bounded by a deadline.
 """
 
-import json
 import os
 import socket
 import threading
@@ -24,26 +23,6 @@ def cpu_seconds(pids) -> float:
             continue
         total += int(fields[11]) + int(fields[12])
     return total / TICKS
-
-
-def pace(rounds: int = 3) -> float:
-    """CPU milliseconds this machine takes for a fixed piece of Python work (JSON, dicts and
-    strings, as a request's), the best of `rounds`; called while the benchmark puts no load on
-    the machine.
-
-    A shared machine's speed varies (here by 40% within an hour, with the host's other
-    guests): printed beside the figures, it lets runs be compared. The load generator's CPU
-    per request (Figures.client_cpu_ms) says the same during each measurement.
-    """
-    body = {"id": 1, "project_id": 1, "info": {"url": "https://example.org/1.jpg", "n": 1}}
-    best = float("inf")
-    for _ in range(rounds):
-        began = time.process_time()
-        for n in range(20_000):
-            row = json.loads(json.dumps({**body, "n_answers": n}))
-            row["key"] = f"{row['project_id']}:{row['n_answers']}".upper()
-        best = min(best, time.process_time() - began)
-    return best * 1000
 
 
 class Client:
