@@ -218,12 +218,12 @@ class _Connection:
         try:
             yield
         except BaseException:
-            self.begin = False
             wire.end(driver, commit=False) if self.postgresql else driver.execute("ROLLBACK")
             raise
         else:
-            self.begin = False
             wire.end(driver, commit=True) if self.postgresql else driver.execute("COMMIT")
+        finally:
+            self.begin = False
 
     def rows(self, key, build, params: dict) -> list[dict]:
         """Rows of the query `build()` makes (compiled once for `key`), as dicts."""

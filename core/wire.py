@@ -107,8 +107,7 @@ def _execute(driver, state, statements, begin: bool, commit: bool) -> list:
         return [_rows(transformer, result)]
     results = _pipelined(driver, transformer, statements, begin, commit)
     for result in results:  # the first failure is the cause; later ones were skipped
-        if result is None or result.status not in (ROWS, DONE):
-            _check(driver, result)
+        _check(driver, result)
     found = results[1:] if begin else results
     return [_rows(transformer, result) for result in found[: len(statements)]]
 
