@@ -12,14 +12,24 @@ production.ini -w 4` on loopback with that database and Redis; then, for each of
     newtask + taskrun      newtask then POST /api/taskrun, each cycle another user
 
 Redis (the guard stamps and `locked` reservations) is flushed before each measurement, so one
-measurement's unanswered reservations never crowd the next. Then, with the database reseeded
-at each of --sizes tasks (10 runs a task), the p99 of authenticated newtask (each scheduler
-measured) shows how latency grows with the tables. Prints one table; CPU ms/request (from
-/proc) splits each request's cost between gunicorn, the PostgreSQL backends and this load
-generator; the last, whose work is the same in every run, shows how fast the machine ran (a
-shared machine's speed varies: here the same code gave 268 and 132 cycles/s within an hour).
+measurement's unanswered reservations never crowd the next.
 
-    python benchmarks/contribute.py [--quick] [--db URL] [--sizes 10000,100000] [--reuse]
+Then the size sweep: authenticated newtask (each scheduler) against a database of each of
+--sizes tasks (10 runs a task), one database a size (the --db name with `_s<size>`), to show
+how latency grows with the tables. The sizes are measured interleaved, in --rounds rounds (each
+round visits every size, the next round in the reverse order), and the growth is taken within
+each round: on a shared machine whose speed moves by tens of percent within minutes, sizes
+measured one after the other, minutes apart, differ by the machine's pace as much as by their
+size. Newtask writes nothing to the database, so a sweep database is seeded once and kept
+while it holds its size untouched (--reseed seeds them again).
+
+Prints the figures as they come, then one table; CPU ms/request (from /proc) splits each
+request's cost between gunicorn, the PostgreSQL backends and this load generator; the last,
+whose work is the same in every run, shows how fast the machine ran (a shared machine's speed
+varies: here the same code gave 268 and 132 cycles/s within an hour).
+
+    python benchmarks/contribute.py [--quick] [--db URL] [--sizes 10000,100000] [--rounds 3]
+        [--reuse] [--reseed]
 
 Needs `pip install -e .`, PostgreSQL (a role that may CREATE DATABASE) and Redis. Loopback
 only; every loop is bounded in time. Not a test.
@@ -28,6 +38,7 @@ only; every loop is bounded in time. Not a test.
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import time
 import uuid
@@ -131,18 +142,23 @@ def seed(url: str, n_tasks: int, n_runs: int, n_users: int) -> float:
     return time.perf_counter() - began
 
 
-def seeded_size(url: str) -> tuple[int, int] | None:
+def seeded_size(url: str, untouched: bool = False) -> tuple[int, int] | None:
     """(tasks, task runs) of the benchmark's project as seeded (None without its tables);
-    answers given by earlier measurements are not counted."""
+    answers given by earlier measurements are not counted, but with `untouched` any answer
+    given since the seeding makes it None."""
     try:
         with psycopg.connect(libpq_url(url)) as connection:
-            return connection.execute(
+            tasks, seeded, runs = connection.execute(
                 "SELECT (SELECT count(*) FROM task WHERE project_id = %s),"
-                " (SELECT count(*) FROM task_run WHERE project_id = %s AND created = %s)",
+                " (SELECT count(*) FROM task_run WHERE project_id = %s AND created = %s),"
+                " (SELECT count(*) FROM task_run)",
                 (PROJECT_ID, PROJECT_ID, CREATED),
             ).fetchone()
     except psycopg.Error:
         return None
+    if untouched and runs != seeded:
+        return None
+    return tasks, seeded
 
 
 def _runs_of(task_id: int, n_runs: int) -> int:
@@ -258,16 +274,16 @@ STEPS = (
 class Bench:
     """One seeded size served by gunicorn; measures steps against it."""
 
-    def __init__(self, args, n_tasks: int):
-        self.args, self.n_tasks = args, n_tasks
+    def __init__(self, args, url: str):
+        self.args, self.url = args, url
         self.users = list(user_ids(args.users))
         self.redis = redis.Redis.from_url(args.redis)
         self.port = args.port or free_port()
         log_path = os.path.join(tempfile.gettempdir(), f"crowdnest-contribute-{self.port}.log")
-        self.server = start_gunicorn(args.db, args.redis, self.port, args.workers, log_path)
+        self.server = start_gunicorn(url, args.redis, self.port, args.workers, log_path)
 
     def measure(self, scheduler: str, step) -> Figures:
-        set_scheduler(self.args.db, scheduler)
+        set_scheduler(self.url, scheduler)
         self.redis.flushdb()
         args = self.args
         drive(self.port, step, self.users, args.clients, args.warmup)
@@ -279,7 +295,7 @@ class Bench:
             args.clients,
             args.duration,
             worker_pids(self.server),
-            backend_pids(args.db),
+            backend_pids(self.url),
         )
 
     def close(self):
@@ -300,6 +316,14 @@ def parse_args(argv=None):
         help="task counts for the newtask p99 sweep (10 runs a task); '' skips",
     )
     parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of the size sweep (each visits every size)"
+    )
+    parser.add_argument(
+        "--reseed",
+        action="store_true",
+        help="seed the sweep's databases even when they hold their size",
+    )
+    parser.add_argument(
         "--schedulers",
         default=",".join(SCHEDULERS),
         help="comma-separated schedulers to measure (default: all three)",
@@ -313,7 +337,7 @@ def parse_args(argv=None):
         "--reuse",
         action="store_true",
         help="keep the seeded data of the main size (skips its seeding; seeds when the database"
-        " holds another size, as a full run's sweep leaves it)",
+        " holds another size)",
     )
     parser.add_argument(
         "--quick",
@@ -324,6 +348,7 @@ def parse_args(argv=None):
     if args.quick:
         args.tasks, args.runs, args.users = 10_000, 100_000, 2_000
         args.duration, args.warmup, args.sizes = 5.0, 1.0, "1000,10000,100000"
+        args.rounds = 2
     args.sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     args.schedulers = [name.strip() for name in args.schedulers.split(",") if name.strip()]
     return args
@@ -336,6 +361,78 @@ def row(label: str, f: Figures) -> str:
     )
 
 
+def sweep_url(url: str, size: int) -> str:
+    """The sweep's database of `size` tasks: the --db database's name with `_s<size>`."""
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_s{size}").render_as_string(hide_password=False)
+
+
+def prepare_sweep(args) -> dict[int, str]:
+    """{size: its database URL}, each database seeded unless it holds its size untouched."""
+    urls = {}
+    for size in args.sizes:
+        url = urls[size] = sweep_url(args.db, size)
+        create_database(url)
+        if not args.reseed and seeded_size(url, untouched=True) == (size, size * RUNS_PER_TASK):
+            print(f"sweep: {size:,} tasks already seeded", flush=True)
+            continue
+        seconds = seed(url, size, size * RUNS_PER_TASK, args.users)
+        print(
+            f"sweep: seeded {size:,} tasks, {size * RUNS_PER_TASK:,} runs in {seconds:.0f} s",
+            flush=True,
+        )
+    return urls
+
+
+def run_sweep(args, urls: dict[int, str]) -> dict[tuple[int, str], list[Figures]]:
+    """Authenticated newtask at every size for every scheduler, in rounds: {(size, scheduler):
+    one Figures a round}. Each round visits the sizes in the reverse order of the one before."""
+    found: dict[tuple[int, str], list[Figures]] = {}
+    sizes = list(urls)
+    for turn in range(args.rounds):
+        for size in sizes if turn % 2 == 0 else reversed(sizes):
+            bench = Bench(args, urls[size])
+            try:
+                for scheduler in args.schedulers:
+                    figures = bench.measure(scheduler, authenticated_newtask)
+                    found.setdefault((size, scheduler), []).append(figures)
+                    label = f"round {turn + 1}: {size:>9,} {scheduler:13} auth."
+                    print(row(label, figures), flush=True)
+            finally:
+                bench.close()
+    return found
+
+
+def sweep_rows(args, found: dict[tuple[int, str], list[Figures]]) -> list[str]:
+    """Each size's medians over the rounds (p99's range in brackets), then each scheduler's
+    p99 growth from the first size to the last, taken within each round."""
+
+    def median(figures, name):
+        return statistics.median(getattr(f, name) for f in figures)
+
+    lines = []
+    for (size, scheduler), figures in found.items():
+        p99s = [f.p99_ms for f in figures]
+        lines.append(
+            f"{size:>9,} {scheduler:13} auth. newtask, median of {len(figures)}: "
+            f"{median(figures, 'per_second'):5.0f} req/s, p50 {median(figures, 'p50_ms'):5.1f},"
+            f" p99 {median(figures, 'p99_ms'):5.1f} ms [{min(p99s):.1f}-{max(p99s):.1f}]; "
+            f"client {median(figures, 'client_cpu_ms'):.2f} ms/req"
+        )
+    first, last = args.sizes[0], args.sizes[-1]
+    if first == last:
+        return lines
+    for scheduler in args.schedulers:
+        pairs = zip(found[first, scheduler], found[last, scheduler], strict=True)
+        growth = [100 * (high.p99_ms / low.p99_ms - 1) for low, high in pairs]
+        each = ", ".join(f"{value:+.1f}%" for value in growth)
+        lines.append(
+            f"p99 growth {first:,} -> {last:,} tasks, {scheduler:13}: median "
+            f"{statistics.median(growth):+.1f}% (rounds: {each})"
+        )
+    return lines
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not args.db.startswith("postgresql"):
@@ -344,7 +441,6 @@ def main(argv=None) -> int:
     rows = []
 
     if args.reuse and seeded_size(args.db) != (args.tasks, args.runs):
-        # A full run's sweep leaves its last size behind: measure the size asked for.
         print("--reuse: the database holds another size; seeding it again", flush=True)
         args.reuse = False
     if not args.reuse:
@@ -354,7 +450,9 @@ def main(argv=None) -> int:
             f"in {seconds:.0f} s",
             flush=True,
         )
-    bench = Bench(args, args.tasks)
+    # Seeded before the main measurements: the seeding's writes must not overlap any of them.
+    urls = prepare_sweep(args)
+    bench = Bench(args, args.db)
     try:
         for scheduler in args.schedulers:
             for label, step in STEPS:
@@ -363,20 +461,7 @@ def main(argv=None) -> int:
                 print(rows[-1], flush=True)
     finally:
         bench.close()
-
-    for size in args.sizes:
-        seconds = seed(args.db, size, size * RUNS_PER_TASK, args.users)
-        print(
-            f"seeded {size:,} tasks, {size * RUNS_PER_TASK:,} runs in {seconds:.0f} s", flush=True
-        )
-        bench = Bench(args, size)
-        try:
-            for scheduler in args.schedulers:
-                figures = bench.measure(scheduler, authenticated_newtask)
-                rows.append(row(f"{size:>9,} {scheduler:13} auth. newtask", figures))
-                print(rows[-1], flush=True)
-        finally:
-            bench.close()
+    swept = sweep_rows(args, run_sweep(args, urls)) if urls else []
 
     print(
         f"\n{args.tasks:,} tasks, {args.runs:,} runs, {args.users:,} users; gunicorn -w "
@@ -389,6 +474,9 @@ def main(argv=None) -> int:
     )
     print("\n".join(rows))
     print("(newtask + taskrun: one cycle is two requests; req/s counts cycles)")
+    if swept:
+        print(f"\nsize sweep, {args.rounds} rounds, sizes interleaved:")
+        print("\n".join(swept))
     return 0
 
 
