@@ -357,7 +357,7 @@ def parse_args(argv=None):
 def row(label: str, f: Figures) -> str:
     return (
         f"{label:40} {f.per_second:7.0f} {f.p50_ms:7.1f} {f.p99_ms:7.1f} {f.errors:6}   "
-        f"{f.app_cpu_ms:5.1f} {f.db_cpu_ms:5.1f} {f.client_cpu_ms:6.1f}"
+        f"{f.app_cpu_ms:5.2f} {f.db_cpu_ms:5.2f} {f.client_cpu_ms:6.2f}"
     )
 
 

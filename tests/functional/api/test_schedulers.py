@@ -1,12 +1,14 @@
 """Scheduler plugins through newtask and taskrun: order, exclusions, locked reservations."""
 
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import insert, select
 
-from core.models import Task
+from core.models import Task, TaskRun
 from core.services import reservations
+from plugins.schedulers.base import PROBED, open_tasks, ordered, paged
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
 
 ALL_SCHEDULERS = "default breadth_first incremental locked user_pref"
@@ -74,6 +76,49 @@ def test_breadth_first_serves_fewest_answers_first_and_skips_done_tasks(app, db)
     body = _newtask(app, project, volunteer, limit=10)
 
     assert _ids(body) == [fresh.id, some.id, busy.id]
+
+
+@pytest.mark.parametrize(
+    ("kind", "run_of"),
+    [
+        ("user", lambda who: {"user_id": who}),
+        ("external", lambda who: {"external_uid": who, "user_ip": "x"}),
+        ("ip", lambda who: {"user_ip": who}),
+    ],
+)
+def test_open_tasks_skip_answers_inside_and_past_the_probed_window(db, kind, run_of):
+    """The first PROBED open tasks are checked one by one, those after them against all the
+    volunteer's answers at once: the volunteer's answers are skipped in both, and only theirs."""
+    project = _project("default")
+    volunteer = UserFactory()
+    who = {"user": volunteer.id, "external": "app-user-1", "ip": "pseudonym-1"}[kind]
+    rows = [
+        {"project_id": project.id, "info": {"n": n}, "n_answers": 5, "state": state}
+        for n, state in enumerate(["completed"] * 3 + ["ongoing"] * (PROBED + 10))
+    ]
+    ids = sorted(db.scalars(insert(Task).returning(Task.id), rows))
+    first_open = ids[3:]
+    # Answered: the completed tasks, and every open one up to PROBED + 5 but three, two inside
+    # the window (one answered by someone else) and one past its end.
+    skipped = {7, 8, PROBED + 2}
+    answered = ids[:3] + [t for n, t in enumerate(first_open[: PROBED + 5]) if n not in skipped]
+    db.execute(
+        insert(TaskRun),
+        [{"project_id": project.id, "task_id": t, **run_of(who)} for t in answered],
+    )
+    # Another volunteer's answer excludes nothing.
+    db.execute(
+        insert(TaskRun), [{"project_id": project.id, "task_id": first_open[8], "user_ip": "y"}]
+    )
+    db.commit()
+
+    options = SimpleNamespace(orderby="id", desc=False)
+    query = paged(ordered(open_tasks(kind, Task.id), options))
+    params = {"project_id": project.id, "who": who, "limit": 4, "offset": 0}
+
+    found = list(db.scalars(query, params))
+
+    assert found == [first_open[n] for n in (7, 8, PROBED + 2, PROBED + 5)]
 
 
 def test_breadth_first_breaks_ties_by_the_requested_order(app, db):
