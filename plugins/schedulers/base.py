@@ -80,24 +80,24 @@ def _first_open():
 FIRST_OPEN = _first_open()
 
 
-# Open tasks from the first one on (in id order) whose answer by the volunteer is looked up one
-# by one before the volunteer's whole history in the project is read (once, into a hash) for
+# Open tasks, from the first one on in id order, whose answer by the volunteer is looked up one
+# by one, before the volunteer's whole history in the project is read (once, into a hash) for
 # the tasks after them; see _unanswered.
-PROBED = 200
+PROBED = 50
 
 
 def _unanswered(kind: str):
-    """The task of the row is not answered by the volunteer. The first PROBED open tasks are
-    probed one by one, the rest checked against all the volunteer's answers read at once.
+    """The task of the row is not answered by the volunteer: among the first PROBED open tasks
+    by a probe each, after them against all the volunteer's answers read at once.
 
-    The hash alone costs a volunteer's whole history on every request: 500 answers spread over
-    1,000,000 tasks made newtask's query 90 µs slower than 5 answers over 10,000 (257 against
-    164 µs a query, benchmarks/contribute.py's data), and the request's latency 20-30% more.
-    Probes alone cost a volunteer far ahead of the crowd (their answers filling the front of
-    the queue) twice as much as the hash (5,000 answers at the front: 4.9 against 2.3 ms). So
-    a volunteer whose next task lies near the front pays one probe or a few, never reading the
-    hash (built on first use only), and one far ahead pays at most PROBED probes more (2.6
-    against 2.3 ms).
+    Figures from benchmarks/scheduler_query.py (default scheduler, µs a query). The hash alone
+    reads a volunteer's whole history on every request: with 500 answers spread over 1,000,000
+    tasks the query took 370 µs, against 167 with 5 answers over 10,000, and contribute.py's
+    newtask p99 grew by 30%. With the probes first it takes 169 µs: a volunteer whose next task
+    lies near the front pays a probe or a few and the hash is never read (it is built on first
+    use). Probes alone would cost a volunteer far ahead of the crowd, whose answers fill the
+    front of the queue, about twice what the hash does; with at most PROBED of them first, 10
+    to 25% more (1,000 answers at the front: 854 against 761 µs; 5,000: 3.5 against 3.1 ms).
     """
     window = Task.id < FIRST_OPEN + literal_column(str(PROBED), Integer)
     return case(
