@@ -142,23 +142,24 @@ def seed(url: str, n_tasks: int, n_runs: int, n_users: int) -> float:
     return time.perf_counter() - began
 
 
-def seeded_size(url: str, untouched: bool = False) -> tuple[int, int] | None:
-    """(tasks, task runs) of the benchmark's project as seeded (None without its tables);
-    answers given by earlier measurements are not counted, but with `untouched` any answer
-    given since the seeding makes it None."""
+def seeded_size(url: str, untouched: bool = False) -> tuple[int, int, int] | None:
+    """(tasks, task runs, volunteers) of the benchmark's project as seeded (None without its
+    tables); answers given by earlier measurements are not counted, but with `untouched` any
+    answer given since the seeding makes it None."""
     try:
         with psycopg.connect(libpq_url(url)) as connection:
-            tasks, seeded, runs = connection.execute(
+            tasks, seeded, runs, volunteers = connection.execute(
                 "SELECT (SELECT count(*) FROM task WHERE project_id = %s),"
                 " (SELECT count(*) FROM task_run WHERE project_id = %s AND created = %s),"
-                " (SELECT count(*) FROM task_run)",
+                " (SELECT count(*) FROM task_run),"
+                ' (SELECT count(*) FROM "user" WHERE id <> 1)',
                 (PROJECT_ID, PROJECT_ID, CREATED),
             ).fetchone()
     except psycopg.Error:
         return None
     if untouched and runs != seeded:
         return None
-    return tasks, seeded
+    return tasks, seeded, volunteers
 
 
 def _runs_of(task_id: int, n_runs: int) -> int:
@@ -342,7 +343,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="10,000 tasks, 100,000 runs, 2,000 users, 5 s, sweep 1k/10k/100k",
+        help="10,000 tasks, 100,000 runs, 2,000 users, 5 s, sweep 1k/10k/100k in 2 rounds",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -373,7 +374,8 @@ def prepare_sweep(args) -> dict[int, str]:
     for size in args.sizes:
         url = urls[size] = sweep_url(args.db, size)
         create_database(url)
-        if not args.reseed and seeded_size(url, untouched=True) == (size, size * RUNS_PER_TASK):
+        wanted = (size, size * RUNS_PER_TASK, args.users)
+        if not args.reseed and seeded_size(url, untouched=True) == wanted:
             print(f"sweep: {size:,} tasks already seeded", flush=True)
             continue
         seconds = seed(url, size, size * RUNS_PER_TASK, args.users)
@@ -440,7 +442,7 @@ def main(argv=None) -> int:
     create_database(args.db)
     rows = []
 
-    if args.reuse and seeded_size(args.db) != (args.tasks, args.runs):
+    if args.reuse and seeded_size(args.db) != (args.tasks, args.runs, args.users):
         print("--reuse: the database holds another size; seeding it again", flush=True)
         args.reuse = False
     if not args.reuse:

@@ -55,10 +55,11 @@ def answered_by(kind: str):
 
 
 def _answered_this(kind: str):
-    """Whether the volunteer has answered the task of the outer row: one probe of the unique
-    index of answers by task (a run belongs to its task's project). OFFSET 0 keeps PostgreSQL
-    from turning it into a join that reads all the volunteer's answers: a probe per task
-    examined is the point (_unanswered)."""
+    """Whether the volunteer has answered the task of the outer row: one index probe of the
+    task's runs (a run belongs to its task's project), by task and volunteer for a signed-in or
+    external volunteer (the unique indexes), by task for one known by address. OFFSET 0 keeps
+    PostgreSQL from turning it into a join that reads all the volunteer's answers: a probe per
+    task examined is the point (_unanswered)."""
     probe = select(TaskRun.task_id).where(TaskRun.task_id == Task.id, _theirs(kind))
     return exists(probe.offset(literal_column("0"))).correlate(Task)
 
@@ -80,15 +81,16 @@ def _first_open():
 FIRST_OPEN = _first_open()
 
 
-# Open tasks, from the first one on in id order, whose answer by the volunteer is looked up one
-# by one, before the volunteer's whole history in the project is read (once, into a hash) for
-# the tasks after them; see _unanswered.
+# Tasks whose ids lie less than this past the first open task's: the volunteer's answer to each
+# is looked up one by one, before the volunteer's whole history in the project is read (once,
+# into a hash) for the tasks after them; see _unanswered.
 PROBED = 50
 
 
 def _unanswered(kind: str):
-    """The task of the row is not answered by the volunteer: among the first PROBED open tasks
-    by a probe each, after them against all the volunteer's answers read at once.
+    """The task of the row is not answered by the volunteer: a probe each for the tasks whose
+    ids lie less than PROBED past the first open task's, all the volunteer's answers read at
+    once for those after them.
 
     Figures from benchmarks/scheduler_query.py (default scheduler, µs a query). The hash alone
     reads a volunteer's whole history on every request: with 500 answers spread over 1,000,000
