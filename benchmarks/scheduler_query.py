@@ -25,14 +25,13 @@ from types import SimpleNamespace
 
 import psycopg
 from api_list import libpq_url
-from contribute import DEFAULT_DB, PROJECT_ID, RUNS_PER_TASK, prepare_sweep
+from contribute import DEFAULT_DB, PROJECT_ID, RUNS_PER_TASK, prepare_sweep, user_ids
 from sqlalchemy.dialects import postgresql
 
+from core.db import GENERIC_PLANS
 from core.models import Task
 from plugins.schedulers.base import SHOWN, answered_by, ordered, paged, tasks_not_completed
 from plugins.schedulers.depth_first import _unfinished
-
-FIRST_VOLUNTEER = 2  # contribute.user_ids: 1 is the owner
 
 
 def statements() -> dict[str, str]:
@@ -74,20 +73,17 @@ def ahead(connection, volunteer: int, count: int) -> None:
 
 def measure_size(connection, size: int, forms: dict[str, str], args) -> None:
     """Print the figures of one size: spread volunteers, then one ahead by each K."""
-    # As core.db's pool for the lean path: generic plans, no JIT.
-    connection.execute("SET plan_cache_mode = force_generic_plan")
-    connection.execute("SET jit = off")
 
     def line(label: str, who, repeat: int) -> str:
         figures = [timed(connection, sql, who, repeat) for sql in forms.values()]
         return f"{size:>9,} {label:12} " + " ".join(f"{f:10.0f}µs" for f in figures)
 
-    users = range(FIRST_VOLUNTEER, FIRST_VOLUNTEER + args.users)
+    users = user_ids(args.users)
     print(line("spread", lambda: random.choice(users), args.repeat), flush=True)
     for count in (int(k) for k in args.ahead.split(",") if k.strip()):
-        ahead(connection, FIRST_VOLUNTEER, count)  # their seeded answers kept
+        ahead(connection, users[0], count)  # their seeded answers kept
         repeat = max(20, args.repeat * 100 // max(count, 100))
-        print(line(f"ahead {count:,}", lambda: FIRST_VOLUNTEER, repeat), flush=True)
+        print(line(f"ahead {count:,}", lambda: users[0], repeat), flush=True)
     connection.rollback()
 
 
@@ -104,7 +100,8 @@ def main(argv=None) -> int:
     forms = statements()
     print(f"{'size':>9} {'volunteer':12} " + " ".join(f"{name:>12}" for name in forms))
     for size, url in prepare_sweep(args).items():
-        with psycopg.connect(libpq_url(url)) as connection:
+        # Sessions as the lean path's (core.db): generic plans, no JIT.
+        with psycopg.connect(libpq_url(url), options=GENERIC_PLANS) as connection:
             measure_size(connection, size, forms, args)
     print(f"(each size: {RUNS_PER_TASK} answers a task by {args.users:,} volunteers)")
     return 0

@@ -63,6 +63,10 @@ def _forget_inherited_connections() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
+# The sessions of the task-delivery path (get_engine's `generic_plans`), as libpq options.
+GENERIC_PLANS = "-c plan_cache_mode=force_generic_plan -c jit=off"
+
+
 def get_engine(
     settings: dict,
     prefix: str = "sqlalchemy.",
@@ -92,9 +96,7 @@ def get_engine(
             # Without JIT: a generic plan guesses LIMIT $n at a tenth of the rows, so its cost
             # grows with the tables. At 1,000,000 tasks `locked`'s read passed jit_above_cost
             # and spent 40 ms compiling itself at every execution (benchmarks/contribute.py).
-            options["connect_args"] = {
-                "options": "-c plan_cache_mode=force_generic_plan -c jit=off"
-            }
+            options["connect_args"] = {"options": GENERIC_PLANS}
     config = {prefix + "url": url, prefix + "echo": settings.get(prefix + "echo", False)}
     engine = engine_from_config(config, prefix, **options)
     if engine.dialect.name == "sqlite":
