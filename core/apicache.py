@@ -20,7 +20,8 @@ exactly as for any other request, in the same Redis call as the lookup. The cach
 middleware in front of the Pyramid application, so a hit costs no routing, no transaction and
 no view; a miss is answered by the application and stored with its final headers. Without
 Redis (development, one process) nothing is cached: a per-process cache could not be
-invalidated across workers.
+invalidated across workers; nor while Redis is unreachable (core.redis.either): the
+application answers and counts every request then.
 """
 
 import logging
@@ -31,7 +32,7 @@ import orjson
 
 from core.generations import key as generation_key
 from core.ratelimit import ratelimit_headers
-from core.redis import script
+from core.redis import attempt, either, script
 from core.security import SESSION_COOKIE, address_of
 
 log = logging.getLogger(__name__)
@@ -146,13 +147,14 @@ class ApiCacheMiddleware:
         key = ENTRY_KEY + environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
         if environ.get("QUERY_STRING"):
             key += "?" + environ["QUERY_STRING"]
-        try:
-            count, generations, hit = self.cache.lookup(
-                counter_key, reset, DEPENDENCIES[resource], key
-            )
-        except Exception:  # Redis trouble: the usual path answers (and counts) the request
-            log.exception("API cache lookup failed")
+        found = either(
+            self.cache.redis,
+            lambda _: self.cache.lookup(counter_key, reset, DEPENDENCIES[resource], key),
+            lambda: None,
+        )
+        if found is None:  # Redis unreachable: the usual path answers (and counts) the request
             return self.app(environ, start_response)
+        count, generations, hit = found
         counted = self.limiter.verdict(count, reset)
         # Counted once: core.ratelimit reuses this count when the application answers.
         environ["crowdnest.ratelimit"] = counted
@@ -184,10 +186,7 @@ class ApiCacheMiddleware:
             name.lower() == "set-cookie" for name, _ in headers
         )
         if stored:
-            try:
-                self.cache.store(key, generations, headers, body)
-            except Exception:
-                log.exception("API cache store failed")
+            attempt(self.cache.redis, lambda _: self.cache.store(key, generations, headers, body))
         return [body]
 
 

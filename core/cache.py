@@ -13,6 +13,10 @@ once. Where the token comes from:
   wrote one of its tables (recorded by core.generations).
 
 "dashboard", read from no particular table, always has a stored token (refreshed on demand).
+
+With the Redis backend, a cached value is read from the database itself while Redis is
+unreachable (core.redis.either: no request waits on it, the outage is logged once), and every
+namespace is forgotten when it answers again (commits could not bump their tokens meanwhile).
 """
 
 import uuid
@@ -23,6 +27,7 @@ from dogpile.cache.api import NO_VALUE
 from sqlalchemy import event
 
 from core import generations
+from core.redis import attempt, either, get_redis, on_recovery
 
 # The namespaces whose values show data of each table.
 NAMESPACES_BY_TABLE = {
@@ -44,6 +49,8 @@ TABLES_BY_NAMESPACE = {
 }
 # region -> Redis client, for the regions whose tokens follow the table generations.
 _following: dict = {}
+# region -> a client of its Redis (whose breaker says whether to try it), for Redis backends.
+_breaker_clients: dict = {}
 
 
 def build_region(settings):
@@ -56,6 +63,9 @@ def build_region(settings):
             # The lock token is shared by the threads of a process (dogpile warns otherwise).
             "thread_local_lock": False,
             "redis_expiration_time": settings["cache.expiration_time"] + 60,
+            # A dead Redis must not stall a page (core.redis).
+            "socket_timeout": settings["redis.timeout"],
+            "connection_kwargs": {"socket_connect_timeout": settings["redis.timeout"]},
         }
     return make_region(key_mangler=lambda key: "crowdnest:cache:" + key).configure(
         backend, expiration_time=settings["cache.expiration_time"], arguments=arguments
@@ -97,7 +107,11 @@ def bump_all(region) -> None:
     redis = _following.get(region)
     if redis is not None:
         generations.bump(redis, NAMESPACES_BY_TABLE)
-    bump(region, *NAMESPACES)
+    client = _breaker_clients.get(region)
+    if client is None:
+        bump(region, *NAMESPACES)
+    else:
+        attempt(client, lambda _: bump(region, *NAMESPACES))
 
 
 def cached(region, namespace: str, key: str, creator: Callable[[], object], **kw):
@@ -107,8 +121,16 @@ def cached(region, namespace: str, key: str, creator: Callable[[], object], **kw
     """
     # The token is read before the data: a write committed meanwhile bumps it after commit,
     # so a value computed from older data is stored under a token nobody reads any more.
-    token = generation(region, namespace)
-    return region.get_or_create(f"{namespace}:{token}:{key}", creator, **kw)
+    breaker_client = _breaker_clients.get(region)
+    if breaker_client is None:  # an in-process backend
+        token = generation(region, namespace)
+        return region.get_or_create(f"{namespace}:{token}:{key}", creator, **kw)
+
+    def from_cache(_client):
+        token = generation(region, namespace)
+        return region.get_or_create(f"{namespace}:{token}:{key}", creator, **kw)
+
+    return either(breaker_client, from_cache, creator)
 
 
 def listen(session_factory, region) -> None:
@@ -132,13 +154,27 @@ def bump_written(region, tables) -> None:
     if region in _following:
         return
     namespaces = {ns for table in tables for ns in NAMESPACES_BY_TABLE.get(table, ())}
-    if namespaces:
+    if not namespaces:
+        return
+    client = _breaker_clients.get(region)
+    if client is None:
         bump(region, *sorted(namespaces))
+    else:
+        attempt(client, lambda _: bump(region, *sorted(namespaces)))
 
 
 def includeme(config):
-    region = build_region(config.get_settings())
+    settings = config.get_settings()
+    region = build_region(settings)
     config.registry["cache"] = region
+    if settings["cache.backend"] == "dogpile.cache.redis" and settings["redis.url"]:
+        _breaker_clients[region] = get_redis(settings["redis.url"], settings)
+
+        def forget_all(url):
+            if url == settings["redis.url"]:
+                attempt(_breaker_clients[region], lambda _: bump(region, *NAMESPACES))
+
+        on_recovery(forget_all)
     if generations.tracked(config.registry["db_engine"]):
         follow_generations(region, generations.redis_of(config.registry["db_engine"]))
     listen(config.registry["dbsession_factory"], region)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import orjson
 import transaction
 import zope.sqlalchemy
+from pyramid_retry import mark_error_retryable
 from sqlalchemy import JSON, MetaData, engine_from_config, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
@@ -105,9 +106,18 @@ def get_engine(
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
     if settings.get("redis.url") and settings.get("api.cache") and not generic_plans:
         # Committed writes bump their tables' generations (core.generations, core.apicache).
-        generations.track(engine, get_redis(settings["redis.url"]))
+        generations.track(engine, get_redis(settings["redis.url"], settings))
+    event.listen(engine, "handle_error", _retry_when_disconnected)
     _ENGINES.add(engine)
     return engine
+
+
+def _retry_when_disconnected(context) -> None:
+    """A lost connection (a restarted server, a terminated session) makes the request retryable
+    (pyramid_retry runs it again, on a new connection: the pool replaced them all); when every
+    attempt fails, core.errors answers 503."""
+    if context.is_disconnect and context.sqlalchemy_exception is not None:
+        mark_error_retryable(context.sqlalchemy_exception)
 
 
 PENDING = "crowdnest.after_commit"

@@ -38,7 +38,9 @@ an unrequested task or, under `locked`, one the caller does not hold, a second a
 unique index refuses it; the application then answers with PYBOSSA's message), a refused rate
 limit (the count is handed over, so the refusal comes in the API's error shape), and any error
 before the commit. It runs only with Redis: without it, stamps live in the database and belong
-in the application's transaction.
+in the application's transaction. So while Redis is unreachable (core.redis: paused after a
+failure) every request goes to the application, which serves it without Redis; a failure met
+here is recorded there (logged once per outage, not per request) and the application answers.
 """
 
 import io
@@ -82,7 +84,7 @@ from core.db import get_engine, utcnow
 from core.errors import DomainError
 from core.models import Project, ProjectStats, Result, Task, TaskRun, User
 from core.ratelimit import ratelimit_headers
-from core.redis import script
+from core.redis import UNREACHABLE, attempt, available, failed, script
 from core.renderers import OPTIONS
 from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
 from core.serializers import internal_columns
@@ -808,16 +810,22 @@ class LeanDelivery:
     def __call__(self, environ, start_response):
         answer = None
         match = _target(environ)
+        if not available(self.redis):  # paused after a failure: the application serves it
+            match = None
         if match is not None:
             try:
                 answer = self.newtask(environ, match)
+            except UNREACHABLE as error:  # recorded (and logged) once per outage
+                failed(self.redis, error)
             except Exception:  # the application answers, in its own error shape
                 log.exception("lean newtask failed; the application answers")
-        elif _answer_target(environ):
+        elif available(self.redis) and _answer_target(environ):
             body = _read_body(environ)
             if body is not None:
                 try:
                     answer = self.taskrun(environ, body)
+                except UNREACHABLE as error:
+                    failed(self.redis, error)
                 except Exception:
                     log.exception("lean taskrun failed; the application answers")
         if answer is None:
@@ -1068,7 +1076,7 @@ class LeanDelivery:
             )
         stamp = guard.stamp_key(participant.key, run["task_id"])
         steps = [
-            (self._consume_and_bump, stamp, tables, hold),
+            (attempt, self.redis, lambda _: self._consume_and_bump(stamp, tables, hold)),
             (cache.bump_written, self.registry["cache"], tables),
         ]
         if result_id is not None:

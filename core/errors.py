@@ -4,6 +4,11 @@ import logging
 
 from pyramid.httpexceptions import HTTPException
 from pyramid.view import exception_view_config
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError
+
+from core.redis import UNREACHABLE, failed
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +26,7 @@ STATUS_BY_CLASS = {
     "DBIntegrityError": 415,
     "TooManyRequests": 429,
     "InternalServerError": 500,
+    "ServiceUnavailable": 503,
 }
 
 STOCK_MESSAGES = {
@@ -46,6 +52,10 @@ STOCK_MESSAGES = {
         "500 Internal Server Error: The server encountered an internal error and was unable to"
         " complete your request."
     ),
+    "ServiceUnavailable": (
+        "503 Service Unavailable: The server is temporarily unable to service your request."
+        " Please try again later."
+    ),
 }
 
 CLASS_BY_STATUS = {
@@ -55,6 +65,7 @@ CLASS_BY_STATUS = {
     404: "NotFound",
     405: "MethodNotAllowed",
     429: "TooManyRequests",
+    503: "ServiceUnavailable",
 }
 
 
@@ -139,6 +150,50 @@ def _message_for(error: HTTPException) -> str | None:
     if error.detail and name not in ("NotFound", "MethodNotAllowed"):
         return str(error.detail)
     return STOCK_MESSAGES.get(name, f"{error.code} {error.title}")
+
+
+# Seconds a client is asked to wait after a 503 (Retry-After).
+RETRY_AFTER = "2"
+
+
+def unavailable_response(request):
+    """503 in the documented shape (with Retry-After), JSON or a short HTML page."""
+    headers = {"Retry-After": RETRY_AFTER}
+    if is_api_request(request) or request.wants_json:
+        error = ApiError("ServiceUnavailable", headers=headers)
+        return error_response(request, error)
+    response = request.response
+    response.status_int = 503
+    response.headers.update(headers)
+    response.content_type = "text/html"
+    response.text = "<h1>503 Service Unavailable</h1><p>Please try again in a moment.</p>"
+    return response
+
+
+@exception_view_config(RedisConnectionError)
+@exception_view_config(RedisTimeoutError)
+def redis_unreachable_view(error, request):
+    """Redis failed where the request cannot do without it (the `locked` scheduler) or where
+    no fallback was written: 503, the outage recorded and logged once (core.redis)."""
+    if isinstance(error, UNREACHABLE):
+        failed(request.registry.get("redis"), error)
+    return unavailable_response(request)
+
+
+@exception_view_config(DBAPIError)
+def database_error_view(error, request):
+    """A lost database connection (a restarted server, a terminated session): 503, one log
+    line without the statement's parameters; the pool replaces its connections (core.db).
+    Any other database error is unexpected."""
+    if not error.connection_invalidated:
+        return unexpected_error_view(error, request)
+    log.error(
+        "database connection lost on %s %s: %s",
+        request.method,
+        request.path,
+        str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__,
+    )
+    return unavailable_response(request)
 
 
 @exception_view_config(Exception)

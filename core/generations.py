@@ -10,12 +10,18 @@ Tracking is switched on per engine by `core.db.get_engine` when Redis is configu
 processes, the `crowdnest` command and background workers all take part. Other caches read the
 same record: `written(session)` in an after_commit listener (core.cache does). Writes made outside
 SQLAlchemy (psql, COPY) must call `bump_all` (the benchmarks' seeding does).
+
+While Redis is unreachable commits cannot bump (core.redis.either skips it): when it answers
+again, the process that sees it first bumps every table of its tracked engines, so that no
+answer cached before the outage is served after it.
 """
 
 import logging
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+from core.redis import attempt, breaker_of, on_recovery
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +103,30 @@ def tracked(engine) -> bool:
 
 
 def bump(redis, tables) -> None:
-    """Increment the tables' generations; a Redis failure is logged, never raised (the commit
-    has happened; cached entries then live until their TTL)."""
-    try:
-        pipe = redis.pipeline(transaction=False)
+    """Increment the tables' generations; a Redis failure is recorded (core.redis), never
+    raised (the commit has happened; every table is bumped once Redis answers again)."""
+
+    def increment(client):
+        pipe = client.pipeline(transaction=False)
         for table in sorted(tables):
             pipe.incr(key(table))
         pipe.execute()
-    except Exception:
-        log.exception("could not bump the generations of %s", sorted(tables))
+
+    attempt(redis, increment)
 
 
 def bump_all(redis, metadata) -> None:
     """After writes SQLAlchemy did not see: every table's cached reads become stale."""
     bump(redis, metadata.tables.keys())
+
+
+def _bump_everything(url: str) -> None:
+    """After an outage of Redis at `url`: every table of every engine it tracks is bumped."""
+    from core.db import Base  # core.db imports this module
+
+    for redis in set(_redis_of_engine.values()):
+        if breaker_of(redis).url == url:
+            bump_all(redis, Base.metadata)
+
+
+on_recovery(_bump_everything)

@@ -7,8 +7,10 @@ arguments it was enqueued with, which must pickle. It opens its own database ses
 
 `enqueue(request, ...)` holds the job until the request's transaction commits (nothing leaves
 when it aborts); `enqueue(settings, ...)` sends it at once, for callers outside any transaction
-(commands, after-commit hooks, other jobs). A job that raises is retried as `retry` says, then
-logged: a failing job never fails the request that enqueued it, nor stops a worker.
+(commands, after-commit hooks, other jobs). While Redis is unreachable (core.redis) a job runs
+in a thread of the enqueuing process instead: it is never lost, nor fails its request. A job
+that raises is retried as `retry` says, then logged: a failing job never fails the request that
+enqueued it, nor stops a worker.
 """
 
 import logging
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import redis
 import rq
 from pyramid.paster import setup_logging
 from rq import Retry
@@ -26,7 +29,7 @@ from rq.job import Job
 
 from core.db import get_engine, get_session_factory
 from core.events import after_commit
-from core.redis import get_redis
+from core.redis import either, get_redis
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +61,23 @@ def enqueue(
 def dispatch(settings, func, args: tuple, kwargs: dict, queue: str, retry: Retry | None) -> None:
     """Hand the job to RQ, or run it in this process when no Redis is configured."""
     if settings["redis.url"]:
-        connection = get_redis(settings["redis.url"])
-        try:
-            rq.Queue(queue, connection=connection, job_class=SettingsJob).enqueue_call(
+        connection = get_redis(settings["redis.url"], settings)
+
+        def to_rq(client) -> bool:
+            rq.Queue(queue, connection=client, job_class=SettingsJob).enqueue_call(
                 func, args=args, kwargs=kwargs, timeout=settings["jobs.timeout"], retry=retry
             )
+            return True
+
+        try:
+            if either(connection, to_rq, lambda: False):
+                return
         finally:
             connection.close()
-    elif settings["jobs.inline"] == "thread":
+        inline = "thread"  # Redis unreachable: here, without holding up the request
+    else:
+        inline = settings["jobs.inline"]
+    if inline == "thread":
         name = f"job-{getattr(func, '__name__', 'job')}"
         threading.Thread(
             target=run_inline, args=(settings, func, args, kwargs, retry), name=name, daemon=True
@@ -147,7 +159,8 @@ def run_worker(settings: dict, args) -> int:
         return 1
     setup_logging(args.config)
     queues = args.queue or settings["jobs.queues"]
-    connection = get_redis(settings["redis.url"])
+    # Not get_redis's short socket timeout: the worker blocks on its queues far longer.
+    connection = redis.Redis.from_url(settings["redis.url"])
     worker_class = SimpleWorker if args.simple else Worker
     worker = worker_class(queues, connection=connection, settings=settings)
     print(f"serving queues {', '.join(queues)}")

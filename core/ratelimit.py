@@ -2,7 +2,8 @@
 
 The client is the authenticated user when there is one, else the (proxy-aware) IP. Exactly
 `limit` requests succeed per window. Counters live in process memory by default and in Redis
-when redis.url is set, so that every worker shares them.
+when redis.url is set, so that every worker shares them; while Redis is unreachable each process
+counts in its own memory (decision 19: a limit then allows up to `limit` per process).
 """
 
 import threading
@@ -11,7 +12,7 @@ import time
 from pyramid.events import ContextFound, NewResponse
 
 from core.errors import ApiError, is_api_request
-from core.redis import script
+from core.redis import attempt, either, script
 
 
 class MemoryCounter:
@@ -44,19 +45,30 @@ return count
 
 
 class RedisCounter:
-    """Counters shared by every process: INCR + EXPIREAT in one round trip."""
+    """Counters shared by every process: INCR + EXPIREAT in one round trip; in the process's
+    own memory while Redis is unreachable (core.redis.either)."""
 
     def __init__(self, redis):
         self.redis = redis
+        self.memory = MemoryCounter()
         # A single script call costs about half of a MULTI/INCR/EXPIREAT/EXEC pipeline.
         self._incr = script(redis, INCR_SCRIPT)
 
     def reset(self) -> None:
-        for key in self.redis.scan_iter("crowdnest:ratelimit:*"):
-            self.redis.delete(key)
+        self.memory.reset()
+
+        def forget(client):
+            for key in client.scan_iter("crowdnest:ratelimit:*"):
+                client.delete(key)
+
+        attempt(self.redis, forget)
 
     def incr(self, key: str, expires_at: float) -> int:
-        return int(self._incr(keys=[key], args=[int(expires_at) + 10]))
+        return either(
+            self.redis,
+            lambda _: int(self._incr(keys=[key], args=[int(expires_at) + 10])),
+            lambda: self.memory.incr(key, expires_at),
+        )
 
 
 class RateLimiter:

@@ -23,6 +23,10 @@ def _asint(value: Any) -> int:
     return int(value)
 
 
+def _asfloat(value: Any) -> float:
+    return float(value)
+
+
 def _asstr(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -33,6 +37,12 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "sqlalchemy.echo": (False, _asbool),
     "db.auto_migrate": (False, _asbool),
     "redis.url": ("", _asstr),
+    # Redis is an accelerator (decision 19, core/redis.py): seconds a connection or a command
+    # may take, seconds Redis is skipped after a failure, seconds between two log lines of an
+    # outage.
+    "redis.timeout": (1.0, _asfloat),
+    "redis.pause": (5.0, _asfloat),
+    "redis.log_interval": (30.0, _asfloat),
     "session.secret": ("change-me-in-production", _asstr),
     "session.secure": (False, _asbool),
     "session.max_age": (30 * 24 * 3600, _asint),

@@ -1,7 +1,9 @@
 """The contributions guard: which tasks were handed to which volunteer, and when.
 
 Domain code: knows nothing of HTTP. Stamps live in Redis when it is configured (shared by every
-process), otherwise in the database; never in process memory.
+process), otherwise in the database; never in process memory. While Redis is unreachable
+(core.redis.either) stamps go to the database, and an answer whose stamp Redis does not have is
+checked against the database too: hand-outs made during an outage are answered after it.
 """
 
 import time
@@ -12,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.db import after_commit, utcnow
 from core.models import TaskRequest
+from core.redis import attempt, either
 
 
 def stamp_key(participant: str, task_id: int) -> str:
@@ -27,14 +30,18 @@ def stamp_prefix(participant: str) -> str:
 def stamp(db, redis, participant: str, project_id: int, task_ids, ttl: int) -> None:
     """Remember that these tasks were handed to `participant` now."""
     now = utcnow()
-    if redis is not None:
+
+    def in_redis(client) -> bool:
         if len(task_ids) == 1:  # the usual hand-out: one command, no pipeline
-            redis.set(stamp_key(participant, task_ids[0]), now, ex=ttl)
-            return
-        pipe = redis.pipeline(transaction=False)
+            client.set(stamp_key(participant, task_ids[0]), now, ex=ttl)
+            return True
+        pipe = client.pipeline(transaction=False)
         for task_id in task_ids:
             pipe.set(stamp_key(participant, task_id), now, ex=ttl)
         pipe.execute()
+        return True
+
+    if either(redis, in_redis, lambda: False):
         return
     expires = time.time() + ttl
     insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -60,17 +67,19 @@ def take(db, redis, participant: str, task_id: int) -> str | None:
     In Redis the stamp goes once `db`'s transaction commits (at once when `db` is None): an
     answer rolled back or retried (a deadlock, a lost connection) keeps it, so the volunteer's
     retry is not refused as unrequested. Two answers racing on one stamp both see it; the
-    database's unique indexes keep one. In the database the stamp goes with the transaction.
+    database's unique indexes keep one. In the database the stamp goes with the transaction;
+    it is looked for there when Redis has none (a hand-out made while Redis was unreachable).
     """
-    if redis is not None:
-        key = stamp_key(participant, task_id)
-        value = redis.get(key)
-        if value is not None:
-            if db is None:
-                redis.delete(key)
-            else:
-                after_commit(db, redis.delete, key)
+    key = stamp_key(participant, task_id)
+    value = either(redis, lambda client: client.get(key), lambda: None)
+    if value is not None:
+        if db is None:
+            attempt(redis, lambda client: client.delete(key))
+        else:
+            after_commit(db, attempt, redis, lambda client: client.delete(key))
         return value.decode() if isinstance(value, bytes) else value
+    if db is None:
+        return None
     row = db.scalars(
         select(TaskRequest).where(
             TaskRequest.task_id == task_id,

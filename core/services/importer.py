@@ -33,7 +33,7 @@ from core.jobs import database
 from core.models import Project, Task
 from core.models.task import info_text, text_digest
 from core.plugins import get_plugin_manager
-from core.redis import get_redis
+from core.redis import attempt, either, get_redis
 from core.schemas import body_schema
 from core.services import stats
 
@@ -509,9 +509,9 @@ def import_status(settings: dict, project: Project) -> dict | None:
         or not settings["redis.url"]
     ):
         return status
-    redis = get_redis(settings["redis.url"])
+    redis = get_redis(settings["redis.url"], settings)
     try:
-        live = redis.get(_progress_key(project.id))
+        live = either(redis, lambda client: client.get(_progress_key(project.id)), lambda: None)
     finally:
         redis.close()
     return {**status, **json.loads(live)} if live else status
@@ -523,10 +523,12 @@ def _live_progress(settings: dict, project_id: int) -> Callable[[int, int], None
         return None
 
     def progress(created: int, skipped: int) -> None:
-        redis = get_redis(settings["redis.url"])
+        redis = get_redis(settings["redis.url"], settings)
         try:
-            value = {"state": "running", "created": created, "skipped": skipped}
-            redis.set(_progress_key(project_id), json.dumps(value), ex=PROGRESS_TTL)
+            value = json.dumps({"state": "running", "created": created, "skipped": skipped})
+            attempt(
+                redis, lambda client: client.set(_progress_key(project_id), value, ex=PROGRESS_TTL)
+            )
         finally:
             redis.close()
 
@@ -576,9 +578,9 @@ def run_import(settings: dict, project_id: int, importer_name: str, values: dict
         for upload in spooled:
             upload.delete()
         if settings["redis.url"]:
-            redis = get_redis(settings["redis.url"])
+            redis = get_redis(settings["redis.url"], settings)
             try:
-                redis.delete(_progress_key(project_id))
+                attempt(redis, lambda client: client.delete(_progress_key(project_id)))
             finally:
                 redis.close()
 

@@ -26,7 +26,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from core.db import after_commit
 from core.models import Task, TaskReservation, TaskRun
-from core.redis import script
+from core.redis import attempt, require, script
 
 log = logging.getLogger(__name__)
 # Redis keys outlive the longest reservation by this much (seconds).
@@ -77,6 +77,7 @@ def kept(db, redis, task_id: int, participant: str, at: float) -> bool:
     database store needs none: a reservation waits for the answer's row lock.)"""
     if redis is None:
         return holds(db, None, task_id, participant, at)
+    require(redis)
     key, field = hold_location(task_id, participant)
     return live(script(redis, KEEP)(keys=[key], args=[field, repr(at)]), at)
 
@@ -163,7 +164,12 @@ def release(
             )
         )
         return
-    after_commit(db, release_committed, redis, project_id, task_id, participant, timeout, runs)
+    after_commit(
+        db,
+        attempt,
+        redis,
+        lambda client: release_committed(client, project_id, task_id, participant, timeout, runs),
+    )
 
 
 def purge_expired(db, at: float | None = None) -> int:

@@ -27,6 +27,7 @@ from sqlalchemy import bindparam
 from core.errors import DomainError
 from core.hookspecs import hookimpl
 from core.models import Task
+from core.redis import require
 from core.services import reservations
 from plugins.schedulers.base import (
     SHOWN,
@@ -64,6 +65,8 @@ def locked(db, project, participant, options):
         return []
     want = options.limit + options.offset
     redis, at = options.redis, reservations.now()
+    # Never the table's reservations in Redis's stead: see core.services.reservations.
+    require(redis)
     timeout = options.settings["scheduler.locked.timeout"]
     candidates = _candidates(kind_of(participant), options)
     params = parameters(project, participant, options)
