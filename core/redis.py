@@ -116,6 +116,13 @@ _breakers_lock = threading.Lock()
 _recovery_listeners: list[Callable[[str], None]] = []
 
 
+def reset_breakers() -> None:
+    """Forget every outage (tests: one test's dead Redis must not pause the next's)."""
+    for breaker in list(_breakers.values()):
+        with breaker._lock:
+            breaker.until, breaker.down_since, breaker.failures = 0.0, None, 0
+
+
 def on_recovery(listener: Callable[[str], None]) -> None:
     """Call listener(url) in the process that sees a paused Redis answer again."""
     if listener not in _recovery_listeners:

@@ -16,6 +16,7 @@ from core.cache import bump_all
 from core.db import get_engine, get_session_factory
 from core.migrate import upgrade
 from core.models import Base
+from core.redis import reset_breakers
 from tests import factories
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -115,6 +116,12 @@ def make_app(app_settings, db, _built_apps):
         return webtest.TestApp(application, extra_environ={"REMOTE_ADDR": "10.0.0.1"})
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _redis_answers_again():
+    """Each test starts with every Redis trusted (core.redis's breakers are per process)."""
+    reset_breakers()
 
 
 @pytest.fixture
