@@ -22,7 +22,7 @@ from core.services.task_run import Participant
 from core.web import add_routes
 from core.web.account import CORRECT_ERRORS
 from core.web.forms import Form, text
-from core.web.presenter_frame import SANDBOX, frame_url
+from core.web.presenter_frame import MAX_ID, SANDBOX, frame_url
 from core.web.project_access import (
     load_project_for,
     owner_summary,
@@ -123,7 +123,8 @@ def newtask_page(request):
 @view_config(route_name="contribute_task", request_method="GET", renderer="page")
 def task_page(request):
     project = load_project_for(request, "view")
-    task = request.dbsession.get(Task, int(request.matchdict["task_id"]))
+    task_id = int(request.matchdict["task_id"])
+    task = request.dbsession.get(Task, task_id) if task_id <= MAX_ID else None
     if task is None or task.project_id != project.id:
         raise HTTPNotFound()
     return _presenter_page(request, project, task)

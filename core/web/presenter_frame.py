@@ -42,6 +42,8 @@ SANDBOX = (
 )
 # A frame address is used as soon as the page is shown; an hour covers slow pages and reloads.
 FRAME_LIFETIME = 3600
+# The largest id a database column holds (BIGINT): larger ones name nothing.
+MAX_ID = 2**63 - 1
 EXPIRED = "This presenter address has expired or is not valid: reload the page around it."
 
 
@@ -132,7 +134,7 @@ def presenter_frame(request):
     if project is None:
         return _refused(404, "No such project.")
     if task_id:
-        task = db.get(Task, task_id)
+        task = db.get(Task, task_id) if task_id <= MAX_ID else None
         if task is None or task.project_id != project.id:
             return _refused(404, "No such task.")
     app_origin = _checked(request, kind, project, task_id)
