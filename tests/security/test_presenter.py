@@ -194,3 +194,14 @@ def test_the_page_json_twin_names_the_frame(app, project):
 
     assert body["frame"]["url"].startswith(f"/presenter/{project.short_name}/newtask?")
     assert "allow-same-origin" not in body["frame"]["sandbox"]
+
+
+def test_the_results_template_runs_in_its_frame(app, db):
+    template = "<div id='owner-results'><script>1</script></div>"
+    project = ProjectFactory(info={"results": template})
+
+    page = app.get(f"/project/{project.short_name}/results").text
+
+    assert template not in page
+    assert 'data-operations=""' in iframe_tag(page)
+    assert template in app.get(frame_src(page)).text
