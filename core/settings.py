@@ -135,6 +135,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "help.cookies_policy": ("", _asstr),
     "help.terms_of_use": ("", _asstr),
     "disable_task_presenter": (False, _asbool),
+    # Where presenter frames are served from (e.g. https://presenter.example.org, the same app
+    # under another name); empty: this site, each frame still sandboxed with an opaque origin.
+    "presenter.origin": ("", _asstr),
     "runtime.gc_tuning": (False, _asbool),
     "disqus.public_key": ("", _asstr),
     "disqus.secret_key": ("", _asstr),

@@ -20,6 +20,7 @@ PAGE_MODULES = (
     "core.web.project_blog",
     "core.web.project_data",
     "core.web.contribute",
+    "core.web.presenter_frame",
     "core.web.export",
     "core.web.webhooks",
     "core.web.auditlog",

@@ -1,8 +1,10 @@
 """Contributing in the browser: the task presenter page, its editor and the tutorial.
 
-The presenter and the tutorial are HTML written by the project's owners: they are rendered
-unescaped on purpose, inside the site layout, with jQuery and /static/js/pybossa/pybossa.js
-loaded before them (api.rst "Project task id"; behavior.md 6.3 and 9.4).
+The presenter and the tutorial are HTML written by the project's owners: they run in a
+sandboxed frame of their own (core/web/presenter_frame.py), with jQuery and
+/static/js/pybossa/pybossa.js loaded before them; the page around the frame holds the session
+and performs the calls the frame asks for (api.rst "Project task id"; behavior.md 6.3 and 9.4,
+decision 15).
 """
 
 from urllib.parse import quote
@@ -20,6 +22,7 @@ from core.services.task_run import Participant
 from core.web import add_routes
 from core.web.account import CORRECT_ERRORS
 from core.web.forms import Form, text
+from core.web.presenter_frame import MAX_ID, SANDBOX, frame_url
 from core.web.project_access import (
     load_project_for,
     owner_summary,
@@ -43,6 +46,19 @@ NEEDS_TASKS = "You will need to import tasks with the CSV importer before volunt
 EDITOR_NOTE = "Edit the HTML and JavaScript of your task presenter, then save it."
 # A presenter is a page fragment; a megabyte is far beyond any real one.
 MAX_PRESENTER = 1_000_000
+# What each frame's pybossa.js may ask the page around it to do with the volunteer's session.
+PRESENTER_OPERATIONS = "newtask task taskrun userprogress"
+TUTORIAL_OPERATIONS = "task userprogress"
+
+
+def frame(request, project, kind: str, operations: str, task_id: int | None = None) -> dict:
+    """The `frame` key of a page that embeds owner-written HTML (contribute/_frame.html)."""
+    return {
+        "url": frame_url(request, project, kind, task_id),
+        "sandbox": SANDBOX,
+        "operations": operations,
+        "title": project.name,
+    }
 
 
 def project_page(request, project, tab: str, title: str, template: str) -> dict:
@@ -93,6 +109,9 @@ def _presenter_page(request, project, task: Task | None = None) -> dict:
         )
     # The presenter itself is project.info.task_presenter; the state tells how to show it.
     page["presenter_state"] = state
+    if state in ("ready", "draft_test"):
+        kind, task_id = ("newtask", None) if task is None else ("task", task.id)
+        page["frame"] = frame(request, project, kind, PRESENTER_OPERATIONS, task_id)
     return page
 
 
@@ -104,7 +123,8 @@ def newtask_page(request):
 @view_config(route_name="contribute_task", request_method="GET", renderer="page")
 def task_page(request):
     project = load_project_for(request, "view")
-    task = request.dbsession.get(Task, int(request.matchdict["task_id"]))
+    task_id = int(request.matchdict["task_id"])
+    task = request.dbsession.get(Task, task_id) if task_id <= MAX_ID else None
     if task is None or task.project_id != project.id:
         raise HTTPNotFound()
     return _presenter_page(request, project, task)
@@ -204,6 +224,8 @@ def tutorial(request):
         request, project, "contribute", f"Project: {project.name}", "contribute/tutorial.html"
     )
     page["tutorial"] = (project.info or {}).get("tutorial") or ""
+    if page["tutorial"]:
+        page["frame"] = frame(request, project, "tutorial", TUTORIAL_OPERATIONS)
     return page
 
 

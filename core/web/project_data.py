@@ -27,6 +27,7 @@ from core.services.importer import (
 )
 from core.services.permissions import owns_or_admin
 from core.web import add_routes
+from core.web.contribute import frame
 from core.web.forms import Form, text
 from core.web.project_access import (
     PAGE_FEATURES,
@@ -304,6 +305,9 @@ def project_results(request):
         {"id": rid, "task_id": task_id, "created": created, "info": info}
         for rid, task_id, created, info in rows
     ]
+    # The owners' results template (info.results) runs in its sandboxed frame (decision 15).
+    if (project.info or {}).get("results"):
+        value["frame"] = frame(request, project, "results", "")
     return value
 
 

@@ -64,15 +64,25 @@ def screenshots() -> Path:
 
 
 class LiveServer:
-    """The WSGI app served by waitress in a thread, on a free loopback port."""
+    """The WSGI app served by waitress in a thread, on a free loopback port.
+
+    `requests` records (method, path, Origin header, Cookie header) of every request, so that
+    tests can prove what a browser sent (the presenter frame's requests carry no cookie).
+    """
 
     def __init__(self, application):
         from waitress.server import create_server
 
         self.app = application
-        self.server = create_server(application, host="127.0.0.1", port=0, threads=4)
+        self.requests = []
+        self.server = create_server(self.recorded, host="127.0.0.1", port=0, threads=4)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def recorded(self, environ, start_response):
+        seen = (environ.get("HTTP_ORIGIN"), environ.get("HTTP_COOKIE", ""))
+        self.requests.append((environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), *seen))
+        return self.app(environ, start_response)
 
     def start(self):
         self.thread.start()

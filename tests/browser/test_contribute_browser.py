@@ -41,7 +41,13 @@ class Browser:
         self.driver, self.server, self.folder, self.who = driver, server, folder, who
 
     def go(self, path: str) -> None:
+        self.driver.switch_to.default_content()
         self.driver.get(self.server.url + path)
+
+    def enter_presenter(self) -> None:
+        """Look inside the sandboxed frame the owner's HTML runs in (decision 15)."""
+        frame = (By.ID, "presenter-frame")
+        self.wait(ec.frame_to_be_available_and_switch_to_it(frame))
 
     def wait(self, condition, seconds: float = WAIT):
         return WebDriverWait(self.driver, seconds).until(condition)
@@ -267,6 +273,7 @@ def test_owner_builds_a_project_and_a_volunteer_completes_it(
     volunteer = Browser(new_browser(), live_server, screenshots, "volunteer")
     volunteer.register("Victor Volunteer", "victor")
     volunteer.go("/project/markers/newtask")
+    volunteer.enter_presenter()
     answered = answer_until_done(volunteer, "markers", "#finished", ".btn-answer[value=Yes]")
 
     assert answered == [str(task.id) for task in tasks]
@@ -305,6 +312,7 @@ def test_a_classic_pybossa_presenter_works_unchanged(live_server, new_browser, s
     volunteer.register("Walter Volunteer", "walter")
     # A task named in the address comes first, then the others.
     volunteer.go(f"/project/classic/task/{tasks[1].id}")
+    volunteer.enter_presenter()
     try:
         answered = answer_until_done(volunteer, "classic", "#finish", ".btn-answer[value=Yes]")
     except TimeoutException:

@@ -1,4 +1,7 @@
-"""/project/<short_name>/newtask and /task/<id>: the owner's task presenter in the site layout."""
+"""/project/<short_name>/newtask and /task/<id>: the owner's task presenter, in its frame."""
+
+import html as markup
+import re
 
 import pytest
 
@@ -14,17 +17,26 @@ def newtask_url(project) -> str:
     return f"/project/{project.short_name}/newtask"
 
 
+def framed(app, page: str) -> str | None:
+    """The document of the presenter frame a page embeds (decision 15), or None."""
+    found = re.search(r'<iframe id="presenter-frame"[^>]* src="([^"]+)"', page)
+    return app.get(markup.unescape(found.group(1))).text if found else None
+
+
 @pytest.fixture
 def project(db):
     owner = make_user()
     return ProjectFactory(owner=owner, info={"task_presenter": PRESENTER})
 
 
-def test_presenter_page_renders_the_presenter_unescaped_after_pybossa_js(app, project):
-    html = app.get(newtask_url(project)).text
+def test_presenter_frame_renders_the_presenter_unescaped_after_pybossa_js(app, project):
+    page = app.get(newtask_url(project)).text
+    html = framed(app, page)
 
+    assert PRESENTER not in page
+    assert '<meta name="csrf-token" content="' in page
+    assert "/static/js/pybossa/host.js" in page
     assert PRESENTER in html
-    assert '<meta name="csrf-token" content="' in html
     pybossa_js = html.index("/static/js/pybossa/pybossa.js")
     assert html.index("/static/vendor/jquery/jquery.min.js") < pybossa_js < html.index(PRESENTER)
 
@@ -81,7 +93,7 @@ def test_signed_in_volunteer_contributes_where_anonymous_cannot(app, db):
 
     html = app.get(newtask_url(project)).text
 
-    assert PRESENTER in html
+    assert PRESENTER in framed(app, html)
 
 
 def test_no_presenter_shows_a_message(app, db):
@@ -124,7 +136,8 @@ def test_a_draft_is_tried_by_its_owners_only(signed_in, project_roles, db, role,
     html = app.get(newtask_url(project)).text
     body = app.get(newtask_url(project), headers=JSON).json
 
-    assert (PRESENTER in html) is shown
+    assert ((framed(app, html) or "").count(PRESENTER) == 1) is shown
+    assert PRESENTER not in html
     assert ('id="draft-test"' in html) is shown
     assert ('id="draft-project"' in html) is not shown
     assert body["presenter_state"] == ("draft_test" if shown else "draft")
@@ -140,7 +153,7 @@ def test_password_protected_project_asks_for_the_password(app, db):
     html = app.get(newtask_url(project)).text
 
     assert f"/project/{project.short_name}/password?next=" in response.location
-    assert PRESENTER in html
+    assert PRESENTER in framed(app, html)
 
 
 def test_unknown_project_is_404(app, db):
@@ -154,7 +167,8 @@ def test_task_page_presents_that_task(app, project):
     html = app.get(f"/project/{project.short_name}/task/{task.id}").text
     body = app.get(f"/project/{project.short_name}/task/{task.id}", headers=JSON).json
 
-    assert PRESENTER in html
+    assert f"/presenter/{project.short_name}/task/{task.id}?" in html
+    assert PRESENTER in framed(app, html)
     assert body["template"] == "contribute/presenter.html"
     assert body["project"]["id"] == project.id
 

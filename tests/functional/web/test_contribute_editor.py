@@ -10,6 +10,7 @@ from core.passwords import hash_password
 from core.web.contribute import PRESENTERS
 from tests.factories import ProjectFactory
 from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
+from tests.functional.web.test_contribute import framed
 
 SAVED = "Task presenter added!"
 NEW_PRESENTER = "<p id='mine'>My presenter</p><script>pybossa.run('x');</script>"
@@ -185,14 +186,15 @@ def test_anonymous_is_sent_to_sign_in(app, empty_roles, db):
 # -- tutorial ----------------------------------------------------------------------------------
 
 
-def test_tutorial_is_rendered_raw(app, db):
+def test_tutorial_is_rendered_raw_in_its_frame(app, db):
     tutorial = "<h2 id='how'>How to help</h2><script>var x = 1 < 2;</script>"
     project = ProjectFactory(info={"tutorial": tutorial})
 
     html = app.get(f"/project/{project.short_name}/tutorial").text
     body = app.get(f"/project/{project.short_name}/tutorial", headers=JSON).json
 
-    assert tutorial in html
+    assert tutorial not in html
+    assert tutorial in framed(app, html)
     assert {"owner", "project", "template", "title"} <= set(body)
     assert body["template"] == "contribute/tutorial.html"
     assert body["title"] == f"Project: {project.name}"
@@ -217,4 +219,4 @@ def test_tutorial_of_a_password_protected_project_asks_for_the_password(app, db)
     html = app.get(f"/project/{project.short_name}/tutorial").text
 
     assert "/password?next=" in response.location
-    assert "<p>secret</p>" in html
+    assert "<p>secret</p>" in framed(app, html)

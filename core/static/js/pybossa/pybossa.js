@@ -11,6 +11,11 @@
  * object ({}) is presented when no task is left. saveTask, userProgress and newTask return
  * jQuery promises. Writes carry the page's CSRF token (<meta name="csrf-token">).
  *
+ * In Crowdnest's presenter frame (a sandboxed iframe with an opaque origin, loaded with
+ * data-crowdnest-parent on this script), the calls made for the volunteer (newtask, the task,
+ * saveTask, userProgress) are asked of the page around the frame by postMessage: that page holds
+ * the volunteer's session, this one never does.
+ *
  * Written for Crowdnest; needs jQuery (1.8 or later) loaded before it.
  */
 (function (window, $) {
@@ -25,6 +30,10 @@
   }
 
   var endpoint = "";
+  // The parent page's origin when this copy runs in a presenter frame, else null.
+  var script = window.document.currentScript;
+  var parentOrigin = (script && script.getAttribute("data-crowdnest-parent")) || null;
+  var bridge = parentOrigin && window.parent !== window ? makeBridge(parentOrigin) : null;
   var callbacks = {
     taskLoaded: function (task, deferred) {
       deferred.resolve(task);
@@ -35,6 +44,59 @@
   };
   // Tasks seen on this page, by id: saveTask(id, answer) needs their project id.
   var knownTasks = {};
+
+  // Calls to the page around the frame: each is answered once, by that page only, with
+  // {ok, status, body}; a failure looks like a failed jQuery request (status, responseJSON).
+  function makeBridge(origin) {
+    var pending = {};
+    var nextId = 1;
+    window.addEventListener("message", function (event) {
+      var data = event.data;
+      if (event.source !== window.parent || event.origin !== origin) {
+        return;
+      }
+      if (!data || data.crowdnest !== "reply" || !pending.hasOwnProperty(data.id)) {
+        return;
+      }
+      var deferred = pending[data.id];
+      delete pending[data.id];
+      if (data.ok) {
+        deferred.resolve(data.body);
+      } else {
+        deferred.reject({
+          status: data.status,
+          responseJSON: data.body,
+          responseText: typeof data.body === "string" ? data.body : JSON.stringify(data.body)
+        });
+      }
+    });
+    function send(op, args, id) {
+      window.parent.postMessage({crowdnest: "call", id: id, op: op, args: args || {}}, origin);
+    }
+    function reportHeight() {
+      var root = window.document.documentElement;
+      // The content's height, plus a horizontal scroll bar's when there is one.
+      var height = Math.ceil(root.getBoundingClientRect().height) +
+        Math.max(0, window.innerHeight - root.clientHeight);
+      send("resize", {height: height}, 0);
+    }
+    window.addEventListener("load", reportHeight);
+    window.document.addEventListener("DOMContentLoaded", function () {
+      reportHeight();
+      if (window.ResizeObserver) {
+        new window.ResizeObserver(reportHeight).observe(window.document.body);
+      }
+    });
+    return {
+      call: function (op, args) {
+        var id = nextId++;
+        var deferred = $.Deferred();
+        pending[id] = deferred;
+        send(op, args, id);
+        return deferred.promise();
+      }
+    };
+  }
 
   function apiUrl(path) {
     return endpoint + path;
@@ -78,12 +140,18 @@
   }
 
   function fetchNewTask(shortName, offset) {
+    if (bridge) {
+      return bridge.call("newtask", {short_name: shortName, offset: offset || 0}).then(firstTask);
+    }
     var path = "/api/project/" + encodeURIComponent(shortName) + "/newtask";
     var query = offset ? {offset: offset} : {};
     return getJSON(path, query).then(firstTask);
   }
 
   function fetchTask(taskId) {
+    if (bridge) {
+      return bridge.call("task", {id: taskId}).then(remember);
+    }
     return getJSON("/api/task/" + encodeURIComponent(taskId)).then(remember);
   }
 
@@ -159,6 +227,11 @@
   // Save the volunteer's answer to a task (a task object or its id): a promise of the run.
   function saveTask(task, answer) {
     var taskId = typeof task === "object" && task !== null ? task.id : task;
+    if (bridge) {
+      // The answer travels as the JSON a direct save would send; the parent page names the
+      // project itself.
+      return bridge.call("taskrun", {task_id: taskId, answer: JSON.stringify({info: answer})});
+    }
     return projectIdOf(task).then(function (projectId) {
       var headers = {};
       var token = csrfToken();
@@ -178,6 +251,9 @@
 
   // How many tasks the caller has done in the project: a promise of {done, total, ...}.
   function userProgress(shortName) {
+    if (bridge) {
+      return bridge.call("userprogress", {short_name: shortName});
+    }
     return getJSON("/api/project/" + encodeURIComponent(shortName) + "/userprogress");
   }
 
