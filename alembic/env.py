@@ -54,7 +54,11 @@ def run_migrations_online():
             context.run_migrations()
         return
     engine = engine_from_config(
-        {"sqlalchemy.url": database_url()}, "sqlalchemy.", poolclass=pool.NullPool
+        {"sqlalchemy.url": database_url()},
+        "sqlalchemy.",
+        poolclass=pool.NullPool,
+        # Data migrations carry users' data: errors never show it (as core.db.get_engine).
+        hide_parameters=True,
     )
     with engine.connect() as connection:
         context.configure(

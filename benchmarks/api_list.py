@@ -184,6 +184,9 @@ def start_gunicorn(
         "CROWDNEST_REDIS_URL": redis_url,
         "CROWDNEST_RATELIMIT_LIMIT": "100000000",
         "CROWDNEST_API_CACHE": "true" if cache else "false",
+        # production.ini refuses default or short secrets (decision 18).
+        "CROWDNEST_SESSION_SECRET": "benchmark-session-secret-of-32-bytes-or-more",
+        "CROWDNEST_IP_PSEUDONYM_KEY": "benchmark-ip-pseudonym-key-of-32-bytes-or-more",
     }
     command = [
         sys.executable,

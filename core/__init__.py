@@ -10,6 +10,8 @@ def main(global_config, **settings):
     """Build the WSGI application; this function is a table of contents."""
     settings = load_settings(settings, here=global_config.get("here", "."))
     with Configurator(settings=settings) as config:
+        # Production refuses default or short secrets (decision 18).
+        config.include("core.settings")
         # Database: engine, request.dbsession joined to pyramid_tm, schema migration.
         config.include("core.db")
         config.include("core.migrate")

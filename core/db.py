@@ -88,6 +88,9 @@ def get_engine(
     options = {
         "json_serializer": lambda obj: orjson.dumps(obj).decode(),
         "json_deserializer": orjson.loads,
+        # An error's message (logged) never shows bound parameters: they hold api keys,
+        # password hashes and e-mail addresses.
+        "hide_parameters": True,
     }
     url = settings[prefix + "url"]
     if url.startswith("postgresql"):

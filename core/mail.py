@@ -48,3 +48,23 @@ def send_mail(request, recipient: str, subject: str, template: str, values: dict
 
 def includeme(config):
     config.registry.registerUtility(build_mailer(config.get_settings()), IMailer)
+
+
+def mail_new_owners(request, project, users) -> None:
+    """Tell each user just made a co-owner of `project`, once the request commits (decision 23)."""
+    by = request.user.name if request.user is not None else request.registry.settings["brand"]
+    url = request.route_url("project_info", short_name=project.short_name)
+    for user in users:
+        text = (
+            f"Hello {user.fullname},\n\n{by} made you a co-owner of the project {project.name}:"
+            f" you can now change its settings, tasks and answers.\n\n{url}\n\nIf you did not"
+            " expect it, ask the project's owner or the administrators to remove you.\n"
+        )
+        values = {"user": user, "by": by, "project": project, "url": url, "text": text}
+        send_mail(
+            request,
+            user.email_addr,
+            "You are now a co-owner",
+            "projects/mail_coowner.html",
+            values,
+        )

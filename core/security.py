@@ -4,6 +4,7 @@ import functools
 import hashlib
 import hmac
 import ipaddress
+import re
 
 from pyramid.csrf import SessionCSRFStoragePolicy
 from pyramid.interfaces import ICSRFStoragePolicy
@@ -76,6 +77,16 @@ def csrf_token_valid(request, supplied) -> bool:
     return (
         isinstance(supplied, str) and bool(supplied) and policy.check_csrf_token(request, supplied)
     )
+
+
+# Query parameters that carry credentials: the api key, a mailed link's signed key, the CSRF
+# token of state-changing GETs, OAuth tokens.
+SECRET_QUERY = re.compile(r"(?i)(?<![A-Za-z0-9_])(api_key|key|csrf|token)=[^&\s#\"']*")
+
+
+def redact_url(text: str) -> str:
+    """`text` with the values of credential query parameters (`api_key=`...) masked."""
+    return SECRET_QUERY.sub(r"\1=***", text)
 
 
 def address_of(environ, settings) -> str:

@@ -33,6 +33,8 @@ def _asstr(value: Any) -> str:
 
 # key: (default, coercion). Plugin settings are namespaced <kind>.<name>.<key>.
 DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+    # `production` (production.ini) refuses to start with default or short secrets (decision 18).
+    "environment": ("development", _asstr),
     "sqlalchemy.url": ("sqlite:///%(here)s/var/crowdnest.sqlite", _asstr),
     "sqlalchemy.echo": (False, _asbool),
     "db.auto_migrate": (False, _asbool),
@@ -179,6 +181,50 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # Cornice must leave exceptions to core.errors (one error format).
     "handle_exceptions": (False, _asbool),
 }
+
+
+# The keys production refuses at their defaults, the least length of each, and the placeholders
+# the shipped .ini files hold (copied lines must not pass for secrets either).
+SECRET_KEYS = ("session.secret", "ip.pseudonym_key")
+MIN_SECRET_BYTES = 32
+PLACEHOLDER_SECRETS = {
+    "development-only-secret-change-me",
+    "set-CROWDNEST_SESSION_SECRET",
+    "set-CROWDNEST_IP_PSEUDONYM_KEY",
+}
+
+
+class InsecureSettings(ValueError):
+    """A production configuration that keeps a default or weak secret."""
+
+
+def weak_secrets(settings: Mapping[str, Any]) -> list[str]:
+    """The secret settings left at a default or placeholder, or shorter than MIN_SECRET_BYTES."""
+    weak = []
+    for key in SECRET_KEYS:
+        value = settings[key]
+        default = DEFAULTS[key][0]
+        if value in (default, *PLACEHOLDER_SECRETS) or len(value.encode()) < MIN_SECRET_BYTES:
+            weak.append(key)
+    return weak
+
+
+def check_secrets(settings: Mapping[str, Any]) -> None:
+    """In production, refuse to start with a default or short secret, naming each one."""
+    if settings["environment"] != "production":
+        return
+    weak = weak_secrets(settings)
+    if weak:
+        names = ", ".join(f"{key} ({env_key(key)})" for key in weak)
+        raise InsecureSettings(
+            f"production refuses default or short secrets: set {names} to random values of at"
+            f" least {MIN_SECRET_BYTES} bytes, e.g. python -c 'import secrets;"
+            " print(secrets.token_hex(32))'"
+        )
+
+
+def includeme(config) -> None:
+    check_secrets(config.get_settings())
 
 
 def env_key(key: str) -> str:

@@ -42,6 +42,14 @@ def json_body(request):
     return body
 
 
+def check_csrf(request) -> None:
+    """Session-authenticated writes need the CSRF token (decision 11); api keys do not."""
+    if request.auth_method != "session":
+        return
+    if not csrf_token_valid(request, csrf_header_token(request)):
+        raise DomainError("BadRequest", "CSRF validation failed.")
+
+
 def form_value(model, key: str, value: str):
     """A multipart form field as its column's type (info is JSON); the schema checks it."""
     column = model.__table__.columns.get(key)
@@ -88,12 +96,7 @@ class Resource:
             raise list_query.no_attribute(self.model, key)
 
     def check_csrf(self):
-        """Session-authenticated writes need the CSRF token (decision 11); api keys do not."""
-        request = self.request
-        if request.auth_method != "session":
-            return
-        if not csrf_token_valid(request, csrf_header_token(request)):
-            raise DomainError("BadRequest", "CSRF validation failed.")
+        check_csrf(self.request)
 
     def load(self):
         obj = self.db.get(self.model, int(self.request.matchdict["oid"]))

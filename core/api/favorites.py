@@ -5,6 +5,7 @@ import json
 from cornice import Service
 from sqlalchemy import select
 
+from core.api.base import check_csrf
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.models import Favorite, Task
 from core.serializers import dictize, favourites_by_task, internal_columns
@@ -14,10 +15,12 @@ favorites = Service(name="favorites", path="/api/favorites", cors_origins=("*",)
 favorite = Service(name="favorite", path="/api/favorites/{oid:\\d+}", cors_origins=("*",))
 
 
-def _caller(request):
+def _caller(request, writes: bool = False):
     request.api_target = "task"
     if request.user is None:
         raise unauthorized_or_forbidden(request)
+    if writes:
+        check_csrf(request)
     return request.user
 
 
@@ -85,7 +88,7 @@ def add_favorite(request):
         or isinstance(body["task_id"], bool)
     ):
         raise DomainError("AttributeError", 'The body must be exactly {"task_id": <id>}')
-    user = _caller(request)
+    user = _caller(request, writes=True)
     db = request.dbsession
     task = db.get(Task, body["task_id"])
     if task is None:
@@ -99,7 +102,7 @@ def add_favorite(request):
 @favorite.delete()
 def remove_favorite(request):
     request.api_action = "DEL"
-    user = _caller(request)
+    user = _caller(request, writes=True)
     db = request.dbsession
     task_id = int(request.matchdict["oid"])
     row = db.get(Favorite, (task_id, user.id))

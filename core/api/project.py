@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from core.api.base import Resource, api_resource
 from core.errors import DomainError
+from core.mail import mail_new_owners
 from core.models import Category, Project, ProjectStats, User
 from core.serializers import dictize
 from core.services import auditlog, export_store
@@ -54,8 +55,12 @@ class ProjectResource(Resource):
                 raise DomainError("BadRequest", "category_id does not exist")
         if "owners_ids" in data:
             owners = data.pop("owners_ids") or []
-            if project.owner_id is not None and not (
-                is_admin(user) or (user is not None and user.id == project.owner_id)
+            # A co-owner may send the list back unchanged (clients PUT the whole project).
+            changed = set(owners) | {project.owner_id} != set(project.owners_ids)
+            if (
+                project.owner_id is not None
+                and changed
+                and not (is_admin(user) or (user is not None and user.id == project.owner_id))
             ):
                 raise DomainError("Forbidden", "Only the owner can change the co-owners")
             found = set(self.db.scalars(select(User.id).where(User.id.in_(owners))))
@@ -84,9 +89,11 @@ class ProjectResource(Resource):
         project.set_owners(self._owners)
         self.db.add(ProjectStats(project_id=project.id))
         auditlog.record_create(self.db, self.request, project)
+        self._owners_changed(project, [project.owner_id])
 
     def before_update(self, project, data):
         self._owners = None
+        self._owners_before = list(project.owners_ids)
         self._check_fields(project, data)
         if "info" in data:
             kept = {k: project.info[k] for k in SERVER_INFO_KEYS if k in (project.info or {})}
@@ -96,7 +103,16 @@ class ProjectResource(Resource):
     def after_update(self, project, changes):
         if self._owners is not None:
             project.set_owners(self._owners)
+            self._owners_changed(project, self._owners_before)
         auditlog.record_update(self.db, self.request, project, self._before)
+
+    def _owners_changed(self, project, before: list[int]) -> None:
+        """Audit-log a change of owners_ids and tell each added user (decision 23)."""
+        auditlog.record_owners(self.db, self.request, project, before)
+        added = set(project.owners_ids) - set(before)
+        if added:
+            users = self.db.scalars(select(User).where(User.id.in_(added)).order_by(User.id))
+            mail_new_owners(self.request, project, list(users))
 
     def before_delete(self, project):
         auditlog.record_delete(self.db, self.request, project)

@@ -5,6 +5,7 @@ The types are strict: a string is not an integer, a float with a fraction is not
 before the schema runs (PYBOSSA's 415 TypeError).
 """
 
+import re
 from functools import lru_cache
 
 import colander
@@ -80,6 +81,33 @@ class IntList(_Strict):
         return [StrictInt().check(node, item) for item in value]
 
 
+# A project's short name is a URL path segment and a file name: letters, digits, - and _
+# (no slash, dot, markup, space or invisible character). The web form uses the same rule.
+SHORT_NAME = re.compile(r"[A-Za-z0-9_-]+")
+SHORT_NAME_MESSAGE = "Only letters, digits, - and _ are allowed"
+# A task needs at least one answer; more than this many is a typo, not a crowd.
+MAX_N_ANSWERS = 10_000
+
+
+def short_name_valid(node, value) -> None:
+    """The short-name rule, as a colander validator."""
+    if value is not None and not SHORT_NAME.fullmatch(value):
+        raise colander.Invalid(node, SHORT_NAME_MESSAGE)
+
+
+def n_answers_valid(node, value) -> None:
+    """1 <= n_answers <= MAX_N_ANSWERS, as a colander validator."""
+    if value is not None and not 1 <= value <= MAX_N_ANSWERS:
+        raise colander.Invalid(node, f"must be between 1 and {MAX_N_ANSWERS}")
+
+
+# Rules beyond the column's type, by (table, column): the API and the task importer apply them.
+FIELD_VALIDATORS = {
+    ("project", "short_name"): short_name_valid,
+    ("task", "n_answers"): n_answers_valid,
+}
+
+
 def _type_for(column):
     column_type = column.type
     if isinstance(column_type, Boolean):
@@ -114,7 +142,10 @@ def body_schema(model, fields: tuple, extra_nodes: tuple = ()) -> colander.Mappi
             node_type = IntList()
         else:
             node_type = AnyJSON()
-        schema.add(colander.SchemaNode(node_type, name=name, missing=colander.drop))
+        validator = FIELD_VALIDATORS.get((model.__tablename__, name))
+        schema.add(
+            colander.SchemaNode(node_type, name=name, missing=colander.drop, validator=validator)
+        )
     for node in extra_nodes:
         schema.add(node)
     return schema

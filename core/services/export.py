@@ -281,10 +281,24 @@ def _csv_header(connection, kind: str, project_id: int, batch_size: int) -> list
     return csv_header(kind, keys, plain)
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (decision 20).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """`text` made inert for spreadsheets: a leading `'` when it could start a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def csv_cell(value):
-    """A cell: JSON for lists and objects; the csv module writes null as empty, others as str."""
+    """A cell: JSON for lists and objects; the csv module writes null as empty, others as str.
+
+    Text is neutralised; numbers stay numbers (a JSON -5 is written -5, the text "-5" as '-5).
+    """
     if isinstance(value, (list, dict)):
         return orjson.dumps(value).decode()
+    if isinstance(value, str):
+        return neutralise(value)
     return value
 
 
@@ -292,8 +306,10 @@ def csv_chunks(header: list[str], kind: str, batches: Iterable[list[dict]]) -> I
     """The header line, then one chunk of CSV lines per batch of records, in UTF-8."""
     flattened = FLATTENED[kind]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    # CRLF (RFC 4180): the writer then quotes cells holding a carriage return, which a
+    # spreadsheet would otherwise take for a new row (a formula could start it).
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([neutralise(name) for name in header])
     yield buffer.getvalue().encode()
     for records in batches:
         buffer.seek(0)

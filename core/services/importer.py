@@ -168,8 +168,6 @@ def _task_values(record: dict, number: int) -> dict:
         except colander.Invalid as invalid:
             details = "; ".join(f"{k}: {v}" for k, v in sorted(invalid.asdict().items()))
             raise ImporterError(f"Record {number}: {details}") from None
-        if "n_answers" in fields and fields["n_answers"] < 1:
-            raise ImporterError(f"Record {number}: n_answers must be at least 1.")
     fields["info"] = info
     return fields
 

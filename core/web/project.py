@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError
+from core.mail import mail_new_owners
 from core.models import Category, Project, User
 from core.passwords import verify_password
+from core.schemas import short_name_valid
 from core.serializers import USER_PUBLIC_INFO, public_info
 from core.services import auditlog, export_store
 from core.services import project as projects
@@ -20,7 +22,7 @@ from core.services.permissions import is_admin
 from core.services.uploads import remove as remove_file
 from core.web import add_routes
 from core.web.account import CORRECT_ERRORS, safe_next
-from core.web.forms import Form, checkbox, forbidden_chars, text
+from core.web.forms import Form, checkbox, text
 from core.web.project_access import (
     find_project,
     load_project_for,
@@ -95,7 +97,7 @@ def _names(schema: colander.Schema, db, project_id: int | None) -> None:
     )
     short_name = colander.All(
         colander.Length(3, 255),
-        forbidden_chars("$#&\\/| ", "$#&\\/| and space symbols are forbidden"),
+        short_name_valid,
         _short_name_free,
         _unique(db, project_id, Project.short_name, "This short name is already taken"),
     )
@@ -528,6 +530,7 @@ def _coowner_change(request, add: bool):
     if add:
         if projects.add_coowner(project, user):
             auditlog.record_owners(db, request, project, before)
+            mail_new_owners(request, project, [user])
             return redirect(request, url, f"{user.name} is now a co-owner", "success")
         return redirect(request, url, "User is already an owner", "warning")
     if user.id == project.owner_id:

@@ -123,7 +123,9 @@ def server(concurrency_db_url, concurrency_redis, tmp_path_factory):
         "CROWDNEST_SQLALCHEMY_URL": concurrency_db_url,
         "CROWDNEST_REDIS_URL": REDIS_URL,
         "CROWDNEST_RATELIMIT_LIMIT": "100000000",
-        "CROWDNEST_SESSION_SECRET": "concurrency-test",
+        # production.ini refuses default or short secrets (decision 18).
+        "CROWDNEST_SESSION_SECRET": "concurrency-test-session-secret-of-32-bytes-or-more",
+        "CROWDNEST_IP_PSEUDONYM_KEY": "concurrency-test-ip-pseudonym-key-of-32-bytes-or-more",
     }
     log_path = str(tmp_path_factory.mktemp("gunicorn") / "gunicorn.log")
     gunicorn = Gunicorn(overrides, WORKERS, log_path)

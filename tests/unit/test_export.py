@@ -100,7 +100,7 @@ def test_csv_chunks_write_one_chunk_per_batch():
     chunks = list(csv_chunks(header, "result", batches))
 
     assert len(chunks) == 3
-    assert b"".join(chunks).decode() == 'id,info,info_a\n1,,"x,y"\n2,plain,\n'
+    assert b"".join(chunks).decode() == 'id,info,info_a\r\n1,,"x,y"\r\n2,plain,\r\n'
 
 
 # --- JSON ----------------------------------------------------------------------------------------
