@@ -13,6 +13,7 @@ import secrets
 import time
 
 from core.errors import DomainError
+from core.models import Project, User
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,6 @@ def stored_file(db, upload_dir: str, obj) -> str | None:
     """The file a task run, blog post, helping material, page or announcement uploaded itself:
     its info's file, only in the container its uploader's files go to (the project owners'
     when the object does not record its uploader), never a file of someone else."""
-    from core.models import Project, User
-
     project = db.get(Project, obj.project_id) if getattr(obj, "project_id", None) else None
     if "user_id" in obj.__table__.columns:
         uploader = db.get(User, obj.user_id) if obj.user_id is not None else None
