@@ -127,6 +127,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "upload.dir": ("%(here)s/var/uploads", _asstr),
     "upload.allowed_extensions": ("js css png jpg jpeg gif zip", _aslist),
     "upload.max_bytes": (10 * 1024 * 1024, _asint),
+    # Largest avatar or thumbnail, in pixels (width x height), checked before it is decoded:
+    # decoding takes ~4 bytes a pixel (decision 22).
+    "upload.max_pixels": (40_000_000, _asint),
     "cache.backend": ("dogpile.cache.memory", _asstr),
     "cache.expiration_time": (300, _asint),
     # Rows of the public leaderboard (PYBOSSA's LEADERBOARD).

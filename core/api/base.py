@@ -80,6 +80,9 @@ class Resource:
     creatable = True
     deletable = True
     accepts_files = False  # multipart POST/PUT with a `file` part (behavior.md 7.2)
+    # info keys only the server writes: dropped from a client's body, kept as stored on PUT
+    # (with accepts_files, the keys naming the stored file are added).
+    server_info_keys = frozenset()
 
     def __init__(self, request, context=None):
         self.request = request
@@ -109,10 +112,13 @@ class Resource:
             raise unauthorized_or_forbidden(self.request, message)
 
     def parse_body(self, partial: bool) -> dict:
+        self.uploaded = None
         if self.accepts_files and self.request.content_type == "multipart/form-data":
             body = self.multipart_body()
         else:
             body = json_body(self.request)
+            if isinstance(body.get("info"), dict):
+                body["info"] = self.client_info(body["info"])
         reserved = [key for key in body if key in self.reserved]
         if reserved:
             message = "Reserved keys in payload"
@@ -143,6 +149,8 @@ class Resource:
         for key, value in form.items():
             if key != "file" and key not in BODY_QUERY_KEYS:
                 body[key] = form_value(self.model, key, value)
+        info = body.get("info")
+        info = self.client_info(info) if isinstance(info, dict) else {}
         settings = self.request.registry.settings
         container = self.upload_container(body)
         name, path = uploads.store(
@@ -156,24 +164,45 @@ class Resource:
         # The file goes with the transaction: removed if the object is not saved.
         self.request.tm.get().addAfterAbortHook(lambda: uploads.remove(path))
         self.request.tm.get().addAfterCommitHook(lambda ok: ok or uploads.remove(path))
-        info = body.get("info") if isinstance(body.get("info"), dict) else {}
-        body["info"] = {**info, "container": container, "file_name": name}
+        self.uploaded = {"container": container, "file_name": name}
+        body["info"] = {**info, **self.uploaded}
         body["media_url"] = f"{self.request.application_url}/uploads/{container}/{name}"
         return body
+
+    def managed_info_keys(self) -> frozenset:
+        if self.accepts_files:
+            return self.server_info_keys | uploads.FILE_INFO_KEYS
+        return self.server_info_keys
+
+    def client_info(self, info: dict) -> dict:
+        """A client's info without the keys only the server writes (files, secrets)."""
+        managed = self.managed_info_keys()
+        return {key: value for key, value in info.items() if key not in managed}
+
+    def keep_server_info(self, obj, data) -> None:
+        """On PUT, info keeps the server's keys as stored, or those of the file just sent."""
+        if not isinstance(data.get("info"), dict):
+            return
+        stored = obj.info if isinstance(obj.info, dict) else {}
+        kept = {key: stored[key] for key in self.managed_info_keys() if key in stored}
+        if self.uploaded:
+            # The file just sent replaces the stored one, which goes once this is committed.
+            old = uploads.stored_file(self.db, self.request.registry.settings["upload.dir"], obj)
+            self.request.after_commit(uploads.remove, old)
+            kept.update(self.uploaded)
+        data["info"] = {**data["info"], **kept}
 
     def upload_container(self, body) -> str:
         """user_<id> of the caller; an admin's upload goes to the project owner's container."""
         user = self.request.user
-        if user is None:
-            return "anonymous"
         project_id = body.get("project_id")
-        if user.admin and isinstance(project_id, int):
+        owner_id = None
+        if user is not None and user.admin and isinstance(project_id, int):
             from core.models import Project
 
             project = self.db.get(Project, project_id)
-            if project is not None:
-                return f"user_{project.owner_id}"
-        return f"user_{user.id}"
+            owner_id = project.owner_id if project is not None else None
+        return uploads.container_for(user, owner_id)
 
     def writable_fields(self):
         internal = internal_columns(self.model)
@@ -293,6 +322,7 @@ class Resource:
         data = self.parse_body(partial=True)
         for key in self.read_only:
             data.pop(key, None)
+        self.keep_server_info(obj, data)
         self.before_update(obj, data)
         changes = {}
         for key, value in data.items():
@@ -312,12 +342,15 @@ class Resource:
         self.check_csrf()
         obj = self.load()
         self.authorize("delete", obj)
+        if self.accepts_files:
+            # Only the file this object uploaded itself, never one its info names elsewhere.
+            stored = uploads.stored_file(
+                self.db, self.request.registry.settings["upload.dir"], obj
+            )
+            self.request.after_commit(uploads.remove, stored)
         self.before_delete(obj)
         self.db.delete(obj)
         self.flush()
-        if self.accepts_files:
-            stored = uploads.path_of(self.request.registry.settings["upload.dir"], obj.info)
-            self.request.after_commit(uploads.remove, stored)
         return Response(status=204, content_type="application/json")
 
 

@@ -11,8 +11,20 @@ from core.services import auditlog, export_store
 from core.services.permissions import is_admin
 from core.services.project import RESERVED_SHORT_NAMES
 
-# info keys the server manages: a PUT of `info` keeps them (decision 3).
-SERVER_INFO_KEYS = ("passwd_hash", "autoimporter", "onesignal", "onesignal_app_id")
+# info keys the server manages: never taken from a client, kept as stored on PUT (decision 3);
+# container/avatar/thumbnail name the project's picture, a file under upload.dir.
+SERVER_INFO_KEYS = frozenset(
+    {
+        "passwd_hash",
+        "autoimporter",
+        "onesignal",
+        "onesignal_app_id",
+        "container",
+        "avatar",
+        "thumbnail",
+        "thumbnail_url",
+    }
+)
 STATS_DETAIL_KEYS = ("hours_stats", "dates_stats", "users_stats")
 
 
@@ -22,6 +34,7 @@ class ProjectResource(Resource):
     target = "project"
     reserved = frozenset({"id", "created", "updated", "completed", "contacted", "secret_key"})
     read_only = frozenset({"owner_id"})
+    server_info_keys = SERVER_INFO_KEYS
 
     def extra_fields(self):
         return ("owners_ids",)
@@ -95,9 +108,6 @@ class ProjectResource(Resource):
         self._owners = None
         self._owners_before = list(project.owners_ids)
         self._check_fields(project, data)
-        if "info" in data:
-            kept = {k: project.info[k] for k in SERVER_INFO_KEYS if k in (project.info or {})}
-            data["info"] = {**data["info"], **kept}
         self._before = auditlog.snapshot(project)
 
     def after_update(self, project, changes):

@@ -3,6 +3,7 @@
 from core.api.base import Resource, api_resource
 from core.errors import DomainError
 from core.models import User
+from core.services.account import PENDING
 from core.services.permissions import is_admin
 
 PROTECTED = frozenset(
@@ -19,6 +20,9 @@ PROTECTED = frozenset(
         "pro",
     }
 )
+# info keys the server writes (the avatar file, OAuth links, a registration awaiting its e-mail
+# confirmation): never taken from a client, kept as stored on PUT.
+SERVER_INFO_KEYS = frozenset({"container", "avatar", "oauth", PENDING})
 # Columns only admins may filter on: filtering would reveal them.
 ADMIN_FILTERS = frozenset({"email_addr", "api_key", "passwd_hash", "ldap", "ckan_api"})
 
@@ -28,6 +32,7 @@ class UserResource(Resource):
     model = User
     target = "user"
     reserved = PROTECTED
+    server_info_keys = SERVER_INFO_KEYS
     creatable = False
     deletable = False
 

@@ -7,7 +7,7 @@ import html
 import re
 import uuid
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, null, select, update
 
 from core.models import (
     Blogpost,
@@ -99,21 +99,31 @@ def create_project(db, owner: User, values: dict) -> Project:
 
 
 def stored_files(db, project: Project, upload_dir: str) -> list[str]:
-    """Paths of every file the project's objects point at (to remove once it is deleted)."""
+    """Paths of every file the project's objects uploaded (to remove once it is deleted); a file
+    counts only in the container its uploader's files go to (see uploads.stored_file)."""
     paths = []
     info = project.info or {}
+    owners = {f"user_{owner_id}" for owner_id in project.owners_ids}
     for name in {info.get("avatar"), info.get("thumbnail")}:
-        path = uploads.path_of(upload_dir, {"container": info.get("container"), "file_name": name})
+        path = uploads.owned_path(upload_dir, info.get("container"), name, owners)
         if path:
             paths.append(path)
+    admins = set(db.scalars(select(User.id).where(User.admin)))
     for model in (Blogpost, HelpingMaterial, Page, TaskRun):
+        recorded = "user_id" in model.__table__.columns
         rows = db.execute(
-            select(model.info)
+            select(model.info, model.user_id if recorded else null())
             .where(model.project_id == project.id)
             .execution_options(yield_per=1000)
         )
-        for (row_info,) in rows:
-            path = uploads.path_of(upload_dir, row_info)
+        for row_info, user_id in rows:
+            if not recorded:
+                containers = owners
+            else:
+                containers = uploads.uploader_containers(
+                    user_id, user_id in admins, project.owner_id
+                )
+            path = uploads.path_of(upload_dir, row_info, containers)
             if path:
                 paths.append(path)
     return paths

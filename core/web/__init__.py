@@ -40,8 +40,8 @@ def includeme(config):
     # Catalogs of core/locale (and i18n.extra_dirs), and the language of each page.
     config.include("core.i18n")
     config.add_static_view("static", "core:static", cache_max_age=3600)
-    # Uploaded files; production may serve the same folder from the front web server.
-    config.add_static_view("uploads", config.get_settings()["upload.dir"], cache_max_age=3600)
+    # Uploaded files, with the headers that keep them from running on our origin.
+    config.include("core.web.uploads")
     # `page`: JSON for clients that ask for it, else the template the dict names.
     config.add_renderer("page", PageRenderer)
     # HTTP errors of the web pages: the 4xx templates, or their JSON form; /api keeps its own.

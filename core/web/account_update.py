@@ -9,8 +9,9 @@ from sqlalchemy import select
 from core.errors import DomainError
 from core.models import User
 from core.passwords import verify_password
+from core.services import uploads
 from core.services.account import reset_api_key, set_avatar, set_password, update_fields
-from core.services.images import remove_image, save_image
+from core.services.images import save_image
 from core.web.account import (
     CORRECT_ERRORS,
     account_url,
@@ -189,16 +190,17 @@ class UpdatePage:
                 crop=crop,
                 size=AVATAR_SIZE,
                 max_bytes=settings["upload.max_bytes"],
+                max_pixels=settings["upload.max_pixels"],
             )
         except DomainError as error:
             self.upload_form.add_error("avatar", error.message)
             return None
         old_container, old_name = set_avatar(self.user, container, name)
-        if old_name and old_name != name:
+        # Only a file of the user's own container: never one that info names elsewhere.
+        old = uploads.owned_path(settings["upload.dir"], old_container, old_name, {container})
+        if old and old_name != name:
             # The old file goes only once the new avatar is saved for good.
-            self.request.after_commit(
-                remove_image, settings["upload.dir"], old_container, old_name
-            )
+            self.request.after_commit(uploads.remove, old)
         return self.done()
 
     def password(self, data: dict):

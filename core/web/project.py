@@ -15,9 +15,9 @@ from core.models import Category, Project, User
 from core.passwords import verify_password
 from core.schemas import short_name_valid
 from core.serializers import USER_PUBLIC_INFO, public_info
-from core.services import auditlog, export_store
+from core.services import auditlog, export_store, uploads
 from core.services import project as projects
-from core.services.images import image_url, remove_image, save_image
+from core.services.images import image_url, save_image
 from core.services.permissions import is_admin
 from core.services.uploads import remove as remove_file
 from core.web import add_routes
@@ -299,6 +299,7 @@ def _upload_avatar(request, project: Project, data: dict):
                 upload.file.read(max_bytes + 1),
                 crop=crop,
                 max_bytes=max_bytes,
+                max_pixels=settings["upload.max_pixels"],
             )
         except DomainError as error:
             form.add_error("avatar", error.message)
@@ -307,8 +308,10 @@ def _upload_avatar(request, project: Project, data: dict):
             url = image_url(request, container, name)
             old = projects.set_avatar(project, container, name, url)
             auditlog.record_update(request.dbsession, request, project, before)
-            if old is not None:
-                request.after_commit(remove_image, upload_dir, *old)
+            # Only a file of the owner's container: never one that info names elsewhere.
+            old = old and uploads.owned_path(upload_dir, *old, {container})
+            if old:
+                request.after_commit(uploads.remove, old)
             url = f"/project/{quote(project.short_name)}/update"
             return redirect(request, url, "Your project thumbnail has been updated!", "success")
     flash(request, CORRECT_ERRORS, "error")

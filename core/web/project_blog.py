@@ -161,7 +161,7 @@ def delete_blogpost(request):
     project = load_project_for(request, "owner")
     post = _load_post(request, project)
     db = request.dbsession
-    path = uploads.path_of(request.registry.settings["upload.dir"], post.info)
+    path = uploads.stored_file(db, request.registry.settings["upload.dir"], post)
     db.delete(post)
     db.flush()
     stats.bump(db, project.id, n_blogposts=-1)
