@@ -34,7 +34,7 @@ class CrowdnestSecurityPolicy:
     def remember(self, request, userid, **kw):
         user = request.dbsession.get(User, userid)
         request.session[SESSION_USER_KEY] = userid
-        request.session[SESSION_EPOCH_KEY] = user.session_epoch or 0
+        request.session[SESSION_EPOCH_KEY] = (user.session_epoch or 0) if user else 0
         return []
 
     def forget(self, request, **kw):
