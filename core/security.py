@@ -15,6 +15,8 @@ from sqlalchemy import select
 from core.models import User
 
 SESSION_USER_KEY = "user_id"
+# The account's session_epoch when the session was issued (absent in older sessions: 0).
+SESSION_EPOCH_KEY = "epoch"
 
 
 class CrowdnestSecurityPolicy:
@@ -31,7 +33,9 @@ class CrowdnestSecurityPolicy:
         return Allowed("checked by the domain layer")
 
     def remember(self, request, userid, **kw):
+        user = request.dbsession.get(User, userid)
         request.session[SESSION_USER_KEY] = userid
+        request.session[SESSION_EPOCH_KEY] = (user.session_epoch or 0) if user else 0
         return []
 
     def forget(self, request, **kw):
@@ -47,6 +51,12 @@ def api_key_of(request) -> str | None:
     return request.GET.get("api_key") or None
 
 
+def session_is_current(session, user: User) -> bool:
+    """True while the account has not signed out nor changed its password since `session`."""
+    # A signed cookie cannot be taken back: a copied one is refused by its epoch instead.
+    return session.get(SESSION_EPOCH_KEY, 0) == (user.session_epoch or 0)
+
+
 def _resolve_user(request):
     key = api_key_of(request)
     if key:
@@ -57,7 +67,7 @@ def _resolve_user(request):
     user_id = request.session.get(SESSION_USER_KEY)
     if user_id is not None:
         user = request.dbsession.get(User, user_id)
-        if user is not None:
+        if user is not None and session_is_current(request.session, user):
             request._auth_method = "session"
             return user
     return None

@@ -20,7 +20,7 @@ from core.models import (
 from core.services.permissions import is_admin, owns_or_admin
 
 # Columns the server keeps for itself and never shows.
-INTERNAL = {Task: {"n_task_runs", "info_digest"}, User: {"passwd_hash"}}
+INTERNAL = {Task: {"n_task_runs", "info_digest"}, User: {"passwd_hash", "session_epoch"}}
 PROJECT_PRIVATE = {
     "secret_key",
     "webhook",

@@ -55,6 +55,12 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "delivery.lean": (True, _asbool),
     "ratelimit.limit": (300, _asint),
     "ratelimit.period": (900, _asint),
+    # Credential attempts (sign-in, passwords, register: core/credentials), counted per endpoint
+    # before any password is hashed: per account named, and per address (higher: a school or
+    # an office signs in from one address).
+    "ratelimit.credentials.limit": (10, _asint),
+    "ratelimit.credentials.address_limit": (60, _asint),
+    "ratelimit.credentials.period": (300, _asint),
     "proxy.trusted": (False, _asbool),
     "proxy.count": (1, _asint),
     "ip.pseudonym_key": ("crowdnest-ip-pseudonym-key-change-me", _asstr),

@@ -74,6 +74,8 @@ def db(engine):
 BASE_SETTINGS = {
     "session.secret": "test-secret",
     "ratelimit.limit": "100000",
+    "ratelimit.credentials.limit": "100000",
+    "ratelimit.credentials.address_limit": "100000",
     "redis.url": "",
 }
 

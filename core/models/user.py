@@ -37,3 +37,6 @@ class User(Base):
     info: Mapped[dict] = mapped_column(JSONType, default=dict)
     user_pref: Mapped[dict | None] = mapped_column(JSONType, default=dict)
     notified_at: Mapped[str | None] = mapped_column(Text)
+    # Sessions carry the value they were issued under: bumping it ends them all (sign-out,
+    # password change), although the cookies themselves stay validly signed.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -7,6 +7,11 @@ Links sent by mail (e-mail confirmation, password reset) carry a token: a base64
 bound to the account's current e-mail, password hash and confirmation state. A token therefore
 dies when it expires, and as soon as the password, the address or the confirmation changes, so
 each link works once. No token ever holds a password.
+
+Sensitive changes (the e-mail address, the password) need the current password of whoever
+makes them (decision 16): `check_current_password`. A new address waits for its confirmation
+link when confirmation is on: `hold_new_email`. Setting a password ends every session of the
+account (`end_sessions`; core.security refuses a session issued under an older epoch).
 """
 
 import base64
@@ -20,8 +25,9 @@ import uuid
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from core.errors import DomainError
 from core.models import User
-from core.passwords import hash_password
+from core.passwords import hash_password, verify_password
 
 # info key of an account registered while e-mail confirmation is on, until it is confirmed.
 PENDING = "pending_confirmation"
@@ -75,8 +81,59 @@ def taken(db, column, value: str, user_id: int | None = None) -> bool:
     return db.scalar(query.limit(1)) is not None
 
 
+def end_sessions(user: User) -> None:
+    """Every session issued to the account so far stops being honoured (core.security)."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
 def set_password(user: User, password: str) -> None:
+    """A new password; the sessions opened with the old one end."""
     user.passwd_hash = hash_password(password)
+    end_sessions(user)
+
+
+NO_PASSWORD = "This account has no password: it cannot change its e-mail address or password"
+PASSWORD_REQUIRED = "current_password is required to change the e-mail address or the password"
+PASSWORD_WRONG = "current_password does not match"
+
+
+def check_current_password(caller: User, supplied) -> None:
+    """Refuse a sensitive change unless `supplied` is the caller's own current password.
+
+    The caller is whoever makes the change: the account itself, or an admin changing another
+    account (who proves it is still them, not a script riding their session).
+    """
+    if not caller.passwd_hash:
+        # Signed in through an external service: nothing to prove it with. A new address could
+        # otherwise be linked to an outside identity carrying it (core.web.oauth).
+        raise DomainError("Forbidden", NO_PASSWORD)
+    if not isinstance(supplied, str) or not supplied:
+        raise DomainError("BadRequest", PASSWORD_REQUIRED)
+    if not verify_password(caller.passwd_hash, supplied):
+        raise DomainError("Forbidden", PASSWORD_WRONG)
+
+
+def email_changes(user: User, values: dict) -> bool:
+    """True when `values` gives the account another e-mail address (letter case aside)."""
+    new = values.get("email_addr")
+    return isinstance(new, str) and new.lower() != (user.email_addr or "").lower()
+
+
+def hold_new_email(user: User, values: dict, confirm: bool) -> str | None:
+    """Apply the rule of a new address to the columns `values` about to be set.
+
+    With confirmation on, the account keeps its address and the new one is returned, to be
+    mailed a link (`confirm_email` sets it once followed); otherwise the new address is set,
+    not yet proven. None when the address does not change.
+    """
+    if not email_changes(user, values):
+        return None
+    if confirm:
+        new = values["email_addr"]
+        values["email_addr"] = user.email_addr
+        return new
+    values["valid_email"] = False
+    return None
 
 
 def reset_api_key(user: User) -> str:

@@ -14,25 +14,32 @@ from pyramid.security import forget, remember
 from pyramid.view import view_config
 from sqlalchemy.exc import IntegrityError
 
+from core.credentials import limit_attempt
 from core.mail import send_mail
 from core.models import User
 from core.passwords import verify_password
+from core.schemas.user import (
+    RESERVED_NAMES,
+    email_validator,
+    fullname_validator,
+    name_validator,
+)
 from core.services.account import (
     create_account,
+    end_sessions,
     is_pending,
     make_link_token,
-    taken,
     user_by_email,
     user_by_name,
 )
 from core.services.permissions import is_admin
 from core.web import add_routes
-from core.web.forms import Form, checkbox, forbidden_chars
+from core.web.forms import Form, checkbox
 from core.web.forms import text as text_field
 from core.web.project_access import require_signed_in
 from core.web.render import flash, form_data, redirect, require_csrf
 
-__all__ = ["create_account"]
+__all__ = ["RESERVED_NAMES", "create_account"]
 
 ROUTES = {
     "account_index": "/account/",
@@ -53,58 +60,7 @@ ROUTES = {
     "account_public_bare": "/account/{name}",
 }
 
-FORBIDDEN_NAME_CHARS = "$#&\\/| "
-# Names that would shadow an /account/<name> route.
-RESERVED_NAMES = frozenset(
-    [
-        "register",
-        "signin",
-        "signout",
-        "profile",
-        "forgot-password",
-        "reset-password",
-        "confirm-email",
-        "newsletter",
-        "page",
-        "search",
-        "static",
-        "api",
-        "admin",
-        "account",
-    ]
-)
 CORRECT_ERRORS = "Please correct the errors"
-NAME_LENGTH = "User name must be between 3 and 35 characters long"
-FULLNAME_LENGTH = "Full name must be between 3 and 35 characters long"
-
-
-def name_validator(db, user_id: int | None = None):
-    """Length, characters, reserved words and uniqueness of a user name (others' names)."""
-
-    def validate(node, value):
-        if value.lower() in RESERVED_NAMES:
-            raise colander.Invalid(node, "This name is used by the system.")
-        if taken(db, User.name, value, user_id):
-            raise colander.Invalid(node, "The user name is already taken")
-
-    length = colander.Length(3, 35, min_err=NAME_LENGTH, max_err=NAME_LENGTH)
-    chars = forbidden_chars(FORBIDDEN_NAME_CHARS, "$#&\\/| and space symbols are forbidden")
-    return colander.All(length, chars, validate)
-
-
-def email_validator(db, user_id: int | None = None):
-    """Format, length and uniqueness of an e-mail address (others' addresses)."""
-
-    def validate(node, value):
-        if taken(db, User.email_addr, value, user_id):
-            raise colander.Invalid(node, "The e-mail is already taken")
-
-    length = colander.Length(max=254, max_err="Email must be at most 254 characters long")
-    return colander.All(length, colander.Email(msg="Invalid email address."), validate)
-
-
-def fullname_validator():
-    return colander.Length(3, 35, min_err=FULLNAME_LENGTH, max_err=FULLNAME_LENGTH)
 
 
 def passwords_match(first: str, second: str = "confirm"):
@@ -191,6 +147,7 @@ def register(request):
     if request.method == "POST":
         data = form_data(request)
         require_csrf(request, data)
+        limit_attempt(request, "register", data.get("email_addr"))
         form = Form(register_schema(db), data)
         values = form.valid()
         if values is not None:
@@ -224,6 +181,7 @@ def signin(request):
     if request.method == "POST":
         data = form_data(request)
         require_csrf(request, data)
+        limit_attempt(request, "signin", data.get("email"))
         form = Form(signin_schema(), data)
         values = form.valid()
         user = None if values is None else user_by_email(request.dbsession, values["email"])
@@ -246,6 +204,9 @@ def signin(request):
 @view_config(route_name="account_signout", request_method=("GET", "POST"))
 def signout(request):
     require_csrf(request, form_data(request) if request.method == "POST" else None)
+    if request.auth_method == "session":
+        # A copy of this cookie (or of the account's other sessions) must not outlive it.
+        end_sessions(request.user)
     forget(request)
     return redirect(request, "/", "You are now signed out", "success")
 

@@ -4,6 +4,7 @@ import colander
 from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.view import view_config
 
+from core.credentials import limit_attempt
 from core.mail import send_mail
 from core.models import User
 from core.services.account import (
@@ -84,6 +85,7 @@ def forgot_password(request):
     if request.method == "POST":
         data = form_data(request)
         require_csrf(request, data)
+        limit_attempt(request, "forgot_password", data.get("email_addr"))
         form = Form(forgot_schema(), data)
         values = form.valid()
         user = None if values is None else user_by_email(request.dbsession, values["email_addr"])
@@ -122,6 +124,8 @@ def reset_password(request):
     data = form_data(request) if request.method == "POST" else None
     if data is not None:
         require_csrf(request, data)
+        # The key is the credential here (unguessable); the address is what is counted.
+        limit_attempt(request, "reset_password")
     user = _reset_target(request)
     form = PasswordForm(new_password_schema(), data)
     if data is not None:

@@ -3,12 +3,15 @@
 import colander
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPUnsupportedMediaType
+from pyramid.security import remember
 from pyramid.view import view_config
 from sqlalchemy import select
 
+from core.credentials import limit_attempt
 from core.errors import DomainError
 from core.models import User
-from core.passwords import verify_password
+from core.schemas.user import locale_validator
+from core.services import account as accounts
 from core.services import uploads
 from core.services.account import reset_api_key, set_avatar, set_password, update_fields
 from core.services.images import save_image
@@ -33,6 +36,11 @@ BUTTONS = ("Profile", "Upload", "Password", "External")
 PROFILE_COLUMNS = ("fullname", "name", "email_addr", "locale", "subscribed", "privacy_mode")
 PROFILE_FORM = ("id", *PROFILE_COLUMNS, "ckan_api", "restrict")
 UPDATED = "Your profile has been updated!"
+# The web wording of core.services.account's refusals of the current password.
+CURRENT_PASSWORD_ERRORS = {
+    accounts.PASSWORD_REQUIRED: "You must give your current password",
+    accounts.PASSWORD_WRONG: "Your current password doesn't match the one in our records",
+}
 AVATAR_SIZE = 512
 
 
@@ -50,23 +58,29 @@ class UploadedFile(colander.SchemaType):
         return cstruct
 
 
+class ProfileForm(Form):
+    # The current password a new e-mail address needs is never echoed back.
+    secret = ("current_password",)
+
+
 class UploadForm(Form):
     # The uploaded file is never echoed back.
     secret = ("avatar",)
 
 
 def profile_schema(db, user: User, locales: list[str]) -> colander.Schema:
-    locale = colander.OneOf(locales, msg_err="Not a valid choice")
     schema = colander.Schema()
     schema.add(colander.SchemaNode(colander.Integer(), name="id", missing=None))
     schema.add(text_field("fullname", "The full name is required", fullname_validator()))
     schema.add(text_field("name", "The user name is required", name_validator(db, user.id)))
     schema.add(text_field("email_addr", "Email is required", email_validator(db, user.id)))
-    schema.add(text_field("locale", "Not a valid choice", locale))
+    schema.add(text_field("locale", "Not a valid choice", locale_validator(locales)))
     schema.add(checkbox("subscribed"))
     schema.add(checkbox("privacy_mode"))
     schema.add(text_field("ckan_api"))
     schema.add(checkbox("restrict"))
+    # Needed only when the e-mail address changes (decision 16).
+    schema.add(text_field("current_password"))
     return schema
 
 
@@ -114,7 +128,7 @@ class UpdatePage:
         self.db = request.dbsession
         self.locales = request.registry.settings["account.locales"]
         current = {name: getattr(user, name) for name in PROFILE_FORM}
-        self.form = Form(profile_schema(self.db, user, self.locales), None, **current)
+        self.form = ProfileForm(profile_schema(self.db, user, self.locales), None, **current)
         self.upload_form = UploadForm(upload_schema(), None, id=user.id, x1=0, y1=0, x2=0, y2=0)
         self.password_form = PasswordForm(password_schema())
 
@@ -135,25 +149,35 @@ class UpdatePage:
     def done(self, message: str = UPDATED):
         return redirect(self.request, f"/account/{self.user.name}/update", message, "success")
 
+    def current_password_checked(self, form: Form, supplied) -> bool:
+        """Is `supplied` the caller's current password? If not, the form says why."""
+        limit_attempt(self.request, "current_password", self.request.user.id)
+        try:
+            accounts.check_current_password(self.request.user, supplied)
+        except DomainError as error:
+            form.add_error(
+                "current_password", CURRENT_PASSWORD_ERRORS.get(error.message, error.message)
+            )
+            return False
+        return True
+
     def profile(self, data: dict):
-        self.form = Form(profile_schema(self.db, self.user, self.locales), data)
+        self.form = ProfileForm(profile_schema(self.db, self.user, self.locales), data)
         values = self.form.valid()
         if values is None:
             return None
         columns = {name: values[name] for name in PROFILE_COLUMNS}
         columns["restrict"] = values["restrict"]
-        new_email = columns["email_addr"]
+        if accounts.email_changes(self.user, columns) and not self.current_password_checked(
+            self.form, values["current_password"]
+        ):
+            return None
         confirm = self.request.registry.settings["account.confirm_email"]
-        email_changes = new_email.lower() != self.user.email_addr.lower()
-        if confirm and email_changes:
-            # The old address stays until the new one is proven.
-            columns["email_addr"] = self.user.email_addr
-        elif email_changes:
-            columns["valid_email"] = False
+        new_email = accounts.hold_new_email(self.user, columns, confirm)
         if not update_fields(self.db, self.user, columns):
             self.form.add_error("name", "The user name or e-mail is already taken")
             return None
-        if confirm and email_changes:
+        if new_email is not None:
             send_confirmation(self.request, self.user, new_email)
             message = f"{UPDATED} We sent a link to {new_email}: follow it to use that address."
             return self.done(message)
@@ -208,12 +232,12 @@ class UpdatePage:
         values = self.password_form.valid()
         if values is None:
             return None
-        if not verify_password(self.user.passwd_hash, values["current_password"]):
-            self.password_form.add_error(
-                "current_password", "Your current password doesn't match the one in our records"
-            )
+        if not self.current_password_checked(self.password_form, values["current_password"]):
             return None
         set_password(self.user, values["new_password"])
+        if self.request.user.id == self.user.id and self.request.auth_method == "session":
+            # Every other session of the account has ended; this one goes on, re-issued.
+            remember(self.request, self.user.id)
         return self.done("Yay, you changed your password succesfully!")
 
 

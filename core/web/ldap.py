@@ -11,6 +11,7 @@ from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import select
 
+from core.credentials import limit_attempt
 from core.models import User
 from core.web import add_routes
 from core.web.account import safe_next, sign_in
@@ -115,6 +116,7 @@ def ldap_signin(request):
     if request.method == "POST":
         data = form_data(request)
         require_csrf(request, data)
+        limit_attempt(request, "ldap_signin", data.get("username"))
         form = Form(ldap_schema(), data)
         values = form.valid()
         if values is None:

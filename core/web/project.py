@@ -9,6 +9,7 @@ from pyramid.view import view_config
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from core.credentials import limit_attempt
 from core.errors import DomainError
 from core.mail import mail_new_owners
 from core.models import Category, Project, User
@@ -373,6 +374,7 @@ def project_password(request):
         return redirect(request, next_url)
     form = Form(password_schema(), data)
     if data is not None:
+        limit_attempt(request, "project_password", project.id)
         values = form.valid()
         if values is not None:
             if verify_password(project.info.get("passwd_hash"), values["password"]):

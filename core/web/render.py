@@ -146,7 +146,11 @@ def error_page(error: HTTPException, request):
         description = DESCRIPTIONS.get(error.code, error.explanation)
     value = {"code": error.code, "description": description, "template": f"{error.code}.html"}
     if request.wants_json:
-        return Response(json_body=value, status=error.code, content_type="application/json")
+        response = Response(json_body=value, status=error.code, content_type="application/json")
+        if "Retry-After" in error.headers:
+            # A 429 of the credential limits (core.credentials) says when to come back.
+            response.headers["Retry-After"] = error.headers["Retry-After"]
+        return response
     # One HTML template for every error page; the JSON keeps PYBOSSA's `<code>.html` name.
     value.update(title=error.title, template="error.html")
     response = Response(render_page(request, value), content_type="text/html", charset="utf-8")

@@ -71,18 +71,30 @@ def scratch_url(engine, tmp_path):
         connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
 
 
+# The user table before 0010 (no session_epoch), its columns' defaults kept.
+LEGACY_USER = sa.Table(
+    "user",
+    sa.MetaData(),
+    *(column._copy() for column in User.__table__.columns if column.key != "session_epoch"),
+)
+
+
 def _project_with_tasks(scratch, infos) -> int:
     """A project at revision 0007 (no info_digest yet), its tasks inserted as they were then."""
     with get_session_factory(scratch)() as db, db.begin():
-        owner = User(name="owner", fullname="Owner", email_addr="owner@example.org")
+        owner_id = db.execute(
+            LEGACY_USER.insert().values(
+                name="owner", fullname="Owner", email_addr="owner@example.org"
+            )
+        ).inserted_primary_key[0]
         category = Category(name="General", short_name="general", description="All")
-        db.add_all([owner, category])
+        db.add(category)
         db.flush()
         project = Project(
             name="Birds",
             short_name="birds",
             description="d",
-            owner_id=owner.id,
+            owner_id=owner_id,
             category_id=category.id,
         )
         db.add(project)
