@@ -1,7 +1,6 @@
 """/api/user: read and update; POST and DELETE are 405."""
 
 from core.api.base import Resource, api_resource
-from core.errors import DomainError
 from core.models import User
 from core.services.permissions import is_admin
 
@@ -19,8 +18,6 @@ PROTECTED = frozenset(
         "pro",
     }
 )
-# Columns only admins may filter on: filtering would reveal them.
-ADMIN_FILTERS = frozenset({"email_addr", "api_key", "passwd_hash", "ldap", "ckan_api"})
 
 
 @api_resource("user")
@@ -37,15 +34,3 @@ class UserResource(Resource):
             # Only an admin may change admin/pro, and only of others (decision 3).
             self.reserved = PROTECTED - {"admin", "pro"}
         return super().parse_body(partial)
-
-    def collection_get(self):
-        caller = self.request.user
-        if not is_admin(caller):
-            for key in self.request.GET:
-                if key in ADMIN_FILTERS:
-                    raise DomainError(
-                        "AttributeError", f"type object 'User' has no attribute '{key}'"
-                    )
-            if "fullname" in self.request.GET or "created" in self.request.GET:
-                self.request.GET["privacy_mode"] = "false"
-        return super().collection_get()
