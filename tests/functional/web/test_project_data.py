@@ -42,7 +42,7 @@ def project_roles(project_roles, db):
 
 @pytest.fixture
 def busy_project(project_roles, db):
-    """The published project of project_roles with 12 tasks, answers from two users and one anonymous IP."""
+    """project_roles with 12 tasks, answers from two users and one anonymous IP."""
     project, roles = project_roles
     tasks = [TaskFactory(project=project, n_answers=2) for _ in range(12)]
     alice, bob = make_user(fullname="Alice <b>"), make_user()
