@@ -39,10 +39,11 @@ log = logging.getLogger(__name__)
 
 ENTRY_KEY = "crowdnest:api:"
 # Resource -> the tables an anonymous answer about it is read from.
+# Tasks, task runs and results are shown only while their project is published (decision 24).
 DEPENDENCIES = {
-    "task": ("task", "favorite"),
-    "taskrun": ("task_run",),
-    "result": ("result",),
+    "task": ("task", "favorite", "project"),
+    "taskrun": ("task_run", "project"),
+    "result": ("result", "project"),
     "project": ("project", "project_owner"),
     "category": ("category",),
     "blogpost": ("blogpost",),

@@ -89,6 +89,7 @@ from core.renderers import OPTIONS
 from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
 from core.serializers import internal_columns
 from core.services import guard, project_token, reservations, stats, task_run
+from core.services.permissions import project_readable
 from core.services.task_run import Participant
 
 log = logging.getLogger(__name__)
@@ -303,6 +304,7 @@ def _with_caller(columns: list, with_key: bool) -> list:
     """The columns, the project's anonymity rule and scheduler, and with an api key (:api_key)
     the caller's user id: what both paths read before deciding whether they may answer."""
     columns += [
+        Project.published,
         Project.allow_anonymous_contributors,
         Project.info["sched"].as_string().label("sched"),
     ]
@@ -316,6 +318,7 @@ def _with_caller(columns: list, with_key: bool) -> list:
 CARRIED = {
     "short_name": Project.short_name,
     "secret_key": Project.secret_key,
+    "published": Project.published,
     "allow_anonymous_contributors": Project.allow_anonymous_contributors,
     "sched": Project.info["sched"].as_string(),
 }
@@ -959,6 +962,8 @@ class LeanDelivery:
 
     def _admitted(self, project, asking):
         """The scheduler's lean form when this path may answer for this project and caller."""
+        if not project_readable(None, project):
+            return None  # a draft: the application knows its owners (decision 24)
         if asking.api_key is not None and project.user_id is None:
             return None
         if project.user_id is None and not project.allow_anonymous_contributors:
@@ -1012,6 +1017,8 @@ class LeanDelivery:
             context = SimpleNamespace(**found[0]) if found else None
             if context is None or context.project_id != data.get("project_id"):
                 return None
+            if not project_readable(None, context):
+                return None  # a draft: the application knows its owners (decision 24)
             user_id = getattr(context, "user_id", None)
             if api_key is not None and user_id is None:
                 return None

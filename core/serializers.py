@@ -1,6 +1,9 @@
 """dictize(obj, request): the public fields of a domain object, shaped for its caller."""
 
-from sqlalchemy import Integer, any_, bindparam, select
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy import Integer, any_, bindparam, false, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from core.models import (
@@ -39,6 +42,15 @@ PROJECT_PUBLIC_INFO = {
 }
 PROJECT_SECRET_INFO = {"passwd_hash"}
 USER_PUBLIC_INFO = {"avatar", "container", "extra", "avatar_url"}
+# A user as they and admins see them through /api/user (behavior.md 1.5).
+USER_SELF_FIELDS = ("id", "created", "name", "fullname", "email_addr", "info", "locale")
+# A user as anyone else sees them; USER_OPEN_FIELDS only when privacy_mode is off.
+USER_PUBLIC_FIELDS = ("name", "locale")
+USER_OPEN_FIELDS = ("fullname", "created", "info")
+# What a query may also use of anyone's account, though /api/user does not show it: ids are
+# public all over the API (owner_id, owners_ids, a task run's user_id), and privacy_mode is
+# plain from the shape of the answer (a private profile shows only name and locale).
+USER_QUERYABLE = ("id", "privacy_mode")
 # An account as its owner sees it on the web pages (behavior.md 9.3): never the password hash.
 ACCOUNT_PRIVATE_FIELDS = (
     "id",
@@ -91,6 +103,61 @@ NO_LINK = {User}
 def internal_columns(model) -> set:
     """Columns the server keeps for itself: never shown, written, filtered or ordered on."""
     return INTERNAL.get(model, set())
+
+
+@dataclass(frozen=True, eq=False)
+class Readable:
+    """The columns and `info` keys of a model a caller may read (decision 17).
+
+    `columns` holds the readable column names; `open_columns`, a part of them, are readable
+    only on the rows `open_rows` (a SQL clause) selects. `info_keys` None means every key but
+    `secret_info`.
+    """
+
+    columns: frozenset
+    info_keys: frozenset | None = None
+    secret_info: frozenset = frozenset()
+    open_columns: frozenset = frozenset()
+    open_rows: object = None
+
+    def info_key(self, key: str) -> bool:
+        """May the caller read this first-level `info` key?"""
+        if key in self.secret_info:
+            return False
+        return self.info_keys is None or key in self.info_keys
+
+
+def readable(model, settings, privileged: bool) -> Readable:
+    """What a caller may read of `model`'s objects: `privileged` when the caller sees them as
+    their owner (a project), themselves (a user) or an admin. The one definition that both
+    dictize() and the list queries (filters, orderby, info, full-text search) follow."""
+    if model is Project and not privileged:
+        return _readable(model, False, tuple(settings["project.info_public_fields"]))
+    if model is User and not privileged:
+        return _readable(model, False, tuple(settings["user.info_public_fields"]))
+    return _readable(model, privileged, ())
+
+
+@lru_cache(maxsize=64)
+def _readable(model, privileged: bool, public_info_keys: tuple) -> Readable:
+    hidden = internal_columns(model)
+    every = frozenset(c.key for c in model.__table__.columns if c.key not in hidden)
+    if model is Project:
+        secret = frozenset(PROJECT_SECRET_INFO)
+        if privileged:
+            return Readable(every, secret_info=secret)
+        info = frozenset(PROJECT_PUBLIC_INFO | set(public_info_keys))
+        return Readable(every - PROJECT_PRIVATE, info, secret)
+    if model is User:
+        if privileged:
+            return Readable(frozenset(USER_SELF_FIELDS))
+        return Readable(
+            frozenset((*USER_PUBLIC_FIELDS, *USER_OPEN_FIELDS, *USER_QUERYABLE)),
+            frozenset(USER_PUBLIC_INFO | set(public_info_keys)),
+            open_columns=frozenset(USER_OPEN_FIELDS),
+            open_rows=User.privacy_mode == false(),
+        )
+    return Readable(every)
 
 
 class Listed:
@@ -158,32 +225,35 @@ def public_info(info, allowed: set) -> dict:
     return {key: value for key, value in info.items() if key in allowed}
 
 
+def readable_info(info, shown: Readable) -> dict:
+    """The first-level `info` keys `shown` lets the caller read."""
+    if not isinstance(info, dict):
+        return {}
+    return {key: value for key, value in info.items() if shown.info_key(key)}
+
+
 def shape_project(request, project: Project, data: dict) -> dict:
-    settings = request.registry.settings
-    info = data.get("info") or {}
-    if owns_or_admin(request.user, project):
-        data["info"] = {k: v for k, v in info.items() if k not in PROJECT_SECRET_INFO}
-        return data
-    allowed = PROJECT_PUBLIC_INFO | set(settings["project.info_public_fields"])
-    data["info"] = public_info(info, allowed)
-    for key in PROJECT_PRIVATE:
-        data.pop(key, None)
+    owner = owns_or_admin(request.user, project)
+    shown = readable(Project, request.registry.settings, owner)
+    data["info"] = readable_info(data.get("info") or {}, shown)
+    if not owner:
+        for key in PROJECT_PRIVATE:
+            data.pop(key, None)
     return data
 
 
 def shape_user(request, target: User, data: dict) -> dict:
     caller = request.user
-    settings = request.registry.settings
-    if caller is not None and (caller.id == target.id or is_admin(caller)):
-        keep = ["id", "created", "name", "fullname", "email_addr", "info", "locale"]
-        shaped = {key: data.get(key) for key in keep}
+    privileged = caller is not None and (caller.id == target.id or is_admin(caller))
+    shown = readable(User, request.registry.settings, privileged)
+    if privileged:
+        shaped = {key: data.get(key) for key in USER_SELF_FIELDS}
         shaped.update(n_answers=None, registered_ago=None, rank=None, score=None)
         return shaped
     if target.privacy_mode:
-        return {"name": data["name"], "locale": data["locale"]}
-    shaped = {key: data.get(key) for key in ("name", "locale", "fullname", "created")}
-    allowed = USER_PUBLIC_INFO | set(settings["user.info_public_fields"])
-    shaped["info"] = public_info(data.get("info"), allowed)
+        return {key: data[key] for key in USER_PUBLIC_FIELDS}
+    shaped = {key: data.get(key) for key in (*USER_PUBLIC_FIELDS, "fullname", "created")}
+    shaped["info"] = readable_info(data.get("info"), shown)
     return shaped
 
 

@@ -9,6 +9,7 @@ from core.api.base import check_csrf
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.models import Favorite, Task
 from core.serializers import dictize, favourites_by_task, internal_columns
+from core.services.permissions import can
 from core.services.query import MAX_LIMIT, fuzzy_bool, no_attribute
 
 favorites = Service(name="favorites", path="/api/favorites", cors_origins=("*",))
@@ -93,6 +94,8 @@ def add_favorite(request):
     task = db.get(Task, body["task_id"])
     if task is None:
         raise DomainError("NotFound")
+    if not can(db, user, "read", task):
+        raise unauthorized_or_forbidden(request)
     if db.get(Favorite, (task.id, user.id)) is None:
         db.add(Favorite(task_id=task.id, user_id=user.id))
         db.flush()

@@ -5,10 +5,11 @@ from dataclasses import dataclass, field
 from cornice import Service
 from sqlalchemy import select
 
-from core.errors import DomainError
+from core.errors import DomainError, unauthorized_or_forbidden
 from core.models import Project, Task
 from core.serializers import internal_columns
 from core.services import guard, project_token
+from core.services.permissions import can
 from core.services.query import fuzzy_bool, no_attribute
 from core.services.task_run import Participant
 
@@ -98,6 +99,9 @@ def get_newtask(request):
     request.api_action = "GET"
     db = request.dbsession
     project = _project(db, request.matchdict["project_id"])
+    if not can(db, request.user, "read", project):
+        # A draft's tasks are its owners' (decision 24): answered as a read of the project.
+        raise unauthorized_or_forbidden(request)
     if request.user is None and not project.allow_anonymous_contributors:
         return pseudo_task()
     options = _options(request.GET)

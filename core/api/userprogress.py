@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from core.errors import ApiError
 from core.models import Project, ProjectStats, TaskRun
+from core.services.permissions import can
 from core.services.query import participant_clause
 
 progress = Service(
@@ -25,6 +26,13 @@ def get_userprogress(request):
     project = db.scalars(select(Project).where(where)).first()
     if project is None:
         raise ApiError("NotFound", target=request.path, action="USER_PROGRESS")
+    if not can(db, request.user, "read", project):
+        # A draft's figures are its owners' (decision 24).
+        raise ApiError(
+            "Forbidden" if request.user is not None else "Unauthorized",
+            target=request.path,
+            action="USER_PROGRESS",
+        )
     who = participant_clause(request.user, request.GET.get("external_uid"), request.user_ip)
     done = db.scalar(
         select(func.count()).select_from(TaskRun).where(TaskRun.project_id == project.id, who)

@@ -34,6 +34,12 @@ def owns_or_admin(user, project) -> bool:
     return is_admin(user) or owns(user, project)
 
 
+def project_readable(user, project) -> bool:
+    """Published projects are everyone's; drafts, and all they hold, their owners' and
+    admins' (decision 24)."""
+    return project is not None and (bool(project.published) or owns_or_admin(user, project))
+
+
 def owned_project_ids(user):
     """A subquery of the ids of the projects the user owns or co-owns."""
     return select(ProjectOwner.project_id).where(ProjectOwner.user_id == user.id)
@@ -57,23 +63,23 @@ def can(db, user, action: str, obj) -> bool:
         if action == "create":
             return user is not None
         if action == "read":
-            return bool(obj.published) or owns_or_admin(user, obj)
+            return project_readable(user, obj)
         return owns_or_admin(user, obj)
     if model in (Category, Announcement):
         if action == "read":
             return model is Category or bool(obj.published) or is_admin(user)
         return is_admin(user)
     if model is Task:
-        if action == "read":
-            return True
         project = _project_of(db, obj)
+        if action == "read":
+            return project_readable(user, project)
         if action == "delete" and not is_admin(user):
             has_result = db.scalar(select(exists().where(Result.task_id == obj.id)))
             return owns(user, project) and not has_result
         return owns_or_admin(user, project)
     if model is TaskRun:
         if action == "read":
-            return True
+            return project_readable(user, _project_of(db, obj))
         if action == "create":
             return True  # the task-run service applies its own, ordered rules
         if user is None:
@@ -85,7 +91,7 @@ def can(db, user, action: str, obj) -> bool:
         return is_admin(user) or obj.user_id == user.id
     if model is Result:
         if action == "read":
-            return True
+            return project_readable(user, _project_of(db, obj))
         if action == "update":
             return owns_or_admin(user, _project_of(db, obj))
         return False
@@ -104,12 +110,10 @@ def can(db, user, action: str, obj) -> bool:
     if model in (HelpingMaterial, Page):
         project = _project_of(db, obj)
         if action == "read":
-            return (project is not None and bool(project.published)) or owns_or_admin(
-                user, project
-            )
+            return project_readable(user, project)
         return owns_or_admin(user, project)
     if model is ProjectStats:
-        return action == "read"
+        return action == "read" and project_readable(user, _project_of(db, obj))
     return False
 
 
@@ -130,7 +134,7 @@ def readable_clause(model, user):
     if model is Blogpost:
         clause = Blogpost.published & Blogpost.project_id.in_(published)
         return or_(clause, Blogpost.project_id.in_(owned)) if owned is not None else clause
-    if model in (HelpingMaterial, Page):
+    if model in (HelpingMaterial, Page, Task, TaskRun, Result, ProjectStats):
         clause = model.project_id.in_(published)
         return or_(clause, model.project_id.in_(owned)) if owned is not None else clause
     return true()

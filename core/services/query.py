@@ -10,15 +10,29 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from sqlalchemy import JSON, Boolean, Float, Integer, and_, bindparam, func, literal, or_, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.sql import sqltypes
 
 from core.errors import DomainError
 from core.models import Favorite, Project, ProjectOwner, Result, Task, TaskRun
-from core.serializers import Listed, internal_columns
-from core.services.permissions import owned_project_ids, readable_clause
+from core.serializers import Listed, Readable, internal_columns, readable
+from core.services.permissions import is_admin, owned_project_ids, readable_clause
 
 SPECIAL_KEYS = {
     "limit",
@@ -95,9 +109,12 @@ def _int(value: str, name: str, default: int | None = None) -> int | None:
         ) from None
 
 
-def column_of(model, key: str):
+def column_of(model, key: str, shown: Readable | None = None):
+    """The column `key` of `model`; one the caller may not read is unknown (decision 17)."""
     column = model.__table__.columns.get(key)
     if column is None or key in internal_columns(model):
+        raise no_attribute(model, key)
+    if shown is not None and key not in shown.columns:
         raise no_attribute(model, key)
     return column
 
@@ -134,13 +151,20 @@ def _info_pairs(value: str):
             yield key, text
 
 
-def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str):
-    """`info=key::value|...`, JSON containment, or full-text search on info keys."""
+def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str, shown):
+    """`info=key::value|...`, JSON containment, or full-text search on info keys.
+
+    A key the caller may not read (`shown`) is searched as a key no object has: its text is
+    NULL, so it matches nothing, exactly as an unknown key (decision 17).
+    """
     info = model.info
     if "::" in value:
         clauses, ranking = [], None
         for key, text in _info_pairs(value):
-            field_text = info[key].as_string()
+            if shown.info_key(key):
+                field_text = info[key].as_string()
+            else:
+                key, field_text = None, null().cast(String)
             if fulltext:
                 clause, rank = fulltext_clause(model, key, field_text, text, dialect, language)
                 clauses.append(clause)
@@ -154,6 +178,9 @@ def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str)
         wanted = value
     if not isinstance(wanted, dict):
         wanted = str(wanted) if not isinstance(wanted, str) else wanted
+    elif not all(shown.info_key(key) for key in wanted):
+        # Contained in no object, as a key none has.
+        return [false()], None
     if dialect == "postgresql":
         return [sql_cast(info, JSONB).op("@>")(sql_cast(literal(json.dumps(wanted)), JSONB))], None
     if isinstance(wanted, dict):
@@ -179,11 +206,11 @@ def fulltext_clause(model, key, field_text, query_text: str, dialect: str, langu
     return vector.op("@@")(query), (headline, rank)
 
 
-def parse_listing(model, params: dict) -> tuple[Listing, bool, str]:
+def parse_listing(model, params: dict, shown: Readable) -> tuple[Listing, bool, str]:
     """Check the keys, then read limit, offset, the flags, desc and orderby, in that order."""
     for key in params:
         if key not in SPECIAL_KEYS and key not in extra_keys(model):
-            column_of(model, key)
+            column_of(model, key, shown)
 
     listing = Listing(model=model)
     raw_limit = params.get("limit")
@@ -208,12 +235,18 @@ def extra_keys(model) -> set:
 def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict):
     """The SELECT for a list request, and the parsed Listing; refuses bad parameters."""
     dialect = db.get_bind().dialect.name
-    shaped = shaped_list_query(dialect, model, params, user)
+    shaped = shaped_list_query(dialect, model, params, user, settings)
     if shaped is not None:
         return shaped
     table = model.__tablename__
     extra_allowed = extra_keys(model)
-    listing, descending, orderby = parse_listing(model, params)
+    participated = bool(params.get("participated")) and model is Task
+    use_context = user is not None and params.get("all") != "1" and not participated
+    # Private fields are usable only when the caller may read them on every row the query can
+    # return: an admin's, or an owner's listing of their own projects.
+    privileged = is_admin(user) or (use_context and model is Project)
+    shown = readable(model, settings, privileged)
+    listing, descending, orderby = parse_listing(model, params, shown)
     if model is Task and orderby == "fav_user_ids":
         favourites = (
             select(func.count())
@@ -223,7 +256,7 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
         )
         order_column = favourites
     else:
-        order_column = column_of(model, orderby)
+        order_column = column_of(model, orderby, shown)
 
     # Lists of plain records skip ORM identity bookkeeping; projects and users keep their
     # objects, whose shaping needs relationships.
@@ -235,13 +268,13 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
         query = select(*visible)
     else:
         query = select(model)
-    readable = readable_clause(model, user)
-    query = query.where(readable)
+    query = query.where(readable_clause(model, user))
     if model is Result and "last_version" not in params:
         query = query.where(Result.last_version)
+    if shown.open_columns.intersection((*params, orderby)):
+        # Fields shown only on some rows: the query returns only those rows.
+        query = query.where(shown.open_rows)
 
-    participated = bool(params.get("participated")) and model is Task
-    use_context = user is not None and params.get("all") != "1" and not participated
     if use_context and model is Project:
         query = query.where(Project.id.in_(owned_project_ids(user)))
     elif use_context and table in PROJECT_SCOPED:
@@ -260,7 +293,7 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
             continue
         if key == "info":
             clauses, ranking = info_clauses(
-                model, raw, dialect, fulltext, settings["fulltextsearch.language"]
+                model, raw, dialect, fulltext, settings["fulltextsearch.language"], shown
             )
             query = query.where(and_(*clauses))
         elif key == "project_id":
@@ -307,9 +340,12 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
 UNSHAPED_KEYS = {"info", "created", "fulltextsearch", "participated"}
 
 
-def shaped_list_query(dialect: str, model, params: dict, user):
+def shaped_list_query(dialect: str, model, params: dict, user, settings: dict):
     """(SELECT, Listing with its bound values) from the shape cache, or None if not served."""
     if user is not None or model not in ROW_LISTED or params.get("orderby") == "fav_user_ids":
+        return None
+    shown = readable(model, settings, False)
+    if shown.open_columns:
         return None
     columns = model.__table__.columns
     for key in params:
@@ -318,13 +354,14 @@ def shaped_list_query(dialect: str, model, params: dict, user):
         if key in SPECIAL_KEYS:
             continue
         column = columns.get(key)
-        # Unknown, internal and JSON keys: the general path refuses them with its own words.
-        if column is None or key in internal_columns(model) or isinstance(column.type, JSON):
+        # Unknown, internal, unreadable and JSON keys: the general path refuses them with its
+        # own words.
+        if column is None or key not in shown.columns or isinstance(column.type, JSON):
             return None
 
     # The same checks, in the same order, as the general path.
-    listing, descending, orderby = parse_listing(model, params)
-    column_of(model, orderby)
+    listing, descending, orderby = parse_listing(model, params, shown)
+    column_of(model, orderby, shown)
     values, filters = {}, []
     for key, raw in params.items():
         if key in SPECIAL_KEYS:

@@ -23,7 +23,7 @@ from core.web import add_routes
 from core.web.project_access import (
     load_project_for,
     pro_features,
-    require_readable,
+    require_data_readable,
     require_signed_in,
 )
 from core.web.project_data import project_keys
@@ -42,8 +42,9 @@ LOADING_TEXT = "Exporting data..."
 
 
 def may_export(request, project) -> None:
-    """Anyone who may read the project, except that zip_download=false keeps it to owners."""
-    require_readable(request, project)
+    """Anyone who may read the project's data, except that zip_download=false keeps it to
+    owners."""
+    require_data_readable(request, project)
     if project.zip_download:
         return
     require_signed_in(request)

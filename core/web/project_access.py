@@ -19,7 +19,7 @@ from core.serializers import ACCOUNT_PRIVATE_FIELDS, USER_PUBLIC_INFO, dictize, 
 from core.services.activity import time_ago
 from core.services.images import image_url
 from core.services.leaderboard import rank_and_score
-from core.services.permissions import is_admin, owns_or_admin
+from core.services.permissions import is_admin, owns_or_admin, project_readable
 from core.services.project import contrib_button
 
 # How long a correct project password keeps the project open in this session.
@@ -96,12 +96,18 @@ def project_frame(request, project: Project, tab: str) -> dict:
 
 def require_readable(request, project: Project) -> None:
     """A draft is for its owners; a password-protected one was already asked for its password."""
-    if project.published or (project.info or {}).get("passwd_hash"):
+    if (project.info or {}).get("passwd_hash"):
         return
-    if request.user is None:
-        require_signed_in(request)
-    if not owns_or_admin(request.user, project):
-        raise HTTPForbidden()
+    require_data_readable(request, project)
+
+
+def require_data_readable(request, project: Project) -> None:
+    """A draft's tasks, answers, results and figures are for its owners and admins, password
+    or not (decision 24)."""
+    if project_readable(request.user, project):
+        return
+    require_signed_in(request)
+    raise HTTPForbidden()
 
 
 def owner_summary(request, owner: User | None) -> dict | None:

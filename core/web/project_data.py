@@ -35,6 +35,7 @@ from core.web.project_access import (
     owner_summary,
     pro_features,
     project_frame,
+    require_data_readable,
     require_signed_in,
 )
 from core.web.render import flash, form_data, redirect, require_csrf
@@ -101,6 +102,7 @@ def pagination(page: int, per_page: int, total: int) -> dict:
 @view_config(route_name="project_tasks_slash", request_method="GET", renderer="page")
 def project_tasks(request):
     project = load_project_for(request, "view")
+    require_data_readable(request, project)
     value = project_keys(request, project, "tasks", "Tasks", "project_data/tasks.html")
     value["autoimporter_enabled"] = pro_features(request, ("autoimporter",))[
         "autoimporter_enabled"
@@ -123,6 +125,7 @@ def _may_browse(request, project) -> None:
 @view_config(route_name="project_tasks_browse_page_slash", request_method="GET", renderer="page")
 def browse_tasks(request):
     project = load_project_for(request, "view")
+    require_data_readable(request, project)
     _may_browse(request, project)
     page = int(request.matchdict.get("page") or 1)
     if page < 1:
@@ -293,6 +296,7 @@ def import_tasks_page(request):
 @view_config(route_name="project_results", request_method="GET", renderer="page")
 def project_results(request):
     project = load_project_for(request, "view")
+    require_data_readable(request, project)
     value = project_keys(request, project, "results", "Results", "project_data/results.html")
     rows = request.dbsession.execute(
         select(Result.id, Result.task_id, Result.created, Result.info)
@@ -372,6 +376,7 @@ def _user_stats(activity: dict) -> dict:
 @view_config(route_name="project_stats", request_method="GET", renderer="page")
 def project_stats(request):
     project = load_project_for(request, "view")
+    require_data_readable(request, project)
     value = project_keys(request, project, "stats", "Statistics", "project_data/stats.html")
     owner = request.dbsession.get(User, project.owner_id)
     value["pro_features"] = pro_features(request, (*PAGE_FEATURES, "better_stats"), owner=owner)

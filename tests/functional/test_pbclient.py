@@ -3,7 +3,9 @@
 import threading
 
 import pytest
+from sqlalchemy import update
 
+from core.models import Project
 from tests.factories import CategoryFactory, UserFactory
 
 pbclient = pytest.importorskip("pbclient", reason="pip install pybossa-client")
@@ -99,11 +101,14 @@ def test_errors_reach_the_client_in_pybossa_shape(client):
     assert missing["exception_cls"] == "NotFound"
 
 
-def test_task_runs_and_results(client, live_server):
+def test_task_runs_and_results(client, live_server, db):
     import requests
 
     project = client.create_project("Votes", "votes", "Vote")
     task = client.create_task(project.id, {"q": "yes or no?"}, n_answers=1)
+    # Volunteers answer published projects only (decision 24); the owner publishes on the web.
+    db.execute(update(Project).where(Project.id == project.id).values(published=True))
+    db.commit()
     handed = requests.get(f"{live_server}/api/project/{project.id}/newtask").json()
     answer = requests.post(
         f"{live_server}/api/taskrun",

@@ -145,7 +145,7 @@ def test_column_filters_and_wrong_types(app, db):
     assert ids(app.get(f"/api/task?id={wanted.id}")) == [wanted.id]
     for query in ("id=abc", "n_answers=1.5", "priority_0=high"):
         assert app.get(f"/api/task?{query}", status=415).json["exception_cls"] == "DataError"
-    assert app.get("/api/project?published=maybe", status=415).json["exception_cls"] == (
+    assert app.get("/api/project?featured=maybe", status=415).json["exception_cls"] == (
         "DataError"
     )
     assert app.get("/api/task?colour=red", status=415).json["exception_msg"] == (

@@ -112,8 +112,10 @@ def test_a_pro_owner_may_use_it_when_reserved(auto_app, db):
     assert body["owner_may_autoimport"] is True
 
 
-def test_the_tasks_page_links_it_for_owners_only(auto_app, project_roles):
+def test_the_tasks_page_links_it_for_owners_only(auto_app, project_roles, db):
     project, roles = project_roles
+    project.published = True  # a draft's tasks page is its owners' only (decision 24)
+    db.commit()
 
     owner_html = auto_app(roles["owner"]).get(f"/project/{project.short_name}/tasks").text
     volunteer_html = auto_app(roles["volunteer"]).get(f"/project/{project.short_name}/tasks").text

@@ -31,8 +31,18 @@ def refresh_stats(db, project) -> None:
 
 
 @pytest.fixture
+def project_roles(project_roles, db):
+    """The shared project and roles, the project published: a draft's data pages are its owners'
+    (decision 24, tests/security/test_drafts.py)."""
+    project, roles = project_roles
+    project.published = True
+    db.commit()
+    return project, roles
+
+
+@pytest.fixture
 def busy_project(project_roles, db):
-    """The draft of project_roles with 12 tasks, answers from two users and one anonymous IP."""
+    """project_roles with 12 tasks, answers from two users and one anonymous IP."""
     project, roles = project_roles
     tasks = [TaskFactory(project=project, n_answers=2) for _ in range(12)]
     alice, bob = make_user(fullname="Alice <b>"), make_user()
