@@ -75,4 +75,3 @@ class UserResource(Resource):
             new_email = accounts.hold_new_email(user, data, settings["account.confirm_email"])
             if new_email is not None:
                 send_confirmation(self.request, user, new_email)
-
