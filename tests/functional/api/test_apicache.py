@@ -5,6 +5,7 @@ is invisible to the cache: that is how these tests tell a cached answer from a f
 """
 
 import pytest
+import redis
 from sqlalchemy import delete, update
 
 from core import generations
@@ -149,7 +150,8 @@ def test_cache_trouble_answers_from_the_database(cached, db, monkeypatch):
     _untracked_info(db, task.id, {"v": 2})
 
     def unreachable(*args, **kwargs):
-        raise ConnectionError("Redis is down")
+        # What redis-py raises when the server is gone (core.redis.UNREACHABLE).
+        raise redis.exceptions.ConnectionError("Redis is down")
 
     monkeypatch.setattr(ApiCache, "lookup", unreachable)
     assert cached.get(url).json[0]["info"] == {"v": 2}
