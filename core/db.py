@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 from core import generations
+from core.inputs import check_text, storable
 from core.redis import get_redis
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ def get_engine(
             options["connect_args"] = {"options": GENERIC_PLANS}
     config = {prefix + "url": url, prefix + "echo": settings.get(prefix + "echo", False)}
     engine = engine_from_config(config, prefix, **options)
+    event.listen(engine, "before_cursor_execute", _refuse_unstorable_text)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         begin = f"BEGIN {sqlite_begin}"
@@ -108,6 +110,19 @@ def get_engine(
         generations.track(engine, get_redis(settings["redis.url"]))
     _ENGINES.add(engine)
     return engine
+
+
+def _refuse_unstorable_text(conn, cursor, statement, parameters, context, executemany):
+    """415 for text a database cannot store (NUL, lone surrogates), whatever brought it here.
+
+    Requests are checked where they are read (core.inbound, core.inputs); this is the net
+    under them: PostgreSQL would refuse such text with an error, never a client's answer.
+    """
+    rows = parameters if executemany else (parameters,)
+    for row in rows:
+        for value in row.values() if isinstance(row, dict) else row or ():
+            if isinstance(value, str) and not storable(value):
+                check_text(value, "value")
 
 
 PENDING = "crowdnest.after_commit"

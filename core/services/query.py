@@ -10,12 +10,25 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from sqlalchemy import JSON, Boolean, Float, Integer, and_, bindparam, func, literal, or_, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.sql import sqltypes
 
 from core.errors import DomainError
+from core.inputs import INT_MAX, check_document, parse_int
 from core.models import Favorite, Project, ProjectOwner, Result, Task, TaskRun
 from core.serializers import Listed, internal_columns
 from core.services.permissions import owned_project_ids, readable_clause
@@ -114,7 +127,7 @@ def coerce_value(model, key: str, raw: str):
                 "DataError", f"invalid input syntax for type boolean: {raw!r}"
             ) from None
     if isinstance(column_type, Integer):
-        return _int(raw, key)
+        return parse_int(raw, key)
     if isinstance(column_type, Float):
         try:
             return float(raw)
@@ -134,13 +147,13 @@ def _info_pairs(value: str):
             yield key, text
 
 
-def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str):
+def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str, max_depth=64):
     """`info=key::value|...`, JSON containment, or full-text search on info keys."""
     info = model.info
     if "::" in value:
         clauses, ranking = [], None
         for key, text in _info_pairs(value):
-            field_text = info[key].as_string()
+            field_text = info[key].as_string() if pathable(key, dialect) else member(info, key)[0]
             if fulltext:
                 clause, rank = fulltext_clause(model, key, field_text, text, dialect, language)
                 clauses.append(clause)
@@ -149,21 +162,48 @@ def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str)
                 clauses.append(field_text == text)
         return clauses, ranking
     try:
-        wanted = json.loads(value)
+        wanted = check_document(json.loads(value), max_depth, "info")
     except ValueError:
         wanted = value
+    except RecursionError:
+        raise DomainError("ValueError", "Invalid JSON: nested too deeply (info)") from None
     if not isinstance(wanted, dict):
         wanted = str(wanted) if not isinstance(wanted, str) else wanted
     if dialect == "postgresql":
         return [sql_cast(info, JSONB).op("@>")(sql_cast(literal(json.dumps(wanted)), JSONB))], None
     if isinstance(wanted, dict):
         clauses = [
-            info.op("->")(literal(f'$."{key}"'))
+            (
+                info.op("->")(literal(f'$."{key}"'))
+                if pathable(key, dialect)
+                else member(info, key)[1]
+            )
             == func.json(literal(json.dumps(item, separators=(",", ":"))))
             for key, item in wanted.items()
         ]
         return clauses, None
     return [func.json_quote(literal(wanted)) == func.json(info)], None
+
+
+def pathable(key: str, dialect: str) -> bool:
+    """False for a key no SQLite JSON path can name (a quote or backslash ends its label)."""
+    return dialect != "sqlite" or ('"' not in key and "\\" not in key)
+
+
+def member(info, key: str):
+    """(text, JSON text) of `info`'s `key` on SQLite, found by json_each rather than a path."""
+    entries = func.json_each(info).table_valued("key", "value", "type")
+    kind, value = entries.c.type, entries.c.value
+    as_json = case(
+        (kind.in_(("true", "false", "null")), kind),
+        (kind.in_(("object", "array")), func.json(value)),
+        else_=func.json_quote(value),
+    )
+    found = entries.c.key == key
+    return (
+        select(sql_cast(value, sqltypes.String)).where(found).scalar_subquery(),
+        select(as_json).where(found).scalar_subquery(),
+    )
 
 
 def fulltext_clause(model, key, field_text, query_text: str, dialect: str, language: str):
@@ -193,6 +233,8 @@ def parse_listing(model, params: dict) -> tuple[Listing, bool, str]:
     listing.offset = _int(params.get("offset"), "offset", 0) if params.get("offset") else 0
     if listing.offset < 0:
         raise DomainError("DataError", "OFFSET must not be negative")
+    if listing.offset > INT_MAX:
+        raise DomainError("DataError", "OFFSET out of range")
     listing.related = bool(params.get("related"))
     listing.stats = bool(params.get("stats"))
     listing.full = bool(params.get("full"))
@@ -260,11 +302,16 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
             continue
         if key == "info":
             clauses, ranking = info_clauses(
-                model, raw, dialect, fulltext, settings["fulltextsearch.language"]
+                model,
+                raw,
+                dialect,
+                fulltext,
+                settings["fulltextsearch.language"],
+                settings["request.max_json_depth"],
             )
             query = query.where(and_(*clauses))
         elif key == "project_id":
-            ids = [int(digits) for digits in re.findall(r"\d+", raw)]
+            ids = [parse_int(digits, key) for digits in re.findall(r"\d+", raw)]
             if not ids:
                 raise DomainError("DataError", f"invalid input syntax for type integer: {raw!r}")
             query = query.where(model.project_id.in_(ids))
@@ -276,7 +323,7 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
             query = query.where(column_of(model, key) == coerce_value(model, key, raw))
 
     if params.get("last_id"):
-        query = query.where(model.id > _int(params["last_id"], "last_id"))
+        query = query.where(model.id > parse_int(params["last_id"], "last_id"))
         descending = False
         listing.offset = 0
 
@@ -330,7 +377,7 @@ def shaped_list_query(dialect: str, model, params: dict, user):
         if key in SPECIAL_KEYS:
             continue
         if key == "project_id":
-            ids = [int(digits) for digits in re.findall(r"\d+", raw)]
+            ids = [parse_int(digits, key) for digits in re.findall(r"\d+", raw)]
             if not ids:
                 raise DomainError("DataError", f"invalid input syntax for type integer: {raw!r}")
             if len(ids) == 1:
@@ -343,7 +390,7 @@ def shaped_list_query(dialect: str, model, params: dict, user):
             filters.append((key, False))
     after = bool(params.get("last_id"))
     if after:
-        values["last_id"] = _int(params["last_id"], "last_id")
+        values["last_id"] = parse_int(params["last_id"], "last_id")
         descending = False
         listing.offset = 0
     values["limit"], values["offset"] = listing.limit, listing.offset
