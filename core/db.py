@@ -118,9 +118,12 @@ def _refuse_unstorable_text(conn, cursor, statement, parameters, context, execut
     Requests are checked where they are read (core.inbound, core.inputs); this is the net
     under them: PostgreSQL would refuse such text with an error, never a client's answer.
     """
-    rows = parameters if executemany else (parameters,)
+    # One row (a dict or a tuple), or several (executemany; a batch of insertmanyvalues may
+    # also come flat): look one level down whatever the shape.
+    rows = parameters.values() if isinstance(parameters, dict) else parameters or ()
     for row in rows:
-        for value in row.values() if isinstance(row, dict) else row or ():
+        values = row.values() if isinstance(row, dict) else row
+        for value in values if isinstance(values, (list, tuple)) else (values,):
             if isinstance(value, str) and not storable(value):
                 check_text(value, "value")
 

@@ -21,8 +21,8 @@ from core.inputs import INT_MAX, storable
 
 REFUSAL = "crowdnest.refusal"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-# RFC 2046: 1 to 70 characters, not ending in a space.
-BOUNDARY = re.compile(r"""[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]""")
+# What the multipart parser accepts: printable ASCII, not ending in a space.
+BOUNDARY = re.compile(r"[ -~]{0,199}[!-~]")
 LARGEST_ID_DIGITS = len(str(INT_MAX))
 
 

@@ -8,37 +8,11 @@ import io
 import json
 
 import pytest
-from webob import Request
 
 from tests import factories
+from tests.security.rawhttp import api_error, send
 
 BIG = "99999999999999999999"
-API_KEYS = {"action", "status", "status_code", "target", "exception_cls", "exception_msg"}
-
-
-def send(app, path, method="GET", query="", body=b"", headers=None, environ=None):
-    """A raw WSGI request: path and query go in as bytes (latin-1), as a server hands them."""
-    request = Request.blank("/", method=method, environ={"REMOTE_ADDR": "10.0.0.1"})
-    request.environ["PATH_INFO"] = path.encode().decode("latin-1") if path.isascii() else path
-    request.environ["QUERY_STRING"] = query
-    if body:
-        request.body = body
-    for name, value in (headers or {}).items():
-        request.headers[name] = value
-    request.environ.update(environ or {})
-    return request.get_response(app.app)
-
-
-def api_error(response, status: int, exception_cls: str | None = None) -> dict:
-    """The documented error body of an /api answer with this status."""
-    assert response.status_int == status, response.body[:300]
-    assert response.content_type == "application/json"
-    body = json.loads(response.body)
-    assert set(body) == API_KEYS
-    assert body["status"] == "failed" and body["status_code"] == status
-    if exception_cls:
-        assert body["exception_cls"] == exception_cls
-    return body
 
 
 @pytest.fixture
