@@ -23,7 +23,9 @@ REFUSAL = "crowdnest.refusal"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # What the multipart parser accepts: printable ASCII, not ending in a space.
 BOUNDARY = re.compile(r"[ -~]{0,199}[!-~]")
-LARGEST_ID_DIGITS = len(str(INT_MAX))
+# A path segment of digits as long as the largest id or longer.
+ID_DIGITS = len(str(INT_MAX))
+LONG_NUMBER = re.compile(rf"(?<=/)([0-9]{{{ID_DIGITS},}})(?=/|$)")
 
 
 def _text(raw: bytes) -> str | None:
@@ -55,14 +57,13 @@ def url_refusal(environ) -> tuple[int, str | None] | None:
             return 400, "The query string must be UTF-8 text without NUL characters."
     for name, value in environ.items():
         # An api key or address with a NUL would reach the database before any view runs.
-        if name.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
+        if name[:5] == "HTTP_" and "\x00" in value:
             return 400, "Request headers may not contain NUL characters."
-    if len(path) > LARGEST_ID_DIGITS:
-        for segment in path.split("/"):
-            # Every id column is an INTEGER: a larger number names nothing.
-            if len(segment) >= LARGEST_ID_DIGITS and segment.isascii() and segment.isdigit():
-                if int(segment) > INT_MAX:
-                    return 404, None
+    for digits in LONG_NUMBER.findall(path):
+        # Every id column is an INTEGER: a larger number names nothing.
+        number = digits.lstrip("0")
+        if len(number) > ID_DIGITS or int(number or 0) > INT_MAX:
+            return 404, None
     return None
 
 

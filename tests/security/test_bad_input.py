@@ -38,7 +38,13 @@ def test_preflight_without_origin_is_a_400_in_the_api_shape(app, path):
 
 @pytest.mark.parametrize(
     "path",
-    [f"/api/task/{BIG}", f"/api/project/{BIG}", f"/api/{BIG}/newtask", "/api/task/2147483648"],
+    [
+        f"/api/task/{BIG}",
+        f"/api/project/{BIG}",
+        f"/api/{BIG}/newtask",
+        "/api/task/2147483648",
+        "/api/task/" + "9" * 5000,
+    ],
 )
 def test_an_id_no_column_can_hold_is_not_found(app, path):
     api_error(send(app, path), 404, "NotFound")
