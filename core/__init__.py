@@ -2,7 +2,7 @@
 
 from pyramid.config import Configurator
 
-from core import apicache, delivery
+from core import apicache, delivery, inbound
 from core.settings import load_settings
 
 
@@ -26,6 +26,8 @@ def main(global_config, **settings):
         config.include("core.events")
         config.include("core.ratelimit")
         config.include("core.negotiation")
+        # Requests refused before any view reads them (bad URLs, bodies; see core.inbound).
+        config.include("core.inbound")
         # Error shapes for the API and the web pages.
         config.scan("core.errors")
         # The REST API (Cornice services) and the web flow clients rely on.
@@ -36,5 +38,7 @@ def main(global_config, **settings):
         # Process tuning (garbage collector), when runtime.gc_tuning is on.
         config.include("core.runtime")
     # In front of Pyramid (only with Redis): anonymous /api reads answered from Redis while the
-    # tables they read are unchanged (api.cache), and the lean newtask path (delivery.lean).
-    return apicache.wrap(delivery.wrap(config.make_wsgi_app()))
+    # tables they read are unchanged (api.cache), and the lean newtask path (delivery.lean);
+    # in front of all, the refusal of unreadable URLs and oversized bodies (core.inbound).
+    app = config.make_wsgi_app()
+    return inbound.wrap(apicache.wrap(delivery.wrap(app)), app)

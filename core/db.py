@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 
 from core import generations
+from core.inputs import check_text, storable
 from core.redis import get_redis
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def get_engine(
             options["connect_args"] = {"options": GENERIC_PLANS}
     config = {prefix + "url": url, prefix + "echo": settings.get(prefix + "echo", False)}
     engine = engine_from_config(config, prefix, **options)
+    event.listen(engine, "before_cursor_execute", _refuse_unstorable_text)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         begin = f"BEGIN {sqlite_begin}"
@@ -121,6 +123,22 @@ def _retry_when_disconnected(context) -> None:
     attempt fails, core.errors answers 503."""
     if context.is_disconnect and context.sqlalchemy_exception is not None:
         mark_error_retryable(context.sqlalchemy_exception)
+
+
+def _refuse_unstorable_text(conn, cursor, statement, parameters, context, executemany):
+    """415 for text a database cannot store (NUL, lone surrogates), whatever brought it here.
+
+    Requests are checked where they are read (core.inbound, core.inputs); this is the net
+    under them: PostgreSQL would refuse such text with an error, never a client's answer.
+    """
+    # One row (a dict or a tuple), or several (executemany; a batch of insertmanyvalues may
+    # also come flat): look one level down whatever the shape.
+    rows = parameters.values() if isinstance(parameters, dict) else parameters or ()
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row
+        for value in values if isinstance(values, (list, tuple)) else (values,):
+            if isinstance(value, str) and not storable(value):
+                check_text(value, "value")
 
 
 PENDING = "crowdnest.after_commit"

@@ -82,6 +82,7 @@ from core import cache, generations, wire
 from core.api import newtask as view
 from core.db import get_engine, utcnow
 from core.errors import DomainError
+from core.inputs import INT_MAX, INT_MIN, check_document
 from core.models import Project, ProjectStats, Result, Task, TaskRun, User
 from core.ratelimit import ratelimit_headers
 from core.redis import UNREACHABLE, attempt, available, failed, script
@@ -418,16 +419,16 @@ ANSWER_TABLES = ("task_run", "task", "project_stats", "project")
 RUN_SHOWN = tuple(c for c in TaskRun.__table__.columns if c.key not in internal_columns(TaskRun))
 
 
-def _answer_fields(body: bytes) -> dict | None:
+def _answer_fields(body: bytes, max_depth: int) -> dict | None:
     """The answer's fields when the body is a plain JSON answer, else None."""
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        data = check_document(orjson.loads(body), max_depth)
+    except (orjson.JSONDecodeError, DomainError):
         return None
     if not isinstance(data, dict) or not ANSWER_KEYS.issuperset(data) or "task_id" not in data:
         return None
     ids = data.get("project_id"), data["task_id"]
-    if not all(type(value) is int for value in ids):
+    if not all(type(value) is int and INT_MIN <= value <= INT_MAX for value in ids):
         return None
     return data
 
@@ -1004,7 +1005,8 @@ class LeanDelivery:
         request is this path's to answer, whatever happens after (see _after_answer).
         """
         params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-        data = _answer_fields(body) if set(params) <= {"api_key"} else None
+        max_depth = self.settings["request.max_json_depth"]
+        data = _answer_fields(body, max_depth) if set(params) <= {"api_key"} else None
         if data is None:
             return None
         api_key = _api_key(environ, params)

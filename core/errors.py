@@ -19,6 +19,7 @@ STATUS_BY_CLASS = {
     "Forbidden": 403,
     "NotFound": 404,
     "MethodNotAllowed": 405,
+    "RequestEntityTooLarge": 413,
     "ValueError": 415,
     "TypeError": 415,
     "AttributeError": 415,
@@ -45,6 +46,8 @@ STOCK_MESSAGES = {
         " manually please check your spelling and try again."
     ),
     "MethodNotAllowed": "405 Method Not Allowed: The method is not allowed for the requested URL.",
+    "RequestEntityTooLarge": "413 Request Entity Too Large: The data value transmitted exceeds"
+    " the capacity limit.",
     "TooManyRequests": (
         "429 Too Many Requests: This user has exceeded an allotted request count. Try again later."
     ),
@@ -64,6 +67,7 @@ CLASS_BY_STATUS = {
     403: "Forbidden",
     404: "NotFound",
     405: "MethodNotAllowed",
+    413: "RequestEntityTooLarge",
     429: "TooManyRequests",
     503: "ServiceUnavailable",
 }

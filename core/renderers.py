@@ -2,6 +2,8 @@
 
 import orjson
 
+from core.errors import CLASS_BY_STATUS, DomainError, error_response
+
 OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
@@ -28,3 +30,13 @@ class OrjsonRenderer:
             if response.content_type == response.default_content_type:
                 response.content_type = "application/json"
         return orjson.dumps(value, default=_fallback, option=OPTIONS)
+
+    @staticmethod
+    def render_errors(request):
+        """Cornice's own refusals (a CORS preflight without Origin...) in the API error shape."""
+        status = request.errors.status
+        message = "; ".join(
+            f"{error.get('name')}: {error.get('description')}" for error in request.errors
+        )
+        exception_cls = CLASS_BY_STATUS.get(status, "BadRequest")
+        return error_response(request, DomainError(exception_cls, message or None))

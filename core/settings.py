@@ -136,6 +136,12 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # Largest avatar or thumbnail, in pixels (width x height), checked before it is decoded:
     # decoding takes ~4 bytes a pixel (decision 22).
     "upload.max_pixels": (40_000_000, _asint),
+    # Largest request bodies, refused with 413 before they are read (decision 22): multipart
+    # (uploads, file imports: keep it above upload.max_bytes and importer.max_bytes) and every
+    # other body (JSON, forms); and how deep a JSON body may nest.
+    "request.max_json_bytes": (1024 * 1024, _asint),
+    "request.max_multipart_bytes": (64 * 1024 * 1024, _asint),
+    "request.max_json_depth": (64, _asint),
     "cache.backend": ("dogpile.cache.memory", _asstr),
     "cache.expiration_time": (300, _asint),
     # Rows of the public leaderboard (PYBOSSA's LEADERBOARD).

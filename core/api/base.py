@@ -4,14 +4,13 @@ The order of the checks follows PYBOSSA (behavior.md section 4), because clients
 which error wins.
 """
 
-import json
-
 import colander
 from pyramid.response import Response
 from sqlalchemy import JSON, Boolean, Float, Integer
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError, unauthorized_or_forbidden
+from core.inputs import load_json
 from core.schemas import body_schema
 from core.security import csrf_header_token, csrf_token_valid
 from core.serializers import dictize, dictize_listed, internal_columns
@@ -25,11 +24,8 @@ BODY_QUERY_KEYS = {"api_key", "callback", "response_format", "_"}
 
 def json_body(request):
     """The request body as a JSON object, or 415 as PYBOSSA answers."""
-    try:
-        # An empty body is not JSON either: PYBOSSA answers ValueError.
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise DomainError("ValueError", f"Invalid JSON: {error}") from None
+    # An empty body is not JSON either: PYBOSSA answers ValueError.
+    body = load_json(request.body, request.registry.settings["request.max_json_depth"])
     if not isinstance(body, dict):
         raise DomainError(
             "AttributeError",
@@ -50,8 +46,10 @@ def check_csrf(request) -> None:
         raise DomainError("BadRequest", "CSRF validation failed.")
 
 
-def form_value(model, key: str, value: str):
+def form_value(model, key: str, value: str, max_depth: int):
     """A multipart form field as its column's type (info is JSON); the schema checks it."""
+    if not isinstance(value, str):
+        raise DomainError("DataError", f"{key}: a file where a value was expected")
     column = model.__table__.columns.get(key)
     if column is None:
         return value
@@ -63,7 +61,7 @@ def form_value(model, key: str, value: str):
         if isinstance(column.type, Float):
             return float(value)
         if isinstance(column.type, JSON):
-            return json.loads(value)
+            return load_json(value, max_depth, key)
     except (ValueError, DomainError):
         raise DomainError("DataError", f"{key}: {value!r} is not a valid value") from None
     return value
@@ -146,12 +144,12 @@ class Resource:
         if upload is None or not hasattr(upload, "file"):
             raise DomainError("AttributeError", "'NoneType' object has no attribute 'filename'")
         body = {}
+        settings = self.request.registry.settings
         for key, value in form.items():
             if key != "file" and key not in BODY_QUERY_KEYS:
-                body[key] = form_value(self.model, key, value)
+                body[key] = form_value(self.model, key, value, settings["request.max_json_depth"])
         info = body.get("info")
         info = self.client_info(info) if isinstance(info, dict) else {}
-        settings = self.request.registry.settings
         container = self.upload_container(body)
         name, path = uploads.store(
             settings["upload.dir"],

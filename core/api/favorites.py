@@ -1,12 +1,11 @@
 """/api/favorites: the caller's favourite tasks (behavior.md 7.5; error target `task`)."""
 
-import json
-
 from cornice import Service
 from sqlalchemy import select
 
 from core.api.base import check_csrf
 from core.errors import DomainError, unauthorized_or_forbidden
+from core.inputs import INT_MAX, load_json, parse_int
 from core.models import Favorite, Task
 from core.serializers import dictize, favourites_by_task, internal_columns
 from core.services.permissions import can
@@ -34,6 +33,8 @@ def _page(request, user) -> list[dict]:
         limit, offset = 20, 0
     if limit < 0 or offset < 0:
         raise DomainError("DataError", "LIMIT and OFFSET must not be negative")
+    if offset > INT_MAX:
+        raise DomainError("DataError", "OFFSET out of range")
     orderby = params.get("orderby") or "id"
     if orderby not in Task.__table__.columns or orderby in internal_columns(Task):
         raise no_attribute(Task, orderby)
@@ -42,10 +43,7 @@ def _page(request, user) -> list[dict]:
         select(Task).join(Favorite, Favorite.task_id == Task.id).where(Favorite.user_id == user.id)
     )
     if params.get("last_id"):
-        try:
-            query = query.where(Task.id > int(params["last_id"]))
-        except ValueError:
-            raise DomainError("DataError", "last_id must be an integer") from None
+        query = query.where(Task.id > parse_int(params["last_id"], "last_id"))
         descending, offset = False, 0
     column = getattr(Task, orderby)
     query = query.order_by(column.desc() if descending else column.asc(), Task.id)
@@ -78,10 +76,7 @@ def get_favorite(request):
 def add_favorite(request):
     """Body exactly {"task_id": n}: checked before authentication, as PYBOSSA does."""
     request.api_target = "task"
-    try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise DomainError("ValueError", "Invalid JSON") from None
+    body = load_json(request.body or b"null", request.registry.settings["request.max_json_depth"])
     if (
         not isinstance(body, dict)
         or set(body) != {"task_id"}
@@ -91,7 +86,8 @@ def add_favorite(request):
         raise DomainError("AttributeError", 'The body must be exactly {"task_id": <id>}')
     user = _caller(request, writes=True)
     db = request.dbsession
-    task = db.get(Task, body["task_id"])
+    # An id no INTEGER column holds names no task (and PostgreSQL would refuse it).
+    task = db.get(Task, body["task_id"]) if abs(body["task_id"]) <= INT_MAX else None
     if task is None:
         raise DomainError("NotFound")
     if not can(db, user, "read", task):

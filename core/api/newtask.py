@@ -6,6 +6,7 @@ from cornice import Service
 from sqlalchemy import select
 
 from core.errors import DomainError, unauthorized_or_forbidden
+from core.inputs import INT_MAX
 from core.models import Project, Task
 from core.serializers import internal_columns
 from core.services import guard, project_token
@@ -52,6 +53,8 @@ def _options(params) -> SchedulerOptions:
         raise DomainError("ValueError", str(error)) from None
     if limit < 0 or offset < 0:
         raise DomainError("ValueError", "limit and offset must not be negative")
+    if offset > INT_MAX:
+        raise DomainError("ValueError", "offset out of range")
     orderby = params.get("orderby") or "id"
     hidden = internal_columns(Task)
     if orderby not in Task.__table__.columns or orderby in ("info", "user_pref", *hidden):

@@ -11,6 +11,8 @@ from functools import lru_cache
 import colander
 from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
 
+from core.inputs import INT_MAX, INT_MIN, storable
+
 
 class _Strict(colander.SchemaType):
     nullable = True
@@ -34,7 +36,7 @@ class StrictInt(_Strict):
             raise colander.Invalid(node, f"{value!r} is not an integer")
         if isinstance(value, float) and not value.is_integer():
             raise colander.Invalid(node, f"{value!r} is not an integer")
-        if not -(2**63) <= value < 2**63:
+        if not INT_MIN <= value <= INT_MAX:
             raise colander.Invalid(node, f"{value!r} is out of range")
         return int(value)
 
@@ -62,8 +64,8 @@ class StrictText(_Strict):
     def check(self, node, value):
         if not isinstance(value, str):
             raise colander.Invalid(node, f"{value!r} is not a string")
-        if "\x00" in value:
-            raise colander.Invalid(node, "NUL characters are not allowed")
+        if not storable(value):
+            raise colander.Invalid(node, "NUL characters and lone surrogates are not allowed")
         if self.max_length and len(value) > self.max_length:
             raise colander.Invalid(node, f"longer than {self.max_length} characters")
         return value

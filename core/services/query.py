@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     false,
     func,
     literal,
@@ -30,6 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.sql import sqltypes
 
 from core.errors import DomainError
+from core.inputs import INT_MAX, check_document, parse_int
 from core.models import Favorite, Project, ProjectOwner, Result, Task, TaskRun
 from core.serializers import Listed, Readable, internal_columns, readable
 from core.services.permissions import is_admin, owned_project_ids, readable_clause
@@ -131,7 +133,7 @@ def coerce_value(model, key: str, raw: str):
                 "DataError", f"invalid input syntax for type boolean: {raw!r}"
             ) from None
     if isinstance(column_type, Integer):
-        return _int(raw, key)
+        return parse_int(raw, key)
     if isinstance(column_type, Float):
         try:
             return float(raw)
@@ -151,7 +153,9 @@ def _info_pairs(value: str):
             yield key, text
 
 
-def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str, shown):
+def info_clauses(
+    model, value: str, dialect: str, fulltext: bool, language: str, shown, max_depth=64
+):
     """`info=key::value|...`, JSON containment, or full-text search on info keys.
 
     A key the caller may not read (`shown`) is searched as a key no object has: its text is
@@ -162,7 +166,9 @@ def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str,
         clauses, ranking = [], None
         for key, text in _info_pairs(value):
             if shown.info_key(key):
-                field_text = info[key].as_string()
+                field_text = (
+                    info[key].as_string() if pathable(key, dialect) else member(info, key)[0]
+                )
             else:
                 key, field_text = None, null().cast(String)
             if fulltext:
@@ -173,9 +179,11 @@ def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str,
                 clauses.append(field_text == text)
         return clauses, ranking
     try:
-        wanted = json.loads(value)
+        wanted = check_document(json.loads(value), max_depth, "info")
     except ValueError:
         wanted = value
+    except RecursionError:
+        raise DomainError("ValueError", "Invalid JSON: nested too deeply (info)") from None
     if not isinstance(wanted, dict):
         wanted = str(wanted) if not isinstance(wanted, str) else wanted
     elif not all(shown.info_key(key) for key in wanted):
@@ -185,12 +193,37 @@ def info_clauses(model, value: str, dialect: str, fulltext: bool, language: str,
         return [sql_cast(info, JSONB).op("@>")(sql_cast(literal(json.dumps(wanted)), JSONB))], None
     if isinstance(wanted, dict):
         clauses = [
-            info.op("->")(literal(f'$."{key}"'))
+            (
+                info.op("->")(literal(f'$."{key}"'))
+                if pathable(key, dialect)
+                else member(info, key)[1]
+            )
             == func.json(literal(json.dumps(item, separators=(",", ":"))))
             for key, item in wanted.items()
         ]
         return clauses, None
     return [func.json_quote(literal(wanted)) == func.json(info)], None
+
+
+def pathable(key: str, dialect: str) -> bool:
+    """False for a key no SQLite JSON path can name (a quote or backslash ends its label)."""
+    return dialect != "sqlite" or ('"' not in key and "\\" not in key)
+
+
+def member(info, key: str):
+    """(text, JSON text) of `info`'s `key` on SQLite, found by json_each rather than a path."""
+    entries = func.json_each(info).table_valued("key", "value", "type")
+    kind, value = entries.c.type, entries.c.value
+    as_json = case(
+        (kind.in_(("true", "false", "null")), kind),
+        (kind.in_(("object", "array")), func.json(value)),
+        else_=func.json_quote(value),
+    )
+    found = entries.c.key == key
+    return (
+        select(sql_cast(value, sqltypes.String)).where(found).scalar_subquery(),
+        select(as_json).where(found).scalar_subquery(),
+    )
 
 
 def fulltext_clause(model, key, field_text, query_text: str, dialect: str, language: str):
@@ -220,6 +253,8 @@ def parse_listing(model, params: dict, shown: Readable) -> tuple[Listing, bool, 
     listing.offset = _int(params.get("offset"), "offset", 0) if params.get("offset") else 0
     if listing.offset < 0:
         raise DomainError("DataError", "OFFSET must not be negative")
+    if listing.offset > INT_MAX:
+        raise DomainError("DataError", "OFFSET out of range")
     listing.related = bool(params.get("related"))
     listing.stats = bool(params.get("stats"))
     listing.full = bool(params.get("full"))
@@ -293,11 +328,17 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
             continue
         if key == "info":
             clauses, ranking = info_clauses(
-                model, raw, dialect, fulltext, settings["fulltextsearch.language"], shown
+                model,
+                raw,
+                dialect,
+                fulltext,
+                settings["fulltextsearch.language"],
+                shown,
+                settings["request.max_json_depth"],
             )
             query = query.where(and_(*clauses))
         elif key == "project_id":
-            ids = [int(digits) for digits in re.findall(r"\d+", raw)]
+            ids = [parse_int(digits, key) for digits in re.findall(r"\d+", raw)]
             if not ids:
                 raise DomainError("DataError", f"invalid input syntax for type integer: {raw!r}")
             query = query.where(model.project_id.in_(ids))
@@ -309,7 +350,7 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
             query = query.where(column_of(model, key) == coerce_value(model, key, raw))
 
     if params.get("last_id"):
-        query = query.where(model.id > _int(params["last_id"], "last_id"))
+        query = query.where(model.id > parse_int(params["last_id"], "last_id"))
         descending = False
         listing.offset = 0
 
@@ -367,7 +408,7 @@ def shaped_list_query(dialect: str, model, params: dict, user, settings: dict):
         if key in SPECIAL_KEYS:
             continue
         if key == "project_id":
-            ids = [int(digits) for digits in re.findall(r"\d+", raw)]
+            ids = [parse_int(digits, key) for digits in re.findall(r"\d+", raw)]
             if not ids:
                 raise DomainError("DataError", f"invalid input syntax for type integer: {raw!r}")
             if len(ids) == 1:
@@ -380,7 +421,7 @@ def shaped_list_query(dialect: str, model, params: dict, user, settings: dict):
             filters.append((key, False))
     after = bool(params.get("last_id"))
     if after:
-        values["last_id"] = _int(params["last_id"], "last_id")
+        values["last_id"] = parse_int(params["last_id"], "last_id")
         descending = False
         listing.offset = 0
     values["limit"], values["offset"] = listing.limit, listing.offset

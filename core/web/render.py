@@ -8,7 +8,8 @@ from pyramid.httpexceptions import HTTPBadRequest, HTTPException, HTTPFound
 from pyramid.renderers import render
 from pyramid.response import Response
 
-from core.errors import STOCK_MESSAGES, is_api_request
+from core.errors import STOCK_MESSAGES, DomainError, is_api_request
+from core.inputs import load_json
 from core.security import csrf_header_token, csrf_token_valid
 
 BAD_REQUEST = "The browser (or proxy) sent a request that this server could not understand."
@@ -71,8 +72,8 @@ def form_data(request) -> dict:
     if not request.body:
         return {}
     try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        data = load_json(request.body, request.registry.settings["request.max_json_depth"])
+    except DomainError:
         raise HTTPBadRequest(detail=BAD_REQUEST) from None
     if not isinstance(data, dict):
         raise HTTPBadRequest(detail=BAD_REQUEST)

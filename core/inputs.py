@@ -1,0 +1,79 @@
+"""What clients may send: integers that fit a column, text a database stores, bounded JSON.
+
+No HTTP here: the API, the web pages, the list queries and the lean delivery path all parse
+client values through these functions, so each rule exists once (decisions 14 and 22).
+"""
+
+import json
+import re
+
+from core.errors import DomainError
+
+# Every id and integer column is a PostgreSQL INTEGER: anything outside names no row, and
+# no offset needs more.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# PostgreSQL refuses NUL in text; neither database nor UTF-8 can hold a lone surrogate.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def parse_int(value, name: str, low: int = INT_MIN, high: int = INT_MAX) -> int:
+    """`value` (text or int) as an int within [low, high], else 415 DataError."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise DomainError(
+            "DataError", f"invalid input syntax for type integer: {value!r} ({name})"
+        ) from None
+    if not low <= number <= high:
+        raise DomainError("DataError", f"value out of range for type integer: {value!r} ({name})")
+    return number
+
+
+def storable(text: str) -> bool:
+    """True when a database can store `text` as it is (no NUL, no lone surrogate)."""
+    if text.isascii():
+        return "\x00" not in text
+    return UNSTORABLE.search(text) is None
+
+
+def check_text(text: str, name: str) -> str:
+    """`text` when storable, else 415 DataError naming where it came from."""
+    if not storable(text):
+        raise DomainError(
+            "DataError", f"{name}: text may not contain NUL characters or lone surrogates"
+        )
+    return text
+
+
+def check_document(document, max_depth: int, name: str = "body"):
+    """`document` when no deeper than max_depth and every key and string storable."""
+    pending = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            check_text(value, name)
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > max_depth:
+            raise DomainError("ValueError", f"Invalid JSON: nested deeper than {max_depth} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                check_text(key, name)
+                pending.append((item, depth + 1))
+        else:
+            pending.extend((item, depth + 1) for item in value)
+    return document
+
+
+def load_json(raw: bytes | str, max_depth: int, name: str = "body"):
+    """Parse client JSON: 415 ValueError when undecodable or too deep, DataError on bad text."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DomainError("ValueError", f"Invalid JSON: {error}") from None
+    except RecursionError:
+        raise DomainError(
+            "ValueError", f"Invalid JSON: nested deeper than {max_depth} levels"
+        ) from None
+    return check_document(document, max_depth, name)
