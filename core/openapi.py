@@ -22,8 +22,11 @@ OPENAPI_VERSION = "3.1.0"
 DOCUMENT_PATH = "/api/openapi.json"
 # Methods the document describes; HEAD mirrors GET and is left to HTTP.
 METHODS = ("GET", "PUT", "POST", "DELETE", "OPTIONS")
-INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
-ID = {"type": "integer", "minimum": 0, "examples": [1]}
+# Integer columns are 32-bit on PostgreSQL (SQLite's are 64-bit): the range valid on both.
+INT32 = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+ID = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1, "examples": [1]}
+# LIMIT and OFFSET are 64-bit.
+COUNT = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 # Every error status an /api call may answer with, in behavior.md section 4's shape.
 ERROR_STATUSES = sorted({*STATUS_BY_CLASS.values(), 413})
 FUZZY_BOOLEANS = ["true", "false", "yes", "no", "on", "off", "y", "n", "t", "f", "1", "0", ""]
@@ -60,7 +63,11 @@ def _nullable(schema: dict, nullable: bool) -> dict:
 def _typed(node_type) -> dict:
     """JSON Schema of one colander type (ours in core.schemas, and colander's own)."""
     if isinstance(node_type, body_schemas.StrictInt | colander.Int):
-        schema = dict(INT64)
+        schema = dict(INT32)
+        # A type that states its own bounds wins over the columns' 32-bit range.
+        for bound in ("minimum", "maximum"):
+            if getattr(node_type, bound, None) is not None:
+                schema[bound] = getattr(node_type, bound)
     elif isinstance(node_type, body_schemas.StrictFloat | colander.Float | colander.Decimal):
         schema = {"type": "number"}
     elif isinstance(node_type, body_schemas.StrictBool | colander.Boolean):
@@ -74,7 +81,7 @@ def _typed(node_type) -> dict:
     elif isinstance(node_type, colander.DateTime):
         schema = {"type": "string", "format": "date-time"}
     elif isinstance(node_type, body_schemas.IntList):
-        schema = {"type": "array", "items": dict(INT64)}
+        schema = {"type": "array", "items": dict(INT32)}
     else:  # AnyJSON and anything unknown: any JSON value
         return {}
     return _nullable(schema, getattr(node_type, "nullable", False))
@@ -111,7 +118,8 @@ def colander_schema(node) -> dict:
         required = [child.name for child in children if child.required]
         if required:
             schema["required"] = required
-        if node_type.unknown == "raise":
+        # core.schemas names `unknown` on the node (the API refuses unknown keys itself).
+        if "raise" in (node_type.unknown, getattr(node, "unknown", None)):
             schema["additionalProperties"] = False
     elif isinstance(node_type, colander.Sequence | colander.List):
         schema = {"type": "array", "items": colander_schema(node.children[0])}
@@ -131,7 +139,7 @@ def column_schema(column) -> dict:
     if isinstance(column_type, Boolean):
         schema = {"type": "boolean"}
     elif isinstance(column_type, Integer):
-        schema = dict(INT64)
+        schema = dict(INT32)
     elif isinstance(column_type, Float):
         schema = {"type": "number"}
     elif isinstance(column_type, String | Text):
@@ -178,8 +186,8 @@ def list_parameters(model) -> list:
     """behavior.md section 3: the list keys, then one equality filter per public column."""
     columns = public_columns(model)
     parameters = [
-        query("limit", {"type": "integer", "minimum": 0}, "Page size, at most 100 (default 20)."),
-        query("offset", {"type": "integer", "minimum": 0}, "Rows skipped (ignored with last_id)."),
+        query("limit", COUNT, "Page size, at most 100 (default 20)."),
+        query("offset", COUNT, "Rows skipped (ignored with last_id)."),
         query("last_id", ID, "Keyset pagination: only ids above this one."),
         query("orderby", {"enum": [c.key for c in columns]}, "Column to order by (default id)."),
         query("desc", {"enum": FUZZY_BOOLEANS}, "Descending order."),
@@ -335,8 +343,8 @@ def _function_operations() -> dict:
 
     count = {"type": "integer"}
     page = [
-        query("limit", {"type": "integer", "minimum": 0}, "Page size, at most 100."),
-        query("offset", {"type": "integer", "minimum": 0}, "Rows skipped."),
+        query("limit", COUNT, "Page size, at most 100."),
+        query("offset", COUNT, "Rows skipped."),
         query("last_id", ID, "Only ids above this one."),
         query("orderby", {"enum": [c.key for c in public_columns(Task)]}, "Order by."),
         query("desc", {"enum": FUZZY_BOOLEANS}, "Descending order."),

@@ -36,6 +36,7 @@ CHECKS = (
     "content_type_conformance",
     "response_schema_conformance",
 )
+ALL_PHASES = "examples,coverage,fuzzing"
 # Long enough for 36 paths x 4 methods x max_examples requests on 2 cores.
 SCHEMATHESIS_TIMEOUT = 600
 # Secrets of this throw-away server only (production refuses the defaults).
@@ -161,13 +162,15 @@ def stop_server(server: subprocess.Popen) -> None:
             server.wait()
 
 
-def run_schemathesis(base, workdir: Path, label: str, examples: int, headers=(), extra=()) -> dict:
+def run_schemathesis(
+    base, workdir: Path, label: str, phases: str, examples: int, headers=(), extra=(), config=None
+) -> dict:
     """One schemathesis run; its counts from the NDJSON event stream."""
     events = workdir / f"{label}.ndjson"
-    command = [
-        sys.executable,
-        "-m",
-        "schemathesis.cli",
+    command = [sys.executable, "-m", "schemathesis.cli"]
+    if config:
+        command += ["--config-file", str(config)]
+    command += [
         "run",
         f"{base}/api/openapi.json",
         "--url",
@@ -178,7 +181,7 @@ def run_schemathesis(base, workdir: Path, label: str, examples: int, headers=(),
         "--max-examples",
         str(examples),
         "--phases",
-        "examples,coverage,fuzzing",
+        phases,
         "--workers",
         "2",
         "--no-shrink",
@@ -202,6 +205,19 @@ def run_schemathesis(base, workdir: Path, label: str, examples: int, headers=(),
     print(f"== schemathesis ({label})", flush=True)
     completed = subprocess.run(command, cwd=workdir, timeout=SCHEMATHESIS_TIMEOUT)
     return {"status": completed.returncode, **count_events(events)}
+
+
+def objects_config(workdir: Path) -> Path:
+    """A schemathesis configuration that fills the path parameters with seeded objects."""
+    path = workdir / "objects.toml"
+    path.write_text(
+        "[parameters]\n"
+        '"path.oid" = 1\n'
+        '"path.project" = "fuzzproject"\n'
+        '"path.project_id" = 1\n'
+        '"path.short_name" = "fuzzproject"\n'
+    )
+    return path
 
 
 def count_events(path: Path) -> dict:
@@ -292,16 +308,32 @@ def main() -> int:
     runs = {}
     try:
         wait_until_up(server, f"{base}/api/openapi.json", workdir)
+        # The owner gets every phase (the coverage phase's boundary values are most of the
+        # requests); the anonymous caller the explicit examples and random cases.
+        owner = [f"Authorization: {keys['owner']}"]
         runs["owner"] = run_schemathesis(
+            base, workdir, "owner", ALL_PHASES, args.examples, owner, args.schemathesis_args
+        )
+        # Then the seeded objects themselves: every path parameter names one (no DELETE, so
+        # that they last the run).
+        runs["objects"] = run_schemathesis(
             base,
             workdir,
-            "owner",
+            "objects",
+            "fuzzing",
             args.examples,
-            [f"Authorization: {keys['owner']}"],
-            args.schemathesis_args,
+            owner,
+            ["--exclude-method", "DELETE", *args.schemathesis_args],
+            config=objects_config(workdir),
         )
         runs["anonymous"] = run_schemathesis(
-            base, workdir, "anonymous", args.examples, (), args.schemathesis_args
+            base,
+            workdir,
+            "anonymous",
+            "examples,fuzzing",
+            args.examples,
+            (),
+            args.schemathesis_args,
         )
     finally:
         stop_server(server)
