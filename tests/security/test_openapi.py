@@ -112,3 +112,21 @@ def test_errors_have_the_documented_shape(document):
         "exception_cls",
         "exception_msg",
     }
+
+
+# -- what the fuzzer found ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("info", [5, 2.5, -1])
+def test_a_task_whose_info_is_a_number_does_not_break_the_lists(app, db, info):
+    """SQLite stores a JSON number in a JSON column as a number: reading it back was a 500
+    for every later list of tasks, whoever asked."""
+    from tests.factories import ProjectFactory, UserFactory
+
+    owner = UserFactory()
+    project = ProjectFactory(owner=owner)
+    key = owner.api_key
+    created = app.post_json(f"/api/task?api_key={key}", {"project_id": project.id, "info": info})
+    assert created.json["info"] == info
+    assert [task["info"] for task in app.get("/api/task").json] == [info]
+    assert app.get(f"/api/task/{created.json['id']}").json["info"] == info
