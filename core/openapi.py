@@ -3,8 +3,8 @@
 Nothing here is written per CRUD route: every Cornice service is walked, a resource's request
 body is its colander schema converted to JSON Schema, its query parameters and answers come from
 its model's columns. Only the function endpoints, whose answers have shapes of their own, are
-described in FUNCTIONS; a service missing from it is listed by `undocumented()` (a test keeps
-that list empty) and still appears in the document with a generic answer.
+described by function_operations(); a service missing there is listed by `undocumented()` (a
+test keeps that list empty) and still appears in the document with a generic answer.
 """
 
 import re
@@ -250,7 +250,8 @@ def ref(model) -> dict:
 
 
 def _first_line(text: str | None) -> str:
-    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def resource_operation(klass, attr: str, method: str) -> dict:
@@ -337,7 +338,7 @@ def _token_map() -> dict:
     return {"type": "object", "additionalProperties": token}
 
 
-def _function_operations() -> dict:
+def function_operations() -> dict:
     """Function endpoints by Cornice service name and method: what a schema cannot derive."""
     from core.models import Task
 
@@ -459,10 +460,7 @@ def _function_operations() -> dict:
     }
 
 
-FUNCTIONS = _function_operations
-
-
-def _path_template(pattern: str) -> tuple[str, list]:
+def path_template(pattern: str) -> tuple[str, list]:
     """`/api/task/{oid:\\d+}` -> (`/api/task/{oid}`, its path parameters)."""
     parameters = []
 
@@ -484,8 +482,9 @@ def service_operations():
 
 
 def undocumented(registry) -> list:
-    """Function services and plain /api routes that FUNCTIONS and PLAIN_ROUTES miss."""
-    described = FUNCTIONS()
+    """Function services and plain /api routes that function_operations() and PLAIN_ROUTES
+    do not describe."""
+    described = function_operations()
     missing = [
         (name, method)
         for name, _, method, view, args in service_operations()
@@ -527,10 +526,10 @@ def build_document(registry) -> dict:
     from core.models import Base
 
     settings = registry.settings
-    functions = FUNCTIONS()
+    functions = function_operations()
     paths = {}
     for name, pattern, method, view, args in service_operations():
-        path, path_parameters = _path_template(pattern)
+        path, path_parameters = path_template(pattern)
         klass = args.get("klass")
         if method == "OPTIONS":
             operation = preflight_operation()

@@ -9,7 +9,13 @@ from cornice import Service
 from cornice.service import SERVICES
 from openapi_spec_validator import validate
 
-from core.openapi import FUNCTIONS, METHODS, _path_template, service_operations, undocumented
+from core.openapi import (
+    METHODS,
+    function_operations,
+    path_template,
+    service_operations,
+    undocumented,
+)
 
 LIST_KEYS = {"limit", "offset", "last_id", "orderby", "desc", "all", "related", "fulltextsearch"}
 
@@ -26,7 +32,7 @@ def test_the_document_is_valid_openapi_3_1(document):
 
 def test_every_cornice_service_and_method_is_in_the_document(document):
     expected = {
-        (_path_template(pattern)[0], method.lower())
+        (path_template(pattern)[0], method.lower())
         for _, pattern, method, _, _ in service_operations()
     }
     documented = {(path, method) for path, ops in document["paths"].items() for method in ops}
@@ -59,7 +65,7 @@ def test_a_new_service_without_a_description_is_reported(app):
         assert ("fuzz_probe", "GET") in undocumented(app.app.registry)
     finally:
         SERVICES.remove(service)
-    assert ("fuzz_probe", "GET") not in FUNCTIONS()
+    assert ("fuzz_probe", "GET") not in function_operations()
 
 
 def test_lists_document_the_query_parameters_and_filters(document):
