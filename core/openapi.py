@@ -43,6 +43,11 @@ ERROR = {
         "exception_msg": {"type": "string"},
     },
 }
+# gunicorn refuses a request line over 4094 bytes itself, with an HTML page (waitress does not).
+URI_TOO_LONG = {
+    "description": "Request line too long, refused by the HTTP server before the application.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 # newtask's answer to a bad project JWT (behavior.md section 4, "Errors not in that format").
 JWT_ERROR = {
     "type": "object",
@@ -541,12 +546,14 @@ def build_document(registry) -> dict:
             summary = _first_line(getattr(view, "__doc__", None))
             operation.setdefault("summary", summary or f"{method} {pattern}")
         operation["operationId"] = f"{method.lower()}_{name}"
+        operation["responses"] = {**operation["responses"], "414": URI_TOO_LONG}
         if path_parameters:
             operation["parameters"] = path_parameters + operation.get("parameters", [])
         paths.setdefault(path, {})[method.lower()] = operation
     for name, pattern, _ in plain_routes(registry):
         if name in PLAIN_ROUTES:
             operation = {"operationId": f"get_{name}", **PLAIN_ROUTES[name]}
+            operation["responses"] = {**operation["responses"], "414": URI_TOO_LONG}
             paths.setdefault(pattern, {})["get"] = operation
     models = {
         mapper.class_.__name__: object_schema(mapper.class_) for mapper in Base.registry.mappers

@@ -284,6 +284,8 @@ def main() -> int:
         "CROWDNEST_RATELIMIT_LIMIT": "10000000",
         "CROWDNEST_UPLOAD_DIR": str(workdir / "var" / "uploads"),
         "CROWDNEST_EXPORT_DIR": str(workdir / "var" / "exports"),
+        # Nothing leaves the machine: no webhook, mails written as files.
+        "CROWDNEST_PLUGINS_WEBHOOKS": "",
         "CROWDNEST_MAIL_MAILER": "debug",
         "CROWDNEST_MAIL_DEBUG_DIR": str(workdir / "var" / "mail"),
     }
