@@ -202,6 +202,13 @@ def list_parameters(model) -> list:
         query("stats", {"type": "string"}, "Non-empty: add a project's stats."),
         query("full", {"type": "string"}, "Non-empty: with stats, the detailed figures."),
     ]
+    from core.services.query import extra_keys
+
+    if "external_uid" in extra_keys(model):
+        parameters += [
+            query("participated", {"type": "string"}, "Non-empty: leave out what the caller did."),
+            query("external_uid", {"type": "string"}, "The caller's id in a partner app."),
+        ]
     for column in columns:
         if column.key == "info":
             schema = {"type": "string"}
