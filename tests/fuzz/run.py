@@ -274,6 +274,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
+    started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix=f"crowdnest-fuzz-{args.database}-"))
     (workdir / "var").mkdir()
     env = {
@@ -351,7 +352,10 @@ def main() -> int:
         print(f"   {count:5d}  {key}")
     for exception, count in sorted(server_errors(workdir / "server.log").items()):
         print(f"   {count:5d}  server log: {exception}")
-    print(f"== fuzz on {args.database}: {requests} requests, failures by check: {failures or 0}")
+    print(
+        f"== fuzz on {args.database}: {requests} requests in {time.monotonic() - started:.0f} s,"
+        f" failures by check: {failures or 0}"
+    )
     print(f"   work folder {workdir}")
     failed = any(run["status"] != 0 for run in runs.values())
     if requests < args.min_requests:
