@@ -13,6 +13,12 @@ PG_URL ?= $(or $(CROWDNEST_TEST_DATABASE_URL),postgresql+psycopg://crowdnest:cro
 XDIST ?= 2
 # 1: `make test` also runs the concurrency proof (tests/concurrency) when it tests PostgreSQL.
 CONCURRENCY ?= 1
+# 1: `make test` also runs the schema-driven fuzzer (tests/fuzz/run.py) when it tests PostgreSQL:
+# schemathesis against a live server on SQLite, then on PostgreSQL (PG_URL) with Redis.
+FUZZ ?= 1
+# Test cases per operation in schemathesis' fuzzing phase (its coverage phase adds ~6,000).
+FUZZ_EXAMPLES ?= 5
+FUZZ_REDIS_URL ?= $(or $(CROWDNEST_FUZZ_REDIS_URL),redis://localhost:6379/15)
 PYTEST_ARGS ?=
 # 1: `make test` also runs the browser test (tests/browser) when Chromium and its driver exist.
 BROWSER ?= 1
@@ -32,7 +38,7 @@ status=$$?; if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing
 endef
 
 .PHONY: help install install-test test test-sqlite test-postgresql test-browser concurrency concurrency-run pg-reachable serve bench \
-	concurrency
+	concurrency fuzz fuzz-run
 
 help:
 	@echo "make install      pip install -e . (then: pserve development.ini)"
@@ -42,6 +48,9 @@ help:
 	@echo "make serve        pserve development.ini on 127.0.0.1:6543"
 	@echo "make concurrency  the concurrency proof: gunicorn -w 4, PostgreSQL (PG_URL's server,"
 	@echo "                  database <name>_concurrency) and Redis db 14; about 3 minutes"
+	@echo "make fuzz         schemathesis from /api/openapi.json against a live server: SQLite,"
+	@echo "                  then PostgreSQL (PG_URL, its schema recreated) and Redis (FUZZ_REDIS_URL,"
+	@echo "                  flushed); fails on any 5xx or undocumented answer; about 5 minutes"
 	@echo "make bench        benchmarks/api_list.py against a local PostgreSQL and Redis"
 
 install:
@@ -74,6 +83,10 @@ test: install-test
 	case " $$dbs " in *" postgresql "*) if [ "$(CONCURRENCY)" != 0 ]; then \
 		echo "== concurrency proof: gunicorn -w 4 over PostgreSQL and Redis"; \
 		$(MAKE) --no-print-directory concurrency-run || failed="$$failed concurrency"; \
+	fi; \
+	if [ "$(FUZZ)" != 0 ]; then \
+		echo "== fuzzer: schemathesis against live servers, SQLite then PostgreSQL and Redis"; \
+		$(MAKE) --no-print-directory fuzz-run || failed="$$failed fuzz"; \
 	fi;; esac; \
 	if [ -n "$$failed" ]; then echo "== tests FAILED on:$$failed"; exit 1; fi; \
 	echo "== tests passed on: $$dbs"
@@ -95,6 +108,17 @@ concurrency-run:
 	@CROWDNEST_TEST_DATABASE_URL='$(PG_URL)' $(PYTEST) -s -m concurrency tests/concurrency \
 		$(PYTEST_ARGS); \
 	$(pytest_status)
+
+# Part of `make test` whenever it tests PostgreSQL (FUZZ=0 leaves it out). The PostgreSQL run
+# recreates PG_URL's schema: the suite's own run recreates it again when it starts.
+fuzz: install-test fuzz-run
+
+fuzz-run:
+	@failed=""; \
+	$(PYTHON) tests/fuzz/run.py sqlite --examples $(FUZZ_EXAMPLES) || failed="$$failed sqlite"; \
+	$(PYTHON) tests/fuzz/run.py postgresql --examples $(FUZZ_EXAMPLES) \
+		--database-url '$(PG_URL)' --redis-url '$(FUZZ_REDIS_URL)' || failed="$$failed postgresql"; \
+	if [ -n "$$failed" ]; then echo "fuzz FAILED on:$$failed"; exit 1; fi
 
 # Headless Chromium drives the app (waitress on a free port, SQLite): register, create a
 # project, import a CSV, write a presenter, contribute. One screenshot per step in SCREENSHOTS.

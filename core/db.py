@@ -31,6 +31,17 @@ NAMING_CONVENTION = {
 JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
+def json_loads(value):
+    """A stored JSON document; a bare number comes back as one from SQLite, already decoded.
+
+    SQLite gives a column declared JSON numeric affinity: the text `5` is stored as the
+    integer 5, which orjson.loads refuses (every list holding that row would fail).
+    """
+    if isinstance(value, int | float):
+        return value
+    return orjson.loads(value)
+
+
 def utcnow() -> str:
     """PYBOSSA's timestamp format: ISO 8601, UTC, microseconds, no offset."""
     return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
@@ -88,7 +99,7 @@ def get_engine(
     """
     options = {
         "json_serializer": lambda obj: orjson.dumps(obj).decode(),
-        "json_deserializer": orjson.loads,
+        "json_deserializer": json_loads,
         # An error's message (logged) never shows bound parameters: they hold api keys,
         # password hashes and e-mail addresses.
         "hide_parameters": True,

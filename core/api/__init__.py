@@ -9,6 +9,7 @@ def includeme(config):
     config.commit()
     config.add_renderer("cornicejson", OrjsonRenderer())
     config.scan("core.api")
+    config.include("core.openapi")
     config.add_route("api_root", "/api")
     config.add_view(
         lambda request: request.response.__class__(
