@@ -16,7 +16,7 @@ from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
 
 from core import schemas as body_schemas
 from core.errors import STATUS_BY_CLASS
-from core.serializers import PROJECT_PRIVATE, internal_columns
+from core.serializers import internal_columns, readable
 
 OPENAPI_VERSION = "3.1.0"
 DOCUMENT_PATH = "/api/openapi.json"
@@ -170,17 +170,14 @@ def object_schema(model) -> dict:
     }
 
 
-def private_filters(model) -> set:
-    """Columns nobody but owners and admins may filter or order on (decision 17)."""
-    from core.api.user import ADMIN_FILTERS
-    from core.models import Project, User
-
-    return {User: ADMIN_FILTERS, Project: PROJECT_PRIVATE}.get(model, set())
+# What an anonymous caller may read does not depend on the public info keys' settings.
+NO_PUBLIC_INFO = {"project.info_public_fields": (), "user.info_public_fields": ()}
 
 
 def public_columns(model) -> list:
-    hidden = internal_columns(model) | private_filters(model)
-    return [column for column in model.__table__.columns if column.key not in hidden]
+    """The columns anyone may filter and order on (decision 17: core.serializers.readable)."""
+    shown = readable(model, NO_PUBLIC_INFO, privileged=False).columns
+    return [column for column in model.__table__.columns if column.key in shown]
 
 
 def query(name: str, schema: dict, description: str) -> dict:
