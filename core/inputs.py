@@ -12,6 +12,10 @@ from core.errors import DomainError
 # Every id and integer column is a PostgreSQL INTEGER: anything outside names no row, and
 # no offset needs more.
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+# What a JSON column holds: its serializer, orjson, writes 64-bit integers only, and documents
+# nested no deeper than this.
+JSON_INT_MIN, JSON_INT_MAX = -(2**63), 2**64 - 1
+JSON_MAX_DEPTH = 254
 # PostgreSQL refuses NUL in text; neither database nor UTF-8 can hold a lone surrogate.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -45,14 +49,21 @@ def check_text(text: str, name: str) -> str:
     return text
 
 
+def json_storable(number: int) -> bool:
+    """True when a JSON column can hold the integer `number`."""
+    return JSON_INT_MIN <= number <= JSON_INT_MAX
+
+
 def check_document(document, max_depth: int, name: str = "body"):
-    """`document` when no deeper than max_depth and every key and string storable."""
+    """`document` when no deeper than max_depth and every key, string and integer storable."""
     pending = [(document, 1)]
     while pending:
         value, depth = pending.pop()
         if isinstance(value, str):
             check_text(value, name)
             continue
+        if isinstance(value, int) and not json_storable(value):
+            raise DomainError("DataError", f"{name}: integer out of range: {value}")
         if not isinstance(value, (dict, list)):
             continue
         if depth > max_depth:

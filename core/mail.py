@@ -8,12 +8,16 @@ Messages leave only after the request's transaction commits (`request.after_comm
 failed request never mails anyone; a failure to send is logged, never raised.
 """
 
+import logging
+
 from pyramid.renderers import render
 from pyramid_mailer.interfaces import IMailer
 from pyramid_mailer.mailer import DebugMailer, DummyMailer, Mailer
 from pyramid_mailer.message import Message
 
 MAILERS = ("smtp", "debug", "dummy")
+
+log = logging.getLogger(__name__)
 
 
 def build_mailer(settings: dict):
@@ -46,14 +50,29 @@ def send_mail(request, recipient: str, subject: str, template: str, values: dict
     request.after_commit(get_mailer(request).send_immediately, message)
 
 
+def mail_link(request, route_name: str, **kw) -> str:
+    """The absolute address of a route for a mail: on `site.url` when it is set, never on a
+    Host header a client chose (a reset link on the attacker's host hands them the account)."""
+    site = request.registry.settings["site.url"].rstrip("/")
+    if not site:
+        return request.route_url(route_name, **kw)
+    return site + request.route_path(route_name, **kw)
+
+
 def includeme(config):
-    config.registry.registerUtility(build_mailer(config.get_settings()), IMailer)
+    settings = config.get_settings()
+    config.registry.registerUtility(build_mailer(settings), IMailer)
+    if settings["environment"] == "production" and not settings["site.url"]:
+        log.warning(
+            "site.url (CROWDNEST_SITE_URL) is not set: links in mails are built on each"
+            " request's Host header, which a client chooses; set it to the public address"
+        )
 
 
 def mail_new_owners(request, project, users) -> None:
     """Tell each user just made a co-owner of `project`, once the request commits (decision 23)."""
     by = request.user.name if request.user is not None else request.registry.settings["brand"]
-    url = request.route_url("project_info", short_name=project.short_name)
+    url = mail_link(request, "project_info", short_name=project.short_name)
     for user in users:
         text = (
             f"Hello {user.fullname},\n\n{by} made you a co-owner of the project {project.name}:"

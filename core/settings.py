@@ -152,6 +152,10 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "help.cookies_policy": ("", _asstr),
     "help.terms_of_use": ("", _asstr),
     "disable_task_presenter": (False, _asbool),
+    # The site's public address (https://crowdnest.example.org): links in mails (password reset,
+    # e-mail confirmation, co-owners) are built on it; empty: on the request's Host header,
+    # which a client chooses (development only; production warns at start).
+    "site.url": ("", _asstr),
     # Where presenter frames are served from (e.g. https://presenter.example.org, the same app
     # under another name); empty: this site, each frame still sandboxed with an opaque origin.
     "presenter.origin": ("", _asstr),

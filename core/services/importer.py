@@ -29,6 +29,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from core import outbound
 from core.db import utcnow
+from core.errors import DomainError
+from core.inputs import JSON_MAX_DEPTH, check_document
 from core.jobs import database
 from core.models import Project, Task
 from core.models.task import info_text, text_digest
@@ -191,10 +193,12 @@ def import_tasks(
         batch: dict[bytes, dict] = {}
         for number, record in enumerate(records, start=1):
             values = _task_values(record, number)
+            try:
+                # What the database stores: no NUL, no lone surrogate, 64-bit integers.
+                check_document(values["info"], JSON_MAX_DEPTH, f"Record {number}")
+            except DomainError as error:
+                raise ImporterError(error.message) from None
             text = info_text(values["info"])
-            # PostgreSQL's JSONB cannot store NUL characters.
-            if "\\u0000" in text:
-                raise ImporterError(f"Record {number}: NUL characters are not allowed.")
             digest = text_digest(text)
             if digest in batch:
                 report.skipped += 1

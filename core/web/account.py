@@ -15,7 +15,7 @@ from pyramid.view import view_config
 from sqlalchemy.exc import IntegrityError
 
 from core.credentials import limit_attempt
-from core.mail import send_mail
+from core.mail import mail_link, send_mail
 from core.models import User
 from core.passwords import verify_password
 from core.schemas.user import (
@@ -129,7 +129,7 @@ def send_confirmation(request, user: User, email: str) -> None:
     """Mail `email` a link proving it belongs to `user`; it becomes the address once followed."""
     settings = request.registry.settings
     token = make_link_token(settings["session.secret"], "confirm", user, {"e": email})
-    url = request.route_url("account_confirmation", _query={"key": token})
+    url = mail_link(request, "account_confirmation", _query={"key": token})
     hours = settings["account.link_expiration"] // 3600
     text = (
         f"Hello {user.fullname},\n\nPlease confirm your e-mail address by following this "

@@ -5,7 +5,7 @@ from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.view import view_config
 
 from core.credentials import limit_attempt
-from core.mail import send_mail
+from core.mail import mail_link, send_mail
 from core.models import User
 from core.services.account import (
     confirm_email,
@@ -68,7 +68,7 @@ def send_reset(request, user: User) -> None:
     """Mail the account a link to choose a new password."""
     settings = _settings(request)
     token = make_link_token(settings["session.secret"], "reset", user)
-    url = request.route_url("account_reset_password", _query={"key": token})
+    url = mail_link(request, "account_reset_password", _query={"key": token})
     hours = settings["account.link_expiration"] // 3600
     text = (
         f"Hello {user.fullname},\n\nTo choose a new password, follow this link (valid {hours} "

@@ -27,7 +27,7 @@ from core.web.account import (
     send_confirmation,
 )
 from core.web.account_password import PasswordForm
-from core.web.forms import Form, checkbox
+from core.web.forms import Form, checkbox, crop_corner
 from core.web.forms import text as text_field
 from core.web.project_access import require_signed_in
 from core.web.render import flash, form_data, redirect, require_csrf
@@ -101,13 +101,8 @@ def upload_schema() -> colander.Schema:
     schema = colander.Schema()
     schema.add(colander.SchemaNode(UploadedFile(), name="avatar", missing=None))
     schema.add(colander.SchemaNode(colander.Integer(), name="id", missing=None))
-    # Crop tools send fractional pixels: Float, then whole pixels when cropping.
     for corner in ("x1", "y1", "x2", "y2"):
-        schema.add(
-            colander.SchemaNode(
-                colander.Float(), name=corner, missing=0, validator=colander.Range(min=0)
-            )
-        )
+        schema.add(crop_corner(corner))
     return schema
 
 

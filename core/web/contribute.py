@@ -28,6 +28,7 @@ from core.web.project_access import (
     owner_summary,
     project_frame,
     project_summary,
+    require_readable,
 )
 from core.web.render import flash, form_data, redirect, require_csrf
 
@@ -75,6 +76,14 @@ def project_page(request, project, tab: str, title: str, template: str) -> dict:
 # -- the presenter page -----------------------------------------------------------------------
 
 
+def readable_project(request):
+    """The project of a contribution page, as its info page lets the caller see it: a draft's
+    record, presenter and tutorial are its owners' (decision 24)."""
+    project = load_project_for(request, "view")
+    require_readable(request, project)
+    return project
+
+
 def _presenter_page(request, project, task: Task | None = None) -> dict:
     if request.user is None and not project.allow_anonymous_contributors:
         return redirect(
@@ -92,8 +101,8 @@ def _presenter_page(request, project, task: Task | None = None) -> dict:
     )
     presenter = (project.info or {}).get("task_presenter")
     owner = request.user is not None and owns_or_admin(request.user, project)
-    # Drafts are tried by their owners; volunteers wait for the publication, which deletes
-    # every draft answer (behavior.md 9.4).
+    # Drafts are tried by their owners; volunteers (given the password of a protected draft)
+    # wait for the publication, which deletes every draft answer (behavior.md 9.4).
     if not presenter:
         state = "no_presenter"
     elif not project.published and not owner:
@@ -117,12 +126,12 @@ def _presenter_page(request, project, task: Task | None = None) -> dict:
 
 @view_config(route_name="contribute_newtask", request_method="GET", renderer="page")
 def newtask_page(request):
-    return _presenter_page(request, load_project_for(request, "view"))
+    return _presenter_page(request, readable_project(request))
 
 
 @view_config(route_name="contribute_task", request_method="GET", renderer="page")
 def task_page(request):
-    project = load_project_for(request, "view")
+    project = readable_project(request)
     task_id = int(request.matchdict["task_id"])
     task = request.dbsession.get(Task, task_id) if task_id <= MAX_ID else None
     if task is None or task.project_id != project.id:
@@ -219,7 +228,7 @@ def presenter_editor(request):
 
 @view_config(route_name="project_tutorial", request_method="GET", renderer="page")
 def tutorial(request):
-    project = load_project_for(request, "view")
+    project = readable_project(request)
     page = project_page(
         request, project, "contribute", f"Project: {project.name}", "contribute/tutorial.html"
     )

@@ -1,5 +1,7 @@
 """Web forms over colander schemas: submitted values to echo, errors per field, the CSRF token."""
 
+import math
+
 import colander
 from pyramid.csrf import get_csrf_token
 
@@ -39,6 +41,17 @@ def text(name: str, required: str | None = None, validator=None, **kw) -> coland
 
 def checkbox(name: str) -> colander.SchemaNode:
     return colander.SchemaNode(Checkbox(), name=name, missing=False)
+
+
+def crop_corner(name: str) -> colander.SchemaNode:
+    """A coordinate of an image crop, in pixels: crop tools send fractions; 0 when absent."""
+
+    def finite(node, value):
+        # colander's Float takes "nan" and "inf", which no whole pixel count can hold.
+        if not math.isfinite(value) or value < 0:
+            raise colander.Invalid(node, "Must be a number of pixels, 0 or more")
+
+    return colander.SchemaNode(colander.Float(), name=name, missing=0, validator=finite)
 
 
 def forbidden_chars(characters: str, message: str):

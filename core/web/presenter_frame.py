@@ -93,6 +93,10 @@ def content_security_policy(app_origin: str, own_origin: str) -> str:
             "form-action 'none'",
             f"base-uri {app_origin}",
             f"frame-ancestors {app_origin}",
+            # The document sandboxes itself too: opened as a page of its own (a link to its
+            # signed address, or the frame sending the top page to it), the owner's scripts
+            # would otherwise run on the application's origin with the volunteer's cookies.
+            f"sandbox {SANDBOX}",
         )
     )
 

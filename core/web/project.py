@@ -23,7 +23,7 @@ from core.services.permissions import is_admin
 from core.services.uploads import remove as remove_file
 from core.web import add_routes
 from core.web.account import CORRECT_ERRORS, safe_next
-from core.web.forms import Form, checkbox, text
+from core.web.forms import Form, checkbox, crop_corner, text
 from core.web.project_access import (
     find_project,
     load_project_for,
@@ -141,13 +141,8 @@ def upload_schema() -> colander.Schema:
     schema = colander.Schema()
     schema.add(colander.SchemaNode(colander.Integer(), name="id", missing=None))
     schema.add(text("avatar"))
-    # Crop tools send fractional pixels.
     for name in CROP_FIELDS:
-        schema.add(
-            colander.SchemaNode(
-                colander.Float(), name=name, missing=0, validator=colander.Range(0)
-            )
-        )
+        schema.add(crop_corner(name))
     return schema
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 
 from core.hookspecs import hookimpl
+from core.inputs import json_storable
 from core.services.importer import ImporterError, ImportField, open_source
 
 INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
@@ -24,8 +25,10 @@ MALFORMED = "The file you uploaded is a malformed CSV."
 
 def cell_value(text: str):
     """A cell as decision 13 reads it: integers and decimals as numbers, the rest as text."""
-    if INTEGER.fullmatch(text):
-        return int(text)
+    # A whole number too large for a JSON column keeps its text (20 characters hold any
+    # that fits, and int() refuses thousands of digits).
+    if INTEGER.fullmatch(text) and len(text) <= 20 and json_storable(number := int(text)):
+        return number
     if DECIMAL.fullmatch(text):
         return float(text)
     return text

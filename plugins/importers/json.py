@@ -21,6 +21,8 @@ def parse_json(stream) -> Iterator[dict]:
         raise ImporterError("The file is not UTF-8 text.") from None
     except ValueError as error:
         raise ImporterError(f"The file is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ImporterError("The file is not valid JSON: it is nested too deeply.") from None
     finally:
         stream.close()
     if not isinstance(data, list):
