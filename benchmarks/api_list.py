@@ -187,6 +187,7 @@ def start_gunicorn(
         # production.ini refuses default or short secrets (decision 18).
         "CROWDNEST_SESSION_SECRET": "benchmark-session-secret-of-32-bytes-or-more",
         "CROWDNEST_IP_PSEUDONYM_KEY": "benchmark-ip-pseudonym-key-of-32-bytes-or-more",
+        "CROWDNEST_SITE_URL": "http://127.0.0.1",
     }
     command = [
         sys.executable,

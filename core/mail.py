@@ -8,16 +8,12 @@ Messages leave only after the request's transaction commits (`request.after_comm
 failed request never mails anyone; a failure to send is logged, never raised.
 """
 
-import logging
-
 from pyramid.renderers import render
 from pyramid_mailer.interfaces import IMailer
 from pyramid_mailer.mailer import DebugMailer, DummyMailer, Mailer
 from pyramid_mailer.message import Message
 
 MAILERS = ("smtp", "debug", "dummy")
-
-log = logging.getLogger(__name__)
 
 
 def build_mailer(settings: dict):
@@ -62,11 +58,6 @@ def mail_link(request, route_name: str, **kw) -> str:
 def includeme(config):
     settings = config.get_settings()
     config.registry.registerUtility(build_mailer(settings), IMailer)
-    if settings["environment"] == "production" and not settings["site.url"]:
-        log.warning(
-            "site.url (CROWDNEST_SITE_URL) is not set: links in mails are built on each"
-            " request's Host header, which a client chooses; set it to the public address"
-        )
 
 
 def mail_new_owners(request, project, users) -> None:

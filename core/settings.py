@@ -229,7 +229,8 @@ def weak_secrets(settings: Mapping[str, Any]) -> list[str]:
 
 
 def check_secrets(settings: Mapping[str, Any]) -> None:
-    """In production, refuse to start with a default or short secret, naming each one."""
+    """In production, refuse to start with a default or short secret, naming each one, or
+    without `site.url` (mailed links would be built on the Host header a client chooses)."""
     if settings["environment"] != "production":
         return
     weak = weak_secrets(settings)
@@ -239,6 +240,12 @@ def check_secrets(settings: Mapping[str, Any]) -> None:
             f"production refuses default or short secrets: set {names} to random values of at"
             f" least {MIN_SECRET_BYTES} bytes, e.g. python -c 'import secrets;"
             " print(secrets.token_hex(32))'"
+        )
+    if not settings["site.url"]:
+        raise InsecureSettings(
+            f"production needs site.url ({env_key('site.url')}), the public address links in"
+            " mails are built on (e.g. https://crowdnest.example.org): without it a password"
+            " reset link would point at whatever Host header the requester sent"
         )
 
 

@@ -126,6 +126,7 @@ def server(concurrency_db_url, concurrency_redis, tmp_path_factory):
         # production.ini refuses default or short secrets (decision 18).
         "CROWDNEST_SESSION_SECRET": "concurrency-test-session-secret-of-32-bytes-or-more",
         "CROWDNEST_IP_PSEUDONYM_KEY": "concurrency-test-ip-pseudonym-key-of-32-bytes-or-more",
+        "CROWDNEST_SITE_URL": "http://127.0.0.1",
     }
     log_path = str(tmp_path_factory.mktemp("gunicorn") / "gunicorn.log")
     gunicorn = Gunicorn(overrides, WORKERS, log_path)

@@ -90,6 +90,7 @@ def fault_server(concurrency_db_url, fault_redis, tmp_path_factory):
         "CROWDNEST_RATELIMIT_LIMIT": "100000000",
         "CROWDNEST_SESSION_SECRET": "fault-test-secret-of-at-least-32-bytes!",
         "CROWDNEST_IP_PSEUDONYM_KEY": "fault-test-pseudonym-key-of-32-bytes-at-least",
+        "CROWDNEST_SITE_URL": "http://127.0.0.1",
         "CROWDNEST_REDIS_PAUSE": "1",
     }
     log_path = str(tmp_path_factory.mktemp("gunicorn-faults") / "gunicorn.log")

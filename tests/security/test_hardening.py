@@ -41,6 +41,7 @@ def no_secret_env(monkeypatch):
         "CROWDNEST_SESSION_SECRET",
         "CROWDNEST_IP_PSEUDONYM_KEY",
         "CROWDNEST_ENVIRONMENT",
+        "CROWDNEST_SITE_URL",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -74,11 +75,24 @@ def test_production_names_each_weak_secret(no_secret_env, secrets, named):
 
 def test_production_ini_refuses_until_the_secrets_are_set():
     settings = get_appsettings(os.path.join(HERE, "production.ini"), name="main")
-    given = {"CROWDNEST_SESSION_SECRET": STRONG, "CROWDNEST_IP_PSEUDONYM_KEY": STRONG[::-1]}
+    given = {
+        "CROWDNEST_SESSION_SECRET": STRONG,
+        "CROWDNEST_IP_PSEUDONYM_KEY": STRONG[::-1],
+        "CROWDNEST_SITE_URL": "https://crowdnest.example.org",
+    }
 
     with pytest.raises(InsecureSettings):
         check_secrets(load_settings(settings, environ={}, here=HERE))
     check_secrets(load_settings(settings, environ=given, here=HERE))
+
+
+def test_production_refuses_to_start_without_site_url(no_secret_env):
+    secrets = {"session.secret": STRONG, "ip.pseudonym_key": STRONG[::-1]}
+
+    with pytest.raises(InsecureSettings) as refused:
+        main({"here": HERE}, environment="production", **secrets)
+
+    assert "site.url" in str(refused.value)
 
 
 def test_development_ini_and_tests_start_with_their_secrets(app):
