@@ -190,6 +190,9 @@ def get_session_factory(engine):
 def includeme(config):
     """Expose request.dbsession, joined to request.tm; tests may swap the factory."""
     settings = config.get_settings()
+    # pyramid_tm would otherwise resolve the caller (a database read) before the transaction
+    # begins, outside the error views: a lost connection there escaped as the server's bare 500.
+    settings["tm.annotate_user"] = False
     config.include("pyramid_tm")
     config.include("pyramid_retry")
     engine = get_engine(settings)
