@@ -10,7 +10,6 @@ itself. (c) A worker killed: test_volunteers.py::test_a_crowd_survives_a_killed_
 """
 
 import shutil
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -21,8 +20,9 @@ import redis
 from sqlalchemy.engine import make_url
 
 from tests.concurrency import test_volunteers
-from tests.concurrency.crowd import Crowd, Gunicorn, free_port
+from tests.concurrency.crowd import Crowd, Gunicorn
 from tests.concurrency.test_volunteers import stored
+from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.concurrency
 
@@ -42,34 +42,6 @@ def seed_project(engine, short_name: str, scheduler: str) -> int:
         return test_volunteers.seed_project(engine, short_name, scheduler)
     finally:
         sizes[scheduler] = kept
-
-
-class RedisServer:
-    """redis-server on a free port, no persistence: killed, it comes back empty."""
-
-    def __init__(self):
-        self.port, self.process = free_port(), None
-
-    @property
-    def url(self) -> str:
-        return f"redis://localhost:{self.port}/0"
-
-    def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture(scope="module")

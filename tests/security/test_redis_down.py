@@ -9,8 +9,6 @@ without it), started again (used again, without a restart of the application).
 
 import logging
 import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -21,6 +19,7 @@ from core import redis as core_redis
 from core.models import Task, TaskRequest, TaskRun
 from tests.factories import ProjectFactory, TaskFactory
 from tests.functional.web.conftest import make_user, sign_in
+from tests.redis_server import RedisServer
 
 # Nothing listens there (ports 6390-6399 are this test's; 6399 is never started).
 DEAD_REDIS = "redis://localhost:6399/0"
@@ -177,44 +176,11 @@ def test_the_log_says_it_once_per_interval(monkeypatch, caplog):
 # -- with a Redis server of the test's own, killed and started again -----------------------------
 
 
-def _free_port() -> int:
-    for port in range(6390, 6399):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    pytest.skip("no free port in 6390-6398 for a Redis server")
-
-
-class RedisServer:
-    """redis-server on a port of ours, no persistence: a restart comes back empty."""
-
-    def __init__(self, port: int):
-        self.port, self.process = port, None
-
-    def start(self) -> None:
-        command = ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
 @pytest.fixture
 def own_redis():
     if shutil.which("redis-server") is None:
         pytest.skip("no redis-server")
-    server = RedisServer(_free_port())
+    server = RedisServer()
     server.start()
     yield server
     server.kill()
@@ -222,7 +188,7 @@ def own_redis():
 
 def test_redis_killed_then_back_is_used_again_without_a_restart(make_app, db, own_redis, caplog):
     caplog.set_level(logging.INFO)
-    url = f"redis://localhost:{own_redis.port}/0"
+    url = own_redis.url
     core_redis._breakers.pop(url, None)
     app = make_app(**_settings(url, redis__pause="0.2"))
     client = redis.Redis(port=own_redis.port)
