@@ -184,12 +184,29 @@ def redis_unreachable_view(error, request):
     return unavailable_response(request)
 
 
+# SQLSTATE classes of a server that cannot be reached or is going away: connection exceptions
+# (08), the server shutting down or starting up (57P01-57P03).
+UNREACHABLE_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def database_unreachable(error: DBAPIError) -> bool:
+    """A lost connection, or none to be had (a server restarting refuses new ones)."""
+    if error.connection_invalidated:
+        return True
+    state = getattr(error.orig, "sqlstate", "") or ""
+    if state.startswith(UNREACHABLE_STATES):
+        return True
+    # A connection that never opened has no SQLSTATE (refused, timed out, reset).
+    never_opened = error.statement is None and not state
+    return never_opened and type(error.orig).__name__ == "OperationalError"
+
+
 @exception_view_config(DBAPIError)
 def database_error_view(error, request):
-    """A lost database connection (a restarted server, a terminated session): 503, one log
-    line without the statement's parameters; the pool replaces its connections (core.db).
-    Any other database error is unexpected."""
-    if not error.connection_invalidated:
+    """A lost database connection or none to be had (a restarted server, a terminated session):
+    503, one log line without the statement's parameters; the pool replaces its connections
+    (core.db). Any other database error is unexpected."""
+    if not database_unreachable(error):
         return unexpected_error_view(error, request)
     log.error(
         "database connection lost on %s %s: %s",

@@ -9,7 +9,10 @@ PostgreSQL restart does to the pools): errors at most briefly (503, never 500), 
 itself. (c) A worker killed: test_volunteers.py::test_a_crowd_survives_a_killed_worker.
 """
 
+import os
+import shlex
 import shutil
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -265,5 +268,41 @@ def test_database_sessions_terminated_mid_run(
     print(f"\nsessions terminated: {figures}; statuses by phase: {phases}")
     problems = _problems(concurrency_engine, project_id, crowd)
     assert not problems, "\n".join(problems)
+    after = phases.get("after", {})
+    assert not [k for k in after if not k.endswith(" 200")], f"still failing: {after}"
+
+
+# The command that restarts the PostgreSQL server (.ci/run sets it: `pg_ctlcluster 15 main
+# restart`); without it the test is skipped, so that `make test` never restarts a developer's
+# server unasked.
+PG_RESTART = os.environ.get("CROWDNEST_TEST_PG_RESTART", "")
+
+
+@pytest.mark.skipif(not PG_RESTART, reason="CROWDNEST_TEST_PG_RESTART is not set")
+def test_postgresql_restarted_mid_run(fault_server, fault_redis, volunteers, concurrency_engine):
+    if fault_redis.process is None or fault_redis.process.poll() is not None:
+        fault_redis.start()
+    project_id = seed_project(concurrency_engine, "fault-restart", "default")
+    figures = {}
+
+    def fault(crowd):
+        _wait_for_answers(crowd, 10)
+        crowd.phase, began = "restart", time.monotonic()
+        subprocess.run(shlex.split(PG_RESTART), check=True, capture_output=True)
+        figures["restart took (s)"] = round(time.monotonic() - began, 2)
+        acked = len(crowd.tally.acknowledged)
+        while len(crowd.tally.acknowledged) == acked and time.monotonic() < crowd.deadline:
+            time.sleep(0.01)
+        figures["first answer after (s)"] = round(time.monotonic() - began, 2)
+        time.sleep(2)
+        crowd.phase = "after"
+
+    crowd = _run(fault_server, volunteers, project_id, fault)
+    concurrency_engine.dispose()  # its own pool lost its sessions too
+
+    phases = {phase: dict(counts) for phase, counts in crowd.by_phase.items()}
+    print(f"\nPostgreSQL restarted: {figures}; statuses by phase: {phases}")
+    problems = _problems(concurrency_engine, project_id, crowd)
+    assert not problems, "\n".join(problems) + "\n" + fault_server.log_tail()
     after = phases.get("after", {})
     assert not [k for k in after if not k.endswith(" 200")], f"still failing: {after}"
