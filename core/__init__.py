@@ -3,12 +3,21 @@
 from pyramid.config import Configurator
 
 from core import apicache, delivery, inbound
+from core.plugins import MissingExtra
 from core.settings import load_settings
 
 
 def main(global_config, **settings):
     """Build the WSGI application; this function is a table of contents."""
     settings = load_settings(settings, here=global_config.get("here", "."))
+    try:
+        return _build(settings)
+    except MissingExtra as refusal:
+        # One line naming what to install, not a traceback (pserve, gunicorn's preloading master).
+        raise SystemExit(f"crowdnest cannot start: {refusal}") from None
+
+
+def _build(settings):
     with Configurator(settings=settings) as config:
         # Production refuses default or short secrets (decision 18).
         config.include("core.settings")

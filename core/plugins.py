@@ -14,6 +14,23 @@ class PluginError(RuntimeError):
     """A plugin named in the settings cannot be loaded."""
 
 
+class MissingExtra(PluginError):
+    """Something switched on needs a package this installation lacks (core.main exits on it with
+    its one-line message)."""
+
+
+# The extras of setup.py that install a module something switched on may need.
+EXTRAS = {"ldap3": "ldap"}
+
+
+def missing_extra(switch: str, error: ModuleNotFoundError) -> MissingExtra:
+    """The one-line refusal for `switch` (a setting), naming what to install."""
+    module = (error.name or "").partition(".")[0]
+    extra = EXTRAS.get(module)
+    remedy = f"pip install 'crowdnest[{extra}]'" if extra else f"pip install {module}"
+    return MissingExtra(f"{switch} needs the Python package {module!r}, not installed: {remedy}")
+
+
 def installed_plugins() -> dict[str, dict[str, object]]:
     """{kind: {name: entry point}} of every installed plugin, enabled or not."""
     found: dict[str, dict[str, object]] = {}
@@ -39,7 +56,11 @@ def get_plugin_manager(settings) -> pluggy.PluginManager:
                 raise PluginError(
                     f"plugins.{kind} names {name!r}, which is not installed (installed: {known})"
                 )
-            manager.register(entry_point.load(), name=f"{kind}.{name}")
+            try:
+                plugin = entry_point.load()
+            except ModuleNotFoundError as error:
+                raise missing_extra(f"plugins.{kind} = {name}", error) from error
+            manager.register(plugin, name=f"{kind}.{name}")
     manager.check_pending()
     return manager
 

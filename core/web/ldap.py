@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from core.credentials import limit_attempt
 from core.models import User
+from core.plugins import missing_extra
 from core.web import add_routes
 from core.web.account import safe_next, sign_in
 from core.web.forms import Form
@@ -152,7 +153,10 @@ def ldap_signin(request):
 def includeme(config):
     settings = config.get_settings()
     if settings["ldap.enabled"]:
-        import ldap3
+        try:
+            import ldap3
+        except ModuleNotFoundError as error:
+            raise missing_extra("ldap.enabled = true", error) from error
 
         config.registry["ldap_server"] = ldap3.Server(
             settings["ldap.host"], get_info=ldap3.NONE, connect_timeout=settings["ldap.timeout"]
