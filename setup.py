@@ -27,6 +27,10 @@ requires = [
     "pyramid_mailer>=0.15",
     "rq>=3.0",
     "Authlib>=1.3",
+    # The OAuth sign-in plugins: Authlib's client runs on requests.
+    "requests>=2.31",
+    # Project descriptions and blog posts are Markdown (core/web/markdown.py).
+    "markdown-it-py>=3.0",
 ]
 
 tests_require = [
