@@ -37,6 +37,8 @@ def add_routes(config, routes: dict[str, str]) -> None:
 def includeme(config):
     config.add_jinja2_renderer(".html")
     config.add_jinja2_search_path("core:templates", name=".html")
+    # `|markdown`: the one way templates show owner-written Markdown.
+    config.include("core.web.markdown")
     # Catalogs of core/locale (and i18n.extra_dirs), and the language of each page.
     config.include("core.i18n")
     config.add_static_view("static", "core:static", cache_max_age=3600)
