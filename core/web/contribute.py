@@ -1,4 +1,5 @@
-"""Contributing in the browser: the task presenter page, its editor and the tutorial.
+"""Contributing in the browser: the task presenter page, its editor and the tutorial (shown
+instead of the presenter on a browser's first visit, as PYBOSSA does).
 
 The presenter and the tutorial are HTML written by the project's owners: they run in a
 sandboxed frame of their own (core/web/presenter_frame.py), with jQuery and
@@ -109,6 +110,10 @@ def _presenter_page(request, project, task: Task | None = None) -> dict:
         state = "draft"
     else:
         state = "draft_test" if not project.published else "ready"
+    if state in ("ready", "draft_test"):
+        shown = first_visit_tutorial(request, project)
+        if shown is not None:
+            return shown
     if task is not None and state in ("ready", "draft_test"):
         # A task asked for by id counts as handed out, like newtask's (behavior.md 6.3).
         participant = Participant.of(request)
@@ -226,9 +231,7 @@ def presenter_editor(request):
 # -- the tutorial ---------------------------------------------------------------------------------
 
 
-@view_config(route_name="project_tutorial", request_method="GET", renderer="page")
-def tutorial(request):
-    project = readable_project(request)
+def _tutorial_page(request, project) -> dict:
     page = project_page(
         request, project, "contribute", f"Project: {project.name}", "contribute/tutorial.html"
     )
@@ -236,6 +239,28 @@ def tutorial(request):
     if page["tutorial"]:
         page["frame"] = frame(request, project, "tutorial", TUTORIAL_OPERATIONS)
     return page
+
+
+def tutorial_cookie(project) -> str:
+    """The cookie that says this browser has been shown the project's tutorial."""
+    return f"{project.short_name}tutorial"
+
+
+def first_visit_tutorial(request, project) -> dict | None:
+    """The tutorial page, on a browser's first visit to a project that has one (as PYBOSSA
+    shows it at the presenter's address), else None; the visit is remembered for the session."""
+    name = tutorial_cookie(project)
+    if not (project.info or {}).get("tutorial") or request.cookies.get(name):
+        return None
+    request.response.set_cookie(
+        name, "seen", path="/", httponly=True, samesite="Lax", secure=request.scheme == "https"
+    )
+    return _tutorial_page(request, project)
+
+
+@view_config(route_name="project_tutorial", request_method="GET", renderer="page")
+def tutorial(request):
+    return _tutorial_page(request, readable_project(request))
 
 
 def includeme(config):

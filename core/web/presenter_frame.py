@@ -44,6 +44,8 @@ SANDBOX = (
 FRAME_LIFETIME = 3600
 # The largest id a database column holds (BIGINT): larger ones name nothing.
 MAX_ID = 2**63 - 1
+# What PYBOSSA tells anonymous volunteers' presenters.
+DEFAULT_LOCALE = "en"
 EXPIRED = "This presenter address has expired or is not valid: reload the page around it."
 
 
@@ -63,7 +65,10 @@ def frame_url(request, project: Project, kind: str, task_id: int | None = None) 
     )
     short_name = quote(project.short_name, safe="")
     path = f"/presenter/{short_name}/" + (f"task/{task_id}" if kind == "task" else kind)
-    query = urlencode({"origin": origin, "expires": expires, "sig": signature})
+    # The volunteer's language, for the #PYBOSSA_USER_LOCALE element classic presenters read.
+    query = urlencode(
+        {"origin": origin, "expires": expires, "sig": signature, "locale": request.locale_name}
+    )
     return f"{settings['presenter.origin'].rstrip('/')}{path}?{query}"
 
 
@@ -129,7 +134,8 @@ def _checked(request, kind: str, project: Project, task_id: int) -> str | None:
 @view_config(route_name="presenter_frame", request_method="GET")
 @view_config(route_name="presenter_frame_task", request_method="GET")
 def presenter_frame(request):
-    """The owner's HTML after jQuery and pybossa.js, as its own document (no session read)."""
+    """The owner's HTML after jQuery, Bootstrap and pybossa.js, as its own document (no
+    session read)."""
     kind = request.matchdict.get("kind", "task")
     db = request.dbsession
     short_name = request.matchdict["short_name"]
@@ -145,9 +151,13 @@ def presenter_frame(request):
     if app_origin is None:
         return _refused(403, EXPIRED)
     html = (project.info or {}).get(KINDS[kind]) or ""
+    # Not signed: any offered language name is harmless, anything else reads as English.
+    locale = request.GET.get("locale", "")
+    if locale not in request.registry.settings["account.locales"]:
+        locale = DEFAULT_LOCALE
     body = render(
         "contribute/frame.html",
-        {"app": app_origin, "html": html, "title": project.name, "kind": kind},
+        {"app": app_origin, "html": html, "title": project.name, "kind": kind, "locale": locale},
         request=request,
     )
     response = Response(body, content_type="text/html", charset="utf-8")

@@ -29,9 +29,12 @@ def csp(response) -> dict[str, str]:
 
 
 @pytest.fixture
-def project(db):
+def project(db, app):
     info = {"task_presenter": PRESENTER, "tutorial": "<p id='tutorial'>Read me</p>"}
-    return ProjectFactory(owner=make_user(), info=info)
+    project = ProjectFactory(owner=make_user(), info=info)
+    # The tutorial has been seen: the presenter pages show the presenter, not the tutorial.
+    app.set_cookie(f"{project.short_name}tutorial", "seen")
+    return project
 
 
 def test_the_presenter_runs_only_in_a_sandboxed_frame_without_same_origin(app, project):
