@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -94,9 +95,9 @@ class LiveServer:
         self.app.registry["db_engine"].dispose()
 
 
-@pytest.fixture(scope="session")
-def live_server():
-    """development.ini's application on a fresh SQLite database and upload folder."""
+@contextmanager
+def served_application():
+    """development.ini's application on a fresh SQLite database and upload folder, served."""
     folder = tempfile.mkdtemp(prefix="crowdnest-browser-")
     url = f"sqlite:///{folder}/crowdnest.sqlite"
     upgrade(url)
@@ -112,9 +113,18 @@ def live_server():
         }
     )
     server = LiveServer(main(settings.global_conf, **settings)).start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """The server the browser tests share (its first registered account is the admin)."""
+    with served_application() as server:
+        yield server
 
 
 def _chromium_missing() -> str | None:
@@ -135,12 +145,14 @@ def new_browser(tmp_path):
 
     drivers = []
 
-    def start():
+    def start(*flags):
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
-        for flag in CHROMIUM_FLAGS:
+        for flag in (*CHROMIUM_FLAGS, *flags):
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={tmp_path / f'profile-{len(drivers)}'}")
+        # Every console message, of the page and its frames: driver.get_log("browser").
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
         driver.set_page_load_timeout(30)
         drivers.append(driver)
