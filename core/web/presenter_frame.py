@@ -6,7 +6,8 @@ decision 15). The page around it embeds this document in an iframe whose `sandbo
 cookies, and its own requests are cross-origin (anonymous). The page signs the frame's address
 (kind, project, task, the application's origin, an expiry); this route reads no session and
 writes none, so it answers the same from `presenter.origin`, where no session cookie reaches it,
-and its document holds nothing derived from the volunteer.
+and its document holds nothing derived from the volunteer but their language (the
+`#PYBOSSA_USER_LOCALE` element classic presenters read, passed in the address).
 """
 
 import hashlib
