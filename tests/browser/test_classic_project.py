@@ -121,9 +121,14 @@ def test_a_classic_project_deployed_with_pbs_runs_without_a_console_error(
     volunteer.register("Vera Volunteer", "vera")
     volunteer.go("/project/birds/newtask")
     assert volunteer.find("#tutorial")
-    in_frame(volunteer, "#tutorial-modal .modal-dialog")
+    dialog_height = in_frame(volunteer, "#tutorial-modal .modal-dialog").size["height"]
     assert volunteer.find("#i18n_step1").text == "Look at the picture."
+    # The frame grows to show the whole modal (it is out of the document's flow).
+    volunteer.driver.switch_to.default_content()
+    frame = volunteer.find("#presenter-frame")
+    volunteer.wait(lambda driver: frame.size["height"] >= dialog_height > 100)
     volunteer.shot("classic-tutorial")
+    volunteer.enter_presenter()
     volunteer.press("#next-step")
     volunteer.wait(lambda driver: _displayed(driver, "#step-2"))
     volunteer.press("#start-contributing")
