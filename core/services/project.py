@@ -197,6 +197,13 @@ def remove_coowner(project: Project, user: User) -> bool:
     return True
 
 
+def transfer_ownership(project: Project, user: User) -> None:
+    """Make `user` the primary owner; the co-owners are dropped with the old owner, as PYBOSSA
+    does: the new owner chooses their own."""
+    project.owner_id = user.id
+    project.set_owners([])
+
+
 def contrib_button(
     db, project: Project, figures: ProjectStats | None, user, presenter_disabled: bool
 ) -> str:

@@ -19,6 +19,7 @@ PAGE_MODULES = (
     "core.web.project",
     "core.web.project_blog",
     "core.web.project_data",
+    "core.web.project_tasks",
     "core.web.contribute",
     "core.web.presenter_frame",
     "core.web.export",
