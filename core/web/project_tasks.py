@@ -14,6 +14,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import func, select
 
+from core.mail import mail_new_primary_owner
 from core.models import Task, TaskRun, User
 from core.serializers import dictize
 from core.services import auditlog
@@ -274,6 +275,8 @@ def transfer_ownership(request):
     projects.transfer_ownership(project, user)
     auditlog.record_update(db, request, project, before)
     auditlog.record_owners(db, request, project, owners_before)
+    if user.id != owners_before[0]:
+        mail_new_primary_owner(request, project, user)
     return redirect(request, f"/project/{sn}/", OWNER_UPDATED, "info")
 
 

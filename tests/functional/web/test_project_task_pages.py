@@ -2,6 +2,7 @@
 deleting tasks, one task's results.json, transferring ownership, the presenter address."""
 
 import pytest
+from pyramid_mailer.interfaces import IMailer
 from sqlalchemy import func, select
 
 from core.models import Auditlog, Project, ProjectStats, Result, Task, TaskRun
@@ -479,3 +480,37 @@ def test_presenter_is_the_contribution_page(app):
 
     assert presenter["template"] == newtask["template"]
     assert presenter["project"]["id"] == project.id
+
+
+def test_the_new_owner_is_told_by_mail(make_app, project_roles):
+    project, roles = project_roles
+    heir = make_user()
+    app = make_app(mail__mailer="dummy")
+    outbox = app.app.registry.getUtility(IMailer).outbox
+    outbox.clear()
+    sign_in(app, roles["owner"])
+    token = token_for(app, project, "transferownership")
+
+    app.post_json(
+        url(project, "transferownership"),
+        {"email_addr": heir.email_addr},
+        headers={"X-CSRFToken": token},
+    )
+
+    [message] = outbox
+    assert message.recipients == [heir.email_addr]
+    assert f"/project/{project.short_name}/" in message.body
+
+
+def test_lowering_n_answers_through_the_api_gives_the_result_too(app, db):
+    """The rule is one: PUT /api/task completes the task with its result as the page does."""
+    owner = make_user()
+    task = TaskFactory(project=ProjectFactory(owner=owner), n_answers=4)
+    runs = [TaskRunFactory(task=task) for _ in range(2)]
+
+    app.put_json(f"/api/task/{task.id}?api_key={owner.api_key}", {"n_answers": 2})
+
+    fresh(db)
+    assert db.get(Task, task.id).state == "completed"
+    result = db.scalars(select(Result).where(Result.task_id == task.id)).one()
+    assert result.task_run_ids == [run.id for run in runs]
