@@ -514,3 +514,67 @@ def test_lowering_n_answers_through_the_api_gives_the_result_too(app, db):
     assert db.get(Task, task.id).state == "completed"
     result = db.scalars(select(Result).where(Result.task_id == task.id)).one()
     assert result.task_run_ids == [run.id for run in runs]
+
+
+# --- the project report -------------------------------------------------------------------------
+
+REPORT = "projectreport/export"
+
+
+@pytest.mark.parametrize("role", ["owner", "coowner", "admin"])
+def test_the_report_page_offers_the_formats(signed_in, project_roles, role):
+    project, roles = project_roles
+    app = signed_in(roles[role])
+
+    body = app.get(url(project, REPORT), headers=JSON).json
+    page = app.get(url(project, REPORT))
+
+    assert body["template"] == "projects/project_report.html"
+    assert (body["types"], body["formats"]) == (["project"], ["csv", "json"])
+    assert body["project"]["id"] == project.id and "n_tasks" in body
+    assert f"/project/{project.short_name}/{REPORT}?type=project&amp;format=csv" in page.text
+
+
+def test_the_report_in_csv_and_json(signed_in, db):
+    owner = make_user()
+    project = ProjectFactory(owner=owner, name="=HYPERLINK(1)")
+    task = TaskFactory(project=project, n_answers=1)
+    TaskRunFactory(task=task)
+    TaskFactory(project=project)
+    stats_row = db.scalars(select(ProjectStats).where(ProjectStats.project_id == project.id)).one()
+    stats_row.n_tasks, stats_row.n_completed_tasks, stats_row.n_task_runs = 2, 1, 1
+    db.commit()
+    app = signed_in(owner)
+
+    sheet = app.get(url(project, REPORT) + "?type=project&format=csv")
+    data = app.get(url(project, REPORT) + "?type=project&format=json")
+
+    assert sheet.content_type == "text/csv"
+    name = f"{project.short_name}_project_report"
+    assert sheet.headers["Content-Disposition"] == f'attachment; filename="{name}.csv"'
+    header, row = (line.split(",") for line in sheet.text.strip().split("\r\n"))
+    record = dict(zip(header, row, strict=True))
+    assert record["name"] == "'=HYPERLINK(1)"
+    assert (record["n_tasks"], record["n_completed_tasks"], record["owner"]) == (
+        "2",
+        "1",
+        owner.name,
+    )
+    assert data.json["id"] == project.id and data.json["n_task_runs"] == 1
+
+
+def test_the_report_refuses_unknown_types_and_formats(signed_in, project_roles):
+    project, roles = project_roles
+    app = signed_in(roles["owner"])
+
+    app.get(url(project, REPORT) + "?type=tasks&format=csv", status=404)
+    app.get(url(project, REPORT) + "?type=project&format=xlsx", status=415)
+
+
+@pytest.mark.parametrize(("role", "status"), [("anonymous", 302), ("volunteer", 403)])
+def test_the_report_is_for_owners_and_admins(signed_in, project_roles, role, status):
+    project, roles = project_roles
+    app = signed_in(roles[role])
+
+    app.get(url(project, REPORT) + "?type=project&format=csv", status=status)
+    app.get(url(project, REPORT), status=status)
