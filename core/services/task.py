@@ -83,11 +83,16 @@ def set_priority(db, project_id: int, task_ids: list[int], priority: float) -> l
     return []
 
 
+def tasks_without_results(project_id: int):
+    """SELECT the ids of the project's tasks that have no result (of any version)."""
+    with_result = select(Result.task_id).where(Result.project_id == project_id)
+    return select(Task.id).where(Task.project_id == project_id, Task.id.not_in(with_result))
+
+
 def delete_tasks_without_results(db, project_id: int) -> int:
     """Delete the project's tasks that have no result, with their answers; those with a result
     (and their answers) are kept (behavior.md 9.4). Returns how many tasks were deleted."""
-    with_result = select(Result.task_id).where(Result.project_id == project_id)
-    doomed = select(Task.id).where(Task.project_id == project_id, Task.id.not_in(with_result))
+    doomed = tasks_without_results(project_id)
     count = db.scalar(select(func.count()).select_from(doomed.subquery()))
     if count:
         # Subqueries rather than a list of ids: a project may hold 100,000 tasks.

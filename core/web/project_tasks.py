@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from core.mail import mail_new_primary_owner
 from core.models import Task, TaskRun, User
 from core.serializers import dictize
-from core.services import auditlog
+from core.services import auditlog, uploads
 from core.services import project as projects
 from core.services import task as tasks
 from core.services.permissions import is_admin
@@ -218,7 +218,12 @@ def tasks_delete(request):
             request, project, "tasks", "Delete tasks", "projects/tasks/delete.html"
         )
         return {**page, "csrf": get_csrf_token(request)}
-    tasks.delete_tasks_without_results(request.dbsession, project.id)
+    db = request.dbsession
+    doomed = TaskRun.task_id.in_(tasks.tasks_without_results(project.id))
+    files = projects.answer_files(db, project, request.registry.settings["upload.dir"], doomed)
+    tasks.delete_tasks_without_results(db, project.id)
+    for path in files:
+        request.after_commit(uploads.remove, path)
     return redirect(request, _tasks_url(project), TASKS_DELETED, "success")
 
 

@@ -1,6 +1,8 @@
 """The owner's task pages of behavior.md 9.4: task settings, redundancy, priority, scheduler,
 deleting tasks, one task's results.json, transferring ownership, the presenter address."""
 
+import os
+
 import pytest
 from pyramid_mailer.interfaces import IMailer
 from sqlalchemy import func, select
@@ -352,6 +354,30 @@ def test_deleting_tasks_keeps_those_with_results(signed_in, project_roles, db):
     assert list(db.scalars(select(TaskRun.id))) == [done_run.id]
     figures = db.scalars(select(ProjectStats).where(ProjectStats.project_id == project.id)).one()
     assert (figures.n_tasks, figures.n_task_runs, figures.n_completed_tasks) == (1, 1, 1)
+
+
+def test_deleting_tasks_removes_the_files_of_their_answers_only(signed_in, db, app_settings):
+    owner = make_user()
+    project = ProjectFactory(owner=owner)
+    kept_task, gone_task = TaskFactory(project=project, n_answers=1), TaskFactory(project=project)
+    files = {}
+    for name, task in (("kept", kept_task), ("gone", gone_task)):
+        run = TaskRunFactory(task=task)
+        folder = os.path.join(app_settings["upload.dir"], f"user_{run.user_id}")
+        os.makedirs(folder, exist_ok=True)
+        files[name] = os.path.join(folder, f"{name}.txt")
+        with open(files[name], "w") as target:
+            target.write(name)
+        run.info = {"container": f"user_{run.user_id}", "file_name": f"{name}.txt"}
+        if name == "kept":
+            ResultFactory(task=task, task_run_ids=[run.id])
+    db.commit()
+    app = signed_in(owner)
+    token = token_for(app, project, "tasks/delete")
+
+    app.post_json(url(project, "tasks/delete"), {}, headers={"X-CSRFToken": token})
+
+    assert os.path.exists(files["kept"]) and not os.path.exists(files["gone"])
 
 
 def test_deleting_tasks_from_the_html_page(signed_in, project_roles, db):
