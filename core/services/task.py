@@ -49,15 +49,18 @@ def set_redundancy(db, project_id: int, n_answers: int) -> int:
         update(Task)
         .where(Task.project_id == project_id)
         .values(n_answers=n_answers)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session=False)
     )
-    # Only the tasks whose state no longer matches their counts are loaded.
+    # Only the tasks whose state no longer matches their counts are loaded; as the rows are now
+    # (populate_existing), not as this session may have seen them before the UPDATE.
     changing = db.scalars(
-        select(Task).where(
+        select(Task)
+        .where(
             Task.project_id == project_id,
             ((Task.state == "completed") & (Task.n_task_runs < n_answers))
             | ((Task.state != "completed") & (Task.n_task_runs >= n_answers)),
         )
+        .execution_options(populate_existing=True)
     ).all()
     for task in changing:
         rederive_state(db, task)
@@ -78,7 +81,7 @@ def set_priority(db, project_id: int, task_ids: list[int], priority: float) -> l
         update(Task)
         .where(Task.project_id == project_id, Task.id.in_(task_ids))
         .values(priority_0=priority)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session=False)
     )
     return []
 
