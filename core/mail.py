@@ -78,3 +78,17 @@ def mail_new_owners(request, project, users) -> None:
             "projects/mail_coowner.html",
             values,
         )
+
+
+def mail_new_primary_owner(request, project, user) -> None:
+    """Tell the user a project was handed to them, once the request commits (decision 23)."""
+    by = request.user.name if request.user is not None else request.registry.settings["brand"]
+    url = mail_link(request, "project_info", short_name=project.short_name)
+    text = (
+        f"Hello {user.fullname},\n\n{by} made you the owner of the project {project.name}.\n\n"
+        f"{url}\n\nIf you did not expect it, ask the administrators.\n"
+    )
+    values = {"user": user, "by": by, "project": project, "url": url, "text": text}
+    send_mail(
+        request, user.email_addr, "You are now a project owner", "projects/mail_owner.html", values
+    )

@@ -73,6 +73,12 @@ def record_owners(db, request, project: Project, before: list[int]) -> None:
         db.add(_row(request, project, "update", "owners_ids", before, after))
 
 
+def record_value(db, request, project: Project, attribute: str, old, new) -> None:
+    """One "update" row for a change that is not a project column: the tasks' n_answers or
+    priority_0 (old "N/A" when they differed from task to task, as PYBOSSA writes it)."""
+    db.add(_row(request, project, "update", attribute, old, new))
+
+
 def count_for(db, project_id: int) -> int:
     return db.scalar(
         select(func.count()).select_from(Auditlog).where(Auditlog.project_id == project_id)

@@ -110,22 +110,35 @@ def stored_files(db, project: Project, upload_dir: str) -> list[str]:
             paths.append(path)
     admins = set(db.scalars(select(User.id).where(User.admin)))
     for model in (Blogpost, HelpingMaterial, Page, TaskRun):
-        recorded = "user_id" in model.__table__.columns
-        rows = db.execute(
-            select(model.info, model.user_id if recorded else null())
-            .where(model.project_id == project.id)
-            .execution_options(yield_per=1000)
-        )
-        for row_info, user_id in rows:
-            if not recorded:
-                containers = owners
-            else:
-                containers = uploads.uploader_containers(
-                    user_id, user_id in admins, project.owner_id
-                )
-            path = uploads.path_of(upload_dir, row_info, containers)
-            if path:
-                paths.append(path)
+        paths.extend(_files_of(db, model, project, upload_dir, owners, admins))
+    return paths
+
+
+def answer_files(db, project: Project, upload_dir: str, *where) -> list[str]:
+    """Paths of the files the project's answers matching `where` uploaded (to remove once they
+    are deleted)."""
+    owners = {f"user_{owner_id}" for owner_id in project.owners_ids}
+    admins = set(db.scalars(select(User.id).where(User.admin)))
+    return _files_of(db, TaskRun, project, upload_dir, owners, admins, *where)
+
+
+def _files_of(db, model, project, upload_dir, owners, admins, *where) -> list[str]:
+    """The files rows of `model` uploaded, each in the container its uploader's files go to."""
+    recorded = "user_id" in model.__table__.columns
+    rows = db.execute(
+        select(model.info, model.user_id if recorded else null())
+        .where(model.project_id == project.id, *where)
+        .execution_options(yield_per=1000)
+    )
+    paths = []
+    for row_info, user_id in rows:
+        if not recorded:
+            containers = owners
+        else:
+            containers = uploads.uploader_containers(user_id, user_id in admins, project.owner_id)
+        path = uploads.path_of(upload_dir, row_info, containers)
+        if path:
+            paths.append(path)
     return paths
 
 
@@ -195,6 +208,13 @@ def remove_coowner(project: Project, user: User) -> bool:
         return False
     project.set_owners([owner for owner in project.owners_ids if owner != user.id])
     return True
+
+
+def transfer_ownership(project: Project, user: User) -> None:
+    """Make `user` the primary owner; the co-owners are dropped with the old owner, as PYBOSSA
+    does: the new owner chooses their own."""
+    project.owner_id = user.id
+    project.set_owners([])
 
 
 def contrib_button(

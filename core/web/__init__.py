@@ -19,6 +19,8 @@ PAGE_MODULES = (
     "core.web.project",
     "core.web.project_blog",
     "core.web.project_data",
+    "core.web.project_tasks",
+    "core.web.project_report",
     "core.web.contribute",
     "core.web.presenter_frame",
     "core.web.export",
