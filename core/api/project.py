@@ -9,7 +9,7 @@ from core.models import Category, Project, ProjectStats, User
 from core.serializers import dictize
 from core.services import auditlog, export_store
 from core.services.permissions import is_admin
-from core.services.project import RESERVED_SHORT_NAMES
+from core.services.project import RESERVED_SHORT_NAMES, default_category_id
 
 # info keys the server manages: never taken from a client, kept as stored on PUT (decision 3);
 # container/avatar/thumbnail name the project's picture, a file under upload.dir.
@@ -92,10 +92,7 @@ class ProjectResource(Resource):
         if user is not None:
             project.owner_id = user.id
         if "category_id" not in data:
-            first = self.db.scalars(select(Category.id).order_by(Category.id)).first()
-            if first is None:
-                raise DomainError("BadRequest", "category_id does not exist")
-            project.category_id = first
+            project.category_id = default_category_id(self.db)
         project.info = {}
 
     def after_create(self, project):

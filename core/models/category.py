@@ -5,6 +5,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, JSONType, utcnow
 
+# The category a fresh site starts with (alembic 0011), so that a project can be created at once.
+DEFAULT_CATEGORY = {"name": "General", "short_name": "general", "description": "All projects"}
+
 
 class Category(Base):
     __tablename__ = "category"

@@ -1,8 +1,9 @@
 """colander schemas for request bodies, derived from each model's columns.
 
-The types are strict: a string is not an integer, a float with a fraction is not an integer,
-`null` is accepted only where the column is nullable. Unknown keys are refused by the API layer
-before the schema runs (PYBOSSA's 415 TypeError).
+The types are strict: a float with a fraction is not an integer, a boolean is not a number,
+`null` is accepted only where the column is nullable. A numeric string is a number, as PYBOSSA on
+PostgreSQL takes it (`pbs` sends `"n_answers": "2"`); any other string is not.
+Unknown keys are refused by the API layer before the schema runs (PYBOSSA's 415 TypeError).
 """
 
 import re
@@ -30,8 +31,21 @@ class _Strict(colander.SchemaType):
         return self.check(node, cstruct)
 
 
+# What PostgreSQL accepts as the text of an integer and of a float (spaces around allowed).
+INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*")
+FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _number_of(value, pattern, convert):
+    """A numeric string as its number; anything else unchanged (the caller refuses it)."""
+    if isinstance(value, str) and pattern.fullmatch(value):
+        return convert(value)
+    return value
+
+
 class StrictInt(_Strict):
     def check(self, node, value):
+        value = _number_of(value, INTEGER_TEXT, int)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise colander.Invalid(node, f"{value!r} is not an integer")
         if isinstance(value, float) and not value.is_integer():
@@ -43,6 +57,7 @@ class StrictInt(_Strict):
 
 class StrictFloat(_Strict):
     def check(self, node, value):
+        value = _number_of(value, FLOAT_TEXT, float)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise colander.Invalid(node, f"{value!r} is not a number")
         if value != value or value in (float("inf"), float("-inf")):

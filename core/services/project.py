@@ -7,7 +7,7 @@ import html
 import re
 import uuid
 
-from sqlalchemy import delete, exists, null, select, update
+from sqlalchemy import delete, exists, func, null, select, update
 
 from core.models import (
     Blogpost,
@@ -23,6 +23,7 @@ from core.models import (
     Webhook,
     WebhookDelivery,
 )
+from core.models.category import DEFAULT_CATEGORY
 from core.passwords import hash_password
 from core.services import stats, uploads
 
@@ -65,11 +66,16 @@ def default_category_id(db) -> int:
     """The first category; a fresh site gets one so that projects can be created at once."""
     category_id = db.scalar(select(Category.id).order_by(Category.id).limit(1))
     if category_id is None:
-        category = Category(name="General", short_name="general", description="All projects")
+        category = Category(**DEFAULT_CATEGORY)
         db.add(category)
         db.flush()
         category_id = category.id
     return category_id
+
+
+def only_category_left(db) -> bool:
+    """True when at most one category remains: projects need one, so it cannot be deleted."""
+    return db.scalar(select(func.count()).select_from(Category)) <= 1
 
 
 def derive_description(long_description: str | None) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.models import Announcement, Category, Project
+from core.services.project import only_category_left
 from core.services.project_listing import category_dict
 from core.web import add_routes
 from core.web.account import CORRECT_ERRORS
@@ -177,7 +178,7 @@ def delete_category(request):
             "template": "admin/del_category.html",
         }
     require_csrf(request, form_data(request))
-    if db.scalar(select(func.count()).select_from(Category)) <= 1:
+    if only_category_left(db):
         message = (
             "Sorry, it is not possible to delete the only available category. "
             "You can modify it, click the edit button"

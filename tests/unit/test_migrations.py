@@ -14,6 +14,7 @@ from core.migrate import alembic_config
 from core.models import Base, Category, Project, User
 from core.models.task import digest_of
 from core.services.importer import import_tasks
+from core.services.project import create_project
 
 
 def _ignore_fts(obj, name, type_, reflected, compare_to):
@@ -87,7 +88,7 @@ def _project_with_tasks(scratch, infos) -> int:
                 name="owner", fullname="Owner", email_addr="owner@example.org"
             )
         ).inserted_primary_key[0]
-        category = Category(name="General", short_name="general", description="All")
+        category = Category(name="Nature", short_name="nature", description="All")
         db.add(category)
         db.flush()
         project = Project(
@@ -181,3 +182,50 @@ def test_0008_downgrades(scratch_url):
 
     assert "info_digest" not in columns
     assert "info" in columns
+
+
+# --- 0011: a default category on a site that has none --------------------------------------------
+
+
+def _categories(scratch) -> list:
+    with scratch.connect() as connection:
+        return connection.execute(sa.text("SELECT name, short_name FROM category")).all()
+
+
+def test_0011_adds_the_default_category_to_an_empty_site(scratch_url):
+    from alembic import command
+
+    command.upgrade(alembic_config(scratch_url), "head")
+    scratch = get_engine({"sqlalchemy.url": scratch_url})
+    try:
+        categories = _categories(scratch)
+        with get_session_factory(scratch)() as db, db.begin():
+            owner = User(name="owner", fullname="Owner", email_addr="owner@example.org")
+            db.add(owner)
+            db.flush()
+            project = create_project(
+                db, owner, {"name": "B", "short_name": "b", "description": "d"}
+            )
+            first = db.scalar(sa.select(Category.id).order_by(Category.id))
+            in_first = project.category_id == first
+    finally:
+        scratch.dispose()
+
+    assert categories == [("General", "general")]
+    assert in_first
+
+
+def test_0011_leaves_a_site_with_categories_alone(scratch_url):
+    from alembic import command
+
+    command.upgrade(alembic_config(scratch_url), "0010")
+    scratch = get_engine({"sqlalchemy.url": scratch_url})
+    try:
+        with get_session_factory(scratch)() as db, db.begin():
+            db.add(Category(name="Art", short_name="art", description="Paintings"))
+        command.upgrade(alembic_config(scratch_url), "head")
+        categories = _categories(scratch)
+    finally:
+        scratch.dispose()
+
+    assert categories == [("Art", "art")]

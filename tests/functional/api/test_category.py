@@ -39,6 +39,7 @@ def test_only_admin_creates(app, db, role):
 @pytest.mark.parametrize("role", ROLES)
 def test_only_admin_updates_and_deletes(app, db, role):
     category = CategoryFactory(description="old")
+    CategoryFactory()  # the last category stays (test_the_last_category_stays)
     user = caller(role)
     ok = role == "admin"
     denied = 401 if role == "anonymous" else 403
@@ -104,3 +105,20 @@ def test_errors(app, db):
     assert missing["exception_cls"] == duplicate["exception_cls"] == "DBIntegrityError"
     assert app.get("/api/category/999", status=404).json["target"] == "category"
     app.delete("/api/category/999", headers=headers, status=404)
+
+
+def test_the_last_category_stays(app, db):
+    only = CategoryFactory()
+    admin = UserFactory(admin=True)
+
+    body = app.delete(f"/api/category/{only.id}", headers=auth(admin), status=400).json
+
+    assert body == {
+        "action": "DELETE",
+        "status": "failed",
+        "status_code": 400,
+        "target": "category",
+        "exception_cls": "BadRequest",
+        "exception_msg": "The last category cannot be deleted",
+    }
+    assert fresh(db, Category, only.id) is not None

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.models import Project
+from core.models import Category, Project
 from tests.factories import CategoryFactory, ProjectFactory, UserFactory
 from tests.functional.api.roles import ROLES, WRITERS, auth, cast, fresh
 
@@ -280,3 +280,25 @@ def test_stats_flag_adds_project_stats(app, world):
     assert one["stats"]["project_id"] == project.id
     assert listed[0]["stats"]["n_tasks"] == 0
     assert "stats" not in plain
+
+
+def test_without_category_id_a_project_goes_into_the_first_category(app, db):
+    first, _ = CategoryFactory(), CategoryFactory()
+    user = UserFactory()
+
+    body = app.post_json(
+        "/api/project", {"name": "a", "short_name": "a", "description": "d"}, headers=auth(user)
+    ).json
+
+    assert body["category_id"] == first.id
+
+
+def test_on_a_site_without_categories_the_default_one_is_made(app, db):
+    user = UserFactory()
+
+    body = app.post_json(
+        "/api/project", {"name": "a", "short_name": "a", "description": "d"}, headers=auth(user)
+    ).json
+
+    category = db.get(Category, body["category_id"])
+    assert (category.name, category.short_name) == ("General", "general")

@@ -89,6 +89,16 @@ def test_a_fresh_site_gets_a_default_category(signed_in, db):
     assert db.get(Category, project.category_id) is not None
 
 
+def test_without_a_category_the_project_goes_into_the_first(signed_in, db):
+    first, _ = CategoryFactory(), CategoryFactory()
+    app = signed_in(make_user())
+    token = csrf_token(app, NEW)
+
+    app.post_json(NEW, fields(), headers={"X-CSRFToken": token})
+
+    assert db.scalars(select(Project)).one().category_id == first.id
+
+
 def test_create_through_the_html_form(signed_in, db):
     app = signed_in(make_user())
     form = app.get(NEW).forms["new-project-form"]
