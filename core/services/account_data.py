@@ -23,12 +23,14 @@ import zipfile
 
 import orjson
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError
 from core.jobs import database
 from core.mail import send_now
 from core.models import Favorite, Project, ProjectOwner, TaskRun, User
 from core.security import pseudonymise_ip
+from core.services import auditlog
 from core.services.export import csv_cell, neutralise
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ USERS_EXPORT_FIELDS = (
     "consent",
     "restrict",
 )
+PSEUDONYM_ATTEMPTS = 3
 STILL_OWNER = "You still own projects: transfer or delete them first"
 
 
@@ -146,20 +149,38 @@ def check_deletable(db, user: User) -> None:
 def delete_account(db, user: User, pseudonym_key: str) -> int:
     """Delete the account, its answers kept under a fresh pseudonym; the runs re-attributed."""
     check_deletable(db, user)
-    # A random pseudonym of its own: unlinkable to the account, to any address, to other
-    # deleted accounts. The keyed hash keeps the look (and width) of anonymous answers' IPs.
-    pseudonym = pseudonymise_ip(f"deleted:{secrets.token_hex(16)}", pseudonym_key)
-    moved = db.execute(
-        update(TaskRun)
-        .where(TaskRun.user_id == user.id)
-        .values(user_id=None, user_ip=pseudonym)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    moved = _reattribute_runs(db, user, pseudonym_key)
     db.execute(delete(Favorite).where(Favorite.user_id == user.id))
-    db.execute(delete(ProjectOwner).where(ProjectOwner.user_id == user.id))
+    coowned = select(ProjectOwner.project_id).where(ProjectOwner.user_id == user.id)
+    for project in db.scalars(select(Project).where(Project.id.in_(coowned))):
+        before = list(project.owners_ids)
+        project.set_owners([owner for owner in before if owner != user.id])
+        # Every change of owners_ids is audit-logged (decision 23).
+        auditlog.record_owner_deleted(db, project, user, before)
+    db.flush()
     db.delete(user)
     db.flush()
     return moved
+
+
+def _reattribute_runs(db, user: User, pseudonym_key: str) -> int:
+    """Move the account's runs to a random pseudonym, one no anonymous run of theirs holds."""
+    for _attempt in range(PSEUDONYM_ATTEMPTS):
+        # A random pseudonym of its own: unlinkable to the account, to any address, to other
+        # deleted accounts. The keyed hash keeps the look (and width) of anonymous answers' IPs.
+        pseudonym = pseudonymise_ip(f"deleted:{secrets.token_hex(16)}", pseudonym_key)
+        try:
+            with db.begin_nested():
+                return db.execute(
+                    update(TaskRun)
+                    .where(TaskRun.user_id == user.id)
+                    .values(user_id=None, user_ip=pseudonym)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+        except IntegrityError:
+            # An anonymous answer to one of the same tasks has that pseudonym (1 in 2^32).
+            continue
+    raise DomainError("DBIntegrityError", "No free pseudonym for the account's answers")
 
 
 # --- the jobs ----------------------------------------------------------------------------------
@@ -193,7 +214,18 @@ def delete_account_job(settings: dict, user_id: int) -> None:
         if user is None:
             return
         address, fullname = user.email_addr, user.fullname
-        moved = delete_account(db, user, settings["ip.pseudonym_key"])
+        try:
+            moved = delete_account(db, user, settings["ip.pseudonym_key"])
+        except DomainError as error:
+            # Made a project's primary owner since asking: kept, and told why.
+            refused = error.message
+        else:
+            refused = None
+    if refused is not None:
+        log.warning("account %s not deleted: %s", user_id, refused)
+        text = f"Hello {fullname},\n\nYour account could not be deleted: {refused}.\n"
+        send_now(settings, address, "Your account is not deleted", text)
+        return
     log.info("account %s deleted; %s task runs kept anonymously", user_id, moved)
     text = (
         f"Hello {fullname},\n\nYour account on {settings['brand']} is deleted. Your answers "

@@ -10,7 +10,8 @@ import pytest
 from pyramid_mailer.interfaces import IMailer
 from sqlalchemy import func, select
 
-from core.models import Favorite, Project, Result, Task, TaskRun, User
+from core.models import Auditlog, Favorite, Project, Result, Task, TaskRun, User
+from core.services import account_data
 from tests.factories import ProjectFactory, ResultFactory, TaskFactory, TaskRunFactory
 from tests.functional.web.conftest import JSON, PASSWORD, csrf_token, make_user, sign_in
 
@@ -224,6 +225,9 @@ def test_delete_keeps_answers_and_everyone_elses_data(app, db, people):
     assert db.scalar(select(func.count()).select_from(Favorite)) == 0
     project = db.get(Project, people["project"].id)
     assert project.owners_ids == [people["bob"].id]
+    (logged,) = db.scalars(select(Auditlog).where(Auditlog.attribute == "owners_ids"))
+    assert (logged.project_id, logged.user_name) == (project.id, "ada")
+    assert json.loads(logged.new_value) == [people["bob"].id]
     assert db.scalar(select(func.count()).where(TaskRun.user_id == people["cy"].id)) == 1
     assert outbox(app)[-1].recipients == [email]
     assert "deleted" in outbox(app)[-1].body
@@ -285,6 +289,34 @@ def test_admin_deletes_an_account_with_the_admins_password(app, db, people):
     assert not account_exists(db, cy_id)
     # The admin stays signed in.
     assert app.get("/account/profile", headers=JSON).json["user"]["name"] == admin.name
+
+
+def test_deletion_takes_another_pseudonym_on_a_clash(db, people, monkeypatch):
+    """The pseudonym must not be one an anonymous answer to the same task holds (unique)."""
+    ada, task = people["ada"], people["task"]
+    TaskRunFactory(user=None, user_ip="1.2.3.4", task=task)
+    drawn = iter(["1.2.3.4", "5.6.7.8"])
+    monkeypatch.setattr(account_data, "pseudonymise_ip", lambda *_: next(drawn))
+
+    assert account_data.delete_account(db, ada, "key") == 2
+    db.commit()
+
+    assert {
+        run.user_ip for run in db.scalars(select(TaskRun).where(TaskRun.user_id.is_(None)))
+    } == {
+        "1.2.3.4",
+        "5.6.7.8",
+    }
+
+
+def test_deletion_job_keeps_an_account_that_became_a_primary_owner(app, db, people):
+    """Asked, then made a project's owner before the job ran: kept, and told by mail."""
+    bob_id, email = people["bob"].id, people["bob"].email_addr
+
+    account_data.delete_account_job(app.app.registry.settings, bob_id)
+
+    assert account_exists(db, bob_id)
+    assert outbox(app)[-1].recipients == [email] and "could not" in outbox(app)[-1].body
 
 
 # --- /admin/users/export ------------------------------------------------------------------------
