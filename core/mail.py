@@ -8,10 +8,14 @@ Messages leave only after the request's transaction commits (`request.after_comm
 failed request never mails anyone; a failure to send is logged, never raised.
 """
 
+import logging
+
 from pyramid.renderers import render
 from pyramid_mailer.interfaces import IMailer
 from pyramid_mailer.mailer import DebugMailer, DummyMailer, Mailer
-from pyramid_mailer.message import Message
+from pyramid_mailer.message import Attachment, Message
+
+log = logging.getLogger(__name__)
 
 MAILERS = ("smtp", "debug", "dummy")
 
@@ -57,7 +61,9 @@ def mail_link(request, route_name: str, **kw) -> str:
 
 def includeme(config):
     settings = config.get_settings()
-    config.registry.registerUtility(build_mailer(settings), IMailer)
+    mailer = build_mailer(settings)
+    config.registry.registerUtility(mailer, IMailer)
+    _MAILERS[id(settings)] = (settings, mailer)
 
 
 def mail_new_owners(request, project, users) -> None:
@@ -92,3 +98,34 @@ def mail_new_primary_owner(request, project, user) -> None:
     send_mail(
         request, user.email_addr, "You are now a project owner", "projects/mail_owner.html", values
     )
+
+
+# Jobs have the settings, not the request: they find the application's mailer by its settings
+# (the same dummy outbox in tests), else build one (an RQ worker, from its own .ini).
+_MAILERS: dict[int, tuple] = {}
+
+
+def mailer_for(settings: dict):
+    """The mailer of the application these settings belong to, else a new one."""
+    held = _MAILERS.get(id(settings))
+    if held is not None and held[0] is settings:
+        return held[1]
+    return build_mailer(settings)
+
+
+def send_now(settings: dict, recipient: str, subject: str, text: str, attachment=None) -> None:
+    """Send a plain-text mail at once (from a job, after its commit); `attachment` is a
+    (filename, content type, bytes) triple. A failure to send is logged, never raised."""
+    message = Message(
+        subject=f"{settings['brand']}: {subject}",
+        sender=settings["mail.default_sender"],
+        recipients=[recipient],
+        body=text,
+    )
+    if attachment is not None:
+        filename, content_type, data = attachment
+        message.attach(Attachment(filename, content_type, data))
+    try:
+        mailer_for(settings).send_immediately(message)
+    except Exception:
+        log.exception("mail to %s could not be sent", recipient)

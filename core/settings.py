@@ -151,6 +151,7 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "help.privacy": ("", _asstr),
     "help.cookies_policy": ("", _asstr),
     "help.terms_of_use": ("", _asstr),
+    "help.license": ("", _asstr),
     "disable_task_presenter": (False, _asbool),
     # The site's public address (https://crowdnest.example.org): links in mails (password reset,
     # e-mail confirmation, co-owners) are built on it; empty: on the request's Host header,

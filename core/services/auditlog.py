@@ -79,6 +79,23 @@ def record_value(db, request, project: Project, attribute: str, old, new) -> Non
     db.add(_row(request, project, "update", attribute, old, new))
 
 
+def record_owner_deleted(db, project: Project, user, before: list[int]) -> None:
+    """The row of a co-owner leaving with their deleted account (a job: no request)."""
+    db.add(
+        Auditlog(
+            project_id=project.id,
+            project_short_name=project.short_name,
+            user_id=user.id,
+            user_name=user.name,
+            action="update",
+            caller="web",
+            attribute="owners_ids",
+            old_value=_text(before),
+            new_value=_text(list(project.owners_ids)),
+        )
+    )
+
+
 def count_for(db, project_id: int) -> int:
     return db.scalar(
         select(func.count()).select_from(Auditlog).where(Auditlog.project_id == project_id)

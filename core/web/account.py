@@ -3,7 +3,7 @@
 Every /account route is declared here, in matching order (fixed paths before
 `/account/{name}/...`); the views live in this module and in account_profile (community,
 profiles, own projects), account_password (forgot/reset password, e-mail confirmation) and
-account_update (profile forms, API key, newsletter).
+account_update (profile forms, API key, newsletter) and account_data (export, deletion).
 """
 
 from urllib.parse import urlsplit
@@ -54,6 +54,9 @@ ROUTES = {
     "account_confirm_email": "/account/confirm-email",
     "account_newsletter": "/account/newsletter",
     "account_projects": "/account/{name}/projects",
+    "account_applications": "/account/{name}/applications",
+    "account_export": "/account/{name}/export",
+    "account_delete": "/account/{name}/delete",
     "account_update": "/account/{name}/update",
     "account_reset_api_key": "/account/{name}/resetapikey",
     "account_public": "/account/{name}/",
@@ -218,3 +221,4 @@ def includeme(config):
     config.scan("core.web.account_profile")
     config.scan("core.web.account_password")
     config.scan("core.web.account_update")
+    config.scan("core.web.account_data")

@@ -126,6 +126,8 @@ def profile(request):
 
 
 @view_config(route_name="account_projects", request_method="GET", renderer="page")
+# PYBOSSA's older name for the same page: projects were "applications".
+@view_config(route_name="account_applications", request_method="GET", renderer="page")
 def projects(request):
     user = load_account(request, "self")
     owned = owned_projects(request.dbsession, user.id)

@@ -7,8 +7,9 @@ users get a 403. Categories and announcements live in core.web.admin_content.
 from datetime import UTC, datetime
 
 import colander
+import orjson
 from pyramid.csrf import get_csrf_token
-from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
+from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound, HTTPUnsupportedMediaType
 from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import func, or_, select
@@ -17,6 +18,7 @@ from core.cache import bump, cached
 from core.models import Project, User
 from core.serializers import dictize
 from core.services import project_listing, site_stats
+from core.services.account_data import all_accounts, csv_bytes
 from core.services.permissions import is_admin
 from core.web import add_routes
 from core.web.forms import Form, text
@@ -26,6 +28,7 @@ from core.web.render import flash, form_data, redirect, require_csrf
 ROUTES = {
     "admin_index": "/admin{slash:/?}",
     "admin_users": "/admin/users",
+    "admin_users_export": "/admin/users/export",
     "admin_users_add": "/admin/users/add/{user_id:\\d+}",
     "admin_users_del": "/admin/users/del/{user_id:\\d+}",
     "admin_users_pro": "/admin/users/pro/{user_id:\\d+}",
@@ -104,6 +107,23 @@ def users(request):
         "title": "Manage Admin Users",
         "template": "admin/users.html",
     }
+
+
+@view_config(route_name="admin_users_export", request_method="GET")
+def users_export(request):
+    """Every account as a JSON or CSV download (?format=); no password hash nor API key."""
+    require_admin(request)
+    kind = request.GET.get("format")
+    if kind not in ("json", "csv"):
+        raise HTTPUnsupportedMediaType()
+    rows = all_accounts(request.dbsession)
+    if kind == "json":
+        body, content_type = orjson.dumps(rows), "application/json"
+    else:
+        body, content_type = csv_bytes(rows), "text/csv"
+    response = Response(body=body, content_type=content_type, charset="utf-8")
+    response.content_disposition = f'attachment; filename="users.{kind}"'
+    return response
 
 
 def _user_or_404(request) -> User | Response:

@@ -1,4 +1,4 @@
-"""Help pages: the API guide, about, and the privacy, cookies and terms texts.
+"""Help pages: the API guide, about, and the privacy, cookies, terms and license texts.
 
 The texts are the operator's: the setting `help.<page>` names a file of HTML or holds the HTML
 itself; left empty, Crowdnest's own text (templates/help/text_<page>.html) is shown.
@@ -20,6 +20,7 @@ ROUTES = {
     "help_privacy": "/help/privacy",
     "help_cookies": "/help/cookies-policy",
     "help_terms": "/help/terms-of-use",
+    "help_license": "/help/license",
 }
 # route: (setting and default text name, title)
 TEXT_PAGES = {
@@ -27,6 +28,7 @@ TEXT_PAGES = {
     "help_privacy": ("privacy", "Privacy Policy"),
     "help_cookies": ("cookies_policy", "Help: Cookies Policy"),
     "help_terms": ("terms_of_use", "Help: Terms of Use"),
+    "help_license": ("license", "Help: Licenses"),
 }
 
 
