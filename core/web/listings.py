@@ -56,6 +56,10 @@ def _category_list(request, short_name: str, orderby, desc: bool):
         if not is_admin(request.user):
             raise HTTPForbidden()
         return project_listing.DRAFT, project_listing.drafts(db, orderby, desc)
+    if short_name == "historical_contributions":
+        require_signed_in(request)
+        projects = project_listing.contributed(db, request.user.id, orderby, desc)
+        return project_listing.HISTORICAL, projects
     category = db.scalars(select(Category).where(Category.short_name == short_name)).first()
     if category is None:
         raise HTTPNotFound()

@@ -1,0 +1,122 @@
+"""behavior.md §9, point by point: the JSON web contract as PYBOSSA clients meet it (issue 18)."""
+
+from urllib.parse import unquote
+
+import pytest
+
+from core.models import Project, User
+from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory
+from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
+
+# -- 9.1 login-required pages ---------------------------------------------------------------
+
+# Pages PYBOSSA decorates with login_required: anonymous callers are sent to sign in.
+LOGIN_REQUIRED = [
+    "/project/new",
+    "/project/{sn}/update",
+    "/project/{sn}/settings",
+    "/project/{sn}/delete",
+    "/project/{sn}/publish",
+    "/project/{sn}/tasks/import",
+    "/project/{sn}/tasks/taskpresentereditor",
+    "/project/{sn}/coowners",
+    "/project/{sn}/auditlog",
+    "/project/{sn}/webhook",
+    "/project/{sn}/new-blogpost",
+    "/project/category/draft/",
+    "/project/category/historical_contributions/",
+    "/account/{name}/update",
+    "/account/{name}/projects",
+    "/account/{name}/resetapikey",
+    "/admin/",
+    "/admin/users",
+    "/admin/categories",
+    "/admin/featured",
+]
+# Of those, the ones a signed-in caller without the right is refused (403).
+OWNER_OR_ADMIN = [page for page in LOGIN_REQUIRED if page not in ("/project/new",)]
+OWNER_OR_ADMIN.remove("/project/category/historical_contributions/")
+
+
+@pytest.fixture
+def draft(db):
+    owner = make_user(name="ada")
+    project = ProjectFactory(owner=owner, published=False, info={})
+    return project, owner
+
+
+def page(template: str, project: Project, owner: User) -> str:
+    return template.format(sn=project.short_name, name=owner.name)
+
+
+@pytest.mark.parametrize("template", LOGIN_REQUIRED)
+@pytest.mark.parametrize("how", ["header", "query"])
+def test_login_required_pages_send_anonymous_json_callers_to_sign_in(app, draft, template, how):
+    url = page(template, *draft)
+    if how == "header":
+        answer = app.get(url, headers=JSON, status=302)
+    else:
+        answer = app.get(url + "?response_format=json", status=302)
+    html = app.get(url, status=302)
+
+    assert "/account/signin?next=" in answer.location
+    assert unquote(answer.location.split("next=", 1)[1]).startswith(url)
+    assert html.location.split("?")[0] == answer.location.split("?")[0]
+
+
+def test_a_posted_login_required_form_sends_anonymous_json_callers_to_sign_in(app, draft, db):
+    project, _ = draft
+    TaskFactory(project=project)
+    token = csrf_token(app, "/account/register")
+
+    answer = app.post_json(
+        f"/project/{project.short_name}/publish", {}, headers={"X-CSRFToken": token}, status=302
+    )
+
+    assert f"/account/signin?next=/project/{project.short_name}/publish" in answer.location
+    db.expire_all()
+    assert db.get(Project, project.id).published is False
+
+
+@pytest.mark.parametrize("template", OWNER_OR_ADMIN)
+def test_signed_in_callers_without_the_right_get_403(app, draft, template):
+    sign_in(app, make_user())
+
+    body = app.get(page(template, *draft), headers=JSON, status=403).json
+
+    assert body["code"] == 403
+    assert body["template"] == "403.html"
+
+
+@pytest.mark.parametrize("role", ["anonymous", "volunteer"])
+def test_a_drafts_data_pages_still_refuse_as_item_reads(app, draft, role):
+    """Not login-required pages: decision 24's 401/403, as on /api."""
+    project, _ = draft
+    if role == "volunteer":
+        sign_in(app, make_user())
+
+    app.get(
+        f"/project/{project.short_name}/tasks/",
+        headers=JSON,
+        status=401 if role == "anonymous" else 403,
+    )
+
+
+def test_historical_contributions_lists_the_callers_projects(app, db):
+    volunteer = make_user()
+    answered, other = ProjectFactory(), ProjectFactory()
+    TaskRunFactory(task=TaskFactory(project=answered), user=volunteer)
+    TaskFactory(project=other)
+    sign_in(app, volunteer)
+
+    body = app.get("/project/category/historical_contributions/", headers=JSON).json
+
+    assert [project["id"] for project in body["projects"]] == [answered.id]
+    assert body["active_cat"]["short_name"] == "historical_contributions"
+    assert body["pagination"] == {
+        "page": 1,
+        "per_page": 20,
+        "total": 1,
+        "next": False,
+        "prev": False,
+    }
