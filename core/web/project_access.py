@@ -181,7 +181,7 @@ def project_summary(request, project: Project) -> dict:
     presenter_disabled = request.registry.settings["disable_task_presenter"]
     shown = dictize(request, project, links=False)
     shown["contrib_button"] = contrib_button(
-        db, project, figures, request.user, presenter_disabled
+        db, project, figures, request.user, presenter_disabled, request.user_ip
     )
     if owns_or_admin(request.user, project):
         shown.update(

@@ -5,7 +5,8 @@ from urllib.parse import unquote
 import pytest
 
 from core.models import Project, User
-from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory
+from core.services import stats
+from tests.factories import CategoryFactory, ProjectFactory, TaskFactory, TaskRunFactory
 from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
 
 # -- 9.1 login-required pages ---------------------------------------------------------------
@@ -120,3 +121,80 @@ def test_historical_contributions_lists_the_callers_projects(app, db):
         "next": False,
         "prev": False,
     }
+
+
+# -- 9.4 publishing and contrib_button -------------------------------------------------------
+
+
+def publish(app, project, **kw):
+    token = csrf_token(app, "/account/register")
+    return app.post_json(
+        f"/project/{project.short_name}/publish", {}, headers={"X-CSRFToken": token}, **kw
+    )
+
+
+def button(app, project) -> str:
+    return app.get(f"/project/{project.short_name}/", headers=JSON).json["project"][
+        "contrib_button"
+    ]
+
+
+def test_publishing_needs_a_presenter_and_a_task_made_through_the_api(app, db):
+    """The way pbs builds a project: /api create, then tasks, then the presenter."""
+    owner = make_user()
+    key = {"Authorization": owner.api_key}
+    category = CategoryFactory()
+    fields = {"name": "P", "short_name": "p", "description": "d", "category_id": category.id}
+    created = app.post_json("/api/project", fields, headers=key).json
+    project = db.get(Project, created["id"])
+    sign_in(app, owner)
+
+    assert button(app, project) == "draft"
+    assert "presenter" in publish(app, project).json["flash"]
+    app.put_json(
+        f"/api/project/{project.id}", {"info": {"task_presenter": "<p>x</p>"}}, headers=key
+    )
+    assert button(app, project) == "draft"
+    refused = publish(app, project).json
+    assert (refused["status"], refused["flash"]) == (
+        "error",
+        "You must add at least one task before publishing the project",
+    )
+    app.post_json("/api/task", {"project_id": project.id, "info": {"n": 1}}, headers=key)
+    assert button(app, project) == "publish"
+    assert publish(app, project).json["status"] == "success"
+    db.rollback()
+    assert db.get(Project, project.id).published is True
+
+
+def test_contrib_button_follows_the_caller(app, db):
+    project = ProjectFactory()
+    task = TaskFactory(project=project, n_answers=2)
+    stats.recompute(db, project.id)
+    db.commit()
+    volunteer = make_user()
+
+    assert button(app, project) == "can_contribute"
+    sign_in(app, volunteer)
+    assert button(app, project) == "can_contribute"
+    TaskRunFactory(task=task, user=volunteer)
+    stats.recompute(db, project.id)
+    db.commit()
+    assert button(app, project) == "cannot_contribute"
+    TaskRunFactory(task=task, user=make_user())
+    stats.recompute(db, project.id)
+    db.commit()
+    assert button(app, project) == "completed"
+
+
+def test_contrib_button_counts_an_anonymous_callers_own_answers(app, db):
+    """PYBOSSA counts the tasks the caller's address has not answered yet."""
+    project = ProjectFactory(allow_anonymous_contributors=True)
+    task = TaskFactory(project=project, n_answers=3)
+    stats.recompute(db, project.id)
+    db.commit()
+    presented = app.get(f"/api/project/{project.id}/newtask").json
+    assert presented["id"] == task.id
+    app.post_json("/api/taskrun", {"project_id": project.id, "task_id": task.id, "info": 1})
+
+    assert button(app, project) == "cannot_contribute"
