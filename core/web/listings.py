@@ -231,7 +231,8 @@ def announcements(request):
     return {
         "announcements": [{key: getattr(row, key) for key in ANNOUNCEMENT_KEYS} for row in rows],
         "title": "Announcements",
-        "template": "listings/announcements.html",
+        # PYBOSSA's JSON names no template here (behavior.md 9.6); browsers still get the page.
+        "template": "" if request.wants_json else "listings/announcements.html",
     }
 
 

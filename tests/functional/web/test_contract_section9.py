@@ -8,6 +8,7 @@ from core.models import Project, User
 from core.services import stats
 from tests.factories import CategoryFactory, ProjectFactory, TaskFactory, TaskRunFactory
 from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
+from tests.functional.web.test_i18n import german_dir  # noqa: F401 (a fixture)
 
 # -- 9.1 login-required pages ---------------------------------------------------------------
 
@@ -198,3 +199,166 @@ def test_contrib_button_counts_an_anonymous_callers_own_answers(app, db):
     app.post_json("/api/taskrun", {"project_id": project.id, "task_id": task.id, "info": 1})
 
     assert button(app, project) == "cannot_contribute"
+
+
+# -- 9.1 negotiation, 9.2 CSRF -----------------------------------------------------------------
+
+
+def test_json_redirects_are_a_200_with_next_flash_and_status(app, db):
+    sign_in(app, make_user())
+    token = csrf_token(app, "/account/register")
+
+    answer = app.get("/account/signout", headers={**JSON, "X-CSRFToken": token}, status=200).json
+
+    assert answer == {"next": "/", "flash": "You are now signed out", "status": "success"}
+
+
+def test_json_content_type_forces_english(make_app, db, german_dir):  # noqa: F811
+    app = make_app(i18n__extra_dirs=german_dir)
+    german = {"Accept-Language": "de"}
+
+    html = app.get("/account/signin", headers=german)
+    body = app.get("/account/signin", headers={**JSON, **german}).json
+
+    assert "Anmelden" in html.text
+    assert body["title"] == "Sign in"
+
+
+@pytest.mark.parametrize("path", ["/project/{sn}/delete", "/project/{sn}/publish"])
+def test_form_less_owner_pages_give_a_top_level_csrf(app, draft, path):
+    project, owner = draft
+    sign_in(app, owner)
+
+    body = app.get(page(path, project, owner), headers=JSON).json
+
+    assert isinstance(body["csrf"], str) and body["csrf"]
+
+
+@pytest.mark.parametrize("path", ["/admin/featured", "/account/{name}/resetapikey"])
+def test_bare_form_pages_give_form_csrf(app, db, draft, path):
+    project, owner = draft
+    owner.admin = True
+    db.commit()
+    sign_in(app, owner)
+
+    body = app.get(page(path, project, owner), headers=JSON).json
+
+    assert isinstance(body["form"]["csrf"], str) and body["form"]["csrf"]
+
+
+def test_csrf_failure_is_the_documented_400(app, draft):
+    project, owner = draft
+    sign_in(app, owner)
+
+    body = app.post_json(f"/project/{project.short_name}/publish", {}, status=400).json
+
+    assert body == {"code": 400, "description": "CSRF validation failed.", "template": "400.html"}
+
+
+def test_the_x_csrf_token_spelling_is_accepted(app, draft, db):
+    project, owner = draft
+    TaskFactory(project=project)
+    project.info = {"task_presenter": "<p>x</p>"}
+    db.commit()
+    sign_in(app, owner)
+    token = csrf_token(app, "/account/register")
+
+    body = app.post_json(
+        f"/project/{project.short_name}/publish", {}, headers={"X-CSRF-Token": token}
+    ).json
+
+    assert body["status"] == "success"
+
+
+# -- 9.3 accounts --------------------------------------------------------------------------
+
+
+def test_someone_elses_project_list_is_403(app, draft):
+    sign_in(app, make_user())
+
+    app.get("/account/ada/projects", headers=JSON, status=403)
+
+
+def test_confirm_email_is_404_when_confirmation_is_off(app, db):
+    sign_in(app, make_user())
+
+    app.get("/account/confirm-email", headers=JSON, status=404)
+
+
+@pytest.mark.parametrize("key", ["", "?key=", "?key=forged"])
+def test_reset_password_without_a_good_key_is_403(app, db, key):
+    app.get(f"/account/reset-password{key}", headers=JSON, status=403)
+
+
+def test_account_update_with_an_unknown_button_is_415(app, draft):
+    _project, owner = draft
+    sign_in(app, owner)
+    token = csrf_token(app, "/account/register")
+
+    app.post_json(
+        "/account/ada/update", {"btn": "Nothing"}, headers={"X-CSRFToken": token}, status=415
+    )
+
+
+def test_the_community_page_pages_by_24(app, db):
+    for _ in range(25):
+        TaskRunFactory(user=make_user())
+
+    body = app.get("/account/", headers=JSON).json
+
+    assert len(body["accounts"]) == 24
+    assert body["pagination"]["per_page"] == 24
+    assert body["pagination"]["next"] is True
+
+
+# -- 9.4 listings and browse, 9.6, 9.8 ---------------------------------------------------------
+
+
+def test_browse_pages_by_10_with_pct_status_capped(app, db):
+    project = ProjectFactory()
+    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(11)]
+    for _ in range(2):
+        TaskRunFactory(task=tasks[0], user=make_user())
+
+    body = app.get(f"/project/{project.short_name}/tasks/browse", headers=JSON).json
+
+    assert len(body["tasks"]) == 10
+    assert body["pagination"]["per_page"] == 10
+    first = next(task for task in body["tasks"] if task["id"] == tasks[0].id)
+    assert first["pct_status"] == 1.0
+
+
+def test_any_non_empty_desc_sorts_descending(app, db):
+    category = CategoryFactory()
+    first, second = ProjectFactory(category=category), ProjectFactory(category=category)
+    url = f"/project/category/{category.short_name}/?orderby=id&desc=false"
+
+    body = app.get(url, headers=JSON).json
+
+    assert [p["id"] for p in body["projects"]] == [second.id, first.id]
+
+
+def test_announcements_page_template_is_empty(app, db):
+    assert app.get("/announcements/", headers=JSON).json["template"] == ""
+
+
+def test_admin_toggles_of_an_unknown_user_are_the_documented_404(app, db):
+    sign_in(app, make_user(admin=True))
+    token = csrf_token(app, "/account/register")
+
+    body = app.get("/admin/users/add/999999", headers={**JSON, "X-CSRFToken": token}, status=404)
+
+    assert body.json == {"error": "User not found", "status_code": 404}
+
+
+def test_featuring_errors_are_documented(app, db):
+    project = ProjectFactory()
+    sign_in(app, make_user(admin=True))
+    headers = {**JSON, "X-CSRFToken": csrf_token(app, "/account/register")}
+
+    app.post_json(f"/admin/featured/{project.id}", {}, headers=headers)
+    again = app.post_json(f"/admin/featured/{project.id}", {}, headers=headers, status=415).json
+    missing = app.delete("/admin/featured/999999", headers=headers, status=404).json
+
+    assert again == {"error": f"Project.id {project.id} already featured", "status_code": 415}
+    assert missing["status_code"] == 404
