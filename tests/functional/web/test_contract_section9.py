@@ -3,8 +3,9 @@
 from urllib.parse import unquote
 
 import pytest
+from sqlalchemy import select
 
-from core.models import Project, User
+from core.models import Category, Project, User
 from core.services import stats
 from tests.factories import CategoryFactory, ProjectFactory, TaskFactory, TaskRunFactory
 from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
@@ -362,3 +363,58 @@ def test_featuring_errors_are_documented(app, db):
 
     assert again == {"error": f"Project.id {project.id} already featured", "status_code": 415}
     assert missing["status_code"] == 404
+
+
+def test_someone_elses_profile_uses_pybossas_keys(app, db):
+    ada = make_user(name="ada")
+    ProjectFactory(owner=ada)
+    sign_in(app, make_user())
+
+    body = app.get("/account/ada/", headers=JSON).json
+
+    assert {"user", "projects", "projects_created"} <= set(body)
+    assert "api_key" not in body["user"] and "email_addr" not in body["user"]
+    assert len(body["projects_created"]) == 1
+
+
+def test_new_project_goes_to_its_update_page_with_a_derived_description(app, db):
+    CategoryFactory()
+    sign_in(app, make_user())
+    token = csrf_token(app, "/project/new")
+    fields = {"name": "Birds", "short_name": "birds", "long_description": "# Count *birds*"}
+
+    answer = app.post_json("/project/new", fields, headers={"X-CSRFToken": token}).json
+
+    assert answer["next"] == "/project/birds/update"
+    project = db.scalars(select(Project).where(Project.short_name == "birds")).one()
+    assert project.description == "Count birds"
+
+
+def test_the_leaderboard_window_is_capped_at_10(app, db):
+    project = ProjectFactory()
+    tasks = [TaskFactory(project=project, n_answers=100) for _ in range(30)]
+    users = [make_user() for _ in range(30)]
+    for count, user in enumerate(users):
+        for task in tasks[: count + 1]:
+            TaskRunFactory(task=task, user=user)
+    sign_in(app, users[15])
+
+    body = app.get("/leaderboard/window/50", headers=JSON).json
+
+    ranks = [row["rank"] for row in body["top_users"]]
+    assert ranks == list(range(1, 21)) + list(range(5, 26))
+
+
+def test_admin_categories_derive_the_short_name(app, db):
+    sign_in(app, make_user(admin=True))
+    token = csrf_token(app, "/admin/categories")
+
+    app.post_json(
+        "/admin/categories",
+        {"name": "Bird Counts", "description": "d"},
+        headers={"X-CSRFToken": token},
+    )
+
+    assert db.scalars(select(Category.short_name).where(Category.name == "Bird Counts")).one() == (
+        "birdcounts"
+    )
