@@ -26,6 +26,7 @@ from core.models import (
 from core.models.category import DEFAULT_CATEGORY
 from core.passwords import hash_password
 from core.services import stats, uploads
+from core.services.query import participant_clause
 
 # Short names that would shadow a route.
 RESERVED_SHORT_NAMES = {"new", "category", "page", "search", "static", "api"}
@@ -224,9 +225,17 @@ def transfer_ownership(project: Project, user: User) -> None:
 
 
 def contrib_button(
-    db, project: Project, figures: ProjectStats | None, user, presenter_disabled: bool
+    db,
+    project: Project,
+    figures: ProjectStats | None,
+    user,
+    presenter_disabled: bool,
+    user_ip: str | None = None,
 ) -> str:
-    """What the caller can do with the project: draft, publish, completed, (cannot_)contribute."""
+    """What the caller can do with the project: draft, publish, completed, (cannot_)contribute.
+
+    An anonymous caller's own answers are those of its (pseudonymised) address, as PYBOSSA's
+    n_available_tasks counts them."""
     n_tasks = figures.n_tasks if figures else 0
     if figures is not None and n_tasks and figures.overall_progress >= 100:
         return "completed"
@@ -234,8 +243,10 @@ def contrib_button(
         has_presenter = presenter_disabled or bool((project.info or {}).get("task_presenter"))
         return "publish" if has_presenter and n_tasks else "draft"
     open_tasks = select(Task.id).where(Task.project_id == project.id, Task.state != "completed")
-    if user is not None:
-        answered = exists().where(TaskRun.task_id == Task.id, TaskRun.user_id == user.id)
+    if user is not None or user_ip is not None:
+        answered = exists().where(
+            TaskRun.task_id == Task.id, participant_clause(user, None, user_ip)
+        )
         open_tasks = open_tasks.where(~answered)
     found = db.scalar(select(exists(open_tasks)))
     return "can_contribute" if found else "cannot_contribute"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from core.models import Category, Project, ProjectStats, User
+from core.models import Category, Project, ProjectStats, TaskRun, User
 
 PER_PAGE = 20
 # Keys a caller may sort on (`?orderby=`); anything else keeps the default ranking.
@@ -43,6 +43,13 @@ DRAFT = {
     "id": None,
     "name": "Draft",
     "short_name": "draft",
+}
+HISTORICAL = {
+    "created": None,
+    "description": "Projects you contributed to",
+    "id": None,
+    "name": "Historical Contributions",
+    "short_name": "historical_contributions",
 }
 
 
@@ -192,6 +199,12 @@ def featured(db, orderby: str | None = None, desc: bool = False) -> list[dict]:
 def drafts(db, orderby: str | None = None, desc: bool = False) -> list[dict]:
     """Every unpublished project (an admin's list)."""
     return ordered(_rows(db, ~Project.published), orderby, desc)
+
+
+def contributed(db, user_id: int, orderby: str | None = None, desc: bool = False):
+    """The published projects `user_id` answered tasks of (behavior.md 9.4)."""
+    answered = select(TaskRun.project_id).where(TaskRun.user_id == user_id)
+    return ordered(_rows(db, Project.published, Project.id.in_(answered)), orderby, desc)
 
 
 def used_categories(db) -> list[dict]:

@@ -1,6 +1,6 @@
 """Admin pages: index, admin and pro users, featured projects, dashboard (behavior.md 9.8).
 
-Every page needs a signed-in admin: anonymous callers are sent to sign in (401 in JSON), other
+Every page needs a signed-in admin: anonymous callers are sent to sign in (a 302, JSON too), other
 users get a 403. Categories and announcements live in core.web.admin_content.
 """
 

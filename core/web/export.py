@@ -9,7 +9,7 @@ it, and stored on the way when the project's exports are kept.
 import time
 from urllib.parse import urlencode
 
-from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound, HTTPUnsupportedMediaType
+from pyramid.httpexceptions import HTTPNotFound, HTTPUnsupportedMediaType
 from pyramid.response import FileIter, Response
 from pyramid.view import view_config
 
@@ -23,8 +23,8 @@ from core.web import add_routes
 from core.web.project_access import (
     load_project_for,
     pro_features,
+    refuse,
     require_data_readable,
-    require_signed_in,
 )
 from core.web.project_data import project_keys
 
@@ -47,9 +47,8 @@ def may_export(request, project) -> None:
     require_data_readable(request, project)
     if project.zip_download:
         return
-    require_signed_in(request)
     if not owns_or_admin(request.user, project):
-        raise HTTPForbidden()
+        refuse(request)
 
 
 def stored_max_age(request, project) -> int:

@@ -56,6 +56,10 @@ def _category_list(request, short_name: str, orderby, desc: bool):
         if not is_admin(request.user):
             raise HTTPForbidden()
         return project_listing.DRAFT, project_listing.drafts(db, orderby, desc)
+    if short_name == "historical_contributions":
+        require_signed_in(request)
+        projects = project_listing.contributed(db, request.user.id, orderby, desc)
+        return project_listing.HISTORICAL, projects
     category = db.scalars(select(Category).where(Category.short_name == short_name)).first()
     if category is None:
         raise HTTPNotFound()
@@ -227,7 +231,8 @@ def announcements(request):
     return {
         "announcements": [{key: getattr(row, key) for key in ANNOUNCEMENT_KEYS} for row in rows],
         "title": "Announcements",
-        "template": "listings/announcements.html",
+        # PYBOSSA's JSON names no template here (behavior.md 9.6); browsers still get the page.
+        "template": "" if request.wants_json else "listings/announcements.html",
     }
 
 

@@ -3,7 +3,7 @@
 Every page under /project/<short_name>/ loads its project with `load_project_for(request, mode)`:
   - "view": anyone, except that a password-protected project (info.passwd_hash, set by the
     owner) asks other callers for the password first (behavior.md 9.4);
-  - "owner": owners and admins only (401 for anonymous JSON callers, sign-in redirect in HTML).
+  - "owner": owners and admins only (anonymous callers are sent to sign in, HTML and JSON alike).
 `project_frame(request, project)` gives the keys `projects/_layout.html` needs, and
 `project_summary(request, project)` the figures every project page shows (behavior.md 9.4).
 """
@@ -47,10 +47,10 @@ def find_project(request) -> Project:
 
 
 def require_signed_in(request) -> None:
+    """A login-required page sends anonymous callers to sign in: a real 302, JSON callers
+    included (behavior.md 9.1)."""
     if request.user is None:
-        if not request.wants_json:
-            raise HTTPFound(location=f"/account/signin?next={quote(request.path_qs)}")
-        raise HTTPUnauthorized()
+        raise HTTPFound(location=f"/account/signin?next={quote(request.path_qs)}")
 
 
 def is_unlocked(request, project: Project) -> bool:
@@ -104,10 +104,19 @@ def require_readable(request, project: Project) -> None:
 def require_data_readable(request, project: Project) -> None:
     """A draft's tasks, answers, results and figures are for its owners and admins, password
     or not (decision 24)."""
-    if project_readable(request.user, project):
-        return
-    require_signed_in(request)
-    raise HTTPForbidden()
+    if not project_readable(request.user, project):
+        refuse(request)
+
+
+def refuse(request) -> None:
+    """Refuse a page anyone may ask for: 403 to a signed-in caller; an anonymous one is sent to
+    sign in in HTML and gets a 401 in JSON (PYBOSSA's ensure_authorized_to, unlike its
+    login-required pages)."""
+    if request.user is not None:
+        raise HTTPForbidden()
+    if not request.wants_json:
+        raise HTTPFound(location=f"/account/signin?next={quote(request.path_qs)}")
+    raise HTTPUnauthorized()
 
 
 def owner_summary(request, owner: User | None) -> dict | None:
@@ -172,7 +181,7 @@ def project_summary(request, project: Project) -> dict:
     presenter_disabled = request.registry.settings["disable_task_presenter"]
     shown = dictize(request, project, links=False)
     shown["contrib_button"] = contrib_button(
-        db, project, figures, request.user, presenter_disabled
+        db, project, figures, request.user, presenter_disabled, request.user_ip
     )
     if owns_or_admin(request.user, project):
         shown.update(

@@ -7,7 +7,7 @@ of its ProjectStats row and `pro_features`.
 import math
 
 import colander
-from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
+from pyramid.httpexceptions import HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import func, select
 
@@ -35,8 +35,8 @@ from core.web.project_access import (
     owner_summary,
     pro_features,
     project_frame,
+    refuse,
     require_data_readable,
-    require_signed_in,
 )
 from core.web.render import flash, form_data, redirect, require_csrf
 
@@ -114,9 +114,8 @@ def _may_browse(request, project) -> None:
     """Without zip_download only owners and admins browse the tasks (behavior.md 9.4)."""
     if project.zip_download:
         return
-    require_signed_in(request)
     if not owns_or_admin(request.user, project):
-        raise HTTPForbidden()
+        refuse(request)
 
 
 @view_config(route_name="project_tasks_browse", request_method="GET", renderer="page")

@@ -16,6 +16,14 @@ def make_user(**fields):
     return UserFactory(passwd_hash=PASSWORD_HASH, **fields)
 
 
+def answer_of(response) -> dict:
+    """A JSON page answer, or {"code": 302, "location"} for a sign-in redirect (behavior 9.1)."""
+    if response.status_int == 302:
+        assert "/account/signin?next=" in response.location
+        return {"code": 302, "location": response.location}
+    return response.json
+
+
 def csrf_token(app, url: str = "/account/signin") -> str:
     """The session's CSRF token, read from a JSON form page."""
     body = app.get(url, headers=JSON).json

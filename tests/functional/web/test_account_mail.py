@@ -318,7 +318,7 @@ def test_confirm_email_sends_a_link(mailing, db):
 
 def test_confirm_email_needs_csrf_and_a_signed_in_caller(mailing, db):
     app, outbox = mailing(account__confirm_email="true")
-    app.get("/account/confirm-email", headers=JSON, status=401)
+    app.get("/account/confirm-email", headers=JSON, status=302)
     sign_in(app, make_user(valid_email=False))
 
     app.get("/account/confirm-email", headers=JSON, status=400)

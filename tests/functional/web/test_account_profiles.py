@@ -161,7 +161,7 @@ def test_own_projects_for_admins(app, people):
 
 
 def test_own_projects_for_anonymous_callers(app, people):
-    app.get("/account/ada/projects", headers=JSON, status=401)
+    app.get("/account/ada/projects", headers=JSON, status=302)
     page = app.get("/account/ada/projects", status=302)
 
     assert "/account/signin?next=/account/ada/projects" in page.location

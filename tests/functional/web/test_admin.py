@@ -44,7 +44,7 @@ def session_token(app) -> str:
 def test_anonymous_callers_must_sign_in(app, db, url):
     page = app.get(url, status=302)
 
-    app.get(url, headers=JSON, status=401)
+    app.get(url, headers=JSON, status=302)
     assert "/account/signin?next=" in page.location
 
 

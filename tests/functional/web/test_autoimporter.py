@@ -7,7 +7,7 @@ from sqlalchemy import select
 from core.models import Auditlog, Project, Task
 from core.services.autoimport import run_autoimports
 from tests.factories import ProjectFactory
-from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
+from tests.functional.web.conftest import JSON, answer_of, csrf_token, make_user, sign_in
 from tests.functional.web.test_import import http_server  # noqa: F401 (a fixture)
 
 IMPORTERS = {"plugins__importers": "csv json", "importer__allow_private_urls": "true"}
@@ -58,13 +58,13 @@ def save(app, project, url: str, status=200, **headers):
 
 @pytest.mark.parametrize(
     ("role", "status"),
-    [("anonymous", 401), ("volunteer", 403), ("owner", 200), ("coowner", 200), ("admin", 200)],
+    [("anonymous", 302), ("volunteer", 403), ("owner", 200), ("coowner", 200), ("admin", 200)],
 )
 def test_only_owners_and_admins_see_the_page(auto_app, project_roles, role, status):
     project, roles = project_roles
     app = auto_app(roles[role])
 
-    body = app.get(page_url(project), headers=JSON, status=status).json
+    body = answer_of(app.get(page_url(project), headers=JSON, status=status))
 
     if status == 200:
         assert body["template"] == "autoimporter/index.html"
@@ -92,7 +92,7 @@ def test_reserved_to_pro_users_when_the_ini_says_so(auto_app, project_roles, rol
     project, roles = project_roles
     app = auto_app(roles[role], pro_features="autoimporter")
 
-    body = app.get(page_url(project), headers=JSON, status=status).json
+    body = answer_of(app.get(page_url(project), headers=JSON, status=status))
 
     if status == 403:
         assert body["description"].startswith("The autoimporter is a pro feature")

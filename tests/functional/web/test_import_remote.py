@@ -169,4 +169,4 @@ def test_only_owners_see_the_import_status(make_app, project_roles, role):
     if role is not None:
         sign_in(app, roles[role])
 
-    app.get(import_url(project, "/status"), headers=JSON, status=403 if role else 401)
+    app.get(import_url(project, "/status"), headers=JSON, status=403 if role else 302)

@@ -182,7 +182,7 @@ def test_project_index_redirects_to_featured_when_some_are(app, db):
 
 
 @pytest.mark.parametrize(
-    ("role", "status"), [("anonymous", 401), ("volunteer", 403), ("owner", 403), ("admin", 200)]
+    ("role", "status"), [("anonymous", 302), ("volunteer", 403), ("owner", 403), ("admin", 200)]
 )
 def test_draft_list_is_for_admins(signed_in, db, role, status):
     owner = make_user()

@@ -221,7 +221,7 @@ def test_anonymous_callers_must_sign_in_to_mark_pro(app, db):
     user = make_user()
 
     page = app.get(f"/admin/users/pro/{user.id}", status=302)
-    app.get(f"/admin/users/pro/{user.id}", headers=JSON, status=401)
+    app.get(f"/admin/users/pro/{user.id}", headers=JSON, status=302)
 
     assert "/account/signin?next=" in page.location
     assert is_pro(db, user) is False

@@ -107,7 +107,7 @@ def test_owners_write_a_post(signed_in, blog, db, role):
     assert figures.n_blogposts == 1
 
 
-@pytest.mark.parametrize(("role", "status"), [("anonymous", 401), ("volunteer", 403)])
+@pytest.mark.parametrize(("role", "status"), [("anonymous", 302), ("volunteer", 403)])
 def test_others_cannot_write_edit_or_delete(signed_in, blog, db, role, status):
     project, roles, public, _ = blog
     app = signed_in(roles[role])

@@ -41,7 +41,7 @@ def test_get_shows_the_project_and_the_csrf_token(signed_in, project_roles, role
     )
 
 
-@pytest.mark.parametrize(("role", "status"), [("anonymous", 401), ("volunteer", 403)])
+@pytest.mark.parametrize(("role", "status"), [("anonymous", 302), ("volunteer", 403)])
 def test_others_can_neither_see_nor_delete(signed_in, project_roles, db, role, status):
     project, roles = project_roles
     app = signed_in(roles[role])

@@ -4,7 +4,7 @@ import pytest
 
 from core.models import ProjectStats
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory
-from tests.functional.web.conftest import JSON, make_user
+from tests.functional.web.conftest import JSON, answer_of, make_user
 
 SUMMARY_KEYS = {
     "project",
@@ -145,13 +145,15 @@ def test_a_draft_sends_anonymous_html_callers_to_sign_in(app, project_roles):
 
 @pytest.mark.parametrize(
     ("role", "status"),
-    [("anonymous", 401), ("volunteer", 403), ("owner", 200), ("coowner", 200), ("admin", 200)],
+    [("anonymous", 302), ("volunteer", 403), ("owner", 200), ("coowner", 200), ("admin", 200)],
 )
 def test_settings_is_for_owners_and_admins(signed_in, project_roles, role, status):
     project, roles = project_roles
     app = signed_in(roles[role])
 
-    body = app.get(f"/project/{project.short_name}/settings", headers=JSON, status=status).json
+    body = answer_of(
+        app.get(f"/project/{project.short_name}/settings", headers=JSON, status=status)
+    )
 
     if status == 200:
         assert SUMMARY_KEYS <= set(body)

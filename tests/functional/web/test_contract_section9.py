@@ -1,0 +1,420 @@
+"""behavior.md §9, point by point: the JSON web contract as PYBOSSA clients meet it (issue 18)."""
+
+from urllib.parse import unquote
+
+import pytest
+from sqlalchemy import select
+
+from core.models import Category, Project, User
+from core.services import stats
+from tests.factories import CategoryFactory, ProjectFactory, TaskFactory, TaskRunFactory
+from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
+from tests.functional.web.test_i18n import german_dir  # noqa: F401 (a fixture)
+
+# -- 9.1 login-required pages ---------------------------------------------------------------
+
+# Pages PYBOSSA decorates with login_required: anonymous callers are sent to sign in.
+LOGIN_REQUIRED = [
+    "/project/new",
+    "/project/{sn}/update",
+    "/project/{sn}/settings",
+    "/project/{sn}/delete",
+    "/project/{sn}/publish",
+    "/project/{sn}/tasks/import",
+    "/project/{sn}/tasks/taskpresentereditor",
+    "/project/{sn}/coowners",
+    "/project/{sn}/auditlog",
+    "/project/{sn}/webhook",
+    "/project/{sn}/new-blogpost",
+    "/project/category/draft/",
+    "/project/category/historical_contributions/",
+    "/account/{name}/update",
+    "/account/{name}/projects",
+    "/account/{name}/resetapikey",
+    "/admin/",
+    "/admin/users",
+    "/admin/categories",
+    "/admin/featured",
+]
+# Of those, the ones a signed-in caller without the right is refused (403).
+OWNER_OR_ADMIN = [page for page in LOGIN_REQUIRED if page not in ("/project/new",)]
+OWNER_OR_ADMIN.remove("/project/category/historical_contributions/")
+
+
+@pytest.fixture
+def draft(db):
+    owner = make_user(name="ada")
+    project = ProjectFactory(owner=owner, published=False, info={})
+    return project, owner
+
+
+def page(template: str, project: Project, owner: User) -> str:
+    return template.format(sn=project.short_name, name=owner.name)
+
+
+@pytest.mark.parametrize("template", LOGIN_REQUIRED)
+@pytest.mark.parametrize("how", ["header", "query"])
+def test_login_required_pages_send_anonymous_json_callers_to_sign_in(app, draft, template, how):
+    url = page(template, *draft)
+    if how == "header":
+        answer = app.get(url, headers=JSON, status=302)
+    else:
+        answer = app.get(url + "?response_format=json", status=302)
+    html = app.get(url, status=302)
+
+    assert "/account/signin?next=" in answer.location
+    assert unquote(answer.location.split("next=", 1)[1]).startswith(url)
+    assert html.location.split("?")[0] == answer.location.split("?")[0]
+
+
+def test_a_posted_login_required_form_sends_anonymous_json_callers_to_sign_in(app, draft, db):
+    project, _ = draft
+    TaskFactory(project=project)
+    token = csrf_token(app, "/account/register")
+
+    answer = app.post_json(
+        f"/project/{project.short_name}/publish", {}, headers={"X-CSRFToken": token}, status=302
+    )
+
+    assert f"/account/signin?next=/project/{project.short_name}/publish" in answer.location
+    db.expire_all()
+    assert db.get(Project, project.id).published is False
+
+
+@pytest.mark.parametrize("template", OWNER_OR_ADMIN)
+def test_signed_in_callers_without_the_right_get_403(app, draft, template):
+    sign_in(app, make_user())
+
+    body = app.get(page(template, *draft), headers=JSON, status=403).json
+
+    assert body["code"] == 403
+    assert body["template"] == "403.html"
+
+
+@pytest.mark.parametrize("role", ["anonymous", "volunteer"])
+def test_a_drafts_data_pages_still_refuse_as_item_reads(app, draft, role):
+    """Not login-required pages: decision 24's 401/403, as on /api."""
+    project, _ = draft
+    if role == "volunteer":
+        sign_in(app, make_user())
+
+    app.get(
+        f"/project/{project.short_name}/tasks/",
+        headers=JSON,
+        status=401 if role == "anonymous" else 403,
+    )
+
+
+def test_historical_contributions_lists_the_callers_projects(app, db):
+    volunteer = make_user()
+    answered, other = ProjectFactory(), ProjectFactory()
+    TaskRunFactory(task=TaskFactory(project=answered), user=volunteer)
+    TaskFactory(project=other)
+    sign_in(app, volunteer)
+
+    body = app.get("/project/category/historical_contributions/", headers=JSON).json
+
+    assert [project["id"] for project in body["projects"]] == [answered.id]
+    assert body["active_cat"]["short_name"] == "historical_contributions"
+    assert body["pagination"] == {
+        "page": 1,
+        "per_page": 20,
+        "total": 1,
+        "next": False,
+        "prev": False,
+    }
+
+
+# -- 9.4 publishing and contrib_button -------------------------------------------------------
+
+
+def publish(app, project, **kw):
+    token = csrf_token(app, "/account/register")
+    return app.post_json(
+        f"/project/{project.short_name}/publish", {}, headers={"X-CSRFToken": token}, **kw
+    )
+
+
+def button(app, project) -> str:
+    return app.get(f"/project/{project.short_name}/", headers=JSON).json["project"][
+        "contrib_button"
+    ]
+
+
+def test_publishing_needs_a_presenter_and_a_task_made_through_the_api(app, db):
+    """The way pbs builds a project: /api create, then tasks, then the presenter."""
+    owner = make_user()
+    key = {"Authorization": owner.api_key}
+    category = CategoryFactory()
+    fields = {"name": "P", "short_name": "p", "description": "d", "category_id": category.id}
+    created = app.post_json("/api/project", fields, headers=key).json
+    project = db.get(Project, created["id"])
+    sign_in(app, owner)
+
+    assert button(app, project) == "draft"
+    assert "presenter" in publish(app, project).json["flash"]
+    app.put_json(
+        f"/api/project/{project.id}", {"info": {"task_presenter": "<p>x</p>"}}, headers=key
+    )
+    assert button(app, project) == "draft"
+    refused = publish(app, project).json
+    assert (refused["status"], refused["flash"]) == (
+        "error",
+        "You must add at least one task before publishing the project",
+    )
+    app.post_json("/api/task", {"project_id": project.id, "info": {"n": 1}}, headers=key)
+    assert button(app, project) == "publish"
+    assert publish(app, project).json["status"] == "success"
+    db.rollback()
+    assert db.get(Project, project.id).published is True
+
+
+def test_contrib_button_follows_the_caller(app, db):
+    project = ProjectFactory()
+    task = TaskFactory(project=project, n_answers=2)
+    stats.recompute(db, project.id)
+    db.commit()
+    volunteer = make_user()
+
+    assert button(app, project) == "can_contribute"
+    sign_in(app, volunteer)
+    assert button(app, project) == "can_contribute"
+    TaskRunFactory(task=task, user=volunteer)
+    stats.recompute(db, project.id)
+    db.commit()
+    assert button(app, project) == "cannot_contribute"
+    TaskRunFactory(task=task, user=make_user())
+    stats.recompute(db, project.id)
+    db.commit()
+    assert button(app, project) == "completed"
+
+
+def test_contrib_button_counts_an_anonymous_callers_own_answers(app, db):
+    """PYBOSSA counts the tasks the caller's address has not answered yet."""
+    project = ProjectFactory(allow_anonymous_contributors=True)
+    task = TaskFactory(project=project, n_answers=3)
+    stats.recompute(db, project.id)
+    db.commit()
+    presented = app.get(f"/api/project/{project.id}/newtask").json
+    assert presented["id"] == task.id
+    app.post_json("/api/taskrun", {"project_id": project.id, "task_id": task.id, "info": 1})
+
+    assert button(app, project) == "cannot_contribute"
+
+
+# -- 9.1 negotiation, 9.2 CSRF -----------------------------------------------------------------
+
+
+def test_json_redirects_are_a_200_with_next_flash_and_status(app, db):
+    sign_in(app, make_user())
+    token = csrf_token(app, "/account/register")
+
+    answer = app.get("/account/signout", headers={**JSON, "X-CSRFToken": token}, status=200).json
+
+    assert answer == {"next": "/", "flash": "You are now signed out", "status": "success"}
+
+
+def test_json_content_type_forces_english(make_app, db, german_dir):  # noqa: F811
+    app = make_app(i18n__extra_dirs=german_dir)
+    german = {"Accept-Language": "de"}
+
+    html = app.get("/account/signin", headers=german)
+    body = app.get("/account/signin", headers={**JSON, **german}).json
+
+    assert "Anmelden" in html.text
+    assert body["title"] == "Sign in"
+
+
+@pytest.mark.parametrize("path", ["/project/{sn}/delete", "/project/{sn}/publish"])
+def test_form_less_owner_pages_give_a_top_level_csrf(app, draft, path):
+    project, owner = draft
+    sign_in(app, owner)
+
+    body = app.get(page(path, project, owner), headers=JSON).json
+
+    assert isinstance(body["csrf"], str) and body["csrf"]
+
+
+@pytest.mark.parametrize("path", ["/admin/featured", "/account/{name}/resetapikey"])
+def test_bare_form_pages_give_form_csrf(app, db, draft, path):
+    project, owner = draft
+    owner.admin = True
+    db.commit()
+    sign_in(app, owner)
+
+    body = app.get(page(path, project, owner), headers=JSON).json
+
+    assert isinstance(body["form"]["csrf"], str) and body["form"]["csrf"]
+
+
+def test_csrf_failure_is_the_documented_400(app, draft):
+    project, owner = draft
+    sign_in(app, owner)
+
+    body = app.post_json(f"/project/{project.short_name}/publish", {}, status=400).json
+
+    assert body == {"code": 400, "description": "CSRF validation failed.", "template": "400.html"}
+
+
+def test_the_x_csrf_token_spelling_is_accepted(app, draft, db):
+    project, owner = draft
+    TaskFactory(project=project)
+    project.info = {"task_presenter": "<p>x</p>"}
+    db.commit()
+    sign_in(app, owner)
+    token = csrf_token(app, "/account/register")
+
+    body = app.post_json(
+        f"/project/{project.short_name}/publish", {}, headers={"X-CSRF-Token": token}
+    ).json
+
+    assert body["status"] == "success"
+
+
+# -- 9.3 accounts --------------------------------------------------------------------------
+
+
+def test_someone_elses_project_list_is_403(app, draft):
+    sign_in(app, make_user())
+
+    app.get("/account/ada/projects", headers=JSON, status=403)
+
+
+def test_confirm_email_is_404_when_confirmation_is_off(app, db):
+    sign_in(app, make_user())
+
+    app.get("/account/confirm-email", headers=JSON, status=404)
+
+
+@pytest.mark.parametrize("key", ["", "?key=", "?key=forged"])
+def test_reset_password_without_a_good_key_is_403(app, db, key):
+    app.get(f"/account/reset-password{key}", headers=JSON, status=403)
+
+
+def test_account_update_with_an_unknown_button_is_415(app, draft):
+    _project, owner = draft
+    sign_in(app, owner)
+    token = csrf_token(app, "/account/register")
+
+    app.post_json(
+        "/account/ada/update", {"btn": "Nothing"}, headers={"X-CSRFToken": token}, status=415
+    )
+
+
+def test_the_community_page_pages_by_24(app, db):
+    for _ in range(25):
+        TaskRunFactory(user=make_user())
+
+    body = app.get("/account/", headers=JSON).json
+
+    assert len(body["accounts"]) == 24
+    assert body["pagination"]["per_page"] == 24
+    assert body["pagination"]["next"] is True
+
+
+# -- 9.4 listings and browse, 9.6, 9.8 ---------------------------------------------------------
+
+
+def test_browse_pages_by_10_with_pct_status_capped(app, db):
+    project = ProjectFactory()
+    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(11)]
+    for _ in range(2):
+        TaskRunFactory(task=tasks[0], user=make_user())
+
+    body = app.get(f"/project/{project.short_name}/tasks/browse", headers=JSON).json
+
+    assert len(body["tasks"]) == 10
+    assert body["pagination"]["per_page"] == 10
+    first = next(task for task in body["tasks"] if task["id"] == tasks[0].id)
+    assert first["pct_status"] == 1.0
+
+
+def test_any_non_empty_desc_sorts_descending(app, db):
+    category = CategoryFactory()
+    first, second = ProjectFactory(category=category), ProjectFactory(category=category)
+    url = f"/project/category/{category.short_name}/?orderby=id&desc=false"
+
+    body = app.get(url, headers=JSON).json
+
+    assert [p["id"] for p in body["projects"]] == [second.id, first.id]
+
+
+def test_announcements_page_template_is_empty(app, db):
+    assert app.get("/announcements/", headers=JSON).json["template"] == ""
+
+
+def test_admin_toggles_of_an_unknown_user_are_the_documented_404(app, db):
+    sign_in(app, make_user(admin=True))
+    token = csrf_token(app, "/account/register")
+
+    body = app.get("/admin/users/add/999999", headers={**JSON, "X-CSRFToken": token}, status=404)
+
+    assert body.json == {"error": "User not found", "status_code": 404}
+
+
+def test_featuring_errors_are_documented(app, db):
+    project = ProjectFactory()
+    sign_in(app, make_user(admin=True))
+    headers = {**JSON, "X-CSRFToken": csrf_token(app, "/account/register")}
+
+    app.post_json(f"/admin/featured/{project.id}", {}, headers=headers)
+    again = app.post_json(f"/admin/featured/{project.id}", {}, headers=headers, status=415).json
+    missing = app.delete("/admin/featured/999999", headers=headers, status=404).json
+
+    assert again == {"error": f"Project.id {project.id} already featured", "status_code": 415}
+    assert missing["status_code"] == 404
+
+
+def test_someone_elses_profile_uses_pybossas_keys(app, db):
+    ada = make_user(name="ada")
+    ProjectFactory(owner=ada)
+    sign_in(app, make_user())
+
+    body = app.get("/account/ada/", headers=JSON).json
+
+    assert {"user", "projects", "projects_created"} <= set(body)
+    assert "api_key" not in body["user"] and "email_addr" not in body["user"]
+    assert len(body["projects_created"]) == 1
+
+
+def test_new_project_goes_to_its_update_page_with_a_derived_description(app, db):
+    CategoryFactory()
+    sign_in(app, make_user())
+    token = csrf_token(app, "/project/new")
+    fields = {"name": "Birds", "short_name": "birds", "long_description": "# Count *birds*"}
+
+    answer = app.post_json("/project/new", fields, headers={"X-CSRFToken": token}).json
+
+    assert answer["next"] == "/project/birds/update"
+    project = db.scalars(select(Project).where(Project.short_name == "birds")).one()
+    assert project.description == "Count birds"
+
+
+def test_the_leaderboard_window_is_capped_at_10(app, db):
+    project = ProjectFactory()
+    tasks = [TaskFactory(project=project, n_answers=100) for _ in range(30)]
+    users = [make_user() for _ in range(30)]
+    for count, user in enumerate(users):
+        for task in tasks[: count + 1]:
+            TaskRunFactory(task=task, user=user)
+    sign_in(app, users[15])
+
+    body = app.get("/leaderboard/window/50", headers=JSON).json
+
+    ranks = [row["rank"] for row in body["top_users"]]
+    assert ranks == list(range(1, 21)) + list(range(5, 26))
+
+
+def test_admin_categories_derive_the_short_name(app, db):
+    sign_in(app, make_user(admin=True))
+    token = csrf_token(app, "/admin/categories")
+
+    app.post_json(
+        "/admin/categories",
+        {"name": "Bird Counts", "description": "d"},
+        headers={"X-CSRFToken": token},
+    )
+
+    assert db.scalars(select(Category.short_name).where(Category.name == "Bird Counts")).one() == (
+        "birdcounts"
+    )
