@@ -6,10 +6,12 @@ Domain code: knows nothing of HTTP.
 from sqlalchemy import delete, func, select, update
 
 from core.models import Result, Task, TaskRun
+from core.schemas import MAX_N_ANSWERS
 from core.services import stats
 
 # The bounds of the owner's task settings (behavior.md 9.4).
-MIN_ANSWERS, MAX_ANSWERS = 1, 1000
+# The one n_answers rule (core.schemas): the API, the importer and the redundancy page.
+MIN_ANSWERS, MAX_ANSWERS = 1, MAX_N_ANSWERS
 MIN_PRIORITY, MAX_PRIORITY = 0.0, 1.0
 
 

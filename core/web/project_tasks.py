@@ -40,7 +40,7 @@ ROUTES = {
     "project_presenter": "/project/{short_name}/presenter",
 }
 REDUNDANCY_SAVED = "Redundancy of Tasks updated!"
-REDUNDANCY_RANGE = "Number of answers should be a value between 1 and 1,000"
+REDUNDANCY_RANGE = f"Number of answers should be a value between 1 and {tasks.MAX_ANSWERS:,}"
 PRIORITY_SAVED = "Task priority has been changed"
 PRIORITY_RANGE = "Priority should be a value between 0.0 and 1.0"
 TASK_IDS_FORMAT = "Task IDs must be whole numbers separated by commas"
