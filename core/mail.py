@@ -9,6 +9,7 @@ failed request never mails anyone; a failure to send is logged, never raised.
 """
 
 import logging
+import os
 
 from pyramid.renderers import render
 from pyramid_mailer.interfaces import IMailer
@@ -26,6 +27,9 @@ def build_mailer(settings: dict):
     if kind == "dummy":
         return DummyMailer()
     if kind == "debug":
+        # Made here, race-free: DebugMailer's own exists-then-makedirs fails when two processes
+        # (test workers, gunicorn workers) build the first mailer of a fresh folder at once.
+        os.makedirs(settings["mail.debug_dir"], exist_ok=True)
         return DebugMailer(settings["mail.debug_dir"])
     if kind == "smtp":
         return Mailer.from_settings(settings, prefix="mail.")
