@@ -55,7 +55,14 @@ setup(
     version="0.1.0",
     description=__doc__,
     python_requires=">=3.11",
-    packages=find_packages(exclude=["tests", "tests.*", "benchmarks"]),
+    # The migrations (alembic/) are installed inside the package, as core/migrations: a plain
+    # install migrates too (core.migrate finds them there, or in the checkout).
+    packages=[
+        *find_packages(exclude=["tests", "tests.*", "benchmarks"]),
+        "core.migrations",
+        "core.migrations.versions",
+    ],
+    package_dir={"core.migrations": "alembic"},
     include_package_data=True,
     zip_safe=False,
     install_requires=requires,

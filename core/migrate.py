@@ -8,7 +8,19 @@ from alembic.config import Config
 from alembic import command
 
 log = logging.getLogger(__name__)
-ALEMBIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "alembic")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def migrations_dir() -> str:
+    """The alembic scripts: installed as core/migrations by `pip install .`, else the checkout's
+    alembic/ (editable installs and PYTHONPATH runs)."""
+    installed = os.path.join(HERE, "migrations")
+    if os.path.isfile(os.path.join(installed, "env.py")):
+        return installed
+    return os.path.join(os.path.dirname(HERE), "alembic")
+
+
+ALEMBIC_DIR = migrations_dir()
 
 
 def alembic_config(url: str) -> Config:
