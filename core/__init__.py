@@ -3,7 +3,7 @@
 from pyramid.config import Configurator
 
 from core import apicache, delivery, inbound
-from core.plugins import MissingExtra
+from core.plugins import MissingExtra, require_extras
 from core.settings import load_settings
 
 
@@ -11,6 +11,7 @@ def main(global_config, **settings):
     """Build the WSGI application; this function is a table of contents."""
     settings = load_settings(settings, here=global_config.get("here", "."))
     try:
+        require_extras(settings)
         return _build(settings)
     except MissingExtra as refusal:
         # One line naming what to install, not a traceback (pserve, gunicorn's preloading master).

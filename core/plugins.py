@@ -1,6 +1,9 @@
 """get_plugin_manager(settings): load the plugins the .ini enables from their entry points."""
 
+import importlib
 import logging
+import re
+from importlib import metadata
 from importlib.metadata import entry_points
 
 import pluggy
@@ -19,16 +22,69 @@ class MissingExtra(PluginError):
     its one-line message)."""
 
 
-# The extras of setup.py that install a module something switched on may need.
-EXTRAS = {"ldap3": "ldap"}
+# Switches of the core whose code imports a package of an extra (a plugin's needs show when its
+# entry point loads): the setting, on when true, and the module it imports.
+SWITCH_MODULES = {"ldap.enabled": "ldap3"}
+# `ldap3>=2.9; extra == "ldap"`, as a Requires-Dist line of the installed metadata says it.
+EXTRA_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9._-]+).*;.*\bextra\s*==\s*[\"']([^\"']+)[\"']")
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def extras_require() -> dict[str, list[str]]:
+    """{extra: [distribution names]}: setup.py's extras_require, from the installed metadata."""
+    try:
+        requirements = metadata.requires("crowdnest") or []
+    except metadata.PackageNotFoundError:
+        return {}
+    extras: dict[str, list[str]] = {}
+    for text in requirements:
+        match = EXTRA_REQUIREMENT.match(text)
+        if match:
+            extras.setdefault(match.group(2), []).append(match.group(1))
+    return extras
+
+
+def extra_providing(module: str) -> str | None:
+    """The extra whose distribution is named like `module` (ldap3 for ldap3), if any."""
+    for extra, names in extras_require().items():
+        if extra != "test" and _canonical(module) in {_canonical(name) for name in names}:
+            return extra
+    return None
 
 
 def missing_extra(switch: str, error: ModuleNotFoundError) -> MissingExtra:
     """The one-line refusal for `switch` (a setting), naming what to install."""
     module = (error.name or "").partition(".")[0]
-    extra = EXTRAS.get(module)
+    extra = extra_providing(module)
     remedy = f"pip install 'crowdnest[{extra}]'" if extra else f"pip install {module}"
     return MissingExtra(f"{switch} needs the Python package {module!r}, not installed: {remedy}")
+
+
+def load_plugin(kind: str, name: str, entry_point):
+    """The plugin module behind an entry point; MissingExtra when it imports a missing package."""
+    try:
+        return entry_point.load()
+    except ModuleNotFoundError as error:
+        raise missing_extra(f"plugins.{kind} = {name}", error) from error
+
+
+def require_extras(settings) -> None:
+    """Raise MissingExtra when something switched on lacks its package, before anything starts
+    (no migration run, no log line: the refusal is the one line a user sees)."""
+    for switch, module in SWITCH_MODULES.items():
+        if settings[switch]:
+            try:
+                importlib.import_module(module)
+            except ModuleNotFoundError as error:
+                raise missing_extra(f"{switch} = true", error) from error
+    available = installed_plugins()
+    for kind in hookspecs.GROUPS:
+        for name in settings.get(f"plugins.{kind}", []):
+            if name in available[kind]:
+                load_plugin(kind, name, available[kind][name])
 
 
 def installed_plugins() -> dict[str, dict[str, object]]:
@@ -56,11 +112,7 @@ def get_plugin_manager(settings) -> pluggy.PluginManager:
                 raise PluginError(
                     f"plugins.{kind} names {name!r}, which is not installed (installed: {known})"
                 )
-            try:
-                plugin = entry_point.load()
-            except ModuleNotFoundError as error:
-                raise missing_extra(f"plugins.{kind} = {name}", error) from error
-            manager.register(plugin, name=f"{kind}.{name}")
+            manager.register(load_plugin(kind, name, entry_point), name=f"{kind}.{name}")
     manager.check_pending()
     return manager
 

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from core.credentials import limit_attempt
 from core.models import User
-from core.plugins import missing_extra
 from core.web import add_routes
 from core.web.account import safe_next, sign_in
 from core.web.forms import Form
@@ -153,10 +152,8 @@ def ldap_signin(request):
 def includeme(config):
     settings = config.get_settings()
     if settings["ldap.enabled"]:
-        try:
-            import ldap3
-        except ModuleNotFoundError as error:
-            raise missing_extra("ldap.enabled = true", error) from error
+        # core.main refused to start without it (core.plugins.require_extras).
+        import ldap3
 
         config.registry["ldap_server"] = ldap3.Server(
             settings["ldap.host"], get_info=ldap3.NONE, connect_timeout=settings["ldap.timeout"]

@@ -13,9 +13,12 @@ import subprocess
 import sys
 from importlib import metadata
 
+import pytest
 from packaging.requirements import Requirement
 
-from core.plugins import installed_plugins
+from core import hookspecs, plugins
+from core.plugins import MissingExtra, installed_plugins, require_extras
+from core.settings import load_settings
 
 HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -141,3 +144,44 @@ def test_ldap_without_its_extra_refuses_in_one_line(tmp_path):
         "crowdnest cannot start: ldap.enabled = true needs the Python package 'ldap3', "
         "not installed: pip install 'crowdnest[ldap]'"
     ]
+
+
+def test_a_missing_extra_refuses_before_the_database_is_touched(tmp_path):
+    # Under pserve, the migration's log lines came before the refusal: no longer one line.
+    started = start(
+        tmp_path,
+        **{"ldap.enabled": "true", "ldap.host": "ldap://directory", "db.auto_migrate": "true"},
+    )
+
+    assert started.returncode == 1
+    assert len(started.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "plain.sqlite").exists()
+
+
+class MissingPackage:
+    """An entry point whose module imports `module`, not installed."""
+
+    def __init__(self, module: str):
+        self.module = module
+
+    def load(self):
+        raise ModuleNotFoundError(f"No module named {self.module!r}", name=self.module)
+
+
+@pytest.mark.parametrize(
+    "module, remedy",
+    [("ldap3", "pip install 'crowdnest[ldap]'"), ("somethingelse", "pip install somethingelse")],
+)
+def test_a_plugin_missing_its_package_refuses_naming_the_extra(monkeypatch, module, remedy):
+    # The extra comes from setup.py's extras_require (the installed metadata), not a table.
+    found = {kind: {} for kind in hookspecs.GROUPS}
+    found["auth_providers"]["directory"] = MissingPackage(module)
+    monkeypatch.setattr(plugins, "installed_plugins", lambda: found)
+
+    with pytest.raises(MissingExtra) as refusal:
+        require_extras(load_settings({"plugins.auth_providers": "directory"}))
+
+    assert str(refusal.value) == (
+        f"plugins.auth_providers = directory needs the Python package {module!r}, "
+        f"not installed: {remedy}"
+    )
