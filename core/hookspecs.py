@@ -82,7 +82,7 @@ def crowdnest_auth_providers():
     `authorize_url(settings, callback_url, state) -> (url, pending)`, the URL to send the browser
     to (carrying `state` back to the callback) and a JSON-able dict kept in the session until
     the callback; `fetch_identity(settings, callback_url, params, pending)`, given the callback's
-    query parameters (`state` already checked), returns a core.web.oauth.Identity
+    query parameters (`state` already checked), returns a core.services.oauth.Identity
     (provider_user_id, name, fullname, email, email_verified, token) or raises
-    core.web.oauth.SignInError(message) for a refusal the visitor should read.
+    core.services.oauth.SignInError(message) for a refusal the visitor should read.
     """
