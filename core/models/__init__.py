@@ -7,6 +7,7 @@ from core.models.blogpost import Blogpost
 from core.models.category import Category
 from core.models.favorite import Favorite
 from core.models.helpingmaterial import HelpingMaterial
+from core.models.internal import internal_columns
 from core.models.page import Page
 from core.models.project import Project, ProjectOwner
 from core.models.project_stats import ProjectStats
@@ -39,4 +40,5 @@ __all__ = [
     "User",
     "Webhook",
     "WebhookDelivery",
+    "internal_columns",
 ]

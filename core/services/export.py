@@ -32,8 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from core.models import Favorite, Project, Result, Task, TaskRun
-from core.serializers import internal_columns
+from core.models import Favorite, Project, Result, Task, TaskRun, internal_columns
 
 MODELS = {"task": Task, "task_run": TaskRun, "result": Result}
 TYPES = tuple(MODELS)
