@@ -176,7 +176,7 @@ NO_PUBLIC_INFO = {"project.info_public_fields": (), "user.info_public_fields": (
 
 
 def public_columns(model) -> list:
-    """The columns anyone may filter and order on (decision 17: core.services.readable.readable)."""
+    """The columns anyone may filter and order on (decision 17, services.readable)."""
     shown = readable(model, NO_PUBLIC_INFO, privileged=False).columns
     return [column for column in model.__table__.columns if column.key in shown]
 
