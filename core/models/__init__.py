@@ -17,7 +17,6 @@ from core.models.task_request import TaskRequest
 from core.models.task_reservation import TaskReservation
 from core.models.task_run import TaskRun
 from core.models.user import User
-from core.models.webhook import Webhook
 from core.models.webhook_delivery import WebhookDelivery
 
 __all__ = [
@@ -38,7 +37,6 @@ __all__ = [
     "TaskReservation",
     "TaskRun",
     "User",
-    "Webhook",
     "WebhookDelivery",
     "internal_columns",
 ]
