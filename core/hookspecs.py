@@ -31,6 +31,20 @@ def crowdnest_includeme(config):
     """
 
 
+@hookspec
+def crowdnest_settings():
+    """Called when the plugin is loaded, before anything reads the settings. Return a dict
+    {key: (default, type)} of the settings this plugin reads, `type` one of str, int, float,
+    bool or list (a list is written in the .ini as words or lines).
+
+    Keys are namespaced by the plugin (`importer.flickr.api_key`, `webhooks.timeout`). Core
+    takes each value from the CROWDNEST_* variable (`importer.flickr.api_key` is
+    CROWDNEST_IMPORTER_FLICKR_API_KEY), else the .ini, else the default, and coerces it once:
+    the plugin then reads `settings[key]` with its type. A key that core or another enabled
+    plugin already declares stops the start-up.
+    """
+
+
 # --- Task delivery ----------------------------------------------------------------------------
 
 

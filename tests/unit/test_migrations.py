@@ -231,7 +231,7 @@ def test_0011_leaves_a_site_with_categories_alone(scratch_url):
     assert categories == [("Art", "art")]
 
 
-# --- 0012: the dead `webhook` table is dropped ------------------------------------------------------
+# --- 0012: the dead `webhook` table is dropped ---------------------------------------------
 
 
 def _tables(scratch_url) -> set:
