@@ -122,7 +122,7 @@ def get_engine(
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
     if settings.get("redis.url") and settings.get("api.cache") and not generic_plans:
         # Committed writes bump their tables' generations (core.generations, core.apicache).
-        generations.track(engine, get_redis(settings["redis.url"], settings))
+        generations.track(engine, get_redis(settings["redis.url"], settings), Base.metadata)
     event.listen(engine, "handle_error", _retry_when_disconnected)
     _ENGINES.add(engine)
     return engine

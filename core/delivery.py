@@ -83,12 +83,11 @@ from core.api import newtask as view
 from core.db import get_engine, utcnow
 from core.errors import DomainError
 from core.inputs import INT_MAX, INT_MIN, check_document
-from core.models import Project, ProjectStats, Result, Task, TaskRun, User
+from core.models import Project, ProjectStats, Result, Task, TaskRun, User, internal_columns
 from core.ratelimit import ratelimit_headers
 from core.redis import UNREACHABLE, attempt, available, failed, script
 from core.renderers import OPTIONS
 from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
-from core.serializers import internal_columns
 from core.services import guard, project_token, reservations, stats, task_run
 from core.services.permissions import project_readable
 from core.services.task_run import Participant

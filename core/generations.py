@@ -29,19 +29,23 @@ PREFIX = "crowdnest:gen:"
 WRITTEN = "crowdnest_written_tables"
 # engine -> Redis client, for the engines whose sessions are tracked.
 _redis_of_engine: dict = {}
+# engine -> the MetaData of its tables, bumped whole once Redis returns after an outage.
+_metadata_of_engine: dict = {}
 
 
 def key(table: str) -> str:
     return PREFIX + table
 
 
-def track(engine, redis) -> None:
-    """Bump generations for the sessions bound to `engine`."""
+def track(engine, redis, metadata) -> None:
+    """Bump generations for the sessions bound to `engine` (whose tables `metadata` lists)."""
     _redis_of_engine[engine] = redis
+    _metadata_of_engine[engine] = metadata
 
 
 def untrack(engine) -> None:
     _redis_of_engine.pop(engine, None)
+    _metadata_of_engine.pop(engine, None)
 
 
 def _note(session, tables) -> None:
@@ -122,11 +126,9 @@ def bump_all(redis, metadata) -> None:
 
 def _bump_everything(url: str) -> None:
     """After an outage of Redis at `url`: every table of every engine it tracks is bumped."""
-    from core.db import Base  # core.db imports this module
-
-    for redis in set(_redis_of_engine.values()):
+    for engine, redis in list(_redis_of_engine.items()):
         if breaker_of(redis).url == url:
-            bump_all(redis, Base.metadata)
+            bump_all(redis, _metadata_of_engine[engine])
 
 
 on_recovery(_bump_everything)

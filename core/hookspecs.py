@@ -31,6 +31,20 @@ def crowdnest_includeme(config):
     """
 
 
+@hookspec
+def crowdnest_settings():
+    """Called when the plugin is loaded, before anything reads the settings. Return a dict
+    {key: (default, type)} of the settings this plugin reads, `type` one of str, int, float,
+    bool or list (a list is written in the .ini as words or lines).
+
+    Keys are namespaced by the plugin (`importer.flickr.api_key`, `webhooks.timeout`). Core
+    takes each value from the CROWDNEST_* variable (`importer.flickr.api_key` is
+    CROWDNEST_IMPORTER_FLICKR_API_KEY), else the .ini, else the default, and coerces it once:
+    the plugin then reads `settings[key]` with its type. A key that core or another enabled
+    plugin already declares stops the start-up.
+    """
+
+
 # --- Task delivery ----------------------------------------------------------------------------
 
 
@@ -82,7 +96,7 @@ def crowdnest_auth_providers():
     `authorize_url(settings, callback_url, state) -> (url, pending)`, the URL to send the browser
     to (carrying `state` back to the callback) and a JSON-able dict kept in the session until
     the callback; `fetch_identity(settings, callback_url, params, pending)`, given the callback's
-    query parameters (`state` already checked), returns a core.web.oauth.Identity
+    query parameters (`state` already checked), returns a core.services.oauth.Identity
     (provider_user_id, name, fullname, email, email_verified, token) or raises
-    core.web.oauth.SignInError(message) for a refusal the visitor should read.
+    core.services.oauth.SignInError(message) for a refusal the visitor should read.
     """

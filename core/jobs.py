@@ -29,6 +29,7 @@ from rq.job import Job
 
 from core.db import get_engine, get_session_factory
 from core.events import after_commit
+from core.plugins import get_plugin_manager
 from core.redis import either, get_redis
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,8 @@ def run_worker(settings: dict, args) -> int:
         )
         return 1
     setup_logging(args.config)
+    # The enabled plugins' own settings (crowdnest_settings): their jobs read them.
+    get_plugin_manager(settings)
     queues = args.queue or settings["jobs.queues"]
     # Not get_redis's short socket timeout: the worker blocks on its queues far longer.
     connection = redis.Redis.from_url(settings["redis.url"])

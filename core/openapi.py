@@ -16,7 +16,8 @@ from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
 
 from core import schemas as body_schemas
 from core.errors import STATUS_BY_CLASS
-from core.serializers import internal_columns, readable
+from core.models import internal_columns
+from core.services.readable import readable
 
 OPENAPI_VERSION = "3.1.0"
 DOCUMENT_PATH = "/api/openapi.json"
@@ -175,7 +176,7 @@ NO_PUBLIC_INFO = {"project.info_public_fields": (), "user.info_public_fields": (
 
 
 def public_columns(model) -> list:
-    """The columns anyone may filter and order on (decision 17: core.serializers.readable)."""
+    """The columns anyone may filter and order on (decision 17, services.readable)."""
     shown = readable(model, NO_PUBLIC_INFO, privileged=False).columns
     return [column for column in model.__table__.columns if column.key in shown]
 

@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 import pluggy
 
 from core import hookspecs
+from core.settings import COERCIONS, DEFAULTS, resolve
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,27 @@ def get_plugin_manager(settings) -> pluggy.PluginManager:
                 )
             manager.register(load_plugin(kind, name, entry_point), name=f"{kind}.{name}")
     manager.check_pending()
+    settings.update(resolve(declared_settings(manager), settings, here=settings.get("here", ".")))
     return manager
+
+
+def declared_settings(manager) -> dict:
+    """{key: (default, coercion)} of the settings the enabled plugins declare."""
+    declared: dict = {}
+    for impl in manager.hook.crowdnest_settings.get_hookimpls():
+        for key, (default, kind) in impl.function().items():
+            if key in DEFAULTS or key in declared:
+                raise PluginError(
+                    f"plugin {impl.plugin_name} declares the setting {key!r}, "
+                    "which core or another plugin already declares"
+                )
+            if kind not in COERCIONS:
+                raise PluginError(
+                    f"plugin {impl.plugin_name} declares {key!r} of type {kind!r}: "
+                    "use str, int, float, bool or list"
+                )
+            declared[key] = (default, COERCIONS[kind])
+    return declared
 
 
 def includeme(config):

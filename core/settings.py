@@ -84,22 +84,6 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "importer.background_threshold": (200, _asint),
     "importer.queue": ("default", _asstr),
     "importer.spool_dir": ("%(here)s/var/imports", _asstr),
-    # The web APIs the importer plugins call (tests point them at a local server) and their keys.
-    "importer.gdocs.export_url": (
-        "https://docs.google.com/spreadsheets/d/{key}/export?format=csv",
-        _asstr,
-    ),
-    "importer.s3.bucket_url": ("https://{bucket}.s3.amazonaws.com/", _asstr),
-    "importer.dropbox.app_key": ("", _asstr),
-    "importer.iiif.viewer_url": ("https://universalviewer.io/uv.html", _asstr),
-    "importer.flickr.api_url": ("https://api.flickr.com/services/rest/", _asstr),
-    "importer.flickr.photo_url": ("https://live.staticflickr.com/", _asstr),
-    "importer.flickr.api_key": ("", _asstr),
-    "importer.epicollect.api_url": ("https://five.epicollect.net/api/export/entries/", _asstr),
-    "importer.youtube.api_url": ("https://www.googleapis.com/youtube/v3/", _asstr),
-    "importer.youtube.api_key": ("", _asstr),
-    "importer.twitter.api_url": ("https://api.twitter.com/2/", _asstr),
-    "importer.twitter.bearer_token": ("", _asstr),
     # Exports: rows read, encoded and compressed at a time (memory is about proportional).
     "export.batch_size": (2000, _asint),
     # Stored exports (core/services/export_store.py): where the zips are kept, how many seconds
@@ -118,13 +102,6 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "jobs.queues": ("high default low", _aslist),
     "jobs.timeout": (600, _asint),
     "jobs.inline": ("sync", _asstr),
-    # Webhook deliveries: their queue, attempts (the backoff doubles from `backoff` seconds), the
-    # HTTP timeout, and whether a URL may point at loopback or private addresses (tests only).
-    "webhooks.queue": ("high", _asstr),
-    "webhooks.attempts": (5, _asint),
-    "webhooks.backoff": (1, _asint),
-    "webhooks.timeout": (10, _asint),
-    "webhooks.allow_private": (False, _asbool),
     "scheduler.default": ("default", _asstr),
     # Seconds a `locked` reservation holds its task (PYBOSSA: one hour).
     "scheduler.locked.timeout": (3600, _asint),
@@ -259,20 +236,44 @@ def env_key(key: str) -> str:
     return ENV_PREFIX + key.replace(".", "_").replace("-", "_").upper()
 
 
+# What a plugin's declared type (core.hookspecs.crowdnest_settings) is coerced with.
+COERCIONS: dict[type, Callable[[Any], Any]] = {
+    str: _asstr,
+    int: _asint,
+    float: _asfloat,
+    bool: _asbool,
+    list: _aslist,
+}
+
+
+def resolve(
+    declared: Mapping[str, tuple[Any, Callable[[Any], Any]]],
+    settings: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    here: str = ".",
+) -> dict[str, Any]:
+    """Each declared key's value: the CROWDNEST_* variable's, else the .ini's, else its default;
+    `%(here)s` substituted, coerced once."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for key, (default, coerce) in declared.items():
+        value = environ.get(env_key(key), settings.get(key, default))
+        if isinstance(value, str):
+            value = value.replace("%(here)s", here)
+        values[key] = coerce(value)
+    return values
+
+
 def load_settings(
     settings: Mapping[str, Any], environ: Mapping[str, str] | None = None, here: str = "."
 ) -> dict[str, Any]:
-    """Merge defaults, the .ini values and CROWDNEST_* environment variables, coerced once."""
+    """Merge core's defaults, the .ini values and CROWDNEST_* environment variables, coerced
+    once. Plugins' own settings are added when they are loaded (core.plugins)."""
     environ = os.environ if environ is None else environ
-    merged: dict[str, Any] = {key: default for key, (default, _) in DEFAULTS.items()}
-    merged.update(settings)
+    merged: dict[str, Any] = dict(settings)
     for key in list(merged):
         if env_key(key) in environ:
             merged[key] = environ[env_key(key)]
     here = merged.get("here", here)
-    for key, (_, coerce) in DEFAULTS.items():
-        value = merged[key]
-        if isinstance(value, str):
-            value = value.replace("%(here)s", here)
-        merged[key] = coerce(value)
+    merged.update(resolve(DEFAULTS, merged, environ, here))
     return merged

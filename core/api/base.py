@@ -11,9 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.inputs import load_json
+from core.models import internal_columns
 from core.schemas import body_schema
 from core.security import csrf_header_token, csrf_token_valid
-from core.serializers import dictize, dictize_listed, internal_columns
+from core.serializers import dictize, dictize_listed
 from core.services import query as list_query
 from core.services import uploads
 from core.services.permissions import can

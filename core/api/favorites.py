@@ -6,8 +6,8 @@ from sqlalchemy import select
 from core.api.base import check_csrf
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.inputs import INT_MAX, load_json, parse_int
-from core.models import Favorite, Task
-from core.serializers import dictize, favourites_by_task, internal_columns
+from core.models import Favorite, Task, internal_columns
+from core.serializers import dictize, favourites_by_task
 from core.services.permissions import can
 from core.services.query import MAX_LIMIT, fuzzy_bool, no_attribute
 

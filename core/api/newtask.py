@@ -7,8 +7,7 @@ from sqlalchemy import select
 
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.inputs import INT_MAX
-from core.models import Project, Task
-from core.serializers import internal_columns
+from core.models import Project, Task, internal_columns
 from core.services import guard, project_token
 from core.services.permissions import can
 from core.services.query import fuzzy_bool, no_attribute

@@ -7,7 +7,7 @@ from what the provider gave at the caller's last sign-in with it; nobody sees an
 from cornice import Service
 
 from core.errors import DomainError
-from core.web.oauth import enabled_providers, kept_token
+from core.services.oauth import enabled_providers, kept_token
 
 tokens = Service(name="oauth_tokens", path="/api/token", cors_origins=("*",))
 provider_token = Service(

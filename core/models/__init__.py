@@ -7,6 +7,7 @@ from core.models.blogpost import Blogpost
 from core.models.category import Category
 from core.models.favorite import Favorite
 from core.models.helpingmaterial import HelpingMaterial
+from core.models.internal import internal_columns
 from core.models.page import Page
 from core.models.project import Project, ProjectOwner
 from core.models.project_stats import ProjectStats
@@ -16,7 +17,6 @@ from core.models.task_request import TaskRequest
 from core.models.task_reservation import TaskReservation
 from core.models.task_run import TaskRun
 from core.models.user import User
-from core.models.webhook import Webhook
 from core.models.webhook_delivery import WebhookDelivery
 
 __all__ = [
@@ -37,6 +37,6 @@ __all__ = [
     "TaskReservation",
     "TaskRun",
     "User",
-    "Webhook",
     "WebhookDelivery",
+    "internal_columns",
 ]

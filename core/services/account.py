@@ -105,7 +105,7 @@ def check_current_password(caller: User, supplied) -> None:
     """
     if not caller.passwd_hash:
         # Signed in through an external service: nothing to prove it with. A new address could
-        # otherwise be linked to an outside identity carrying it (core.web.oauth).
+        # otherwise be linked to an outside identity carrying it (core.services.oauth).
         raise DomainError("Forbidden", NO_PASSWORD)
     if not isinstance(supplied, str) or not supplied:
         raise DomainError("BadRequest", PASSWORD_REQUIRED)

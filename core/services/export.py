@@ -5,7 +5,7 @@ its own read-only transaction, so a web response or a file on disk is written wi
 memory whatever the size of the project. Rows hold the fields the API shows (behavior.md 1,
 without `link`/`links`), in id order; CSV flattens JSON objects (`info`) into `info_<key>`
 columns, nested keys joined with `_` (`info_a_b`). `crowdnest export` is
-core/export_cli.py.
+core/cli/exports.py.
 """
 
 import csv
@@ -32,8 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from core.models import Favorite, Project, Result, Task, TaskRun
-from core.serializers import internal_columns
+from core.models import Favorite, Project, Result, Task, TaskRun, internal_columns
 
 MODELS = {"task": Task, "task_run": TaskRun, "result": Result}
 TYPES = tuple(MODELS)

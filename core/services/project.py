@@ -20,7 +20,6 @@ from core.models import (
     Task,
     TaskRun,
     User,
-    Webhook,
     WebhookDelivery,
 )
 from core.models.category import DEFAULT_CATEGORY
@@ -46,7 +45,7 @@ def publish_blocker(db, project: Project, presenter_disabled: bool) -> str | Non
 
 def publish(db, project: Project) -> None:
     """Publish and forget the draft answers (they were tests)."""
-    for model in (Result, TaskRun, Webhook, WebhookDelivery):
+    for model in (Result, TaskRun, WebhookDelivery):
         db.execute(
             delete(model)
             .where(model.project_id == project.id)
@@ -157,7 +156,6 @@ def delete_project(db, project: Project) -> None:
         Result,
         TaskRun,
         Task,
-        Webhook,
         WebhookDelivery,
         Blogpost,
         HelpingMaterial,

@@ -32,9 +32,9 @@ from sqlalchemy.sql import sqltypes
 
 from core.errors import DomainError
 from core.inputs import INT_MAX, check_document, parse_int
-from core.models import Favorite, Project, ProjectOwner, Result, Task, TaskRun
-from core.serializers import Listed, Readable, internal_columns, readable
+from core.models import Favorite, Project, ProjectOwner, Result, Task, TaskRun, internal_columns
 from core.services.permissions import is_admin, owned_project_ids, readable_clause
+from core.services.readable import Listed, Readable, readable
 
 SPECIAL_KEYS = {
     "limit",

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from core.api.globalstats import compute as global_figures
-from core.models import Auditlog, Project, Task, TaskRun, User
+from core.models import Auditlog, Category, Project, Result, Task, TaskRun, User
 
 TOP = 5
 DAYS = 7
@@ -23,6 +22,40 @@ def _chart(label: str, values: list[tuple[str, int]]) -> dict:
     return {
         "label": label,
         "values": [{"label": name, "value": [0, count]} for name, count in values],
+    }
+
+
+def global_figures(db) -> dict:
+    """The figures of behavior.md 11.2 (n_pending_tasks never negative)."""
+    anonymous = select(func.count(func.distinct(TaskRun.user_ip))).where(TaskRun.user_id.is_(None))
+    pending = (
+        select(func.coalesce(func.sum(func.max(Task.n_answers - Task.n_task_runs, 0)), 0))
+        if db.get_bind().dialect.name == "sqlite"
+        else select(
+            func.coalesce(func.sum(func.greatest(Task.n_answers - Task.n_task_runs, 0)), 0)
+        )
+    )
+    public = Project.published & ~Project.info["passwd_hash"].as_string().is_not(None)
+    per_category = db.execute(
+        select(Category.short_name, func.count(Project.id))
+        .join(Project, Project.category_id == Category.id)
+        .where(public)
+        .group_by(Category.short_name)
+        .order_by(Category.short_name)
+    ).all()
+    categories = [{short_name: count} for short_name, count in per_category]
+    categories.append({"featured": db.scalar(select(func.count()).where(Project.featured))})
+    categories.append({"draft": db.scalar(select(func.count()).where(~Project.published))})
+    return {
+        "n_projects": db.scalar(select(func.count()).select_from(Project)),
+        "n_users": db.scalar(select(func.count()).select_from(User)) + db.scalar(anonymous),
+        "n_tasks": db.scalar(select(func.count()).select_from(Task)),
+        "n_task_runs": db.scalar(select(func.count()).select_from(TaskRun)),
+        "n_pending_tasks": int(db.scalar(pending)),
+        "n_results": db.scalar(
+            select(func.count()).where(Result.last_version, Result.info.is_not(None))
+        ),
+        "categories": categories,
     }
 
 

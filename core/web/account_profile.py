@@ -6,7 +6,6 @@ from pyramid.view import view_config
 from sqlalchemy import func, select
 
 from core.models import User
-from core.serializers import ACCOUNT_PRIVATE_FIELDS
 from core.services.activity import (
     contributed_projects,
     contributors_page,
@@ -18,6 +17,7 @@ from core.services.activity import (
 )
 from core.services.leaderboard import rank_and_score
 from core.services.permissions import is_admin
+from core.services.readable import ACCOUNT_PRIVATE_FIELDS
 from core.web.account import load_account
 from core.web.render import pagination, redirect
 

@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from core.credentials import limit_attempt
 from core.models import User
+from core.services.oauth import Identity, create_account_for
 from core.web import add_routes
 from core.web.account import safe_next, sign_in
 from core.web.forms import Form
 from core.web.forms import text as text_field
-from core.web.oauth import Identity, create_account_for
 from core.web.render import flash, form_data, redirect, require_csrf
 
 log = logging.getLogger(__name__)

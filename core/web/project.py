@@ -15,11 +15,12 @@ from core.mail import mail_new_owners
 from core.models import Category, Project, User
 from core.passwords import verify_password
 from core.schemas import short_name_valid
-from core.serializers import USER_PUBLIC_INFO, public_info
+from core.serializers import public_info
 from core.services import auditlog, export_store, uploads
 from core.services import project as projects
 from core.services.images import image_url, save_image
 from core.services.permissions import is_admin
+from core.services.readable import USER_PUBLIC_INFO
 from core.services.uploads import remove as remove_file
 from core.web import add_routes
 from core.web.account import CORRECT_ERRORS, safe_next

@@ -15,12 +15,13 @@ from pyramid.httpexceptions import HTTPForbidden, HTTPFound, HTTPNotFound, HTTPU
 from sqlalchemy import func, select
 
 from core.models import Project, ProjectStats, User
-from core.serializers import ACCOUNT_PRIVATE_FIELDS, USER_PUBLIC_INFO, dictize, public_info
+from core.serializers import dictize, public_info
 from core.services.activity import time_ago
 from core.services.images import image_url
 from core.services.leaderboard import rank_and_score
 from core.services.permissions import is_admin, owns_or_admin, project_readable
 from core.services.project import contrib_button
+from core.services.readable import ACCOUNT_PRIVATE_FIELDS, USER_PUBLIC_INFO
 
 # How long a correct project password keeps the project open in this session.
 UNLOCK_SECONDS = 30 * 60

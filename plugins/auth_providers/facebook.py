@@ -1,7 +1,7 @@
 """Sign in with Facebook (OAuth 2 and the Graph API's /me)."""
 
 from core.hookspecs import hookimpl
-from core.web.oauth import Identity, SignInError
+from core.services.oauth import Identity, SignInError
 from plugins.auth_providers.oauth import OAuth2Provider, text
 
 

@@ -2,7 +2,7 @@
 comes from /user/emails."""
 
 from core.hookspecs import hookimpl
-from core.web.oauth import Identity, SignInError
+from core.services.oauth import Identity, SignInError
 from plugins.auth_providers.oauth import OAuth2Provider, text
 
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from authlib.integrations.requests_client import OAuth1Session, OAuth2Session
 
-from core.web.oauth import Identity, SignInError
+from core.services.oauth import Identity, SignInError
 
 # Seconds to wait for the provider, per request.
 TIMEOUT = 10

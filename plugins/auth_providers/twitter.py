@@ -1,7 +1,7 @@
 """Sign in with Twitter (OAuth 1.0a; verify_credentials gives the profile)."""
 
 from core.hookspecs import hookimpl
-from core.web.oauth import Identity, SignInError
+from core.services.oauth import Identity, SignInError
 from plugins.auth_providers.oauth import OAuth1Provider, text
 
 

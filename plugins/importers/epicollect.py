@@ -68,5 +68,12 @@ class EpicollectImporter:
 
 
 @hookimpl
+def crowdnest_settings():
+    return {
+        "importer.epicollect.api_url": ("https://five.epicollect.net/api/export/entries/", str),
+    }
+
+
+@hookimpl
 def crowdnest_importers():
     return {"epicollect": EpicollectImporter()}

@@ -92,5 +92,14 @@ class FlickrImporter:
 
 
 @hookimpl
+def crowdnest_settings():
+    return {
+        "importer.flickr.api_url": ("https://api.flickr.com/services/rest/", str),
+        "importer.flickr.photo_url": ("https://live.staticflickr.com/", str),
+        "importer.flickr.api_key": ("", str),
+    }
+
+
+@hookimpl
 def crowdnest_importers():
     return {"flickr": FlickrImporter()}

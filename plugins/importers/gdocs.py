@@ -64,5 +64,15 @@ class GoogleSheetsImporter:
 
 
 @hookimpl
+def crowdnest_settings():
+    return {
+        "importer.gdocs.export_url": (
+            "https://docs.google.com/spreadsheets/d/{key}/export?format=csv",
+            str,
+        ),
+    }
+
+
+@hookimpl
 def crowdnest_importers():
     return {"gdocs": GoogleSheetsImporter()}

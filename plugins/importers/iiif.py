@@ -136,5 +136,12 @@ class IIIFImporter:
 
 
 @hookimpl
+def crowdnest_settings():
+    return {
+        "importer.iiif.viewer_url": ("https://universalviewer.io/uv.html", str),
+    }
+
+
+@hookimpl
 def crowdnest_importers():
     return {"iiif": IIIFImporter()}

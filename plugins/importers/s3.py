@@ -86,5 +86,12 @@ class S3Importer:
 
 
 @hookimpl
+def crowdnest_settings():
+    return {
+        "importer.s3.bucket_url": ("https://{bucket}.s3.amazonaws.com/", str),
+    }
+
+
+@hookimpl
 def crowdnest_importers():
     return {"s3": S3Importer()}

@@ -83,5 +83,13 @@ class TwitterImporter:
 
 
 @hookimpl
+def crowdnest_settings():
+    return {
+        "importer.twitter.api_url": ("https://api.twitter.com/2/", str),
+        "importer.twitter.bearer_token": ("", str),
+    }
+
+
+@hookimpl
 def crowdnest_importers():
     return {"twitter": TwitterImporter()}

@@ -78,5 +78,13 @@ class YouTubeImporter:
 
 
 @hookimpl
+def crowdnest_settings():
+    return {
+        "importer.youtube.api_url": ("https://www.googleapis.com/youtube/v3/", str),
+        "importer.youtube.api_key": ("", str),
+    }
+
+
+@hookimpl
 def crowdnest_importers():
     return {"youtube": YouTubeImporter()}

@@ -9,8 +9,7 @@ and executed on a bare connection by the lean path (core.delivery, `lean_page`).
 from sqlalchemy import Integer, and_, bindparam, case, exists, func, literal_column, select
 from sqlalchemy.orm import aliased
 
-from core.models import Task, TaskRun
-from core.serializers import internal_columns
+from core.models import Task, TaskRun, internal_columns
 
 # Not completed. A literal, not a bind parameter: the partial index ix_task_project_open
 # (alembic 0009) serves a query only when the planner sees the constant itself.

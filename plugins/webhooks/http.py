@@ -44,6 +44,19 @@ def retry_policy(settings) -> jobs.Retry | None:
 
 
 @hookimpl
+def crowdnest_settings():
+    # The deliveries' queue, attempts (the backoff doubles from `backoff` seconds), the HTTP
+    # timeout, and whether a URL may point at loopback or private addresses (tests only).
+    return {
+        "webhooks.queue": ("high", str),
+        "webhooks.attempts": (5, int),
+        "webhooks.backoff": (1, int),
+        "webhooks.timeout": (10, int),
+        "webhooks.allow_private": (False, bool),
+    }
+
+
+@hookimpl
 def crowdnest_includeme(config):
     # The webhook page (core/web/webhooks.py) re-sends through the enabled delivery plugin.
     config.registry["webhooks.redeliver"] = redeliver

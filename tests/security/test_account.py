@@ -211,7 +211,7 @@ def test_an_admin_changing_someone_else_gives_their_own_password(app, db):
 
 def test_an_account_without_a_password_cannot_change_its_address(app, db):
     # Signed in through an outside service: a new address could be linked to an outside
-    # identity carrying it (core.web.oauth), so it cannot be changed without a password.
+    # identity carrying it (core.services.oauth), so it cannot be changed without a password.
     user = UserFactory(passwd_hash=None)
 
     refused = put_email(app, user, user, "moved@example.net", current_password=PASSWORD)

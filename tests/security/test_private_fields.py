@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from core.models import Project, User
-from core.serializers import USER_OPEN_FIELDS, USER_PUBLIC_FIELDS, USER_QUERYABLE
+from core.services.readable import USER_OPEN_FIELDS, USER_PUBLIC_FIELDS, USER_QUERYABLE
 from tests.factories import ProjectFactory, UserFactory
 from tests.functional.api.roles import auth
 

@@ -220,7 +220,7 @@ def test_the_loop_waits_the_interval_between_runs(ini, source, db, capsys, monke
         waits.append(seconds)
         raise KeyboardInterrupt  # stop after the first run
 
-    monkeypatch.setattr("core.autoimport_cli.time.sleep", sleep)
+    monkeypatch.setattr("core.cli.autoimport.time.sleep", sleep)
     monkeypatch.setenv("CROWDNEST_AUTOIMPORTER_INTERVAL", "3600")
 
     code = main(["-c", ini, "autoimport", "--loop"])

@@ -9,8 +9,8 @@ from argparse import Namespace
 import pytest
 from sqlalchemy import select
 
-from core.cli import CommandError
-from core.import_cli import import_command
+from core.cli.common import CommandError
+from core.cli.imports import import_command
 from core.models import Project, Task
 from core.services.importer import (
     ImporterError,

@@ -80,7 +80,9 @@ class FakeAPI:
             "importer.twitter.api_url": f"{self.url}/twitter/2/",
             "importer.twitter.bearer_token": "twitter-token",
         }
-        return load_settings({**base, **overrides}, environ={})
+        settings = load_settings({"plugins.importers": REMOTE, **base, **overrides}, environ={})
+        get_plugin_manager(settings)  # the importers' own settings, as the application has them
+        return settings
 
 
 @pytest.fixture

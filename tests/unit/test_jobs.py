@@ -165,6 +165,32 @@ def test_worker_command_serves_the_queues_in_burst_mode(
     assert redis_client.lrange("notes", 0, -1) == [b"Command?"]
 
 
+def note_plugin_setting(settings, key):
+    redis_client_of(settings).rpush(key, str(settings["webhooks.attempts"]))
+
+
+def redis_client_of(settings):
+    import redis
+
+    return redis.Redis.from_url(settings["redis.url"])
+
+
+def test_worker_jobs_read_the_enabled_plugins_settings(
+    tmp_path, rq_settings, redis_client, redis_url
+):
+    ini = tmp_path / "worker.ini"
+    ini.write_text(
+        f"[app:main]\nuse = egg:crowdnest\nredis.url = {redis_url}\nplugins.webhooks = http\n"
+        "webhooks.attempts = 9\n"
+    )
+    jobs.enqueue(rq_settings, note_plugin_setting, "attempts", queue="default")
+
+    code = main(["-c", str(ini), "worker", "--burst", "--simple"])
+
+    assert code == 0
+    assert redis_client.lrange("attempts", 0, -1) == [b"9"]
+
+
 def test_worker_command_without_redis_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("CROWDNEST_REDIS_URL", raising=False)
     ini = tmp_path / "worker.ini"

@@ -229,3 +229,28 @@ def test_0011_leaves_a_site_with_categories_alone(scratch_url):
         scratch.dispose()
 
     assert categories == [("Art", "art")]
+
+
+# --- 0012: the dead `webhook` table is dropped ---------------------------------------------
+
+
+def _tables(scratch_url) -> set:
+    scratch = get_engine({"sqlalchemy.url": scratch_url})
+    try:
+        return set(sa.inspect(scratch).get_table_names())
+    finally:
+        scratch.dispose()
+
+
+def test_0012_drops_the_webhook_table_and_its_downgrade_restores_it(scratch_url):
+    from alembic import command
+
+    command.upgrade(alembic_config(scratch_url), "0011")
+    assert {"webhook", "webhook_delivery"} <= _tables(scratch_url)
+
+    command.upgrade(alembic_config(scratch_url), "head")
+    assert "webhook" not in _tables(scratch_url)
+    assert "webhook_delivery" in _tables(scratch_url)
+
+    command.downgrade(alembic_config(scratch_url), "0011")
+    assert "webhook" in _tables(scratch_url)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.web.oauth import Identity, link_account
+from core.services.oauth import Identity, link_account
 from tests.conftest import BASE_SETTINGS
 from tests.factories import UserFactory
 

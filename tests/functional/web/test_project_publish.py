@@ -3,7 +3,16 @@
 import pytest
 from sqlalchemy import func, select
 
-from core.models import Auditlog, Project, ProjectStats, Result, Task, TaskRun, User, Webhook
+from core.models import (
+    Auditlog,
+    Project,
+    ProjectStats,
+    Result,
+    Task,
+    TaskRun,
+    User,
+    WebhookDelivery,
+)
 from tests.factories import ProjectFactory, ResultFactory, TaskFactory, TaskRunFactory
 from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
 
@@ -29,7 +38,9 @@ def test_owners_and_admins_publish(signed_in, project_roles, db, role):
     task = TaskFactory(project=project, n_answers=1)
     TaskRunFactory(task=task, user=make_user())
     ResultFactory(task=task)
-    db.add(Webhook(project_id=project.id, payload={"x": 1}))
+    db.add(
+        WebhookDelivery(project_id=project.id, event="task_completed", url="https://example.org/")
+    )
     db.commit()
     app = signed_in(roles[role])
 
@@ -42,7 +53,7 @@ def test_owners_and_admins_publish(signed_in, project_roles, db, role):
     }
     db.expire_all()
     assert db.get(Project, project.id).published is True
-    assert [count(db, model, project) for model in (TaskRun, Result, Webhook)] == [0, 0, 0]
+    assert [count(db, model, project) for model in (TaskRun, Result, WebhookDelivery)] == [0, 0, 0]
     saved = db.get(Task, task.id)
     assert (saved.state, saved.n_task_runs) == ("ongoing", 0)
     stats = db.scalars(select(ProjectStats).where(ProjectStats.project_id == project.id)).one()

@@ -1,58 +1,23 @@
-"""The `crowdnest` command: database, users, plugins and the contributions guard."""
+"""`crowdnest db|user|plugins|guard|cache`: the schema, accounts, plugins and housekeeping."""
 
-import argparse
 import getpass
 import logging
-import os
 import sys
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 
 from alembic.runtime.migration import MigrationContext
-from pyramid.paster import get_appsettings
 from sqlalchemy import func, or_, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
-from core import cache, generations, jobs, migrate
-from core.db import Base, get_engine, get_session_factory
+from core import cache, generations, migrate
+from core.cli.common import CommandError, open_session, safe_url
+from core.db import Base, get_engine
 from core.hookspecs import GROUPS
 from core.models import User
 from core.passwords import hash_password
-from core.plugins import PluginError, installed_plugins
+from core.plugins import installed_plugins
 from core.redis import get_redis
 from core.services.guard import purge_expired
 from core.services.reservations import purge_expired as purge_expired_reservations
-from core.settings import load_settings
-
-
-class CommandError(Exception):
-    """A user mistake or an unusable setup: printed as one line, exit code 1."""
-
-
-def read_settings(config_path: str) -> dict:
-    """The app settings of an .ini, with defaults and CROWDNEST_* overrides applied."""
-    if not os.path.isfile(config_path):
-        raise CommandError(f"config file {config_path!r} not found (choose one with -c/--config)")
-    here = os.path.dirname(os.path.abspath(config_path))
-    return load_settings(get_appsettings(config_path), here=here)
-
-
-@contextmanager
-def open_session(settings: dict) -> Iterator:
-    """A plain session in one transaction, committed when the command returns normally."""
-    engine = get_engine(settings)
-    try:
-        with get_session_factory(engine)() as db, db.begin():
-            yield db
-    finally:
-        engine.dispose()
-
-
-def safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
 
 # --- db ----------------------------------------------------------------------------------------
 
@@ -234,13 +199,8 @@ def cache_clear(settings: dict, args) -> int:
 # --- the parser --------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crowdnest", description=__doc__)
-    parser.add_argument(
-        "-c", "--config", default="development.ini", help="the .ini (default: %(default)s)"
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_parser(commands) -> None:
+    """The db, user, plugins, guard and cache commands."""
     db = commands.add_parser("db", help="the database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
     db_commands.add_parser("upgrade", help="alembic upgrade head").set_defaults(run=db_upgrade)
@@ -286,37 +246,3 @@ def build_parser() -> argparse.ArgumentParser:
     cache_commands.add_parser(
         "clear", help="forget every cached answer (after writes outside Crowdnest)"
     ).set_defaults(run=cache_clear)
-
-    # Imported here: core.export_cli and core.import_cli import CommandError from this module.
-    from core.export_cli import add_parser as add_export_parser
-
-    add_export_parser(commands)
-    from core.import_cli import add_parser as add_import_parser
-
-    add_import_parser(commands)
-    from core.autoimport_cli import add_parser as add_autoimport_parser
-
-    add_autoimport_parser(commands)
-    jobs.add_worker_command(commands)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; user mistakes print `crowdnest: error: ...` and return 1."""
-    args = build_parser().parse_args(argv)
-    try:
-        settings = read_settings(args.config)
-        return args.run(settings, args)
-    except (CommandError, PluginError) as error:
-        print(f"crowdnest: error: {error}", file=sys.stderr)
-    except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-        print(f"crowdnest: database error: {reason}", file=sys.stderr)
-        print("(is the database reachable, and has `crowdnest db upgrade` run?)", file=sys.stderr)
-    except (KeyboardInterrupt, EOFError):
-        print("\ncrowdnest: interrupted", file=sys.stderr)
-    return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,7 +12,7 @@ import time
 
 from sqlalchemy import select
 
-from core.cli import CommandError, open_session
+from core.cli.common import CommandError, open_session
 from core.models import Project
 from core.plugins import get_plugin_manager
 from core.services.importer import ImporterError, enabled_importers, import_tasks

@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 
-from core.cli import CommandError
+from core.cli.common import CommandError
 from core.services.autoimport import AutoimportOutcome, run_autoimports
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 
 from core import jobs
-from core.cli import CommandError
+from core.cli.common import CommandError
 from core.db import get_engine
 from core.services import export_store
 from core.services.export import (
