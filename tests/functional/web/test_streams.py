@@ -4,11 +4,14 @@ Streams are read as a WSGI server reads them: the app_iter, chunk by chunk, with
 a keep-alive short enough that no read can hang a test.
 """
 
+import http.client
 import json
+import threading
 import time
 import uuid
 
 import pytest
+import requests
 import webob
 
 from core.delivery import LeanDelivery
@@ -368,3 +371,57 @@ def test_the_tasks_page_counts_new_answers_live_for_owners_only(make_app, db):
     assert "live-answers.js" in owners_page
     assert "live-answers" not in visitors_page
     assert "live-answers" not in page_when_off
+
+
+# --- over HTTP ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_server(make_app):
+    """The application behind waitress, as a browser meets it (each event sent at once)."""
+    from waitress.server import create_server
+
+    application = make_app(**SSE).app
+    server = create_server(application, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield server.effective_port, application.registry["streams"]
+    server.close()
+
+
+def test_events_reach_a_browser_over_http_as_they_happen(live_server, db):
+    port, broker = live_server
+    owner, volunteer = UserFactory(), UserFactory()
+    project = _project(owner=owner)
+    task = TaskFactory(project=project, n_answers=2)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request(
+        "GET",
+        f"/project/{project.short_name}/privatestream?api_key={owner.api_key}",
+        headers={"Accept": "text/event-stream"},
+    )
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.getheader("Content-Type").startswith("text/event-stream")
+    assert response.readline().startswith(b"retry: ")  # sent before any event
+
+    key = volunteer.api_key
+    base = f"http://127.0.0.1:{port}"
+    requests.get(f"{base}/api/project/{project.id}/newtask?api_key={key}", timeout=5)
+    body = {"project_id": project.id, "task_id": task.id, "info": {"answer": "no"}}
+    run = requests.post(f"{base}/api/taskrun?api_key={key}", json=body, timeout=5).json()
+
+    line = response.readline()
+    while not line.startswith(b"data: "):
+        line = response.readline()
+    assert json.loads(line[len(b"data: ") :]) == {"type": "taskrun", "data": run}
+    assert broker.open == 1
+
+    response.close()
+    connection.close()
+
+    # The stream notices the browser left at its next keep-alive, and gives its slot back.
+    deadline = time.monotonic() + 5
+    while broker.open and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert broker.open == 0
