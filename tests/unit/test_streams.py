@@ -3,9 +3,10 @@
 import json
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from core import streams
-from core.redis import breaker_for, get_redis, reset_breakers
+from core.redis import available, breaker_for, get_redis, reset_breakers
 
 SETTINGS = {"sse.max_streams": 2, "sse.max_seconds": 5.0, "sse.keepalive_seconds": 0.05}
 
@@ -105,3 +106,30 @@ def test_a_stream_opened_while_redis_was_away_ends_once_it_answers(redis_url):
 
     assert len(chunks) == 1
     assert broker.open == 0
+
+
+class LostRedis:
+    """A Redis subscription whose connection drops."""
+
+    through_redis = True
+    closed = False
+
+    def next_message(self, timeout):
+        raise RedisConnectionError("connection lost")
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_stream_whose_redis_goes_away_ends_and_gives_its_slot_back():
+    client = get_redis("redis://127.0.0.1:9/0")
+    broker = _broker(client)
+    assert broker.acquire()
+    subscription = LostRedis()
+
+    chunks = list(streams.EventStream(broker, subscription, SETTINGS))
+
+    assert len(chunks) == 1  # the `retry:` line, then the end: the browser reconnects
+    assert subscription.closed and broker.open == 0
+    assert not available(client)  # the outage is recorded: the next stream is served locally
+    reset_breakers()
