@@ -39,7 +39,7 @@ QUEUE_SIZE = 256
 # Longest wait for one message: how soon a stream notices its end, its keep-alive or Redis back.
 TICK = 1.0
 # What the browser waits before reconnecting, milliseconds (the `retry:` field).
-RETRY_MS = 3000
+RETRY_MS = 1000
 # Each message ARGV[i] published on the channel KEYS[i], in one round trip.
 PUBLISH_ALL = """
 for i, name in ipairs(KEYS) do
