@@ -53,12 +53,6 @@ def test_messages_reach_only_their_channel_and_a_closed_subscription_is_forgotte
     assert broker._local == {}
 
 
-def test_nothing_is_published_when_streams_are_off():
-    # No broker (sse.enabled off): nothing to reach, nothing to pay.
-    streams.publish_answer(Registry(streams=None), "a", {"id": 1})
-    streams.publish_completion(Registry(streams=None), {"project_short_name": "a"}, {"id": 1})
-
-
 class Broken:
     """A Redis client whose every command fails with an unexpected error."""
 
