@@ -36,6 +36,8 @@ def _build(settings):
         config.include("core.events")
         config.include("core.ratelimit")
         config.include("core.negotiation")
+        # Server-sent event streams' broker (sse.enabled): Redis pub/sub or in-process.
+        config.include("core.streams")
         # Requests refused before any view reads them (bad URLs, bodies; see core.inbound).
         config.include("core.inbound")
         # Error shapes for the API and the web pages.

@@ -78,7 +78,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 
-from core import cache, generations, wire
+from core import cache, generations, streams, wire
 from core.api import newtask as view
 from core.db import get_engine, utcnow
 from core.errors import DomainError
@@ -437,7 +437,7 @@ def _answer_context_query(with_key: bool):
     `short`: the task stays short of n_answers with one more run (as read: _store_answer
     tries the statement for that case only when it was so)."""
     short = (Task.n_task_runs + 1 < Task.n_answers).label("short")
-    columns = _with_caller([Task.project_id, short], with_key)
+    columns = _with_caller([Task.project_id, short, Project.short_name], with_key)
     return (
         select(*columns)
         .join(Project, Project.id == Task.project_id)
@@ -1066,15 +1066,24 @@ class LeanDelivery:
                 # A second answer (the unique indexes): the application says so, as PYBOSSA.
                 return None
         # Committed: from here on nothing may send the request to the application again.
-        self._after_answer(participant, run, result_id, runs if locked else None, announced)
+        self._after_answer(
+            participant, run, result_id, runs if locked else None, announced, context.short_name
+        )
         return self._json(run, counted)
 
     def _after_answer(
-        self, participant, run: dict, result_id, runs: int | None, announced: dict | None
+        self,
+        participant,
+        run: dict,
+        result_id,
+        runs: int | None,
+        announced: dict | None,
+        short_name: str,
     ) -> None:
         """After the commit: the stamp consumed, the caches told, under `locked` the hold
-        released (the task now has `runs` runs), a completion announced (with `announced`,
-        its rows when the transaction read them)."""
+        released (the task now has `runs` runs), the answer published to the project's streams
+        and a completion announced (with `announced`, its rows when the transaction read
+        them)."""
         tables = (*ANSWER_TABLES, "result") if result_id is not None else ANSWER_TABLES
         hold = None
         if runs is not None:
@@ -1087,6 +1096,8 @@ class LeanDelivery:
             (attempt, self.redis, lambda _: self._consume_and_bump(stamp, tables, hold)),
             (cache.bump_written, self.registry["cache"], tables),
         ]
+        if self.registry["streams"] is not None:  # sse.enabled
+            steps.append((streams.publish_answer, self.registry, short_name, run))
         if result_id is not None:
             steps.append((self._announce, run, result_id, announced))
         for fn, *args in steps:
@@ -1112,7 +1123,8 @@ class LeanDelivery:
         use) in a session kept open for the hook; only those an implementation names."""
         hook = self.registry["plugins"].hook.crowdnest_task_completed
         implementations = hook.get_hookimpls()
-        if not implementations:
+        published = self.registry["streams"] is not None  # sse.enabled: the streams hear of it
+        if not implementations and not published:
             return
         if announced is None:
             with self.statements.connect() as connection:
@@ -1130,6 +1142,11 @@ class LeanDelivery:
                 for model in ANNOUNCED
             )
         )
+        if published:
+            result = _columns_in(announced, Result, [key for key, _ in _columns_of(Result)])
+            streams.publish_completion(self.registry, payload, result)
+        if not implementations:
+            return
         with Session(self._reader) as db:
             objects = {
                 name: _loaded(db, model, announced) if name in wanted else None

@@ -102,6 +102,14 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "jobs.queues": ("high default low", _aslist),
     "jobs.timeout": (600, _asint),
     "jobs.inline": ("sync", _asstr),
+    # Server-sent event streams /project/<short_name>/publicstream and /privatestream
+    # (PYBOSSA's SSE, core/streams.py): off answers 404 and publishes nothing. A stream ends
+    # after max_seconds (the browser reconnects), sends a comment every keepalive_seconds, and
+    # a process holds at most max_streams at once (503 beyond: each holds a server thread).
+    "sse.enabled": (False, _asbool),
+    "sse.max_seconds": (300.0, _asfloat),
+    "sse.keepalive_seconds": (15.0, _asfloat),
+    "sse.max_streams": (20, _asint),
     "scheduler.default": ("default", _asstr),
     # Seconds a `locked` reservation holds its task (PYBOSSA: one hour).
     "scheduler.locked.timeout": (3600, _asint),

@@ -3,9 +3,10 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import streams
 from core.api.base import Resource, api_resource
 from core.models import Project, Result, Task, TaskRun
-from core.serializers import dictize
+from core.serializers import columns, dictize
 from core.services import task_run as task_run_service
 
 
@@ -28,9 +29,15 @@ class TaskRunResource(Resource):
             settings=self.request.registry.settings,
             authorization=self.request.headers.get("Authorization"),
         )
+        shown = dictize(self.request, run, links=False)
+        if self.request.registry.get("streams") is not None:  # sse.enabled
+            project = self.db.get(Project, run.project_id)
+            self.request.after_commit(
+                streams.publish_answer, self.request.registry, project.short_name, shown
+            )
         if result is not None:
             self._announce_completion(run, result)
-        return dictize(self.request, run, links=False)
+        return shown
 
     def _announce_completion(self, run, result):
         """Call the task_completed hook once the answer is committed, never before: with the
@@ -75,10 +82,8 @@ def _announce(registry, project_id: int, task_id: int, result_id: int) -> None:
         # Its transaction ended (a SQLite one holds the write lock from its start: a plugin
         # writing in the hook would wait for it); a relationship read begins another.
         db.commit()
+        payload = task_run_service.completion_payload(project, task, result)
+        streams.publish_completion(registry, payload, columns(result))
         registry["plugins"].hook.crowdnest_task_completed(
-            project=project,
-            task=task,
-            result=result,
-            payload=task_run_service.completion_payload(project, task, result),
-            settings=registry.settings,
+            project=project, task=task, result=result, payload=payload, settings=registry.settings
         )

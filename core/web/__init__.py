@@ -27,6 +27,7 @@ PAGE_MODULES = (
     "core.web.webhooks",
     "core.web.auditlog",
     "core.web.autoimporter",
+    "core.web.streams",
 )
 
 
