@@ -89,6 +89,7 @@ from core.redis import UNREACHABLE, attempt, available, failed, script
 from core.renderers import OPTIONS
 from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
 from core.services import guard, project_token, reservations, stats, task_run
+from core.services import result as results
 from core.services.permissions import project_readable
 from core.services.task_run import Participant
 
@@ -491,7 +492,7 @@ def _task_completed():
 
 
 def _result_insert():
-    """The new latest result of the task (task_run.new_result_version's, with its ids)."""
+    """The new latest result of the task (result.new_result_version's, with its ids)."""
     return (
         insert(Result)
         .values(
@@ -702,12 +703,12 @@ def _task_reached():
 
 
 def _result_superseded_if_reached():
-    return task_run.result_superseded().where(_task_reached())
+    return results.result_superseded().where(_task_reached())
 
 
 def _result_written():
     """When the task has its answers: a new latest result listing all its runs (PYBOSSA's
-    completion, and each later answer's new version; task_run.new_result_version's)."""
+    completion, and each later answer's new version; result.new_result_version's)."""
     run_ids = (
         select(func.jsonb_agg(aggregate_order_by(TaskRun.id, TaskRun.id)))
         .where(TaskRun.task_id == bindparam("task_id"))
@@ -1231,8 +1232,8 @@ class LeanDelivery:
                 *([(("task completed",), _task_completed, values)] if completes else []),
                 *(
                     [
-                        (("result superseded",), task_run.result_superseded, values),
-                        (("runs of task",), task_run.runs_of_task, values),
+                        (("result superseded",), results.result_superseded, values),
+                        (("runs of task",), results.runs_of_task, values),
                     ]
                     if completed
                     else []

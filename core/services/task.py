@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select, update
 from core.models import Result, Task, TaskRun
 from core.schemas import MAX_N_ANSWERS
 from core.services import stats
+from core.services.result import new_result_version
 
 # The bounds of the owner's task settings (behavior.md 9.4).
 # The one n_answers rule (core.schemas): the API, the importer and the redundancy page.
@@ -21,8 +22,6 @@ def rederive_state(db, task: Task) -> None:
     A task completed this way (its n_answers lowered to its runs) gets its result, as one
     completed by its last answer does.
     """
-    from core.services.task_run import new_result_version
-
     state = "completed" if task.n_task_runs >= task.n_answers else "ongoing"
     if state != task.state:
         stats.bump(db, task.project_id, n_completed_tasks=1 if state == "completed" else -1)

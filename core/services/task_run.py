@@ -5,7 +5,7 @@ Domain code: knows nothing of HTTP; refusals are DomainErrors named as PYBOSSA n
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -13,6 +13,8 @@ from core.db import utcnow
 from core.errors import DomainError
 from core.models import Project, Result, Task, TaskRun
 from core.services import guard, project_token, reservations, stats
+from core.services.result import new_result_version
+from core.services.task import rederive_state
 
 
 @dataclass(frozen=True)
@@ -171,37 +173,8 @@ def _first_in_project(db, run: TaskRun) -> bool:
     return db.scalar(earlier.limit(1)) is None
 
 
-def new_result_version(db, task: Task) -> Result:
-    """Supersede the task's latest result with one listing all its current runs."""
-    db.execute(result_superseded(), {"of_task": task.id})
-    run_ids = list(db.scalars(runs_of_task(), {"of_task": task.id}))
-    result = Result(
-        project_id=task.project_id, task_id=task.id, task_run_ids=run_ids, last_version=True
-    )
-    db.add(result)
-    db.flush()
-    return result
-
-
-def result_superseded():
-    """UPDATE: the latest result of the task :of_task is the latest no more."""
-    return (
-        update(Result)
-        .where(Result.task_id == bindparam("of_task"), Result.last_version)
-        .values(last_version=False)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def runs_of_task():
-    """Ids of the runs of the task :of_task, in order: a new result version lists them."""
-    return select(TaskRun.id).where(TaskRun.task_id == bindparam("of_task")).order_by(TaskRun.id)
-
-
 def forget(db, run: TaskRun) -> None:
     """Before a run is deleted: lower the counts and re-derive its task's state."""
-    from core.services.task import rederive_state
-
     task = db.get(Task, run.task_id)
     db.execute(
         update(Task)

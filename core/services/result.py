@@ -1,0 +1,35 @@
+"""Results: a new version of a task's result each time its runs change once it is complete.
+
+Domain code: knows nothing of HTTP.
+"""
+
+from sqlalchemy import bindparam, select, update
+
+from core.models import Result, Task, TaskRun
+
+
+def new_result_version(db, task: Task) -> Result:
+    """Supersede the task's latest result with one listing all its current runs."""
+    db.execute(result_superseded(), {"of_task": task.id})
+    run_ids = list(db.scalars(runs_of_task(), {"of_task": task.id}))
+    result = Result(
+        project_id=task.project_id, task_id=task.id, task_run_ids=run_ids, last_version=True
+    )
+    db.add(result)
+    db.flush()
+    return result
+
+
+def result_superseded():
+    """UPDATE: the latest result of the task :of_task is the latest no more."""
+    return (
+        update(Result)
+        .where(Result.task_id == bindparam("of_task"), Result.last_version)
+        .values(last_version=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def runs_of_task():
+    """Ids of the runs of the task :of_task, in order: a new result version lists them."""
+    return select(TaskRun.id).where(TaskRun.task_id == bindparam("of_task")).order_by(TaskRun.id)
