@@ -3,6 +3,8 @@
 import logging
 import os
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import orjson
@@ -210,3 +212,15 @@ def includeme(config):
         return dbsession
 
     config.add_request_method(dbsession, reify=True)
+
+
+@contextmanager
+def own_session(settings) -> Iterator:
+    """A session of its own (a job's, a command's) in one transaction, on an engine of its own:
+    committed when the block ends normally, rolled back otherwise."""
+    engine = get_engine(settings)
+    try:
+        with get_session_factory(engine)() as db, db.begin():
+            yield db
+    finally:
+        engine.dispose()

@@ -3,7 +3,7 @@
 A job is a module-level function `func(settings, *args, **kwargs)`: it receives the
 application's settings first (the worker's own, never a copy sent through Redis), then the
 arguments it was enqueued with, which must pickle. It opens its own database session with
-`database(settings)`: the request that enqueued it is long over when it runs.
+`core.db.own_session(settings)`: the request that enqueued it is long over when it runs.
 
 `enqueue(request, ...)` holds the job until the request's transaction commits (nothing leaves
 when it aborts); `enqueue(settings, ...)` sends it at once, for callers outside any transaction
@@ -17,8 +17,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -27,14 +26,13 @@ from pyramid.paster import setup_logging
 from rq import Retry
 from rq.job import Job
 
-from core.db import get_engine, get_session_factory
 from core.events import after_commit
 from core.plugins import get_plugin_manager
 from core.redis import either, get_redis
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Retry", "SimpleWorker", "Worker", "database", "enqueue", "run_worker"]
+__all__ = ["Retry", "SimpleWorker", "Worker", "enqueue", "run_worker"]
 
 
 def enqueue(
@@ -102,17 +100,6 @@ def run_inline(settings, func, args: tuple, kwargs: dict, retry: Retry | None) -
             delay = Retry.get_interval(done, retry.intervals)
             log.warning("job %s failed (%s); again in %s s", name, error, delay)
             time.sleep(delay)
-
-
-@contextmanager
-def database(settings) -> Iterator:
-    """A session of the job's own in one transaction, committed when the block ends normally."""
-    engine = get_engine(settings)
-    try:
-        with get_session_factory(engine)() as db, db.begin():
-            yield db
-    finally:
-        engine.dispose()
 
 
 # --- the worker --------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, or_, select
 
 from core import cache, generations, migrate
-from core.cli.common import CommandError, open_session, safe_url
-from core.db import Base, get_engine
+from core.cli.common import CommandError, safe_url
+from core.db import Base, get_engine, own_session
 from core.hookspecs import GROUPS
 from core.models import User
 from core.passwords import hash_password
@@ -106,10 +106,10 @@ def user_create(settings: dict, args) -> int:
     if "@" not in args.email:
         raise CommandError(f"{args.email!r} is not an email address")
     # Refuse a duplicate before asking for a password, and hold no transaction while asking.
-    with open_session(settings) as db:
+    with own_session(settings) as db:
         _refuse_taken(db, args.name, args.email)
     password_hash = hash_password(_password(args))
-    with open_session(settings) as db:
+    with own_session(settings) as db:
         _refuse_taken(db, args.name, args.email)
         user = User(
             name=args.name,
@@ -127,7 +127,7 @@ def user_create(settings: dict, args) -> int:
 
 
 def user_list(settings: dict, args) -> int:
-    with open_session(settings) as db:
+    with own_session(settings) as db:
         users = list(db.scalars(select(User).order_by(User.id)))
     if not users:
         print("no users")
@@ -140,7 +140,7 @@ def user_list(settings: dict, args) -> int:
 
 
 def user_admin(settings: dict, args) -> int:
-    with open_session(settings) as db:
+    with own_session(settings) as db:
         user = _user(db, args.name)
         user.admin = args.admin
     print(f"{args.name!r} is {'now' if args.admin else 'no longer'} an admin")
@@ -148,7 +148,7 @@ def user_admin(settings: dict, args) -> int:
 
 
 def user_reset_api_key(settings: dict, args) -> int:
-    with open_session(settings) as db:
+    with own_session(settings) as db:
         user = _user(db, args.name)
         user.api_key = str(uuid.uuid4())
     print(f"new api key for {args.name!r}: {user.api_key}")
@@ -178,7 +178,7 @@ def list_plugins(settings: dict, args) -> int:
 
 
 def guard_purge(settings: dict, args) -> int:
-    with open_session(settings) as db:
+    with own_session(settings) as db:
         purged = purge_expired(db)
         released = purge_expired_reservations(db)
     print(f"purged {purged} expired task hand-out(s) and {released} expired reservation(s)")

@@ -1,13 +1,10 @@
 """What every `crowdnest` command shares: the settings, a database session, the one-line error."""
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from pyramid.paster import get_appsettings
 from sqlalchemy.engine import make_url
 
-from core.db import get_engine, get_session_factory
 from core.settings import load_settings
 
 
@@ -21,17 +18,6 @@ def read_settings(config_path: str) -> dict:
         raise CommandError(f"config file {config_path!r} not found (choose one with -c/--config)")
     here = os.path.dirname(os.path.abspath(config_path))
     return load_settings(get_appsettings(config_path), here=here)
-
-
-@contextmanager
-def open_session(settings: dict) -> Iterator:
-    """A plain session in one transaction, committed when the command returns normally."""
-    engine = get_engine(settings)
-    try:
-        with get_session_factory(engine)() as db, db.begin():
-            yield db
-    finally:
-        engine.dispose()
 
 
 def safe_url(url: str) -> str:

@@ -12,7 +12,8 @@ import time
 
 from sqlalchemy import select
 
-from core.cli.common import CommandError, open_session
+from core.cli.common import CommandError
+from core.db import own_session
 from core.models import Project
 from core.plugins import get_plugin_manager
 from core.services.importer import ImporterError, enabled_importers, import_tasks
@@ -104,7 +105,7 @@ def import_command(settings: dict, args) -> int:
     values, upload = importer_values(importer, args.source, args.field or [])
     progress = ImportProgress(upload)
     try:
-        with open_session(settings) as db:
+        with own_session(settings) as db:
             query = select(Project).where(Project.short_name == args.project)
             if args.project.isdigit():
                 query = select(Project).where(Project.id == int(args.project))
