@@ -1,5 +1,7 @@
-"""Every hook in core.hookspecs is documented in docs/plugins.md and exercised by a test."""
+"""Every hook in core.hookspecs is documented in docs/plugins.md with its exact signature, and
+has a dedicated test (a test function named test_hook_<hook>_...)."""
 
+import inspect
 import re
 from pathlib import Path
 
@@ -35,12 +37,24 @@ def test_no_section_documents_a_hook_that_does_not_exist():
     assert documented_hooks() <= set(hook_names())
 
 
+def documented_signatures() -> dict[str, str]:
+    found = re.findall(
+        r"^\*\*Signature:\*\* `((crowdnest_\w+)\(.*\))`$", PLUGINS_DOC.read_text(), re.M
+    )
+    return {name: signature for signature, name in found}
+
+
 @pytest.mark.parametrize("hook", hook_names())
-def test_hook_has_a_test(hook):
-    this_file = Path(__file__).resolve()
-    referencing = [
-        path
-        for path in TESTS.rglob("test_*.py")
-        if path.resolve() != this_file and hook in path.read_text()
-    ]
-    assert referencing, f"no test file under tests/ mentions {hook}: test the hook"
+def test_hook_signature_is_the_documented_one(hook):
+    actual = f"{hook}{inspect.signature(getattr(hookspecs, hook))}"
+
+    assert documented_signatures().get(hook) == actual, (
+        f"docs/plugins.md's `## {hook}` needs **Signature:** `{actual}`"
+    )
+
+
+@pytest.mark.parametrize("hook", hook_names())
+def test_hook_has_a_dedicated_test(hook):
+    pattern = re.compile(rf"^def test_hook_{hook}_\w*\(", re.MULTILINE)
+    dedicated = [path for path in TESTS.rglob("test_*.py") if pattern.search(path.read_text())]
+    assert dedicated, f"no test under tests/ is named test_hook_{hook}_...: write one"

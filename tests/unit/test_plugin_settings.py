@@ -20,7 +20,7 @@ def loaded(ini: dict) -> dict:
     return settings
 
 
-def test_an_enabled_plugin_gets_its_defaults_coerced():
+def test_hook_crowdnest_settings_gives_an_enabled_plugin_its_defaults_coerced():
     settings = loaded({"plugins.webhooks": "http"})
 
     assert settings["webhooks.attempts"] == 5
