@@ -1,8 +1,6 @@
 """Crowdnest: the Pyramid application."""
 
-from pyramid.config import Configurator
-
-from core import apicache, delivery, inbound
+from core.middleware import AppConfigurator
 from core.plugins import MissingExtra, require_extras
 from core.settings import load_settings
 
@@ -19,7 +17,9 @@ def main(global_config, **settings):
 
 
 def _build(settings):
-    with Configurator(settings=settings) as config:
+    with AppConfigurator(settings=settings) as config:
+        # WSGI middlewares in front of Pyramid, registered by the includes that own them.
+        config.include("core.middleware")
         # Production refuses default or short secrets (decision 18).
         config.include("core.settings")
         # Database: engine, request.dbsession joined to pyramid_tm, schema migration.
@@ -47,10 +47,10 @@ def _build(settings):
         config.include("core.api")
         config.include("pyramid_jinja2")
         config.include("core.web")
+        # In front of Pyramid, only with Redis: anonymous /api reads from the API cache
+        # (api.cache) and the lean newtask and answer path (delivery.lean).
+        config.include("core.apicache")
+        config.include("core.delivery")
         # Process tuning (garbage collector), when runtime.gc_tuning is on.
         config.include("core.runtime")
-    # In front of Pyramid (only with Redis): anonymous /api reads answered from Redis while the
-    # tables they read are unchanged (api.cache), and the lean newtask path (delivery.lean);
-    # in front of all, the refusal of unreadable URLs and oversized bodies (core.inbound).
-    app = config.make_wsgi_app()
-    return inbound.wrap(apicache.wrap(delivery.wrap(app)), app)
+    return config.make_wsgi_app()

@@ -191,11 +191,16 @@ class ApiCacheMiddleware:
         return [body]
 
 
-def wrap(app):
+def wrap(app, router):
     """The application behind the cache when Redis is configured and api.cache is on."""
-    registry = app.registry
+    registry = router.registry
     redis = registry.get("redis")
     settings = registry.settings
     if redis is None or not settings["api.cache"]:
         return app
     return ApiCacheMiddleware(app, redis, settings, registry["ratelimiter"])
+
+
+def includeme(config):
+    # Anonymous /api reads answered from Redis while the tables they read are unchanged.
+    config.add_wsgi_middleware(wrap, order=20)

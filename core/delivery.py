@@ -1302,9 +1302,14 @@ def _target(environ):
     return NEWTASK_PATH.fullmatch(environ.get("PATH_INFO", ""))
 
 
-def wrap(app):
+def wrap(app, router):
     """The application behind the lean path when Redis is configured and delivery.lean is on."""
-    registry = app.registry
+    registry = router.registry
     if registry.get("redis") is None or not registry.settings["delivery.lean"]:
         return app
     return LeanDelivery(app, registry)
+
+
+def includeme(config):
+    # Innermost: newtask and answers it can answer exactly, as the application would.
+    config.add_wsgi_middleware(wrap, order=10)

@@ -182,4 +182,6 @@ def wrap(app, pyramid_app):
 
 
 def includeme(config):
+    # In front of all: unreadable URLs and oversized bodies never reach the other middlewares.
+    config.add_wsgi_middleware(wrap, order=30)
     config.add_tween("core.inbound.refusal_tween_factory", under=EXCVIEW)

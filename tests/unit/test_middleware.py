@@ -1,0 +1,43 @@
+"""core.middleware: WSGI middlewares registered by their includes, applied by order."""
+
+from core.inbound import Inbound
+from core.middleware import AppConfigurator
+
+
+def _tagging(tag: str, seen: list):
+    def wrap(app, router):
+        def middleware(environ, start_response):
+            seen.append(tag)
+            return app(environ, start_response)
+
+        middleware.router = router
+        return middleware
+
+    return wrap
+
+
+def test_middlewares_stand_in_order_whatever_order_they_were_registered_in():
+    seen = []
+    config = AppConfigurator(settings={})
+    config.include("core.middleware")
+    config.add_wsgi_middleware(_tagging("outer", seen), order=30)
+    config.add_wsgi_middleware(_tagging("inner", seen), order=10)
+
+    app = config.make_wsgi_app()
+    app(
+        {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": "/",
+            "SERVER_NAME": "x",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+        },
+        lambda status, headers: None,
+    )
+
+    assert seen == ["outer", "inner"]
+    assert app.router.registry is config.registry
+
+
+def test_the_application_ends_behind_the_inbound_refusals(make_app):
+    assert isinstance(make_app().app, Inbound)
