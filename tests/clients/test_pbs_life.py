@@ -73,8 +73,9 @@ def live_server(make_app, engine):
     thread.join(timeout=10)
 
 
-def register(server: str, name: str) -> tuple[requests.Session, str]:
-    """Register over HTTP as a new user does; the signed-in session and the account's API key."""
+def register(server: str, name: str) -> tuple[requests.Session, dict]:
+    """Register over HTTP as a new user does; the signed-in session and the account's own
+    summary (its API key read where PYBOSSA users read it: their profile in JSON)."""
     browser = requests.Session()
     form = browser.get(f"{server}/account/register", headers=JSON).json()["form"]
     account = {
@@ -89,10 +90,8 @@ def register(server: str, name: str) -> tuple[requests.Session, str]:
     )
     assert signed_up.json()["status"] == "success", signed_up.text
     profile = browser.get(f"{server}/account/profile", headers=JSON).json()
-    assert (
-        browser.get(f"{server}/account/{name}/", headers=JSON).json()["user"]["api_key"]
-        == (profile["user"]["api_key"])
-    )
+    own_page = browser.get(f"{server}/account/{name}/", headers=JSON).json()
+    assert own_page["user"]["api_key"] == profile["user"]["api_key"]
     return browser, profile["user"]
 
 
