@@ -1,29 +1,29 @@
 """In a real browser: a project written the classic PYBOSSA way runs unchanged (issue 18).
 
 The project in classic_project/ (template.html with jQuery, tutorial.html with a Bootstrap
-modal, results.html, long_description.md, project.json, tasks.csv) is deployed through the API
-as `pbs create-project`, `pbs update-project` and `pbs add-tasks` send it; a volunteer then sees
+modal, results.html, long_description.md, project.json, tasks.csv) is deployed by the real `pbs`
+(create-project, update-project, add-tasks; tests/clients/pbs.py finds it, CI requires it, it
+is skipped without it elsewhere) on a fresh install; a volunteer then sees
 the tutorial on the first visit, contributes, and reads the results. Any JavaScript error in the
 browser's console, of the pages or of their frames, fails the test.
 """
 
-import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 
-from core.models import Category
 from tests.browser.conftest import served_application
 from tests.browser.test_contribute_browser import (
     Browser,
     api,
-    database,
     publish,
     tasks_of,
     user_named,
 )
+from tests.clients.pbs import pbs_executable, run_pbs
 
 pytestmark = pytest.mark.browser
 
@@ -60,29 +60,20 @@ class Console:
         return any(text in entry["message"] for entry in self.entries)
 
 
-def deploy_with_pbs_calls(server, api_key: str) -> dict:
-    """What pbs does: create-project from project.json, update-project with the templates and
-    long_description.md, add-tasks from tasks.csv."""
-    config = json.loads((PROJECT / "project.json").read_text())
-    with database(server) as db:
-        if db.query(Category).count() == 0:
-            print("no category on a fresh database yet (issue 18 point 1): adding one")
-            db.add(Category(name="Thinking", short_name="thinking", description="Default"))
-            db.commit()
-    body = {key: config[key] for key in ("name", "short_name", "description")}
-    project = api(server, "POST", "/api/project", api_key, body)
-    info = {
-        **project["info"],
-        "task_presenter": (PROJECT / "template.html").read_text(),
-        "tutorial": (PROJECT / "tutorial.html").read_text(),
-        "results": (PROJECT / "results.html").read_text(),
-    }
-    update = {"info": info, "long_description": (PROJECT / "long_description.md").read_text()}
-    api(server, "PUT", f"/api/project/{project['id']}", api_key, update)
-    with (PROJECT / "tasks.csv").open() as rows:
-        for row in csv.DictReader(rows):
-            task = {"project_id": project["id"], "info": row, "n_answers": 1}
-            api(server, "POST", "/api/task", api_key, task)
+def deploy_with_pbs(pbs: str, server, api_key: str, folder: Path) -> dict:
+    """Deploy the project as its author does, with the real pbs in a copy of its folder:
+    create-project from project.json, update-project (template.html, tutorial.html,
+    results.html, long_description.md), add-tasks from tasks.csv, one answer per task."""
+    shutil.copytree(PROJECT, folder)
+    # pbs exits 0 on some failures (a connection error): what it says is checked too.
+    for command, said in (
+        (["create-project"], "Project: birds created!"),
+        (["update-project"], "Project birds updated!"),
+        (["add-tasks", "--tasks-file", "tasks.csv", "--redundancy", "1"], "2 tasks added"),
+    ):
+        done = run_pbs(pbs, folder, server.url, api_key, *command)
+        assert done.returncode == 0 and said in done.stdout, done.stdout + done.stderr
+    [project] = api(server, "GET", "/api/project?short_name=birds&all=1", api_key)
     return project
 
 
@@ -98,13 +89,14 @@ def _displayed(driver, css: str):
 
 
 def test_a_classic_project_deployed_with_pbs_runs_without_a_console_error(
-    live_server, new_browser, screenshots
+    live_server, new_browser, screenshots, tmp_path
 ):
+    pbs = pbs_executable()
     console = Console()
     owner = Browser(new_browser(FRAMES_IN_PROCESS), live_server, screenshots, "pbs-owner")
     owner.register("Clara Classic", "clara")
     key = user_named(live_server, "clara").api_key
-    project = deploy_with_pbs_calls(live_server, key)
+    project = deploy_with_pbs(pbs, live_server, key, tmp_path / "classic_project")
     publish(owner, "birds")
 
     # long_description.md, rendered.
