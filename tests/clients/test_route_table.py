@@ -29,6 +29,7 @@ ADMINS = frozenset({"admin"})
 # The callers sign in ninety times: with the cheapest argon2 parameters (the hash carries them),
 # not the production ones (0.5 s a sign-in on a loaded machine); the rights are under test here.
 QUICK_HASH = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
+JSON_TYPES = ("application/json", "text/csv")
 CSRF_FAILED = {"code": 400, "description": "CSRF validation failed.", "template": "400.html"}
 
 
@@ -41,11 +42,8 @@ class Route:
     # Decision 24: a draft's data is refused like an item read (401 to an anonymous JSON
     # caller), not like a login-required page.
     draft_data: bool = False
-    # The server-sent event streams (§12 SSE) are being written behind the setting
-    # `sse.enabled`, default off: 404 to everyone until then. INTEGRATOR: once the streams are
-    # merged, build the app with sse.enabled on for these rows and give them their rights
-    # (publicstream: the project's readers; privatestream: OWNERS); mind that a stream answer
-    # does not end, so read only its status line.
+    # A server-sent event stream (§12 SSE): served with sse.enabled on, each stream ending
+    # after a tenth of a second (sse.max_seconds) so that its answer can be read whole.
     stream: bool = False
 
     def __str__(self):
@@ -64,8 +62,10 @@ TABLE = [
     Route("/project/{published}/{published_task}/results.json", EVERYONE),
     Route(DRAFT + "/presenter", OWNERS, draft_data=True),
     Route(DRAFT + "/projectreport/export", OWNERS),
-    Route(DRAFT + "/publicstream", frozenset(), stream=True),
-    Route(DRAFT + "/privatestream", frozenset(), stream=True),
+    Route(DRAFT + "/publicstream", OWNERS, draft_data=True, stream=True),
+    Route("/project/{published}/publicstream", EVERYONE, stream=True),
+    Route(DRAFT + "/privatestream", OWNERS, stream=True),
+    Route("/project/{published}/privatestream", OWNERS, stream=True),
     Route("/account/{owner}/applications", SELF),
     Route("/account/{owner}/export", SELF, post=True),
     Route("/account/{owner}/delete", SELF, post=True),
@@ -93,17 +93,18 @@ def world(db):
     return users, names
 
 
-def caller(make_app, users, role):
+STREAMS_ON = {"sse.enabled": "true", "sse.max_seconds": "0.1"}
+
+
+def caller(make_app, users, role, route=None):
     """A fresh app (its own cookies) signed in as `role`."""
-    app = make_app()
+    app = make_app(**(STREAMS_ON if route is not None and route.stream else {}))
     if role != "anonymous":
         sign_in(app, users[role])
     return app
 
 
 def expected_get(route: Route, role: str, as_json: bool) -> int:
-    if route.stream:
-        return 404
     if role in route.may:
         return 200
     if role != "anonymous":
@@ -117,7 +118,7 @@ def test_get_as_html_and_json(make_app, world, route):
     path = route.path.format(**names)
     got, expected = {}, {}
     for role in ROLES:
-        app = caller(make_app, users, role)
+        app = caller(make_app, users, role, route)
         for kind, headers in (("html", {}), ("json", JSON)):
             response = app.get(path, headers=headers, expect_errors=True)
             got[role, kind] = response.status_int
@@ -125,7 +126,8 @@ def test_get_as_html_and_json(make_app, world, route):
             if response.status_int == 302:
                 assert response.location.endswith(f"/account/signin?next={quote(path)}")
             if response.status_int == 200 and kind == "json":
-                assert response.content_type in ("application/json", "text/csv"), response
+                expected_types = ("text/event-stream",) if route.stream else JSON_TYPES
+                assert response.content_type in expected_types, response
 
     assert got == expected
 
