@@ -1,7 +1,8 @@
 """The leaderboard: volunteers ranked by their number of answers (behavior.md 9.7).
 
-Domain code: knows nothing of HTTP. Restricted accounts are left out; everyone else is ranked,
-volunteers without answers too. Ties go to the older account, so a rank never flickers.
+Domain code: knows nothing of HTTP. Only contributors are ranked: accounts without answers are
+left out (behavior.md decision 27; PYBOSSA ranks them too), restricted accounts as well. Ties go
+to the older account, so a rank never flickers.
 """
 
 from sqlalchemy import func, select
@@ -21,12 +22,11 @@ def ranking(db) -> list[tuple[int, int]]:
         .group_by(TaskRun.user_id)
         .subquery()
     )
-    score = func.coalesce(scores.c.score, 0)
     rows = db.execute(
-        select(User.id, score)
-        .outerjoin(scores, scores.c.user_id == User.id)
+        select(User.id, scores.c.score)
+        .join(scores, scores.c.user_id == User.id)
         .where(~User.restrict)
-        .order_by(score.desc(), User.id)
+        .order_by(scores.c.score.desc(), User.id)
     )
     return [(user_id, int(points)) for user_id, points in rows]
 
@@ -37,7 +37,7 @@ def cached_ranking(db, region) -> list[tuple[int, int]]:
 
 def rank_and_score(db, region, user_id: int) -> tuple[int | None, int]:
     """(rank, score) of one account from the cached board; rank is None when it is not ranked
-    (restricted accounts), its score then counted directly."""
+    (restricted accounts, accounts without answers), its score then counted directly."""
     for position, (ranked_id, score) in enumerate(cached_ranking(db, region), start=1):
         if ranked_id == user_id:
             return position, score

@@ -3,10 +3,16 @@
 from urllib.parse import unquote
 
 import pytest
+from pyramid_mailer.interfaces import IMailer
+from pyramid_mailer.mailer import DummyMailer
 from sqlalchemy import select
 
+from core.jobs import application_registry, run_inline
+from core.mail import mailer_for
 from core.models import Category, Project, User
 from core.services import stats
+from core.services.account_data import delete_account_job
+from core.settings import load_settings
 from tests.factories import CategoryFactory, ProjectFactory, TaskFactory, TaskRunFactory
 from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
 from tests.functional.web.test_i18n import german_dir  # noqa: F401 (a fixture)
@@ -418,3 +424,54 @@ def test_admin_categories_derive_the_short_name(app, db):
     assert db.scalars(select(Category.short_name).where(Category.name == "Bird Counts")).one() == (
         "birdcounts"
     )
+
+
+# -- account jobs run in the application's process: its mailer, its caches -----------------
+
+
+def test_an_account_deletion_job_forgets_the_cached_leaderboard(make_app, db):
+    """Without Redis the board is cached in the process; the job's own commit forgets it (the
+    request that queued it may have committed long before, or bumped nothing)."""
+    app = make_app(mail__mailer="dummy")
+    registry = app.app.registry
+    leaving, staying = make_user(), make_user()
+    project = ProjectFactory()
+    for _ in range(2):
+        TaskRunFactory(task=TaskFactory(project=project), user=leaving)
+    TaskRunFactory(task=TaskFactory(project=project), user=staying)
+    before = [row["name"] for row in app.get("/leaderboard/", headers=JSON).json["top_users"]]
+    assert before == [leaving.name, staying.name]  # now cached
+
+    run_inline(registry.settings, delete_account_job, (leaving.id,), {}, None, registry)
+
+    after = app.get("/leaderboard/", headers=JSON).json["top_users"]
+    assert [(row["name"], row["rank"]) for row in after] == [(staying.name, 1)]
+    profile = app.get(f"/account/{staying.name}/", headers=JSON).json["user"]
+    assert (profile["rank"], profile["score"]) == (1, 1)
+
+
+def test_an_account_job_mails_through_its_applications_mailer(make_app, db):
+    """The mailer is the registry's, found from the job: a new one registered is the one used."""
+    app = make_app(mail__mailer="dummy", brand="Other brand")
+    registry = app.app.registry
+    kept = registry.getUtility(IMailer)
+    replacement = DummyMailer()
+    registry.registerUtility(replacement, IMailer)
+    user = make_user()
+    try:
+        sign_in(app, user)
+        token = csrf_token(app, "/account/profile")
+        app.post_json(f"/account/{user.name}/export", {}, headers={"X-CSRFToken": token})
+    finally:
+        registry.registerUtility(kept, IMailer)
+
+    assert [message.recipients for message in replacement.outbox] == [[user.email_addr]]
+    assert replacement.outbox[0].subject == "Other brand: Your personal data"
+
+
+def test_outside_the_applications_process_a_job_builds_its_own_mailer(app_settings):
+    """An RQ worker has no application registry: the mailer comes from its settings."""
+    settings = load_settings({**app_settings, "mail.mailer": "dummy"}, here=".")
+
+    assert application_registry(settings) is None
+    assert isinstance(mailer_for(settings), DummyMailer)
