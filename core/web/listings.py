@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from core.cache import cached
 from core.models import Announcement, Category, Project, TaskRun
 from core.services import leaderboard, project_listing, site_stats
-from core.services.permissions import is_admin
+from core.services.permissions import is_admin, readable_clause
 from core.web import add_routes
 from core.web.project_access import require_signed_in
 from core.web.render import pagination, redirect
@@ -225,8 +225,12 @@ def leaderboard_page(request):
 
 @view_config(route_name="announcements", request_method="GET", renderer="page")
 def announcements(request):
+    # PYBOSSA lists unpublished ones to everyone (behavior.md 9.6): here, as on
+    # /api/announcement, only admins see an unpublished draft (decision 17).
     rows = request.dbsession.scalars(
-        select(Announcement).where(Announcement.published).order_by(Announcement.id.desc())
+        select(Announcement)
+        .where(readable_clause(Announcement, request.user))
+        .order_by(Announcement.id.desc())
     )
     return {
         "announcements": [{key: getattr(row, key) for key in ANNOUNCEMENT_KEYS} for row in rows],

@@ -13,7 +13,13 @@ from core.models import Category, Project, User
 from core.services import stats
 from core.services.account_data import delete_account_job
 from core.settings import load_settings
-from tests.factories import CategoryFactory, ProjectFactory, TaskFactory, TaskRunFactory
+from tests.factories import (
+    AnnouncementFactory,
+    CategoryFactory,
+    ProjectFactory,
+    TaskFactory,
+    TaskRunFactory,
+)
 from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
 from tests.functional.web.test_i18n import german_dir  # noqa: F401 (a fixture)
 
@@ -475,3 +481,34 @@ def test_outside_the_applications_process_a_job_builds_its_own_mailer(app_settin
 
     assert application_registry(settings) is None
     assert isinstance(mailer_for(settings), DummyMailer)
+
+
+# -- 9.6 announcements, 9.8 admin users ------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["anonymous", "volunteer", "admin"])
+def test_unpublished_announcements_are_listed_to_admins_only(app, db, role):
+    """PYBOSSA lists them to everyone; an admin's draft is private (decision 17), as on /api."""
+    shown = AnnouncementFactory(title="Shown")
+    draft = AnnouncementFactory(title="Draft", published=False)
+    if role != "anonymous":
+        sign_in(app, make_user(admin=role == "admin"))
+
+    body = app.get("/announcements/", headers=JSON).json
+
+    listed = [announcement["id"] for announcement in body["announcements"]]
+    assert listed == ([draft.id, shown.id] if role == "admin" else [shown.id])
+
+
+def test_admin_user_searches_give_the_full_user_dict_but_the_hash(app, db):
+    """behavior.md 9.8: full user dicts, api_key included; passwd_hash nowhere (decision 3)."""
+    sign_in(app, make_user(admin=True))
+    wanted = make_user(name="wanted")
+    token = csrf_token(app, "/admin/users")
+
+    found = app.post_json("/admin/users", {"user": "want"}, headers={"X-CSRFToken": token}).json
+
+    (user,) = found["found"]
+    assert user["api_key"] == wanted.api_key and user["email_addr"] == wanted.email_addr
+    assert {"id", "name", "fullname", "admin", "pro", "restrict", "info"} <= set(user)
+    assert "passwd_hash" not in user and "session_epoch" not in user
