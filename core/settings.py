@@ -166,6 +166,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # Accounts: e-mail confirmation on registration, lifetime of the links sent by mail.
     "account.confirm_email": (False, _asbool),
     "account.link_expiration": (5 * 3600, _asint),
+    # PYBOSSA's ENABLE_STRONG_PASSWORD: new passwords of 8-15 characters with an upper-case and a
+    # lower-case letter, a digit and a symbol (register, change and reset).
+    "account.strong_password": (False, _asbool),
     "account.locales": ("en es fr de it pt", _aslist),
     # Translations: the gettext domain of the templates, and folders of extra catalogs
     # (<dir>/<locale>/LC_MESSAGES/crowdnest.mo) read after core/locale.

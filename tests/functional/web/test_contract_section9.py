@@ -10,6 +10,7 @@ from sqlalchemy import select
 from core.jobs import application_registry, run_inline
 from core.mail import mailer_for
 from core.models import Category, Project, User
+from core.schemas.user import STRONG_PASSWORD
 from core.services import stats
 from core.services.account_data import delete_account_job
 from core.settings import load_settings
@@ -20,7 +21,7 @@ from tests.factories import (
     TaskFactory,
     TaskRunFactory,
 )
-from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
+from tests.functional.web.conftest import JSON, PASSWORD, csrf_token, make_user, sign_in
 from tests.functional.web.test_i18n import german_dir  # noqa: F401 (a fixture)
 
 # -- 9.1 login-required pages ---------------------------------------------------------------
@@ -512,3 +513,58 @@ def test_admin_user_searches_give_the_full_user_dict_but_the_hash(app, db):
     assert user["api_key"] == wanted.api_key and user["email_addr"] == wanted.email_addr
     assert {"id", "name", "fullname", "admin", "pro", "restrict", "info"} <= set(user)
     assert "passwd_hash" not in user and "session_epoch" not in user
+
+
+# -- 9.3 the strong password policy (ENABLE_STRONG_PASSWORD) -----------------------------------
+
+NEW_ACCOUNT = {"fullname": "Ada L", "name": "ada", "email_addr": "ada@example.org"}
+
+
+@pytest.mark.parametrize(
+    ("password", "accepted"),
+    [
+        ("Secret-pass1", True),
+        ("weak", False),
+        ("secret-pass1", False),  # no upper-case letter
+        ("SECRET-PASS1", False),  # no lower-case letter
+        ("Secret-pass", False),  # no digit
+        ("Secretpass12", False),  # no symbol
+        ("Secret-pass1234567", False),  # over 15 characters
+    ],
+)
+def test_registration_follows_the_strong_password_policy(make_app, db, password, accepted):
+    app = make_app(account__strong_password="true")
+    token = csrf_token(app, "/account/register")
+    fields = {**NEW_ACCOUNT, "password": password, "confirm": password}
+
+    body = app.post_json("/account/register", fields, headers={"X-CSRFToken": token}).json
+
+    assert (body["status"] == "success") is accepted
+    if not accepted:
+        assert body["form"]["errors"]["password"] == [STRONG_PASSWORD]
+
+
+def test_without_the_policy_any_password_is_taken(app, db):
+    token = csrf_token(app, "/account/register")
+    fields = {**NEW_ACCOUNT, "password": "weak", "confirm": "weak"}
+
+    body = app.post_json("/account/register", fields, headers={"X-CSRFToken": token}).json
+
+    assert body["status"] == "success"
+
+
+def test_a_changed_password_follows_the_strong_password_policy(make_app, db):
+    app = make_app(account__strong_password="true")
+    user = make_user()
+    sign_in(app, user)
+    token = csrf_token(app, f"/account/{user.name}/update")
+    change = {"btn": "Password", "current_password": PASSWORD}
+
+    weak = {**change, "new_password": "weak", "confirm": "weak"}
+    strong = {**change, "new_password": "Secret-pass1", "confirm": "Secret-pass1"}
+    url = f"/account/{user.name}/update"
+    refused = app.post_json(url, weak, headers={"X-CSRFToken": token}).json
+    taken = app.post_json(url, strong, headers={"X-CSRFToken": token}).json
+
+    assert refused["password_form"]["errors"]["new_password"] == [STRONG_PASSWORD]
+    assert taken["status"] == "success"
