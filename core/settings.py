@@ -169,6 +169,8 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # PYBOSSA's ENABLE_STRONG_PASSWORD: new passwords of 8-15 characters with an upper-case and a
     # lower-case letter, a digit and a symbol (register, change and reset).
     "account.strong_password": (False, _asbool),
+    # How long a CSRF token stays valid, seconds (Flask-WTF's 3600, behavior.md 9.2).
+    "csrf.max_age": (3600, _asint),
     "account.locales": ("en es fr de it pt", _aslist),
     # Translations: the gettext domain of the templates, and folders of extra catalogs
     # (<dir>/<locale>/LC_MESSAGES/crowdnest.mo) read after core/locale.

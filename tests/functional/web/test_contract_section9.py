@@ -1,5 +1,6 @@
 """behavior.md §9, point by point: the JSON web contract as PYBOSSA clients meet it (issue 18)."""
 
+import time
 from urllib.parse import unquote
 
 import pytest
@@ -7,6 +8,7 @@ from pyramid_mailer.interfaces import IMailer
 from pyramid_mailer.mailer import DummyMailer
 from sqlalchemy import select
 
+from core import security
 from core.jobs import application_registry, run_inline
 from core.mail import mailer_for
 from core.models import Category, Project, User
@@ -568,3 +570,34 @@ def test_a_changed_password_follows_the_strong_password_policy(make_app, db):
 
     assert refused["password_form"]["errors"]["new_password"] == [STRONG_PASSWORD]
     assert taken["status"] == "success"
+
+
+# -- 9.2 a CSRF token is valid 3600 s (csrf.max_age) and for its own session -------------------
+
+
+def test_a_csrf_token_expires(make_app, db, monkeypatch):
+    app = make_app()
+    sign_in(app, make_user())
+    token = csrf_token(app, "/account/register")
+    issued = time.time()
+
+    monkeypatch.setattr(security.time, "time", lambda: issued + 3599)
+    app.get(f"/account/signout?csrf={token}", headers=JSON, status=200)
+    sign_in(app, make_user())
+    token = csrf_token(app, "/account/register")
+    monkeypatch.setattr(security.time, "time", lambda: issued + 3599 + 3601)
+    body = app.get(f"/account/signout?csrf={token}", headers=JSON, status=400).json
+
+    assert body == {"code": 400, "description": "CSRF validation failed.", "template": "400.html"}
+
+
+@pytest.mark.parametrize("forged", ["", "x", "1.2", "9" * 5000 + ".ab", "{issued}.{signature}"])
+def test_a_csrf_token_of_another_session_or_forged_is_refused(app, make_app, db, forged):
+    other = make_app()
+    csrf_token(other, "/account/register")
+    sign_in(app, make_user())
+    theirs = csrf_token(other, "/account/register")
+    issued = theirs.split(".")[0]
+    supplied = forged.format(issued=issued, signature="0" * 64) if forged else theirs
+
+    app.get("/account/signout", headers={**JSON, "X-CSRFToken": supplied}, status=400)
