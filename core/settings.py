@@ -146,6 +146,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "cache.expiration_time": (300, _asint),
     # Rows of the public leaderboard (PYBOSSA's LEADERBOARD).
     "leaderboard.size": (20, _asint),
+    # Alternative boards (PYBOSSA's LEADERBOARDS): info keys whose integer value ranks accounts,
+    # shown by /leaderboard/?info=<key>; any other key is a 404.
+    "leaderboard.boards": ("", _aslist),
     # Help page texts: a file of HTML, or the HTML itself; empty keeps Crowdnest's own text.
     "help.about": ("", _asstr),
     "help.privacy": ("", _asstr),

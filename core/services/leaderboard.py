@@ -31,8 +31,22 @@ def ranking(db) -> list[tuple[int, int]]:
     return [(user_id, int(points)) for user_id, points in rows]
 
 
-def cached_ranking(db, region) -> list[tuple[int, int]]:
-    return cached(region, "leaderboard", "ranking", lambda: ranking(db))
+def info_ranking(db, key: str) -> list[tuple[int, int]]:
+    """(user id, score) for an alternative board (PYBOSSA's LEADERBOARDS): the score is the
+    integer `info[key]` of each unrestricted account that has one, best first."""
+    scored = []
+    for user_id, info in db.execute(select(User.id, User.info).where(~User.restrict)):
+        value = info.get(key) if isinstance(info, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            scored.append((user_id, value))
+    return sorted(scored, key=lambda row: (-row[1], row[0]))
+
+
+def cached_ranking(db, region, board: str | None = None) -> list[tuple[int, int]]:
+    """The ranking by answers, or by `info[board]` for an alternative board."""
+    if board is None:
+        return cached(region, "leaderboard", "ranking", lambda: ranking(db))
+    return cached(region, "leaderboard", f"ranking:info:{board}", lambda: info_ranking(db, board))
 
 
 def rank_and_score(db, region, user_id: int) -> tuple[int | None, int]:
@@ -73,27 +87,30 @@ def public_rows(db, positions: list[tuple[int, int, int]], settings) -> list[dic
     return rows
 
 
-def top_users(db, region, settings, limit: int) -> list[dict]:
+def top_users(db, region, settings, limit: int, board: str | None = None) -> list[dict]:
     """The first `limit` rows of the board (cached until an answer or an account changes)."""
 
     def build():
-        board = cached_ranking(db, region)[:limit]
-        positions = [(rank, user_id, score) for rank, (user_id, score) in enumerate(board, 1)]
+        ranked = cached_ranking(db, region, board)[:limit]
+        positions = [(rank, user_id, score) for rank, (user_id, score) in enumerate(ranked, 1)]
         return public_rows(db, positions, settings)
 
-    return cached(region, "leaderboard", f"top:{limit}", build)
+    suffix = "" if board is None else f":info:{board}"
+    return cached(region, "leaderboard", f"top:{limit}{suffix}", build)
 
 
-def around(db, region, settings, user_id: int, window: int) -> list[dict]:
+def around(
+    db, region, settings, user_id: int, window: int, board: str | None = None
+) -> list[dict]:
     """The caller's row, with `window` (at most MAX_WINDOW) neighbours on each side."""
     window = max(0, min(window, MAX_WINDOW))
-    board = cached_ranking(db, region)
-    index = next((i for i, (ranked_id, _) in enumerate(board) if ranked_id == user_id), None)
+    ranked = cached_ranking(db, region, board)
+    index = next((i for i, (ranked_id, _) in enumerate(ranked) if ranked_id == user_id), None)
     if index is None:
         return []
     start = max(0, index - window)
     positions = [
         (rank, ranked_id, score)
-        for rank, (ranked_id, score) in enumerate(board[start : index + window + 1], start + 1)
+        for rank, (ranked_id, score) in enumerate(ranked[start : index + window + 1], start + 1)
     ]
     return public_rows(db, positions, settings)

@@ -204,17 +204,18 @@ def home(request):
 @view_config(route_name="leaderboard", request_method="GET", renderer="page")
 @view_config(route_name="leaderboard_window", request_method="GET", renderer="page")
 def leaderboard_page(request):
-    # Alternative boards (`?info=<key>`) must be configured; none are.
-    if "info" in request.GET:
+    settings = request.registry.settings
+    # Alternative boards (`?info=<key>`, score info[key]) exist only as leaderboard.boards lists.
+    board = request.GET.get("info")
+    if board is not None and board not in settings["leaderboard.boards"]:
         raise HTTPNotFound()
     db = request.dbsession
     region = request.registry["cache"]
-    settings = request.registry.settings
-    top = leaderboard.top_users(db, region, settings, settings["leaderboard.size"])
+    top = leaderboard.top_users(db, region, settings, settings["leaderboard.size"], board)
     mine = []
     if request.user is not None:
         window = int(request.matchdict.get("window") or 0)
-        mine = leaderboard.around(db, region, settings, request.user.id, window)
+        mine = leaderboard.around(db, region, settings, request.user.id, window, board)
     return {
         "top_users": top + mine,
         "n_top": len(top),

@@ -601,3 +601,20 @@ def test_a_csrf_token_of_another_session_or_forged_is_refused(app, make_app, db,
     supplied = forged.format(issued=issued, signature="0" * 64) if forged else theirs
 
     app.get("/account/signout", headers={**JSON, "X-CSRFToken": supplied}, status=400)
+
+
+# -- 9.7 alternative boards (LEADERBOARDS) -----------------------------------------------------
+
+
+def test_an_alternative_board_ranks_by_an_info_integer(make_app, db):
+    app = make_app(leaderboard__boards="points")
+    low, high = make_user(info={"points": 3}), make_user(info={"points": 7})
+    make_user(info={"points": "many"}), make_user(info={"points": 9}, restrict=True)
+    sign_in(app, low)
+
+    body = app.get("/leaderboard/?info=points", headers=JSON).json
+
+    rows = [(row["name"], row["rank"], row["score"]) for row in body["top_users"]]
+    # The caller's own row is appended after the top list, as on the main board (9.7).
+    assert rows == [(high.name, 1, 7), (low.name, 2, 3), (low.name, 2, 3)]
+    app.get("/leaderboard/?info=other", headers=JSON, status=404)
