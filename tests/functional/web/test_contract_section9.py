@@ -240,9 +240,19 @@ def test_json_content_type_forces_english(make_app, db, german_dir):  # noqa: F8
     assert body["title"] == "Sign in"
 
 
-@pytest.mark.parametrize("path", ["/project/{sn}/delete", "/project/{sn}/publish"])
-def test_form_less_owner_pages_give_a_top_level_csrf(app, draft, path):
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/project/{sn}/delete",
+        "/project/{sn}/publish",
+        "/project/{sn}/tasks/delete",
+        "/admin/announcement",
+    ],
+)
+def test_form_less_owner_pages_give_a_top_level_csrf(app, db, draft, path):
     project, owner = draft
+    owner.admin = True
+    db.commit()
     sign_in(app, owner)
 
     body = app.get(page(path, project, owner), headers=JSON).json
@@ -250,14 +260,18 @@ def test_form_less_owner_pages_give_a_top_level_csrf(app, draft, path):
     assert isinstance(body["csrf"], str) and body["csrf"]
 
 
-@pytest.mark.parametrize("path", ["/admin/featured", "/account/{name}/resetapikey"])
+@pytest.mark.parametrize(
+    "path", ["/admin/featured", "/account/{name}/resetapikey", "/admin/categories/del/{id}"]
+)
 def test_bare_form_pages_give_form_csrf(app, db, draft, path):
     project, owner = draft
     owner.admin = True
+    CategoryFactory()
     db.commit()
     sign_in(app, owner)
 
-    body = app.get(page(path, project, owner), headers=JSON).json
+    url = path.format(sn=project.short_name, name=owner.name, id=project.category_id)
+    body = app.get(url, headers=JSON).json
 
     assert isinstance(body["form"]["csrf"], str) and body["form"]["csrf"]
 
@@ -618,3 +632,91 @@ def test_an_alternative_board_ranks_by_an_info_integer(make_app, db):
     # The caller's own row is appended after the top list, as on the main board (9.7).
     assert rows == [(high.name, 1, 7), (low.name, 2, 3), (low.name, 2, 3)]
     app.get("/leaderboard/?info=other", headers=JSON, status=404)
+
+
+# -- decision 11: the state-changing GETs of 9.2 need the token (PYBOSSA leaves them open) ----
+
+STATE_CHANGING_GETS = [
+    "/admin/users/add/{other}",
+    "/admin/users/del/{other}",
+    "/project/{sn}/add_coowner/{other_name}",
+    "/project/{sn}/del_coowner/{other_name}",
+    "/account/signout",
+    "/account/newsletter?subscribe=True",
+]
+
+
+@pytest.mark.parametrize("template", STATE_CHANGING_GETS)
+def test_state_changing_gets_need_the_csrf_token(app, db, template):
+    """Decision 11: the token in X-CSRFToken or ?csrf=; without it, the documented 400."""
+    admin = make_user(admin=True)
+    other = make_user()
+    project = ProjectFactory(owner=admin)
+    sign_in(app, admin)
+    url = template.format(sn=project.short_name, other=other.id, other_name=other.name)
+    token = csrf_token(app, "/account/register")
+
+    refused = app.get(url, headers=JSON, status=400).json
+    joiner = "&" if "?" in url else "?"
+    accepted = app.get(f"{url}{joiner}csrf={token}", headers=JSON, status="*")
+
+    assert refused["description"] == "CSRF validation failed."
+    assert accepted.status_int in (200, 302)
+
+
+def test_account_deletion_is_never_a_plain_get(app, db):
+    """PYBOSSA queues the deletion on GET /account/<name>/delete; here the GET only shows the
+    form, the deletion needs a POST with the current password and the token (decisions 11, 16)."""
+    user = make_user()
+    sign_in(app, user)
+    token = csrf_token(app, "/account/register")
+
+    body = app.get(f"/account/{user.name}/delete?csrf={token}", headers=JSON).json
+
+    assert body["template"] == "account/delete.html"
+    db.expire_all()
+    assert db.get(User, user.id) is not None
+
+
+# -- 9.4 the figures of a project page come from ProjectStats, n_task_runs its own -------------
+
+
+def test_n_task_runs_is_the_number_of_answers_not_of_tasks(app, db):
+    """behavior.md 9.4 notes PYBOSSA fills n_task_runs with n_tasks: a bug, fixed here."""
+    project = ProjectFactory()
+    tasks = [TaskFactory(project=project, n_answers=5) for _ in range(2)]
+    for task in tasks:
+        for _ in range(3):
+            TaskRunFactory(task=task, user=make_user())
+    stats.recompute(db, project.id)
+    db.commit()
+
+    body = app.get(f"/project/{project.short_name}/", headers=JSON).json
+
+    assert (body["n_tasks"], body["n_task_runs"]) == (2, 6)
+    assert body["project"]["n_task_runs"] == 6
+
+
+# PYBOSSA's public project attribute list (behavior.md 1.1), without the API's link/links/stats.
+PUBLIC_PROJECT_KEYS = set(
+    "id description info n_tasks n_volunteers name overall_progress short_name created"
+    " category_id long_description last_activity last_activity_raw n_task_runs n_results owner"
+    " updated featured owner_id n_completed_tasks n_blogposts owners_ids".split()
+)
+
+
+@pytest.mark.parametrize("role", ["anonymous", "volunteer"])
+def test_others_get_every_public_project_key(app, db, role):
+    """9.4: everyone but the owners gets the public attribute list, every key present."""
+    project = ProjectFactory()
+    TaskRunFactory(task=TaskFactory(project=project), user=make_user())
+    stats.recompute(db, project.id)
+    db.commit()
+    if role == "volunteer":
+        sign_in(app, make_user())
+
+    shown = app.get(f"/project/{project.short_name}/", headers=JSON).json["project"]
+
+    assert PUBLIC_PROJECT_KEYS | {"contrib_button"} <= set(shown)
+    assert (shown["n_tasks"], shown["n_task_runs"]) == (1, 1)
+    assert "secret_key" not in shown and "published" not in shown
