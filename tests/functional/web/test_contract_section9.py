@@ -1,6 +1,7 @@
 """behavior.md §9, point by point: the JSON web contract as PYBOSSA clients meet it (issue 18)."""
 
 import time
+from datetime import datetime
 from urllib.parse import unquote
 
 import pytest
@@ -13,7 +14,7 @@ from core.jobs import application_registry, run_inline
 from core.mail import mailer_for
 from core.models import Category, Project, User
 from core.schemas.user import STRONG_PASSWORD
-from core.services import stats
+from core.services import project_listing, stats
 from core.services.account_data import delete_account_job
 from core.settings import load_settings
 from tests.factories import (
@@ -720,3 +721,45 @@ def test_others_get_every_public_project_key(app, db, role):
     assert PUBLIC_PROJECT_KEYS | {"contrib_button"} <= set(shown)
     assert (shown["n_tasks"], shown["n_task_runs"]) == (1, 1)
     assert "secret_key" not in shown and "published" not in shown
+
+
+# -- 9.4 the default order of a project list ----------------------------------------------------
+
+
+def listed(**fields) -> dict:
+    base = {
+        "overall_progress": 100,
+        "name": "test",
+        "short_name": "test",
+        "info": {},
+        "n_tasks": 0,
+        "n_volunteers": 0,
+        "updated": None,
+        "last_activity_raw": None,
+    }
+    return {**base, **fields}
+
+
+@pytest.mark.parametrize(
+    ("fields", "points"),
+    [
+        ({}, 0),
+        ({"overall_progress": 99}, 1000),
+        ({"name": "Birds", "short_name": "birds"}, 500),
+        ({"name": "Birds"}, 0),  # "test" in the short name is enough
+        ({"info": {"thumbnail": "t.png"}}, 200),
+        ({"n_tasks": 101}, 20),
+        ({"n_tasks": 11}, 5),
+        ({"n_volunteers": 51}, 30),
+        ({"n_volunteers": 1}, 2),
+        ({"updated": "2026-01-09T12:00:00"}, 50),
+        ({"last_activity_raw": "2026-01-08T13:00:00"}, 20),
+        ({"updated": "2026-01-07T13:00:00"}, 10),
+        ({"updated": "2026-01-06T13:00:00"}, 5),
+        ({"updated": "2026-01-01T00:00:00"}, 0),
+    ],
+)
+def test_the_default_order_is_pybossas_score(fields, points):
+    now = datetime(2026, 1, 10, 0, 0)
+
+    assert project_listing.rank_score(listed(**fields), now) == points
