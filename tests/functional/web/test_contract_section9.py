@@ -763,3 +763,21 @@ def test_the_default_order_is_pybossas_score(fields, points):
     now = datetime(2026, 1, 10, 0, 0)
 
     assert project_listing.rank_score(listed(**fields), now) == points
+
+
+# -- 9.1 negotiation is a superset (decision 9) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "application/json"},
+        {"Content-Type": "application/json; charset=utf-8"},  # PYBOSSA: HTML (decision 9)
+        {"Accept": "application/json"},  # PYBOSSA: HTML (decision 9)
+    ],
+)
+def test_json_is_asked_for_by_content_type_with_a_charset_or_accept(app, db, headers):
+    body = app.get("/account/signin", headers=headers).json
+
+    assert (body["template"], body["title"]) == ("account/signin.html", "Sign in")
+    assert set(body["form"]) == {"email", "password", "csrf", "errors"}
