@@ -77,6 +77,8 @@ def public_rows(db, positions: list[tuple[int, int, int]], settings) -> list[dic
                 "created": None if hidden else user.created,
                 "fullname": user.name if hidden else user.fullname,
                 "info": {} if hidden else {k: v for k, v in info.items() if k in allowed},
+                # Null as on PYBOSSA's board (behavior.md 9.7): only rank and score mean anything.
+                "locale": None,
                 "n_answers": None,
                 "name": user.name,
                 "rank": rank,

@@ -781,3 +781,21 @@ def test_json_is_asked_for_by_content_type_with_a_charset_or_accept(app, db, hea
 
     assert (body["template"], body["title"]) == ("account/signin.html", "Sign in")
     assert set(body["form"]) == {"email", "password", "csrf", "errors"}
+
+
+@pytest.mark.parametrize("role", ["coowner", "admin"])
+def test_coowners_and_admins_get_the_full_project_but_the_public_owner(
+    signed_in, project_roles, role
+):
+    """9.4 gives the full dict to the primary owner only. Co-owners get it too (decision 5: one
+    ownership model), admins too (what /api/project gives them, decision 17's readable()); the
+    owner's private summary stays the owner's own."""
+    project, roles = project_roles
+    app = signed_in(roles[role])
+
+    body = app.get(f"/project/{project.short_name}/", headers=JSON).json
+
+    assert body["project"]["secret_key"] == project.secret_key
+    api = app.get(f"/api/project/{project.id}", headers={"Authorization": roles[role].api_key})
+    assert api.json["secret_key"] == project.secret_key
+    assert "api_key" not in body["owner"] and "email_addr" not in body["owner"]
