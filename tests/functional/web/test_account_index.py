@@ -120,14 +120,18 @@ def test_top_users_ranked_by_answers_with_the_signed_in_user(app, db):
     assert top[0]["registered_ago"] is None and top[0]["task_runs"] is None
 
 
-def test_top_users_do_not_repeat_a_caller_already_listed(app, db):
+def test_top_users_repeat_the_callers_row_as_pybossa(app, db):
+    """behavior.md 9.7: the caller's row is appended even when in the top list; the page
+    shows it once."""
     caller = make_user()
     answers(caller, 1)
     sign_in(app, caller)
 
     top = app.get("/account/", headers=JSON).json["top_users"]
+    page = app.get("/account/")
 
-    assert [row["name"] for row in top].count(caller.name) == 1
+    assert [row["name"] for row in top] == [caller.name, caller.name]
+    assert page.text.count('class="table-active"') == 1
 
 
 def test_update_feed_shows_public_actions_only(app, db):
