@@ -86,10 +86,10 @@ def test_applications_rights(app, people):
     app.get("/account/nobody/applications", headers=JSON, status=404)
 
 
-def test_applications_for_an_admin(app, people):
+def test_applications_refuse_an_admin(app, people):
+    """behavior.md 9.3: the account itself only, else 403."""
     sign_in(app, make_user(admin=True))
-    body = app.get("/account/ada/applications", headers=JSON).json
-    assert [p["short_name"] for p in body["projects_published"]] == ["birds"]
+    app.get("/account/ada/applications", headers=JSON, status=403)
 
 
 # --- /account/<name>/export ---------------------------------------------------------------------
