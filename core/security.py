@@ -99,13 +99,14 @@ class TimedCSRFStoragePolicy:
     def get_csrf_token(self, request) -> str:
         return self._token(self.sessions.get_csrf_token(request), int(time.time()))
 
-    def check_csrf_token(self, request, supplied: str) -> bool:
+    def check_csrf_token(self, request, supplied: str, expires: bool = True) -> bool:
+        """Is `supplied` a token of this session, and (`expires`) younger than max_age?"""
         issued, _, _signature = supplied.partition(".")
         if not issued.isdigit() or len(issued) > CSRF_TIME_DIGITS:
             return False
         age = time.time() - int(issued)
         # A minute of clock skew between the workers that issued and check it.
-        if not -60 <= age <= self.max_age:
+        if expires and not -60 <= age <= self.max_age:
             return False
         expected = self._token(self.sessions.get_csrf_token(request), int(issued))
         return hmac.compare_digest(expected.encode(), supplied.encode())
@@ -116,11 +117,13 @@ def csrf_header_token(request) -> str | None:
     return next((request.headers[h] for h in CSRF_HEADERS if request.headers.get(h)), None)
 
 
-def csrf_token_valid(request, supplied) -> bool:
-    """Is `supplied` the session's CSRF token?"""
+def csrf_token_valid(request, supplied, expires: bool = True) -> bool:
+    """Is `supplied` a CSRF token of the session (and, `expires`, younger than csrf.max_age)?"""
     policy = request.registry.getUtility(ICSRFStoragePolicy)
     return (
-        isinstance(supplied, str) and bool(supplied) and policy.check_csrf_token(request, supplied)
+        isinstance(supplied, str)
+        and bool(supplied)
+        and policy.check_csrf_token(request, supplied, expires=expires)
     )
 
 

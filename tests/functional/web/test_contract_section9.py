@@ -799,3 +799,20 @@ def test_coowners_and_admins_get_the_full_project_but_the_public_owner(
     api = app.get(f"/api/project/{project.id}", headers={"Authorization": roles[role].api_key})
     assert api.json["secret_key"] == project.secret_key
     assert "api_key" not in body["owner"] and "email_addr" not in body["owner"]
+
+
+def test_an_api_session_write_takes_a_token_of_any_age(app, db, monkeypatch):
+    """A volunteer stays on the contribution page for hours; its /api writes carry the token
+    the page was rendered with (decision 11). The forms' tokens expire (9.2), not these."""
+    CategoryFactory()
+    sign_in(app, make_user())
+    token = csrf_token(app, "/account/profile")
+    issued = time.time()
+    monkeypatch.setattr(security.time, "time", lambda: issued + 3 * 3600)
+    body = {"name": "P", "short_name": "p", "description": "d"}
+
+    created = app.post_json("/api/project", body, headers={"X-CSRFToken": token})
+    refused = app.post_json("/api/project", body, headers={"X-CSRFToken": "1.forged"}, status=400)
+
+    assert created.json["short_name"] == "p"
+    assert refused.json["exception_msg"] == "CSRF validation failed."
