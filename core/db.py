@@ -215,12 +215,16 @@ def includeme(config):
 
 
 @contextmanager
-def own_session(settings) -> Iterator:
+def own_session(settings, prepare=None) -> Iterator:
     """A session of its own (a job's, a command's) in one transaction, on an engine of its own:
-    committed when the block ends normally, rolled back otherwise."""
+    committed when the block ends normally, rolled back otherwise. `prepare(factory)` may set up
+    the session factory first."""
     engine = get_engine(settings)
+    factory = get_session_factory(engine)
+    if prepare is not None:
+        prepare(factory)
     try:
-        with get_session_factory(engine)() as db, db.begin():
+        with factory() as db, db.begin():
             yield db
     finally:
         engine.dispose()

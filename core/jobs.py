@@ -3,7 +3,7 @@
 A job is a module-level function `func(settings, *args, **kwargs)`: it receives the
 application's settings first (the worker's own, never a copy sent through Redis), then the
 arguments it was enqueued with, which must pickle. It opens its own database session with
-`core.db.own_session(settings)`: the request that enqueued it is long over when it runs.
+`database(settings)`: the request that enqueued it is long over when it runs.
 
 `enqueue(request, ...)` holds the job until the request's transaction commits (nothing leaves
 when it aborts); `enqueue(settings, ...)` sends it at once, for callers outside any transaction
@@ -11,13 +11,20 @@ when it aborts); `enqueue(settings, ...)` sends it at once, for callers outside 
 in a thread of the enqueuing process instead: it is never lost, nor fails its request. A job
 that raises is retried as `retry` says, then logged: a failing job never fails the request that
 enqueued it, nor stops a worker.
+
+A job run in the process of the application that enqueued it (no Redis, or Redis unreachable)
+finds that application's registry with `application_registry(settings)`: its mailer (the same
+dummy outbox in tests), and its in-process caches, which the job's commits invalidate exactly as
+the application's own sessions do (core.cache.listen). In an RQ worker there is none.
 """
 
 import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import redis
@@ -26,13 +33,26 @@ from pyramid.paster import setup_logging
 from rq import Retry
 from rq.job import Job
 
+from core import cache
+from core.db import own_session
 from core.events import after_commit
 from core.plugins import get_plugin_manager
 from core.redis import either, get_redis
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Retry", "SimpleWorker", "Worker", "enqueue", "run_worker"]
+__all__ = [
+    "Retry",
+    "SimpleWorker",
+    "Worker",
+    "application_registry",
+    "database",
+    "enqueue",
+    "run_worker",
+]
+
+# The registry of the application whose job runs in this thread, set by run_inline only.
+_running_for: ContextVar = ContextVar("crowdnest_job_registry", default=None)
 
 
 def enqueue(
@@ -53,12 +73,23 @@ def enqueue(
         dispatch(request_or_settings, func, args, kwargs, queue, retry)
     else:
         after_commit(
-            request_or_settings, dispatch, registry.settings, func, args, kwargs, queue, retry
+            request_or_settings,
+            dispatch,
+            registry.settings,
+            func,
+            args,
+            kwargs,
+            queue,
+            retry,
+            registry,
         )
 
 
-def dispatch(settings, func, args: tuple, kwargs: dict, queue: str, retry: Retry | None) -> None:
-    """Hand the job to RQ, or run it in this process when no Redis is configured."""
+def dispatch(
+    settings, func, args: tuple, kwargs: dict, queue: str, retry: Retry | None, registry=None
+) -> None:
+    """Hand the job to RQ, or run it in this process when no Redis is configured (`registry`:
+    the enqueuing application's, for application_registry)."""
     if settings["redis.url"]:
         connection = get_redis(settings["redis.url"], settings)
 
@@ -79,14 +110,36 @@ def dispatch(settings, func, args: tuple, kwargs: dict, queue: str, retry: Retry
     if inline == "thread":
         name = f"job-{getattr(func, '__name__', 'job')}"
         threading.Thread(
-            target=run_inline, args=(settings, func, args, kwargs, retry), name=name, daemon=True
+            target=run_inline,
+            args=(settings, func, args, kwargs, retry, registry),
+            name=name,
+            daemon=True,
         ).start()
     else:
-        run_inline(settings, func, args, kwargs, retry)
+        run_inline(settings, func, args, kwargs, retry, registry)
 
 
-def run_inline(settings, func, args: tuple, kwargs: dict, retry: Retry | None) -> None:
+def run_inline(
+    settings, func, args: tuple, kwargs: dict, retry: Retry | None, registry=None
+) -> None:
     """Run a job here and now, again after each failure as `retry` says; errors are logged."""
+    held = _running_for.set(registry)
+    try:
+        _run_with_retries(settings, func, args, kwargs, retry)
+    finally:
+        _running_for.reset(held)
+
+
+def application_registry(settings):
+    """The registry of the application these settings belong to, when its job runs in the
+    application's own process; None in an RQ worker (or outside any job)."""
+    registry = _running_for.get()
+    if registry is not None and registry.settings is settings:
+        return registry
+    return None
+
+
+def _run_with_retries(settings, func, args: tuple, kwargs: dict, retry: Retry | None) -> None:
     runs = 1 + (retry.max if retry is not None else 0)
     for done in range(runs):
         try:
@@ -100,6 +153,22 @@ def run_inline(settings, func, args: tuple, kwargs: dict, retry: Retry | None) -
             delay = Retry.get_interval(done, retry.intervals)
             log.warning("job %s failed (%s); again in %s s", name, error, delay)
             time.sleep(delay)
+
+
+@contextmanager
+def database(settings) -> Iterator:
+    """A session of the job's own in one transaction, committed when the block ends normally."""
+    registry = application_registry(settings)
+
+    def prepare(factory):
+        if registry is not None:
+            # Without Redis the application's caches live in its process, where only the commits
+            # of its own session factory forget them: this job's commits must too (the
+            # leaderboard and the figures after an account's deletion, say).
+            cache.listen(factory, registry["cache"])
+
+    with own_session(settings, prepare) as db:
+        yield db
 
 
 # --- the worker --------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from pyramid_mailer.interfaces import IMailer
 from pyramid_mailer.mailer import DebugMailer, DummyMailer, Mailer
 from pyramid_mailer.message import Attachment, Message
 
+from core.jobs import application_registry
+
 log = logging.getLogger(__name__)
 
 MAILERS = ("smtp", "debug", "dummy")
@@ -67,7 +69,6 @@ def includeme(config):
     settings = config.get_settings()
     mailer = build_mailer(settings)
     config.registry.registerUtility(mailer, IMailer)
-    _MAILERS[id(settings)] = (settings, mailer)
 
 
 def mail_new_owners(request, project, users) -> None:
@@ -104,16 +105,12 @@ def mail_new_primary_owner(request, project, user) -> None:
     )
 
 
-# Jobs have the settings, not the request: they find the application's mailer by its settings
-# (the same dummy outbox in tests), else build one (an RQ worker, from its own .ini).
-_MAILERS: dict[int, tuple] = {}
-
-
 def mailer_for(settings: dict):
-    """The mailer of the application these settings belong to, else a new one."""
-    held = _MAILERS.get(id(settings))
-    if held is not None and held[0] is settings:
-        return held[1]
+    """The mailer of the application running this job (its registry's: the same dummy outbox in
+    tests, never another application's), else a new one (an RQ worker, from its own .ini)."""
+    registry = application_registry(settings)
+    if registry is not None:
+        return registry.getUtility(IMailer)
     return build_mailer(settings)
 
 

@@ -5,12 +5,14 @@ import hashlib
 import hmac
 import ipaddress
 import re
+import time
 
 from pyramid.csrf import SessionCSRFStoragePolicy
 from pyramid.interfaces import ICSRFStoragePolicy
 from pyramid.security import Allowed
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 from sqlalchemy import select
+from zope.interface import implementer
 
 from core.models import User
 
@@ -74,6 +76,40 @@ def _resolve_user(request):
 
 
 CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
+# The longest issue time a token may carry (digits of a Unix time, with room to spare).
+CSRF_TIME_DIGITS = 12
+
+
+@implementer(ICSRFStoragePolicy)
+class TimedCSRFStoragePolicy:
+    """CSRF tokens tied to the session and valid `max_age` seconds, as Flask-WTF's (3600 s,
+    behavior.md 9.2): a token is `<issued>.<HMAC of issued under the session's own secret>`."""
+
+    def __init__(self, max_age: int):
+        self.sessions = SessionCSRFStoragePolicy()
+        self.max_age = max_age
+
+    def _token(self, secret: str, issued: int) -> str:
+        signature = hmac.new(secret.encode(), str(issued).encode(), hashlib.sha256).hexdigest()
+        return f"{issued}.{signature}"
+
+    def new_csrf_token(self, request) -> str:
+        return self._token(self.sessions.new_csrf_token(request), int(time.time()))
+
+    def get_csrf_token(self, request) -> str:
+        return self._token(self.sessions.get_csrf_token(request), int(time.time()))
+
+    def check_csrf_token(self, request, supplied: str, expires: bool = True) -> bool:
+        """Is `supplied` a token of this session, and (`expires`) younger than max_age?"""
+        issued, _, _signature = supplied.partition(".")
+        if not issued.isdigit() or len(issued) > CSRF_TIME_DIGITS:
+            return False
+        age = time.time() - int(issued)
+        # A minute of clock skew between the workers that issued and check it.
+        if expires and not -60 <= age <= self.max_age:
+            return False
+        expected = self._token(self.sessions.get_csrf_token(request), int(issued))
+        return hmac.compare_digest(expected.encode(), supplied.encode())
 
 
 def csrf_header_token(request) -> str | None:
@@ -81,11 +117,13 @@ def csrf_header_token(request) -> str | None:
     return next((request.headers[h] for h in CSRF_HEADERS if request.headers.get(h)), None)
 
 
-def csrf_token_valid(request, supplied) -> bool:
-    """Is `supplied` the session's CSRF token?"""
+def csrf_token_valid(request, supplied, expires: bool = True) -> bool:
+    """Is `supplied` a CSRF token of the session (and, `expires`, younger than csrf.max_age)?"""
     policy = request.registry.getUtility(ICSRFStoragePolicy)
     return (
-        isinstance(supplied, str) and bool(supplied) and policy.check_csrf_token(request, supplied)
+        isinstance(supplied, str)
+        and bool(supplied)
+        and policy.check_csrf_token(request, supplied, expires=expires)
     )
 
 
@@ -145,7 +183,7 @@ def includeme(config):
             serializer=JSONSerializer(),
         )
     )
-    config.set_csrf_storage_policy(SessionCSRFStoragePolicy())
+    config.set_csrf_storage_policy(TimedCSRFStoragePolicy(settings["csrf.max_age"]))
     config.set_security_policy(CrowdnestSecurityPolicy())
     config.add_request_method(
         lambda request: (request.user, getattr(request, "_auth_method", None))[1],

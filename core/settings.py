@@ -131,6 +131,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "cache.expiration_time": (300, _asint),
     # Rows of the public leaderboard (PYBOSSA's LEADERBOARD).
     "leaderboard.size": (20, _asint),
+    # Alternative boards (PYBOSSA's LEADERBOARDS): info keys whose integer value ranks accounts,
+    # shown by /leaderboard/?info=<key>; any other key is a 404.
+    "leaderboard.boards": ("", _aslist),
     # Help page texts: a file of HTML, or the HTML itself; empty keeps Crowdnest's own text.
     "help.about": ("", _asstr),
     "help.privacy": ("", _asstr),
@@ -151,6 +154,11 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # Accounts: e-mail confirmation on registration, lifetime of the links sent by mail.
     "account.confirm_email": (False, _asbool),
     "account.link_expiration": (5 * 3600, _asint),
+    # PYBOSSA's ENABLE_STRONG_PASSWORD: new passwords of 8-15 characters with an upper-case and a
+    # lower-case letter, a digit and a symbol (register, change and reset).
+    "account.strong_password": (False, _asbool),
+    # How long a CSRF token stays valid, seconds (Flask-WTF's 3600, behavior.md 9.2).
+    "csrf.max_age": (3600, _asint),
     "account.locales": ("en es fr de it pt", _aslist),
     # Translations: the gettext domain of the templates, and folders of extra catalogs
     # (<dir>/<locale>/LC_MESSAGES/crowdnest.mo) read after core/locale.

@@ -43,7 +43,9 @@ def check_csrf(request) -> None:
     """Session-authenticated writes need the CSRF token (decision 11); api keys do not."""
     if request.auth_method != "session":
         return
-    if not csrf_token_valid(request, csrf_header_token(request)):
+    # Tokens of any age: a contribution page answers through /api with the token it was
+    # rendered with, for as long as the volunteer stays (PYBOSSA's /api asks for none at all).
+    if not csrf_token_valid(request, csrf_header_token(request), expires=False):
         raise DomainError("BadRequest", "CSRF validation failed.")
 
 

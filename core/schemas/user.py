@@ -34,6 +34,10 @@ RESERVED_NAMES = frozenset(
 NAME_LENGTH = "User name must be between 3 and 35 characters long"
 FULLNAME_LENGTH = "Full name must be between 3 and 35 characters long"
 FORBIDDEN_NAME = "$#&\\/| and space symbols are forbidden"
+STRONG_PASSWORD = (
+    "Password must be 8 to 15 characters long and contain an upper-case letter, a lower-case"
+    " letter, a digit and a symbol"
+)
 INVISIBLE = "Invisible and control characters are not allowed"
 
 
@@ -52,6 +56,18 @@ def _forbidden_chars(node, value):
 def _not_reserved(node, value):
     if value.lower() in RESERVED_NAMES:
         raise colander.Invalid(node, "This name is used by the system.")
+
+
+def _strong(node, value):
+    classes = (str.isupper, str.islower, str.isdigit, lambda char: not char.isalnum())
+    if not 8 <= len(value) <= 15 or not all(any(map(test, value)) for test in classes):
+        raise colander.Invalid(node, STRONG_PASSWORD)
+
+
+def password_validator(settings):
+    """A new password's rule: PYBOSSA's strong policy (ENABLE_STRONG_PASSWORD) when
+    `account.strong_password` is on, else none beyond being given."""
+    return _strong if settings["account.strong_password"] else None
 
 
 def name_validator(db=None, user_id: int | None = None):

@@ -25,8 +25,8 @@ import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core.db import own_session
 from core.errors import DomainError
+from core.jobs import database
 from core.mail import send_now
 from core.models import Favorite, Project, ProjectOwner, TaskRun, User
 from core.security import pseudonymise_ip
@@ -188,7 +188,7 @@ def _reattribute_runs(db, user: User, pseudonym_key: str) -> int:
 
 def export_account_job(settings: dict, user_id: int) -> None:
     """Build the account's export and mail it to the account's address as a zip."""
-    with own_session(settings) as db:
+    with database(settings) as db:
         user = db.get(User, user_id)
         if user is None:
             return
@@ -209,7 +209,7 @@ def export_account_job(settings: dict, user_id: int) -> None:
 
 def delete_account_job(settings: dict, user_id: int) -> None:
     """Delete the account (see delete_account) and tell its address once it is gone."""
-    with own_session(settings) as db:
+    with database(settings) as db:
         user = db.get(User, user_id)
         if user is None:
             return

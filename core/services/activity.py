@@ -68,11 +68,11 @@ def _board_row(user: User, score: int, rank: int) -> dict:
 
 
 def top_users(db, region, limit: int = 20, user_id: int | None = None) -> list[dict]:
-    """The `limit` best-ranked accounts, then the caller's own row if it is not among them
-    (ranks from the cached leaderboard, users read in one query)."""
+    """The `limit` best-ranked accounts, then the caller's own row, ranked, even when it is among
+    them, as PYBOSSA's board (behavior.md 9.7); ranks from the cached leaderboard."""
     board = leaderboard.cached_ranking(db, region)
     positions = [(rank, uid, score) for rank, (uid, score) in enumerate(board[:limit], start=1)]
-    if user_id is not None and all(uid != user_id for _, uid, _ in positions):
+    if user_id is not None:
         rank, score = leaderboard.rank_and_score(db, region, user_id)
         if rank is not None:
             positions.append((rank, user_id, score))

@@ -16,7 +16,8 @@ from itertools import islice
 
 from sqlalchemy import select
 
-from core.db import own_session, utcnow
+from core.db import utcnow
+from core.jobs import database
 from core.models import Project, User
 from core.plugins import get_plugin_manager
 from core.services.importer import ImporterError, enabled_importers, import_tasks
@@ -165,7 +166,7 @@ def _import_one(db, settings: dict, importers: dict, project: Project) -> Autoim
 def run_project(settings: dict, importers: dict, project_id: int) -> AutoimportOutcome | None:
     """One project's autoimport in a transaction of its own; None when it is not due to run."""
     try:
-        with own_session(settings) as db:
+        with database(settings) as db:
             # Row-locked (PostgreSQL) so two overlapping runs never import the same items twice:
             # the second one skips a project the first one is importing.
             project = db.scalars(
@@ -179,7 +180,7 @@ def run_project(settings: dict, importers: dict, project_id: int) -> AutoimportO
     except Exception:
         # The transaction was rolled back: record the failure in a new one.
         log.exception("autoimport of project %s failed", project_id)
-        with own_session(settings) as db:
+        with database(settings) as db:
             project = db.get(Project, project_id)
             if project is None:
                 return None
@@ -197,7 +198,7 @@ def run_autoimports(
     """
     importers = enabled_importers(get_plugin_manager(settings))
     if project_ids is None:
-        with own_session(settings) as db:
+        with database(settings) as db:
             project_ids = _projects_with_autoimporter(db)
     outcomes = []
     for project_id in project_ids:

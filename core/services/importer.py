@@ -28,9 +28,10 @@ from sqlalchemy import LargeBinary, bindparam, column, func, insert, select, tru
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from core import outbound
-from core.db import own_session, utcnow
+from core.db import utcnow
 from core.errors import DomainError
 from core.inputs import JSON_MAX_DEPTH, check_document
+from core.jobs import database
 from core.models import Project, Task
 from core.models.task import info_text, text_digest
 from core.plugins import get_plugin_manager
@@ -543,7 +544,7 @@ def run_import(settings: dict, project_id: int, importer_name: str, values: dict
     """
     spooled = [value for value in values.values() if isinstance(value, SpooledUpload)]
     try:
-        with own_session(settings) as db:
+        with database(settings) as db:
             project = db.get(Project, project_id)
             if project is None:
                 return
@@ -556,7 +557,7 @@ def run_import(settings: dict, project_id: int, importer_name: str, values: dict
                 name: value.opened() if isinstance(value, SpooledUpload) else value
                 for name, value in values.items()
             }
-            with own_session(settings) as db:
+            with database(settings) as db:
                 project = db.get(Project, project_id)
                 records = importer.records(opened, settings)
                 report = import_tasks(
@@ -587,7 +588,7 @@ def run_import(settings: dict, project_id: int, importer_name: str, values: dict
 
 
 def _failed(settings: dict, project_id: int, importer_name: str, message: str) -> None:
-    with own_session(settings) as db:
+    with database(settings) as db:
         project = db.get(Project, project_id)
         if project is not None:
             set_status(db, project, "failed", importer_name, message=message, errors=[message])

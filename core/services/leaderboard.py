@@ -1,7 +1,8 @@
 """The leaderboard: volunteers ranked by their number of answers (behavior.md 9.7).
 
-Domain code: knows nothing of HTTP. Restricted accounts are left out; everyone else is ranked,
-volunteers without answers too. Ties go to the older account, so a rank never flickers.
+Domain code: knows nothing of HTTP. Only contributors are ranked: accounts without answers are
+left out (behavior.md decision 27; PYBOSSA ranks them too), restricted accounts as well. Ties go
+to the older account, so a rank never flickers.
 """
 
 from sqlalchemy import func, select
@@ -21,23 +22,36 @@ def ranking(db) -> list[tuple[int, int]]:
         .group_by(TaskRun.user_id)
         .subquery()
     )
-    score = func.coalesce(scores.c.score, 0)
     rows = db.execute(
-        select(User.id, score)
-        .outerjoin(scores, scores.c.user_id == User.id)
+        select(User.id, scores.c.score)
+        .join(scores, scores.c.user_id == User.id)
         .where(~User.restrict)
-        .order_by(score.desc(), User.id)
+        .order_by(scores.c.score.desc(), User.id)
     )
     return [(user_id, int(points)) for user_id, points in rows]
 
 
-def cached_ranking(db, region) -> list[tuple[int, int]]:
-    return cached(region, "leaderboard", "ranking", lambda: ranking(db))
+def info_ranking(db, key: str) -> list[tuple[int, int]]:
+    """(user id, score) for an alternative board (PYBOSSA's LEADERBOARDS): the score is the
+    integer `info[key]` of each unrestricted account that has one, best first."""
+    scored = []
+    for user_id, info in db.execute(select(User.id, User.info).where(~User.restrict)):
+        value = info.get(key) if isinstance(info, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            scored.append((user_id, value))
+    return sorted(scored, key=lambda row: (-row[1], row[0]))
+
+
+def cached_ranking(db, region, board: str | None = None) -> list[tuple[int, int]]:
+    """The ranking by answers, or by `info[board]` for an alternative board."""
+    if board is None:
+        return cached(region, "leaderboard", "ranking", lambda: ranking(db))
+    return cached(region, "leaderboard", f"ranking:info:{board}", lambda: info_ranking(db, board))
 
 
 def rank_and_score(db, region, user_id: int) -> tuple[int | None, int]:
     """(rank, score) of one account from the cached board; rank is None when it is not ranked
-    (restricted accounts), its score then counted directly."""
+    (restricted accounts, accounts without answers), its score then counted directly."""
     for position, (ranked_id, score) in enumerate(cached_ranking(db, region), start=1):
         if ranked_id == user_id:
             return position, score
@@ -63,6 +77,8 @@ def public_rows(db, positions: list[tuple[int, int, int]], settings) -> list[dic
                 "created": None if hidden else user.created,
                 "fullname": user.name if hidden else user.fullname,
                 "info": {} if hidden else {k: v for k, v in info.items() if k in allowed},
+                # Null as on PYBOSSA's board (behavior.md 9.7): only rank and score mean anything.
+                "locale": None,
                 "n_answers": None,
                 "name": user.name,
                 "rank": rank,
@@ -73,27 +89,30 @@ def public_rows(db, positions: list[tuple[int, int, int]], settings) -> list[dic
     return rows
 
 
-def top_users(db, region, settings, limit: int) -> list[dict]:
+def top_users(db, region, settings, limit: int, board: str | None = None) -> list[dict]:
     """The first `limit` rows of the board (cached until an answer or an account changes)."""
 
     def build():
-        board = cached_ranking(db, region)[:limit]
-        positions = [(rank, user_id, score) for rank, (user_id, score) in enumerate(board, 1)]
+        ranked = cached_ranking(db, region, board)[:limit]
+        positions = [(rank, user_id, score) for rank, (user_id, score) in enumerate(ranked, 1)]
         return public_rows(db, positions, settings)
 
-    return cached(region, "leaderboard", f"top:{limit}", build)
+    suffix = "" if board is None else f":info:{board}"
+    return cached(region, "leaderboard", f"top:{limit}{suffix}", build)
 
 
-def around(db, region, settings, user_id: int, window: int) -> list[dict]:
+def around(
+    db, region, settings, user_id: int, window: int, board: str | None = None
+) -> list[dict]:
     """The caller's row, with `window` (at most MAX_WINDOW) neighbours on each side."""
     window = max(0, min(window, MAX_WINDOW))
-    board = cached_ranking(db, region)
-    index = next((i for i, (ranked_id, _) in enumerate(board) if ranked_id == user_id), None)
+    ranked = cached_ranking(db, region, board)
+    index = next((i for i, (ranked_id, _) in enumerate(ranked) if ranked_id == user_id), None)
     if index is None:
         return []
     start = max(0, index - window)
     positions = [
         (rank, ranked_id, score)
-        for rank, (ranked_id, score) in enumerate(board[start : index + window + 1], start + 1)
+        for rank, (ranked_id, score) in enumerate(ranked[start : index + window + 1], start + 1)
     ]
     return public_rows(db, positions, settings)

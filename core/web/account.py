@@ -23,6 +23,7 @@ from core.schemas.user import (
     email_validator,
     fullname_validator,
     name_validator,
+    password_validator,
 )
 from core.services.account import (
     create_account,
@@ -78,12 +79,13 @@ def passwords_match(first: str, second: str = "confirm"):
     return validate
 
 
-def register_schema(db) -> colander.Schema:
+def register_schema(db, settings) -> colander.Schema:
     schema = colander.Schema(validator=passwords_match("password"))
     schema.add(text_field("fullname", "The full name is required", fullname_validator()))
     schema.add(text_field("name", "The user name is required", name_validator(db)))
     schema.add(text_field("email_addr", "Email is required", email_validator(db)))
-    schema.add(text_field("password", "Password cannot be empty"))
+    password = password_validator(settings)
+    schema.add(text_field("password", "Password cannot be empty", password))
     schema.add(text_field("confirm", "Please confirm your password"))
     schema.add(checkbox("consent"))
     return schema
@@ -146,12 +148,12 @@ def send_confirmation(request, user: User, email: str) -> None:
 @view_config(route_name="account_register", request_method=("GET", "POST"), renderer="page")
 def register(request):
     db = request.dbsession
-    form = Form(register_schema(db))
+    form = Form(register_schema(db, request.registry.settings))
     if request.method == "POST":
         data = form_data(request)
         require_csrf(request, data)
         limit_attempt(request, "register", data.get("email_addr"))
-        form = Form(register_schema(db), data)
+        form = Form(register_schema(db, request.registry.settings), data)
         values = form.valid()
         if values is not None:
             confirm = request.registry.settings["account.confirm_email"]

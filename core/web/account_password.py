@@ -7,6 +7,7 @@ from pyramid.view import view_config
 from core.credentials import limit_attempt
 from core.mail import mail_link, send_mail
 from core.models import User
+from core.schemas.user import password_validator
 from core.services.account import (
     confirm_email,
     is_pending,
@@ -51,11 +52,13 @@ def forgot_schema() -> colander.Schema:
     return schema
 
 
-def new_password_schema() -> colander.Schema:
+def new_password_schema(settings) -> colander.Schema:
     """New password twice; `current_password` is in the form only for PYBOSSA's JSON keys."""
     schema = colander.Schema(validator=passwords_match("new_password"))
     schema.add(text_field("current_password"))
-    schema.add(text_field("new_password", "Password cannot be empty"))
+    schema.add(
+        text_field("new_password", "Password cannot be empty", password_validator(settings))
+    )
     schema.add(text_field("confirm", "Please confirm your password"))
     return schema
 
@@ -127,7 +130,7 @@ def reset_password(request):
         # The key is the credential here (unguessable); the address is what is counted.
         limit_attempt(request, "reset_password")
     user = _reset_target(request)
-    form = PasswordForm(new_password_schema(), data)
+    form = PasswordForm(new_password_schema(request.registry.settings), data)
     if data is not None:
         values = form.valid()
         if values is not None:

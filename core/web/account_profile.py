@@ -1,7 +1,7 @@
 """Account pages to look at: the community index, profiles and one's own projects."""
 
 from pyramid.csrf import get_csrf_token
-from pyramid.httpexceptions import HTTPNotFound
+from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import func, select
 
@@ -129,7 +129,10 @@ def profile(request):
 # PYBOSSA's older name for the same page: projects were "applications".
 @view_config(route_name="account_applications", request_method="GET", renderer="page")
 def projects(request):
+    """The account's own projects: for the account itself only, admins too refused (9.3)."""
     user = load_account(request, "self")
+    if request.user.id != user.id:
+        raise HTTPForbidden()
     owned = owned_projects(request.dbsession, user.id)
     return {
         "user": {"name": user.name, "fullname": user.fullname},

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.credentials import limit_attempt
 from core.errors import DomainError
 from core.models import User
-from core.schemas.user import locale_validator
+from core.schemas.user import locale_validator, password_validator
 from core.services import account as accounts
 from core.services import uploads
 from core.services.account import reset_api_key, set_avatar, set_password, update_fields
@@ -106,10 +106,12 @@ def upload_schema() -> colander.Schema:
     return schema
 
 
-def password_schema() -> colander.Schema:
+def password_schema(settings) -> colander.Schema:
     schema = colander.Schema(validator=passwords_match("new_password"))
     schema.add(text_field("current_password", "You must give your current password"))
-    schema.add(text_field("new_password", "Password cannot be empty"))
+    schema.add(
+        text_field("new_password", "Password cannot be empty", password_validator(settings))
+    )
     schema.add(text_field("confirm", "Please confirm your password"))
     return schema
 
@@ -125,7 +127,7 @@ class UpdatePage:
         current = {name: getattr(user, name) for name in PROFILE_FORM}
         self.form = ProfileForm(profile_schema(self.db, user, self.locales), None, **current)
         self.upload_form = UploadForm(upload_schema(), None, id=user.id, x1=0, y1=0, x2=0, y2=0)
-        self.password_form = PasswordForm(password_schema())
+        self.password_form = PasswordForm(password_schema(request.registry.settings))
 
     def value(self) -> dict:
         self.form.choices["locale"] = [(locale, locale) for locale in self.locales]
@@ -223,7 +225,7 @@ class UpdatePage:
         return self.done()
 
     def password(self, data: dict):
-        self.password_form = PasswordForm(password_schema(), data)
+        self.password_form = PasswordForm(password_schema(self.request.registry.settings), data)
         values = self.password_form.valid()
         if values is None:
             return None

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 
 from core.cache import bump, cached
 from core.models import Project, User
-from core.serializers import dictize
+from core.serializers import dictize, internal_columns
 from core.services import project_listing, site_stats
 from core.services.account_data import all_accounts, csv_bytes
 from core.services.permissions import is_admin
@@ -37,8 +37,9 @@ ROUTES = {
     "admin_feature": "/admin/featured/{project_id:\\d+}",
     "admin_dashboard": "/admin/dashboard{slash:/?}",
 }
-# What an admin sees of an account: everything but the password hash and the API key.
-HIDDEN_USER_FIELDS = {"passwd_hash", "api_key"}
+# What an admin sees of an account: every column, the API key included (behavior.md 9.8), but
+# the password hash (decision 3) and the server's own session epoch.
+HIDDEN_USER_FIELDS = internal_columns(User)
 SEARCH_LIMIT = 100
 
 

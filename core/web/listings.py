@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from core.cache import cached
 from core.models import Announcement, Category, Project, TaskRun
 from core.services import leaderboard, project_listing, site_stats
-from core.services.permissions import is_admin
+from core.services.permissions import is_admin, readable_clause
 from core.web import add_routes
 from core.web.project_access import require_signed_in
 from core.web.render import pagination, redirect
@@ -204,17 +204,18 @@ def home(request):
 @view_config(route_name="leaderboard", request_method="GET", renderer="page")
 @view_config(route_name="leaderboard_window", request_method="GET", renderer="page")
 def leaderboard_page(request):
-    # Alternative boards (`?info=<key>`) must be configured; none are.
-    if "info" in request.GET:
+    settings = request.registry.settings
+    # Alternative boards (`?info=<key>`, score info[key]) exist only as leaderboard.boards lists.
+    board = request.GET.get("info")
+    if board is not None and board not in settings["leaderboard.boards"]:
         raise HTTPNotFound()
     db = request.dbsession
     region = request.registry["cache"]
-    settings = request.registry.settings
-    top = leaderboard.top_users(db, region, settings, settings["leaderboard.size"])
+    top = leaderboard.top_users(db, region, settings, settings["leaderboard.size"], board)
     mine = []
     if request.user is not None:
         window = int(request.matchdict.get("window") or 0)
-        mine = leaderboard.around(db, region, settings, request.user.id, window)
+        mine = leaderboard.around(db, region, settings, request.user.id, window, board)
     return {
         "top_users": top + mine,
         "n_top": len(top),
@@ -225,8 +226,12 @@ def leaderboard_page(request):
 
 @view_config(route_name="announcements", request_method="GET", renderer="page")
 def announcements(request):
+    # PYBOSSA lists unpublished ones to everyone (behavior.md 9.6): here, as on
+    # /api/announcement, only admins see an unpublished draft (decision 17).
     rows = request.dbsession.scalars(
-        select(Announcement).where(Announcement.published).order_by(Announcement.id.desc())
+        select(Announcement)
+        .where(readable_clause(Announcement, request.user))
+        .order_by(Announcement.id.desc())
     )
     return {
         "announcements": [{key: getattr(row, key) for key in ANNOUNCEMENT_KEYS} for row in rows],

@@ -34,7 +34,14 @@ PAGE_FEATURES = ("auditlog", "autoimporter", "webhooks")
 # the project (its statistics, how often its exports are refreshed), not about the caller.
 OWNER_FEATURES = frozenset({"better_stats", "updated_exports"})
 # Project keys filled from the figures for callers who see only the public project.
-PUBLIC_FIGURES = ("n_tasks", "n_volunteers", "overall_progress")
+# The figures of PYBOSSA's public project attribute list (behavior.md 1.1), from ProjectStats.
+PUBLIC_FIGURES = (
+    "n_tasks",
+    "n_task_runs",
+    "n_completed_tasks",
+    "n_volunteers",
+    "overall_progress",
+)
 
 
 def find_project(request) -> Project:
@@ -184,12 +191,12 @@ def project_summary(request, project: Project) -> dict:
     shown["contrib_button"] = contrib_button(
         db, project, figures, request.user, presenter_disabled, request.user_ip
     )
+    shown.update(
+        n_blogposts=figures.n_blogposts if figures else 0,
+        n_results=figures.n_results if figures else 0,
+    )
     if owns_or_admin(request.user, project):
-        shown.update(
-            n_blogposts=figures.n_blogposts if figures else 0,
-            n_results=figures.n_results if figures else 0,
-            protected=bool((project.info or {}).get("passwd_hash")),
-        )
+        shown["protected"] = bool((project.info or {}).get("passwd_hash"))
     else:
         shown.update({key: numbers[key] for key in PUBLIC_FIGURES})
         shown.update(

@@ -9,7 +9,6 @@ import transaction
 
 from core import jobs
 from core.cli import main
-from core.db import own_session
 from core.redis import get_redis
 from core.settings import load_settings
 
@@ -113,9 +112,9 @@ def test_the_database_helper_commits_on_success_and_rolls_back_on_error(database
     from core.models import Category
 
     settings = inline_settings(**{"sqlalchemy.url": database_url})
-    with own_session(settings) as session:
+    with jobs.database(settings) as session:
         session.add(Category(name="Kept", short_name="kept", description="d"))
-    with pytest.raises(RuntimeError), own_session(settings) as session:
+    with pytest.raises(RuntimeError), jobs.database(settings) as session:
         session.add(Category(name="Lost", short_name="lost", description="d"))
         raise RuntimeError("boom")
 

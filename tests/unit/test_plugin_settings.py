@@ -112,4 +112,3 @@ def test_every_shipped_plugin_setting_is_documented_and_nothing_else():
         declared.update(declared_settings(get_plugin_manager(settings)))
 
     assert documented == set(declared)
-

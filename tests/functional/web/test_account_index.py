@@ -1,5 +1,6 @@
 """/account/, /account/page/<n>: contributors, pagination, top users and the update feed."""
 
+from core.cache import bump_all
 from core.services.activity import time_ago
 from tests.factories import BlogpostFactory, ProjectFactory, TaskRunFactory
 from tests.functional.web.conftest import JSON, make_user, sign_in
@@ -108,22 +109,29 @@ def test_top_users_ranked_by_answers_with_the_signed_in_user(app, db):
         (second.name, 2, 1),
     ]
     assert restricted.name not in [row["name"] for row in top]
-    assert len(top) == 21
-    # The caller is not in the top 20 (others with 0 answers and smaller ids rank first).
-    assert top[-1]["name"] == caller.name
-    assert top[-1]["rank"] == 2 + len(others) + 2
-    assert top[-1]["score"] == 0
+    # Only contributors are ranked (decision 27): the others and the caller, without answers,
+    # have no row, and the caller's own row is not appended.
+    assert len(top) == 2
+    assert not {caller.name, *(other.name for other in others)} & {row["name"] for row in top}
+    answers(caller, 1, project)
+    bump_all(app.app.registry["cache"])
+    mine = app.get("/account/", headers=JSON).json["top_users"]
+    assert (mine[-1]["name"], mine[-1]["rank"], mine[-1]["score"]) == (caller.name, 3, 1)
     assert top[0]["registered_ago"] is None and top[0]["task_runs"] is None
 
 
-def test_top_users_do_not_repeat_a_caller_already_listed(app, db):
+def test_top_users_repeat_the_callers_row_as_pybossa(app, db):
+    """behavior.md 9.7: the caller's row is appended even when in the top list; the page
+    shows it once."""
     caller = make_user()
     answers(caller, 1)
     sign_in(app, caller)
 
     top = app.get("/account/", headers=JSON).json["top_users"]
+    page = app.get("/account/")
 
-    assert [row["name"] for row in top].count(caller.name) == 1
+    assert [row["name"] for row in top] == [caller.name, caller.name]
+    assert page.text.count('class="table-active"') == 1
 
 
 def test_update_feed_shows_public_actions_only(app, db):

@@ -152,12 +152,12 @@ def test_own_projects_of_someone_else_is_forbidden(app, people):
     app.get("/account/ada/projects", headers=JSON, status=403)
 
 
-def test_own_projects_for_admins(app, people):
+def test_own_projects_are_not_for_admins(app, people):
+    """behavior.md 9.3: self only, else 403 (admins see drafts on the draft list instead)."""
     sign_in(app, make_user(admin=True))
 
-    body = app.get("/account/ada/projects", headers=JSON).json
-
-    assert len(body["projects_published"]) == len(body["projects_draft"]) == 1
+    app.get("/account/ada/projects", headers=JSON, status=403)
+    app.get("/account/ada/applications", headers=JSON, status=403)
 
 
 def test_own_projects_for_anonymous_callers(app, people):

@@ -262,11 +262,15 @@ def test_leaderboard_ranks_by_answers_and_hides_restricted_users(app, db):
         "created",
         "fullname",
         "info",
+        "locale",
         "n_answers",
         "name",
         "rank",
         "registered_ago",
         "score",
+    }
+    assert {body["top_users"][0][key] for key in ("locale", "n_answers", "registered_ago")} == {
+        None
     }
     assert (body["title"], body["template"]) == (
         "Community Leaderboard",

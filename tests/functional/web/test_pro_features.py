@@ -196,7 +196,8 @@ def test_the_users_page_lists_pro_users(admin_app, db):
 
     assert [user["id"] for user in body["pro_users"]] == [pro.id]
     assert body["pro_users"][0]["pro"] is True
-    assert "api_key" not in body["pro_users"][0]
+    # Full user dicts for admins as PYBOSSA (behavior.md 9.8), never the hash (decision 3).
+    assert "passwd_hash" not in body["pro_users"][0]
 
 
 @pytest.mark.parametrize("route", ["pro", "unpro"])
