@@ -23,8 +23,10 @@ EVERYONE = frozenset(ROLES)
 OWNERS = frozenset({"coowner", "owner", "admin"})
 # Handing the project over: its primary owner and admins only (decision 23).
 PRIMARY = frozenset({"owner", "admin"})
-# The pages of the owner's account: the account itself and admins.
+# The pages of the owner's account: the account itself and admins; its applications, the
+# account itself only (§9.3: admins too are refused).
 SELF = PRIMARY
+OWN = frozenset({"owner"})
 ADMINS = frozenset({"admin"})
 # The callers sign in ninety times: with the cheapest argon2 parameters (the hash carries them),
 # not the production ones (0.5 s a sign-in on a loaded machine); the rights are under test here.
@@ -66,7 +68,7 @@ TABLE = [
     Route("/project/{published}/publicstream", EVERYONE, stream=True),
     Route(DRAFT + "/privatestream", OWNERS, stream=True),
     Route("/project/{published}/privatestream", OWNERS, stream=True),
-    Route("/account/{owner}/applications", SELF),
+    Route("/account/{owner}/applications", OWN),
     Route("/account/{owner}/export", SELF, post=True),
     Route("/account/{owner}/delete", SELF, post=True),
     Route("/admin/users/export?format=json", ADMINS),
