@@ -205,6 +205,62 @@ class SimpleWorker(_SettingsWorkerMixin, rq.SimpleWorker):
     """Runs jobs in its own process (tests, platforms without fork)."""
 
 
+FAILED_SHOWN = 20
+
+
+def overview(settings) -> dict:
+    """What the job queues hold, for the admins' /admin/rq page: per queue the jobs waiting,
+    running, failed and scheduled for a retry; the workers; the latest failures.
+
+    `backend` is "rq" (Redis), "in-process" (no redis.url: jobs run in the web process, nothing
+    waits) or "unreachable" (Redis did not answer)."""
+    if not settings["redis.url"]:
+        return {"backend": "in-process", "queues": [], "workers": [], "failed": []}
+
+    def read(connection) -> dict:
+        queues, failed = [], []
+        for name in settings["jobs.queues"]:
+            queue = rq.Queue(name, connection=connection)
+            registry = queue.failed_job_registry
+            queues.append(
+                {
+                    "name": name,
+                    "queued": queue.count,
+                    "started": queue.started_job_registry.count,
+                    "failed": registry.count,
+                    "scheduled": queue.scheduled_job_registry.count,
+                }
+            )
+            for job in Job.fetch_many(registry.get_job_ids(0, FAILED_SHOWN - 1), connection):
+                if job is not None:
+                    failed.append(_failed_job(name, job))
+        workers = [
+            {
+                "name": worker.name,
+                "state": worker.get_state(),
+                "queues": worker.queue_names(),
+            }
+            for worker in rq.Worker.all(connection=connection)
+        ]
+        return {"backend": "rq", "queues": queues, "workers": workers, "failed": failed}
+
+    unreachable = {"backend": "unreachable", "queues": [], "workers": [], "failed": []}
+    return either(get_redis(settings["redis.url"], settings), read, lambda: unreachable)
+
+
+def _failed_job(queue: str, job) -> dict:
+    # The last line of the traceback says what went wrong; the rest is for the worker's log.
+    outcome = job.latest_result()
+    lines = ((outcome.exc_string if outcome is not None else "") or "").strip().splitlines()
+    return {
+        "id": job.id,
+        "queue": queue,
+        "function": job.func_name,
+        "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None,
+        "error": lines[-1] if lines else "",
+    }
+
+
 def run_worker(settings: dict, args) -> int:
     """`crowdnest worker`: serve the RQ queues of jobs.queues (or --queue) until stopped."""
     if not settings["redis.url"]:

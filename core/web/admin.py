@@ -14,6 +14,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import func, or_, select
 
+from core import jobs
 from core.cache import bump, cached
 from core.models import Project, User
 from core.serializers import dictize, internal_columns
@@ -36,6 +37,7 @@ ROUTES = {
     "admin_featured": "/admin/featured",
     "admin_feature": "/admin/featured/{project_id:\\d+}",
     "admin_dashboard": "/admin/dashboard{slash:/?}",
+    "admin_rq": "/admin/rq{slash:/?}",
 }
 # What an admin sees of an account: every column, the API key included (behavior.md 9.8), but
 # the password hash (decision 3) and the server's own session epoch.
@@ -235,6 +237,17 @@ def dashboard(request):
     db = request.dbsession
     figures = cached(region, "dashboard", today, lambda: site_stats.dashboard(db))
     return {**figures, "title": "Dashboard", "template": "admin/dashboard.html"}
+
+
+@view_config(route_name="admin_rq", request_method="GET", renderer="page")
+def rq_dashboard(request):
+    """The background jobs: queues, workers and the latest failures (PYBOSSA's /admin/rq)."""
+    require_admin(request)
+    return {
+        **jobs.overview(request.registry.settings),
+        "title": "Background jobs",
+        "template": "admin/rq.html",
+    }
 
 
 def includeme(config):
