@@ -210,3 +210,14 @@ def project_summary(request, project: Project) -> dict:
         **numbers,
         "pro_features": pro_features(request),
     }
+
+
+def project_page(request, project: Project, tab: str, title: str, template: str, **keys) -> dict:
+    """A page in the project frame, with the figures every project page shows."""
+    return {
+        **project_frame(request, project, tab),
+        **project_summary(request, project),
+        **keys,
+        "title": f"Project: {project.name} · {title}" if title else f"Project: {project.name}",
+        "template": template,
+    }

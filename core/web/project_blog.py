@@ -21,7 +21,7 @@ from core.web.project_access import (
     project_summary,
     require_readable,
 )
-from core.web.render import flash, form_data, redirect, require_csrf
+from core.web.render import flash, posted, redirect
 
 # Post ids are digits only, so the /project/<short_name>/<word> pages of other modules still match.
 ROUTES = {
@@ -100,14 +100,6 @@ def blogpost(request):
     )
 
 
-def _posted(request) -> dict | None:
-    if request.method != "POST":
-        return None
-    data = form_data(request)
-    require_csrf(request, data)
-    return data
-
-
 def _form_page(request, project: Project, form: Form, post: Blogpost | None) -> dict:
     if form.errors:
         flash(request, CORRECT_ERRORS, "error")
@@ -117,7 +109,7 @@ def _form_page(request, project: Project, form: Form, post: Blogpost | None) -> 
 
 @view_config(route_name="project_new_blogpost", request_method=("GET", "POST"), renderer="page")
 def new_blogpost(request):
-    data = _posted(request)
+    data = posted(request)
     project = load_project_for(request, "owner")
     form = Form(blogpost_schema(), data)
     if data is not None:
@@ -141,7 +133,7 @@ def new_blogpost(request):
 
 @view_config(route_name="project_update_blogpost", request_method=("GET", "POST"), renderer="page")
 def update_blogpost(request):
-    data = _posted(request)
+    data = posted(request)
     project = load_project_for(request, "owner")
     post = _load_post(request, project)
     if data is None:
@@ -157,7 +149,7 @@ def update_blogpost(request):
 
 @view_config(route_name="project_delete_blogpost", request_method="POST")
 def delete_blogpost(request):
-    _posted(request)
+    posted(request)
     project = load_project_for(request, "owner")
     post = _load_post(request, project)
     db = request.dbsession

@@ -157,3 +157,12 @@ def error_page(error: HTTPException, request):
     response = Response(render_page(request, value), content_type="text/html", charset="utf-8")
     response.status_int = error.code
     return response
+
+
+def posted(request) -> dict | None:
+    """The submitted fields of a POST after the CSRF check; None for a GET."""
+    if request.method != "POST":
+        return None
+    data = form_data(request)
+    require_csrf(request, data)
+    return data

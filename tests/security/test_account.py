@@ -383,7 +383,7 @@ def limited(make_app, monkeypatch):
         return real(password_hash, password)
 
     real = verify_password
-    for module in ("core.web.account", "core.web.project", "core.services.account"):
+    for module in ("core.web.account", "core.web.project_password", "core.services.account"):
         monkeypatch.setattr(f"{module}.verify_password", counting)
     return app, checked
 
