@@ -40,7 +40,7 @@ def database_url(tmp_path_factory):
             connection.execute(text("CREATE SCHEMA public"))
     upgrade(url)
     # Every test starts from empty tables (see _empty), so the default category the migrations
-    # add goes too; tests/unit/test_migrations.py checks it is there after an upgrade.
+    # add goes too; tests/unit/core/test_migrate.py checks it is there after an upgrade.
     _empty(engine)
     engine.dispose()
     return url

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from core.models import Task
 from tests.functional.web.conftest import JSON, sign_in
-from tests.unit.test_importers_remote import fake_api, photoset_page  # noqa: F401
+from tests.unit.plugins.importers.test_remote import fake_api, photoset_page  # noqa: F401
 
 ALL = "csv json gdocs iiif s3 dropbox flickr epicollect youtube twitter"
 BACKGROUND = {

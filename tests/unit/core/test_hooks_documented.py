@@ -9,7 +9,7 @@ import pytest
 
 from core import hookspecs
 
-TESTS = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parents[2]
 PLUGINS_DOC = TESTS.parent / "docs" / "plugins.md"
 
 

@@ -3,6 +3,7 @@
 import configparser
 import logging
 import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -11,7 +12,7 @@ from gunicorn.glogging import Logger
 
 from core.gunicorn_logging import AccessLogger
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+ROOT = str(Path(__file__).resolve().parents[3])
 
 
 @pytest.fixture

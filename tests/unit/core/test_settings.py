@@ -1,6 +1,7 @@
 """core.settings: defaults, type coercion and CROWDNEST_* environment overrides."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -92,7 +93,7 @@ def test_a_bad_integer_fails_loudly():
 
 
 def test_every_setting_is_documented():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = Path(__file__).resolve().parents[3]
     with open(os.path.join(root, "docs", "settings.md"), encoding="utf-8") as reference:
         documented = reference.read()
 

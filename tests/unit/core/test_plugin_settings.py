@@ -11,7 +11,7 @@ from core.hookspecs import hookimpl
 from core.plugins import PluginError, declared_settings, get_plugin_manager, installed_plugins
 from core.settings import DEFAULTS, load_settings
 
-PLUGINS_DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+PLUGINS_DOC = Path(__file__).resolve().parents[3] / "docs" / "plugins.md"
 
 
 def loaded(ini: dict) -> dict:
