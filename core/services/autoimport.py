@@ -20,6 +20,7 @@ from core.db import utcnow
 from core.jobs import database
 from core.models import Project, User
 from core.plugins import get_plugin_manager
+from core.services import pro
 from core.services.importer import ImporterError, enabled_importers, import_tasks
 
 log = logging.getLogger(__name__)
@@ -67,10 +68,8 @@ def stored_fields(importer) -> list[str]:
 
 
 def owner_may_autoimport(settings: dict, owner: User | None) -> bool:
-    """When `pro_features` reserves the autoimporter, the primary owner must be pro or admin."""
-    if FEATURE not in settings["pro_features"]:
-        return True
-    return owner is not None and bool(owner.pro or owner.admin)
+    """Whether the primary owner may have an autoimporter (it imports on their behalf)."""
+    return pro.enabled(settings, FEATURE, caller=owner)
 
 
 def autoimporter_of(project: Project) -> dict | None:

@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from core.db import get_engine
 from core.models import Project, User
+from core.services import pro
 from core.services.export import FORMATS, TYPES, ExportTarget, export_zip
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,9 @@ ORPHAN_AGE = 3600
 
 
 def gets_updated_exports(settings: dict, owner_pro: bool | None) -> bool:
-    """core.web.project_access.pro_features' rule for `updated_exports`, for any caller but an
-    admin: on unless `pro_features` reserves it, else when the primary owner is pro."""
-    return FEATURE not in settings["pro_features"] or bool(owner_pro)
+    """Whether a project's exports follow `updated_exports` (core.services.pro), for any caller
+    but an admin: the rule is about the project, so its primary owner decides."""
+    return pro.enabled(settings, FEATURE, owner_pro=owner_pro)
 
 
 def max_age(settings: dict, updated: bool) -> int:

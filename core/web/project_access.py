@@ -16,23 +16,18 @@ from sqlalchemy import func, select
 
 from core.models import Project, ProjectStats, User
 from core.serializers import dictize, public_info
+from core.services import pro
 from core.services.activity import time_ago
 from core.services.images import image_url
 from core.services.leaderboard import rank_and_score
-from core.services.permissions import is_admin, owns_or_admin, project_readable
+from core.services.permissions import owns_or_admin, project_readable
+from core.services.pro import PAGE_FEATURES
 from core.services.project import contrib_button
 from core.services.readable import ACCOUNT_PRIVATE_FIELDS, USER_PUBLIC_INFO
 
 # How long a correct project password keeps the project open in this session.
 UNLOCK_SECONDS = 30 * 60
 SESSION_KEY = "unlocked_projects"
-# The features the .ini may reserve to pro users and admins (`pro_features`, behavior.md 12).
-PRO_FEATURES = ("auditlog", "webhooks", "autoimporter", "better_stats", "updated_exports")
-# The ones every project page reports in its `pro_features` key (behavior.md 9.4).
-PAGE_FEATURES = ("auditlog", "autoimporter", "webhooks")
-# A pro primary owner also unlocks these for everyone looking at the project: they are about
-# the project (its statistics, how often its exports are refreshed), not about the caller.
-OWNER_FEATURES = frozenset({"better_stats", "updated_exports"})
 # Project keys filled from the figures for callers who see only the public project.
 # The figures of PYBOSSA's public project attribute list (behavior.md 1.1), from ProjectStats.
 PUBLIC_FIGURES = (
@@ -153,23 +148,12 @@ def owner_summary(request, owner: User | None) -> dict | None:
 def pro_features(
     request, names: tuple[str, ...] = PAGE_FEATURES, owner: User | None = None
 ) -> dict[str, bool]:
-    """{<name>_enabled}: on unless the .ini reserves the feature, else for admins and pro users.
-
-    OWNER_FEATURES (the project's own numbers) follow the project instead of the caller: on for
-    admins and when `owner`, the project's primary owner, is pro (behavior.md 9.4).
-    """
-    unknown = set(names) - set(PRO_FEATURES)
-    if unknown:
-        raise ValueError(f"unknown pro features: {sorted(unknown)}")
-    reserved = set(request.registry.settings["pro_features"])
-    user = request.user
-    privileged = is_admin(user) or bool(user is not None and user.pro)
-    pro_owner = owner is not None and owner.pro
-    admin = is_admin(user)
+    """{<name>_enabled} for this caller (core.services.pro); `owner`, the project's primary
+    owner, decides the features about the project."""
+    settings = request.registry.settings
+    owner_pro = owner is not None and owner.pro
     return {
-        f"{name}_enabled": name not in reserved
-        or (admin or pro_owner if name in OWNER_FEATURES else privileged)
-        for name in names
+        f"{name}_enabled": pro.enabled(settings, name, request.user, owner_pro) for name in names
     }
 
 
