@@ -1,0 +1,134 @@
+"""Found by the outside attack on issue 18 (the PYBOSSA parity pages): inputs of the owner's task
+pages and of the API's numeric strings that still crash the server (decision 14: bad input never
+yields a 500), and guards of what held."""
+
+import pytest
+from sqlalchemy import func, select
+
+from core.models import Auditlog, Task
+from tests import factories
+from tests.functional.web.conftest import csrf_token, make_user, sign_in
+
+# More digits than int() converts (Python's 4,300-digit limit): a ValueError, not a number.
+DIGITS_BEYOND_INT = "9" * 5000
+
+
+def owner_app(app, db):
+    """The app signed in as the owner of a published project with one task; (project, task)."""
+    owner = make_user()
+    project = factories.ProjectFactory(owner=owner, published=True)
+    task = factories.TaskFactory(project=project)
+    db.commit()
+    sign_in(app, owner)
+    return project, task
+
+
+def post_form(app, project, path: str, fields: dict):
+    token = csrf_token(app, f"/project/{project.short_name}/tasks/settings")
+    return app.post_json(
+        f"/project/{project.short_name}/{path}",
+        fields,
+        headers={"X-CSRFToken": token},
+        expect_errors=True,
+    )
+
+
+def unchanged(db, task, priority: float = 0.0) -> None:
+    db.rollback()
+    db.expire_all()
+    assert db.get(Task, task.id).priority_0 == priority
+    assert db.scalar(select(func.count()).select_from(Auditlog)) == 0
+
+
+# --- /project/<sn>/tasks/priority ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("priority", ["nan", "NaN", "-nan"])
+def test_a_priority_that_is_not_a_number_is_a_form_error(app, db, priority):
+    """POST /tasks/priority priority_0=nan: colander's Float takes 'nan', Range(0, 1) lets it
+    through (every comparison with nan is false), and the task's NOT NULL priority_0 column
+    refuses it at flush (SQLite stores NaN as NULL): a 500. It must be the form's range error."""
+    project, task = owner_app(app, db)
+
+    response = post_form(
+        app, project, "tasks/priority", {"task_ids": str(task.id), "priority_0": priority}
+    )
+
+    assert response.status_int == 200, response.text[:300]
+    assert "between 0.0 and 1.0" in str(response.json["form"]["errors"])
+    unchanged(db, task)
+
+
+@pytest.mark.parametrize("task_ids", ["²", "1,³", "①"], ids=["sup2", "list-sup3", "circled1"])
+def test_task_ids_with_digits_int_cannot_read_are_a_form_error(app, db, task_ids):
+    """POST /tasks/priority task_ids=²: the validator's str.isdigit() says yes to superscript
+    and other non-decimal digits, then int() raises ValueError in the view: a 500."""
+    project, task = owner_app(app, db)
+
+    response = post_form(
+        app, project, "tasks/priority", {"task_ids": task_ids, "priority_0": "0.5"}
+    )
+
+    assert response.status_int == 200, response.text[:300]
+    assert "whole numbers" in str(response.json["form"]["errors"])
+    unchanged(db, task)
+
+
+@pytest.mark.parametrize(
+    "task_ids", ["9" * 20, "1," + "9" * 30, DIGITS_BEYOND_INT], ids=["20", "list-30", "5000"]
+)
+def test_task_ids_no_task_can_have_are_a_form_error(app, db, task_ids):
+    """POST /tasks/priority task_ids=99999999999999999999: the id goes to the database as is
+    (SQLite: OverflowError 'Python int too large to convert to SQLite INTEGER'; PostgreSQL:
+    integer out of range), and 5,000 digits make int() itself raise: 500s. An id no task can
+    have is a task of no project: the form's error."""
+    project, task = owner_app(app, db)
+
+    response = post_form(
+        app, project, "tasks/priority", {"task_ids": task_ids, "priority_0": "0.5"}
+    )
+
+    assert response.status_int == 200, response.text[:300]
+    assert response.json["form"]["errors"]["task_ids"]
+    unchanged(db, task)
+
+
+# --- numeric strings in the API -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["n_answers", "priority_0", "quorum"])
+def test_a_numeric_string_too_long_for_int_is_a_415(app, db, field):
+    """PUT /api/task/<id> {"n_answers": "999…9" (5,000 digits)}: core.schemas StrictInt turns the
+    numeric string into a number with int(), which refuses more than 4,300 digits (ValueError):
+    a 500. It is an integer out of range: the documented 415 DataError."""
+    owner = factories.UserFactory()
+    project = factories.ProjectFactory(owner=owner)
+    task = factories.TaskFactory(project=project)
+    db.commit()
+
+    response = app.put_json(
+        f"/api/task/{task.id}",
+        {field: DIGITS_BEYOND_INT},
+        headers={"Authorization": owner.api_key},
+        expect_errors=True,
+    )
+
+    assert response.status_int == 415, response.text[:300]
+    assert response.json["exception_cls"] == "DataError"
+
+
+def test_a_project_id_too_long_for_int_is_a_415(app, db):
+    """POST /api/task {"project_id": "999…9"}: the same int() in StrictInt, a 500."""
+    owner = factories.UserFactory()
+    factories.ProjectFactory(owner=owner)
+    db.commit()
+
+    response = app.post_json(
+        "/api/task",
+        {"project_id": DIGITS_BEYOND_INT, "info": {}},
+        headers={"Authorization": owner.api_key},
+        expect_errors=True,
+    )
+
+    assert response.status_int == 415, response.text[:300]
+    assert response.json["exception_cls"] == "DataError"
