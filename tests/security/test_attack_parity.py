@@ -2,9 +2,14 @@
 pages and of the API's numeric strings that still crash the server (decision 14: bad input never
 yields a 500), and guards of what held."""
 
+import threading
+import time
+
+import psycopg
 import pytest
 from sqlalchemy import func, select
 
+from core import wire
 from core.models import Auditlog, Task
 from tests import factories
 from tests.functional.web.conftest import csrf_token, make_user, sign_in
@@ -132,3 +137,64 @@ def test_a_project_id_too_long_for_int_is_a_415(app, db):
 
     assert response.status_int == 415, response.text[:300]
     assert response.json["exception_cls"] == "DataError"
+
+
+# --- the lean path's libpq calls and the other threads of the process ---------------------------
+
+
+@pytest.fixture
+def lock_probe(database_url):
+    """A one-row table on PostgreSQL; (holder, waiter) psycopg connections, the holder's
+    transaction holding the row's lock."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("core.wire runs on PostgreSQL only")
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    setup = psycopg.connect(url, autocommit=True)
+    setup.execute("DROP TABLE IF EXISTS attack_lock_probe")
+    setup.execute("CREATE TABLE attack_lock_probe (id INTEGER PRIMARY KEY, n INTEGER)")
+    setup.execute("INSERT INTO attack_lock_probe VALUES (1, 0)")
+    holder = psycopg.connect(url)
+    waiter = psycopg.connect(url, autocommit=True)
+    # A bound on the wait: without it the test would hang as the server did.
+    waiter.execute("SET lock_timeout = '3s'")
+    holder.execute("UPDATE attack_lock_probe SET n = n + 1 WHERE id = 1")
+    try:
+        yield holder, waiter
+    finally:
+        holder.rollback()
+        for connection in (holder, waiter):
+            connection.close()
+        setup.execute("DROP TABLE attack_lock_probe")
+        setup.close()
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["one-statement", "pipeline"])
+def test_a_lean_statement_waiting_for_a_row_lock_lets_the_process_run(lock_probe, batch):
+    """pserve (waitress, 8 threads) on PostgreSQL with Redis, owner POST /tasks/delete while
+    volunteers POST /api/taskrun with their api keys: the whole process froze for good. The
+    lean answer (core.delivery through core.wire) waited for the task row that the delete's
+    transaction had locked, inside libpq's blocking PQgetResult / PQexecPrepared called through
+    psycopg.pq with the GIL held; the thread that held the lock (and every other thread) then
+    never ran again, its transaction stayed `idle in transaction` holding the rows, and the
+    server answered nothing more (py-spy: every thread in futex_wait on the GIL, one in poll
+    inside core/wire.py:_last_result). Waiting for the database must let other threads run."""
+    holder, waiter = lock_probe
+    statement = wire.Statement("UPDATE attack_lock_probe SET n = n + 1 WHERE id = %(id)s")
+    outcome = {}
+
+    def answer():
+        try:
+            outcome["rows"] = wire.execute(waiter, [(statement, [1])], begin=batch, commit=batch)
+        except psycopg.Error as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=answer)
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.3)  # the answer is now waiting for the row lock
+    stalled = time.monotonic() - started
+    holder.commit()  # what the lock holder's thread does next
+    thread.join(10)
+
+    assert stalled < 1.5, f"this thread could not run for {stalled:.1f} s"
+    assert "error" not in outcome, outcome
