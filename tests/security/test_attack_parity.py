@@ -198,3 +198,63 @@ def test_a_lean_statement_waiting_for_a_row_lock_lets_the_process_run(lock_probe
 
     assert stalled < 1.5, f"this thread could not run for {stalled:.1f} s"
     assert "error" not in outcome, outcome
+
+
+# --- /project/<sn>/tasks/delete while answers arrive --------------------------------------------
+
+
+def test_deleting_tasks_keeps_a_task_completed_while_the_delete_waited(db, engine):
+    """pserve on PostgreSQL (delivery.lean off), 24 volunteers each POST /api/taskrun to their
+    own task (n_answers 1) while the owner POSTs /project/<sn>/tasks/delete: up to 18 of 24
+    answers acknowledged with 200 (and their tasks' results) were gone afterwards; answered one
+    by one, every task is kept. delete_tasks_without_results (core/services/task.py) picks the
+    tasks without a result in its statement's snapshot; a task whose completing answer (its
+    row locked by the answer's UPDATE) commits meanwhile is deleted anyway once the lock is
+    released (PostgreSQL re-checks only the task row, not the NOT IN (result) subquery), and
+    the cascade takes the acknowledged answer and its result. Tasks with results are kept
+    (behavior.md 9.4) and no acknowledged answer is lost (decision 19)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises the two writers")
+    from core.db import get_session_factory
+    from core.models import Project, Result, TaskRun
+    from core.services import task as tasks
+    from core.services.task_run import _count
+
+    volunteer = factories.UserFactory()
+    project = factories.ProjectFactory(published=True)
+    task = factories.TaskFactory(project=project, n_answers=1)
+    db.commit()
+    project_id, task_id, volunteer_id = project.id, task.id, volunteer.id
+    sessions = get_session_factory(engine)
+    answering, deleting = sessions(), sessions()
+    # The answer, as core.services.task_run.submit stores it, not yet committed.
+    run = TaskRun(project_id=project_id, task_id=task_id, user_id=volunteer_id, info={"a": 1})
+    answering.add(run)
+    answering.flush()
+    result = _count(
+        answering, answering.get(Task, task_id), answering.get(Project, project_id), run
+    )
+    assert result is not None  # the answer completes the task
+    outcome = {}
+
+    def delete():
+        try:
+            outcome["deleted"] = tasks.delete_tasks_without_results(deleting, project_id)
+            deleting.commit()
+        except Exception as error:
+            deleting.rollback()
+            outcome["error"] = repr(error)
+
+    thread = threading.Thread(target=delete)
+    thread.start()
+    time.sleep(0.5)  # the delete now waits for the task row the answer locked
+    answering.commit()  # the volunteer gets its 200
+    thread.join(10)
+    answering.close()
+    deleting.close()
+
+    db.rollback()
+    db.expire_all()
+    assert db.get(Task, task_id) is not None, f"the completed task was deleted: {outcome}"
+    assert db.scalar(select(func.count()).select_from(Result)) == 1
+    assert db.scalar(select(func.count()).select_from(TaskRun)) == 1
