@@ -258,3 +258,36 @@ def test_deleting_tasks_keeps_a_task_completed_while_the_delete_waited(db, engin
     assert db.get(Task, task_id) is not None, f"the completed task was deleted: {outcome}"
     assert db.scalar(select(func.count()).select_from(Result)) == 1
     assert db.scalar(select(func.count()).select_from(TaskRun)) == 1
+
+
+# --- /account/<name>/delete: what the deleted account held ---------------------------------------
+
+
+def test_a_deleted_accounts_session_never_opens_the_next_account(app, make_app, db):
+    """On SQLite (development.ini): sign in as zed (the newest account) in two browsers, delete
+    the account from one (POST /account/zed/delete), then someone registers victim: victim gets
+    zed's id again (the user table's INTEGER PRIMARY KEY without AUTOINCREMENT reuses the
+    largest id once its row is gone), and zed's other browser is now signed in as victim
+    (GET /account/profile: victim's e-mail address and API key). The session names the account
+    by id and session epoch only (end_sessions bumped the epoch of the row that was then
+    deleted; the new row starts at 0 again). A deleted account's cookie must open nothing."""
+    zed = make_user(name="zed", email_addr="zed@example.com")
+    db.commit()
+    zed_id = zed.id
+    other_browser = make_app()
+    sign_in(other_browser, zed)
+    sign_in(app, zed)
+    app.post_json(
+        "/account/zed/delete",
+        {"current_password": "secret-password"},
+        headers={"X-CSRFToken": csrf_token(app, "/account/zed/delete")},
+    )
+    db.rollback()
+    victim = make_user(name="victim", email_addr="victim@example.com")
+    db.commit()
+    print(f"zed had id {zed_id}, victim got {victim.id}")
+
+    answer = other_browser.get("/account/profile", headers={"Accept": "application/json"})
+
+    assert "user" not in answer.json, answer.json["user"]["email_addr"]
+    assert victim.api_key not in answer.text
