@@ -291,3 +291,46 @@ def test_a_deleted_accounts_session_never_opens_the_next_account(app, make_app, 
 
     assert "user" not in answer.json, answer.json["user"]["email_addr"]
     assert victim.api_key not in answer.text
+
+
+# --- numbers that are not what they seem --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", ["\u0663", "\u0969", "\U0001d7db"], ids=["arabic-indic", "devanagari", "math"]
+)
+def test_a_numeric_string_is_ascii_digits_as_postgresql_reads_it(app, db, value):
+    """PUT /api/task/<id> {"n_answers": "٣"}: core.schemas' INTEGER_TEXT uses \\d, which in a
+    Python str pattern matches every Unicode decimal digit, and int() reads them: the task gets
+    n_answers 3. PYBOSSA hands the string to PostgreSQL, which refuses it (invalid input syntax
+    for type integer): the numeric-string rule is PostgreSQL's text of a number, ASCII digits."""
+    owner = factories.UserFactory()
+    project = factories.ProjectFactory(owner=owner)
+    task = factories.TaskFactory(project=project, n_answers=2)
+    db.commit()
+
+    response = app.put_json(
+        f"/api/task/{task.id}",
+        {"n_answers": value},
+        headers={"Authorization": owner.api_key},
+        expect_errors=True,
+    )
+
+    assert response.status_int == 415, response.text[:300]
+    assert response.json["exception_cls"] == "DataError"
+
+
+@pytest.mark.parametrize("value", [2.5, True, "2.5"], ids=["fraction", "boolean", "text"])
+def test_the_redundancy_page_refuses_what_the_api_refuses(app, db, value):
+    """POST /project/<sn>/tasks/redundancy {"n_answers": 2.5} (JSON): colander.Integer truncates
+    (int(2.5) == 2, int(True) == 1) and every task gets 2 (or 1) answers, where PUT /api/task
+    answers 415 "2.5 is not an integer" for the same value (the brief's one n_answers rule)."""
+    project, task = owner_app(app, db)
+
+    response = post_form(app, project, "tasks/redundancy", {"n_answers": value})
+
+    assert response.status_int == 200, response.text[:300]
+    assert response.json.get("form", {}).get("errors", {}).get("n_answers"), response.json
+    db.rollback()
+    db.expire_all()
+    assert db.get(Task, task.id).n_answers == task.n_answers
