@@ -51,8 +51,9 @@ def unchanged(db, task, priority: float = 0.0) -> None:
 @pytest.mark.parametrize("priority", ["nan", "NaN", "-nan"])
 def test_a_priority_that_is_not_a_number_is_a_form_error(app, db, priority):
     """POST /tasks/priority priority_0=nan: colander's Float takes 'nan', Range(0, 1) lets it
-    through (every comparison with nan is false), and the task's NOT NULL priority_0 column
-    refuses it at flush (SQLite stores NaN as NULL): a 500. It must be the form's range error."""
+    through (every comparison with nan is false): on SQLite the task's NOT NULL priority_0
+    column refuses it at flush (NaN is stored as NULL), a 500; PostgreSQL stores NaN, a priority
+    outside 0-1 that sorts above every other. It must be the form's range error."""
     project, task = owner_app(app, db)
 
     response = post_form(
