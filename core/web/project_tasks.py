@@ -219,9 +219,10 @@ def tasks_delete(request):
         )
         return {**page, "csrf": get_csrf_token(request)}
     db = request.dbsession
-    doomed = TaskRun.task_id.in_(tasks.tasks_without_results(project.id))
-    files = projects.answer_files(db, project, request.registry.settings["upload.dir"], doomed)
-    tasks.delete_tasks_without_results(db, project.id)
+    doomed = tasks.lock_tasks_without_results(db, project.id)
+    answers = TaskRun.task_id.in_(doomed)
+    files = projects.answer_files(db, project, request.registry.settings["upload.dir"], answers)
+    tasks.delete_tasks_without_results(db, project.id, doomed)
     for path in files:
         request.after_commit(uploads.remove, path)
     return redirect(request, _tasks_url(project), TASKS_DELETED, "success")
