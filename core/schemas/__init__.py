@@ -31,14 +31,20 @@ class _Strict(colander.SchemaType):
         return self.check(node, cstruct)
 
 
-# What PostgreSQL accepts as the text of an integer and of a float (spaces around allowed).
-INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*")
-FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+# What PostgreSQL accepts as the text of an integer and of a float: ASCII digits (a str
+# pattern's \d and \s take every Unicode digit and space, which PostgreSQL refuses), ASCII
+# spaces around.
+INTEGER_TEXT = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+[ \t\n\v\f\r]*")
+FLOAT_TEXT = re.compile(
+    r"[ \t\n\v\f\r]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t\n\v\f\r]*"
+)
+# Longer numeric text is no number a column holds (int() refuses 4,300 digits and more).
+MAX_NUMBER_TEXT = 100
 
 
 def _number_of(value, pattern, convert):
     """A numeric string as its number; anything else unchanged (the caller refuses it)."""
-    if isinstance(value, str) and pattern.fullmatch(value):
+    if isinstance(value, str) and len(value) <= MAX_NUMBER_TEXT and pattern.fullmatch(value):
         return convert(value)
     return value
 
