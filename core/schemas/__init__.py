@@ -8,6 +8,7 @@ Unknown keys are refused by the API layer before the schema runs (PYBOSSA's 415 
 
 import re
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import colander
 from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
@@ -124,10 +125,21 @@ def n_answers_valid(node, value) -> None:
         raise colander.Invalid(node, f"must be between 1 and {MAX_N_ANSWERS}")
 
 
+def web_url_valid(node, value) -> None:
+    """An http(s) URL with a host, as a colander validator (never javascript: and the like)."""
+    if value is None:
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise colander.Invalid(node, "Invalid URL.")
+
+
 # Rules beyond the column's type, by (table, column): the API and the task importer apply them.
 FIELD_VALIDATORS = {
     ("project", "short_name"): short_name_valid,
     ("task", "n_answers"): n_answers_valid,
+    # Shown as a link on /announcements.
+    ("announcement", "media_url"): web_url_valid,
 }
 
 
