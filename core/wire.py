@@ -26,6 +26,9 @@ PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
 MISSING = errors.InvalidSqlStatementName
 ROWS, DONE = ExecStatus.TUPLES_OK, ExecStatus.COMMAND_OK
 IDLE = TransactionStatus.IDLE
+# How long a wait for the server sleeps before looking again (as psycopg's connections):
+# psycopg's default, 0, polls without sleeping and spends a core while the server works.
+WAIT_INTERVAL = 0.1
 
 
 class Statement:
@@ -129,7 +132,8 @@ def _pipelined(driver, transformer, statements, begin: bool, commit: bool) -> li
         if commit:
             pgconn.send_query_params(b"COMMIT", None)
         pgconn.pipeline_sync()
-        waiting.wait(generators.send(pgconn), pgconn.socket)
+        if pgconn.flush():  # not all sent yet (the connection is non-blocking)
+            waiting.wait(generators.send(pgconn), pgconn.socket, interval=WAIT_INTERVAL)
         results = [_last_result(pgconn) for _ in range(begin + len(statements) + commit)]
         if pgconn.status == ConnStatus.BAD:
             raise errors.OperationalError(pgconn.get_error_message())
@@ -154,7 +158,9 @@ def _result(pgconn):
     """libpq's next result, waited for with the GIL released."""
     # pq's get_result() would wait inside libpq holding the GIL: a statement waiting for a
     # row lock held by another thread of this process would then freeze the whole process.
-    return waiting.wait(generators.fetch(pgconn), pgconn.socket)
+    if not pgconn.is_busy():  # already read: libpq does not wait (the cheaper way)
+        return pgconn.get_result()
+    return waiting.wait(generators.fetch(pgconn), pgconn.socket, interval=WAIT_INTERVAL)
 
 
 def _check(driver, result):
