@@ -38,11 +38,26 @@ def upgrade(url: str, engine=None) -> None:
             os.makedirs(folder, exist_ok=True)
     config = alembic_config(url)
     if engine is not None:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with engine.connect() as connection:
+            # Migrations rebuild SQLite tables (0013): with foreign keys on, SQLite's DROP TABLE
+            # would run the cascades of the rows it drops. Set outside any transaction (inside
+            # one SQLite ignores it), as alembic's own engine (env.py) has them.
+            driver = connection.connection.driver_connection if _is_sqlite(engine) else None
+            if driver is not None:
+                driver.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with connection.begin():
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+            finally:
+                if driver is not None:
+                    driver.execute("PRAGMA foreign_keys=ON")
     else:
         command.upgrade(config, "head")
+
+
+def _is_sqlite(engine) -> bool:
+    return engine.dialect.name == "sqlite"
 
 
 def includeme(config):

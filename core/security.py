@@ -19,6 +19,9 @@ from core.models import User
 SESSION_USER_KEY = "user_id"
 # The account's session_epoch when the session was issued (absent in older sessions: 0).
 SESSION_EPOCH_KEY = "epoch"
+# The account's creation time: a session opens only the account it was issued for, even were
+# its id ever given to another account (absent in older sessions: not checked).
+SESSION_CREATED_KEY = "created"
 
 
 class CrowdnestSecurityPolicy:
@@ -38,6 +41,7 @@ class CrowdnestSecurityPolicy:
         user = request.dbsession.get(User, userid)
         request.session[SESSION_USER_KEY] = userid
         request.session[SESSION_EPOCH_KEY] = (user.session_epoch or 0) if user else 0
+        request.session[SESSION_CREATED_KEY] = user.created if user else None
         return []
 
     def forget(self, request, **kw):
@@ -54,9 +58,13 @@ def api_key_of(request) -> str | None:
 
 
 def session_is_current(session, user: User) -> bool:
-    """True while the account has not signed out nor changed its password since `session`."""
+    """True while the account has not signed out nor changed its password since `session`,
+    and is the account `session` was issued for."""
     # A signed cookie cannot be taken back: a copied one is refused by its epoch instead.
-    return session.get(SESSION_EPOCH_KEY, 0) == (user.session_epoch or 0)
+    return (
+        session.get(SESSION_EPOCH_KEY, 0) == (user.session_epoch or 0)
+        and session.get(SESSION_CREATED_KEY, user.created) == user.created
+    )
 
 
 def _resolve_user(request):

@@ -16,7 +16,7 @@ transaction (as psycopg's pipeline in autocommit mode), or with `begin` an expli
 import hashlib
 import re
 
-from psycopg import errors
+from psycopg import errors, generators, waiting
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.pq import ConnStatus, ExecStatus, TransactionStatus
 
@@ -26,6 +26,9 @@ PLACEHOLDER = re.compile(r"%\(([^)]+)\)s|%%")
 MISSING = errors.InvalidSqlStatementName
 ROWS, DONE = ExecStatus.TUPLES_OK, ExecStatus.COMMAND_OK
 IDLE = TransactionStatus.IDLE
+# How long a wait for the server sleeps before looking again (as psycopg's connections):
+# psycopg's default, 0, polls without sleeping and spends a core while the server works.
+WAIT_INTERVAL = 0.1
 
 
 class Statement:
@@ -129,10 +132,12 @@ def _pipelined(driver, transformer, statements, begin: bool, commit: bool) -> li
         if commit:
             pgconn.send_query_params(b"COMMIT", None)
         pgconn.pipeline_sync()
+        if pgconn.flush():  # not all sent yet (the connection is non-blocking)
+            waiting.wait(generators.send(pgconn), pgconn.socket, interval=WAIT_INTERVAL)
         results = [_last_result(pgconn) for _ in range(begin + len(statements) + commit)]
         if pgconn.status == ConnStatus.BAD:
             raise errors.OperationalError(pgconn.get_error_message())
-        synced = pgconn.get_result()
+        synced = _result(pgconn)
         if synced is None or synced.status != ExecStatus.PIPELINE_SYNC:
             raise errors.OperationalError("the pipeline did not end with its sync")
     finally:
@@ -144,9 +149,18 @@ def _pipelined(driver, transformer, statements, begin: bool, commit: bool) -> li
 def _last_result(pgconn):
     """One statement's result in the pipeline (read up to the None that ends it)."""
     last = None
-    while (result := pgconn.get_result()) is not None:
+    while (result := _result(pgconn)) is not None:
         last = result
     return last
+
+
+def _result(pgconn):
+    """libpq's next result, waited for with the GIL released."""
+    # pq's get_result() would wait inside libpq holding the GIL: a statement waiting for a
+    # row lock held by another thread of this process would then freeze the whole process.
+    if not pgconn.is_busy():  # already read: libpq does not wait (the cheaper way)
+        return pgconn.get_result()
+    return waiting.wait(generators.fetch(pgconn), pgconn.socket, interval=WAIT_INTERVAL)
 
 
 def _check(driver, result):

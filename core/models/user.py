@@ -10,6 +10,9 @@ from core.db import Base, JSONType, utcnow
 
 class User(Base):
     __tablename__ = "user"
+    # Never reuse a deleted account's id on SQLite: sessions, reservations ("user:<id>") and
+    # caches name accounts by id.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created: Mapped[str] = mapped_column(Text, default=utcnow)

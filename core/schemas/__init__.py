@@ -8,6 +8,7 @@ Unknown keys are refused by the API layer before the schema runs (PYBOSSA's 415 
 
 import re
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import colander
 from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
@@ -31,14 +32,20 @@ class _Strict(colander.SchemaType):
         return self.check(node, cstruct)
 
 
-# What PostgreSQL accepts as the text of an integer and of a float (spaces around allowed).
-INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*")
-FLOAT_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+# What PostgreSQL accepts as the text of an integer and of a float: ASCII digits (a str
+# pattern's \d and \s take every Unicode digit and space, which PostgreSQL refuses), ASCII
+# spaces around.
+INTEGER_TEXT = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+[ \t\n\v\f\r]*")
+FLOAT_TEXT = re.compile(
+    r"[ \t\n\v\f\r]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t\n\v\f\r]*"
+)
+# Longer numeric text is no number a column holds (int() refuses 4,300 digits and more).
+MAX_NUMBER_TEXT = 100
 
 
 def _number_of(value, pattern, convert):
     """A numeric string as its number; anything else unchanged (the caller refuses it)."""
-    if isinstance(value, str) and pattern.fullmatch(value):
+    if isinstance(value, str) and len(value) <= MAX_NUMBER_TEXT and pattern.fullmatch(value):
         return convert(value)
     return value
 
@@ -118,10 +125,21 @@ def n_answers_valid(node, value) -> None:
         raise colander.Invalid(node, f"must be between 1 and {MAX_N_ANSWERS}")
 
 
+def web_url_valid(node, value) -> None:
+    """An http(s) URL with a host, as a colander validator (never javascript: and the like)."""
+    if value is None:
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise colander.Invalid(node, "Invalid URL.")
+
+
 # Rules beyond the column's type, by (table, column): the API and the task importer apply them.
 FIELD_VALIDATORS = {
     ("project", "short_name"): short_name_valid,
     ("task", "n_answers"): n_answers_valid,
+    # Shown as a link on /announcements.
+    ("announcement", "media_url"): web_url_valid,
 }
 
 

@@ -28,10 +28,19 @@ from sqlalchemy.exc import IntegrityError
 from core.errors import DomainError
 from core.jobs import database
 from core.mail import send_now
-from core.models import Favorite, Project, ProjectOwner, TaskRun, User
+from core.models import (
+    Favorite,
+    Project,
+    ProjectOwner,
+    TaskRequest,
+    TaskReservation,
+    TaskRun,
+    User,
+)
 from core.security import pseudonymise_ip
 from core.services import auditlog
 from core.services.export import csv_cell, neutralise
+from core.services.reservations import participant_key
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +160,10 @@ def delete_account(db, user: User, pseudonym_key: str) -> int:
     check_deletable(db, user)
     moved = _reattribute_runs(db, user, pseudonym_key)
     db.execute(delete(Favorite).where(Favorite.user_id == user.id))
+    # The account's pending requests and reservations no longer hold tasks for anybody.
+    participant = participant_key(user.id, None, None)
+    for model in (TaskRequest, TaskReservation):
+        db.execute(delete(model).where(model.participant == participant))
     coowned = select(ProjectOwner.project_id).where(ProjectOwner.user_id == user.id)
     for project in db.scalars(select(Project).where(Project.id.in_(coowned))):
         before = list(project.owners_ids)

@@ -45,18 +45,20 @@ def publish_blocker(db, project: Project, presenter_disabled: bool) -> str | Non
 
 def publish(db, project: Project) -> None:
     """Publish and forget the draft answers (they were tests)."""
-    for model in (Result, TaskRun, WebhookDelivery):
-        db.execute(
-            delete(model)
-            .where(model.project_id == project.id)
-            .execution_options(synchronize_session=False)
-        )
+    # The tasks first: their row locks wait for the answers in flight, and the deletions'
+    # later snapshots then see those answers (else a run stays with its task's count at 0).
     db.execute(
         update(Task)
         .where(Task.project_id == project.id)
         .values(state="ongoing", n_task_runs=0)
         .execution_options(synchronize_session=False)
     )
+    for model in (Result, TaskRun, WebhookDelivery):
+        db.execute(
+            delete(model)
+            .where(model.project_id == project.id)
+            .execution_options(synchronize_session=False)
+        )
     project.published = True
     db.flush()
     stats.recompute(db, project.id)

@@ -3,7 +3,7 @@
 Domain code: knows nothing of HTTP.
 """
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from core.models import Result, Task, TaskRun
 from core.schemas import MAX_N_ANSWERS
@@ -93,18 +93,37 @@ def tasks_without_results(project_id: int):
     return select(Task.id).where(Task.project_id == project_id, Task.id.not_in(with_result))
 
 
-def delete_tasks_without_results(db, project_id: int) -> int:
+def lock_tasks_without_results(db, project_id: int):
+    """Lock the project's tasks that have no result; returns the SELECT of their ids, to be
+    read in a later statement (the deletion) while the locks are held."""
+    # A task completed while a statement waits for its row is re-checked row by row only
+    # (PostgreSQL's READ COMMITTED), not against the result subquery: an answer's result
+    # committed meanwhile would go unseen and the task be deleted with it. Every answer locks
+    # its task row before it writes a result, so once the rows are locked (in id order: two
+    # deletions never deadlock) the next statement's snapshot sees every such result.
+    locked = db.scalars(
+        tasks_without_results(project_id).order_by(Task.id).with_for_update()
+    ).all()
+    # Bounded by what was locked: a task added since, not locked, is left alone.
+    return tasks_without_results(project_id).where(Task.id <= (locked[-1] if locked else 0))
+
+
+def delete_tasks_without_results(db, project_id: int, doomed=None) -> int:
     """Delete the project's tasks that have no result, with their answers; those with a result
-    (and their answers) are kept (behavior.md 9.4). Returns how many tasks were deleted."""
-    doomed = tasks_without_results(project_id)
-    count = db.scalar(select(func.count()).select_from(doomed.subquery()))
+    (and their answers) are kept (behavior.md 9.4). `doomed`: what
+    lock_tasks_without_results returned, when the caller locked them first. Returns how many
+    tasks were deleted."""
+    if doomed is None:
+        doomed = lock_tasks_without_results(db, project_id)
+    # Subqueries rather than a list of ids: a project may hold 100,000 tasks.
+    db.execute(
+        delete(TaskRun)
+        .where(TaskRun.task_id.in_(doomed))
+        .execution_options(synchronize_session=False)
+    )
+    count = db.execute(
+        delete(Task).where(Task.id.in_(doomed)).execution_options(synchronize_session=False)
+    ).rowcount
     if count:
-        # Subqueries rather than a list of ids: a project may hold 100,000 tasks.
-        for model, column in ((TaskRun, TaskRun.task_id), (Task, Task.id)):
-            db.execute(
-                delete(model)
-                .where(column.in_(doomed))
-                .execution_options(synchronize_session=False)
-            )
         stats.recompute(db, project_id)
     return count

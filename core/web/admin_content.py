@@ -1,7 +1,5 @@
 """Admin pages for site content: categories and announcements (behavior.md 9.8)."""
 
-from urllib.parse import urlsplit
-
 import colander
 from pyramid.csrf import get_csrf_token
 from pyramid.httpexceptions import HTTPNotFound
@@ -10,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from core.models import Announcement, Category, Project
+from core.schemas import web_url_valid
 from core.services.project import only_category_left
 from core.services.project_listing import category_dict
 from core.web import add_routes
@@ -194,18 +193,12 @@ def delete_category(request):
 # --- Announcements ------------------------------------------------------------------------
 
 
-def _web_url(node, value):
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise colander.Invalid(node, "Invalid URL.")
-
-
 def announcement_schema() -> colander.Schema:
     schema = colander.Schema()
     schema.add(colander.SchemaNode(colander.Integer(), name="id", missing=None))
     schema.add(text("title", "You must enter a title", colander.Length(max=255)))
     schema.add(text("body", "You must enter some text"))
-    schema.add(text("media_url", validator=colander.All(colander.Length(max=2000), _web_url)))
+    schema.add(text("media_url", validator=colander.All(colander.Length(max=2000), web_url_valid)))
     schema.add(checkbox("published"))
     return schema
 

@@ -5,6 +5,8 @@ Owners and admins only (handing over: the primary owner and admins, decision 23)
 needs the CSRF token. The rules themselves live in core.services.task and core.services.project.
 """
 
+import math
+import re
 from urllib.parse import quote
 
 import colander
@@ -14,8 +16,10 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import func, select
 
+from core.inputs import INT_MAX
 from core.mail import mail_new_primary_owner
 from core.models import Task, TaskRun, User
+from core.schemas import StrictInt
 from core.serializers import dictize
 from core.services import auditlog, uploads
 from core.services import project as projects
@@ -90,10 +94,13 @@ def task_settings(request):
 
 
 def redundancy_schema() -> colander.Schema:
+    # The API's integer (core.schemas): 2.5 and true are refused, not truncated to 2 and 1.
+    n_answers = StrictInt()
+    n_answers.nullable = False
     schema = colander.Schema()
     schema.add(
         colander.SchemaNode(
-            colander.Integer(),
+            n_answers,
             name="n_answers",
             missing_msg=REDUNDANCY_RANGE,
             validator=colander.Range(tasks.MIN_ANSWERS, tasks.MAX_ANSWERS, REDUNDANCY_RANGE),
@@ -131,10 +138,32 @@ def task_redundancy(request):
 # --- priority -----------------------------------------------------------------------------------
 
 
+# ASCII digits: str.isdigit() also takes ², ① and other digits int() cannot read.
+TASK_ID = re.compile(r"[0-9]+")
+
+
 def _task_ids(node, value):
     parts = [part.strip() for part in value.split(",")]
-    if not parts or not all(part.isdigit() for part in parts):
+    if not parts or not all(TASK_ID.fullmatch(part) for part in parts):
         raise colander.Invalid(node, TASK_IDS_FORMAT)
+
+
+def _finite(node, value):
+    # colander's Float reads "nan", which every Range comparison lets through.
+    if not math.isfinite(value):
+        raise colander.Invalid(node, PRIORITY_RANGE)
+
+
+def _ids_of(task_ids: str) -> tuple[list[int], str | None]:
+    """The listed ids, once each, and the first listed that no task can have (or None)."""
+    ids = []
+    for part in (part.strip() for part in task_ids.split(",")):
+        digits = part.lstrip("0") or "0"
+        # Compared by length first: int() refuses 4,300 digits and more.
+        if len(digits) > len(str(INT_MAX)) or int(digits) > INT_MAX:
+            return [], part[:20] + ("…" if len(part) > 20 else "")
+        ids.append(int(digits))
+    return list(dict.fromkeys(ids)), None
 
 
 def priority_schema() -> colander.Schema:
@@ -147,7 +176,10 @@ def priority_schema() -> colander.Schema:
             colander.Float(),
             name="priority_0",
             missing_msg=PRIORITY_RANGE,
-            validator=colander.Range(tasks.MIN_PRIORITY, tasks.MAX_PRIORITY, PRIORITY_RANGE),
+            validator=colander.All(
+                _finite,
+                colander.Range(tasks.MIN_PRIORITY, tasks.MAX_PRIORITY, PRIORITY_RANGE),
+            ),
         )
     )
     return schema
@@ -165,8 +197,12 @@ def task_priority(request):
     values = form.valid()
     if values is None:
         return _redo(request, project, *page, form)
-    ids = list(dict.fromkeys(int(part) for part in values["task_ids"].split(",")))
-    missing = tasks.set_priority(db, project.id, ids, values["priority_0"])
+    ids, impossible = _ids_of(values["task_ids"])
+    missing = (
+        [impossible]
+        if impossible
+        else tasks.set_priority(db, project.id, ids, values["priority_0"])
+    )
     if missing:
         message = f"Ooops, Task.id={missing[0]} does not belong to the project"
         form.add_error("task_ids", message)
@@ -219,9 +255,10 @@ def tasks_delete(request):
         )
         return {**page, "csrf": get_csrf_token(request)}
     db = request.dbsession
-    doomed = TaskRun.task_id.in_(tasks.tasks_without_results(project.id))
-    files = projects.answer_files(db, project, request.registry.settings["upload.dir"], doomed)
-    tasks.delete_tasks_without_results(db, project.id)
+    doomed = tasks.lock_tasks_without_results(db, project.id)
+    answers = TaskRun.task_id.in_(doomed)
+    files = projects.answer_files(db, project, request.registry.settings["upload.dir"], answers)
+    tasks.delete_tasks_without_results(db, project.id, doomed)
     for path in files:
         request.after_commit(uploads.remove, path)
     return redirect(request, _tasks_url(project), TASKS_DELETED, "success")
