@@ -109,8 +109,9 @@ class IntList(_Strict):
 # (no slash, dot, markup, space or invisible character). The web form uses the same rule.
 SHORT_NAME = re.compile(r"[A-Za-z0-9_-]+")
 SHORT_NAME_MESSAGE = "Only letters, digits, - and _ are allowed"
-# A task needs at least one answer; more than this many is a typo, not a crowd.
-MAX_N_ANSWERS = 10_000
+# A task needs at least one answer, and at most PYBOSSA's redundancy page's bound (behavior.md
+# 9.4): one limit for the API, the importers and that page.
+MAX_N_ANSWERS = 1_000
 
 
 def short_name_valid(node, value) -> None:

@@ -339,7 +339,7 @@ def test_web_refuses_unsafe_short_names(app, db, short_name):
     assert db.scalars(select(Project)).all() == []
 
 
-@pytest.mark.parametrize("n_answers", [0, -1, 10_001])
+@pytest.mark.parametrize("n_answers", [0, -1, 1_001])
 def test_api_refuses_n_answers_out_of_range(app, db, n_answers):
     owner = make_user()
     project = ProjectFactory(owner=owner)
@@ -364,7 +364,7 @@ def test_api_accepts_n_answers_in_range(app, db):
     owner = make_user()
     project = ProjectFactory(owner=owner)
 
-    for n_answers in (1, 10_000):
+    for n_answers in (1, 1_000):
         body = app.post_json(
             "/api/task",
             {"project_id": project.id, "info": {}, "n_answers": n_answers},
@@ -373,7 +373,7 @@ def test_api_accepts_n_answers_in_range(app, db):
         assert body["n_answers"] == n_answers
 
 
-@pytest.mark.parametrize("n_answers", [0, -3, 10_001])
+@pytest.mark.parametrize("n_answers", [0, -3, 1_001])
 def test_import_refuses_n_answers_out_of_range(db, n_answers):
     project = ProjectFactory()
 

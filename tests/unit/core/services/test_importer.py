@@ -204,7 +204,7 @@ def test_duplicates_in_another_project_do_not_count(db):
     ("record", "message"),
     [
         ({"q": 1, "n_answers": "many"}, "n_answers"),
-        ({"q": 1, "n_answers": 0}, "n_answers: must be between 1 and 10000"),
+        ({"q": 1, "n_answers": 0}, "n_answers: must be between 1 and 1000"),
         ({"q": 1, "priority_0": "high"}, "priority_0"),
         ({"q": "\x00"}, "NUL characters"),
         ("not a dict", "must be an object"),
