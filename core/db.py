@@ -228,3 +228,13 @@ def own_session(settings, prepare=None) -> Iterator:
             yield db
     finally:
         engine.dispose()
+
+
+def unique_violation(error) -> bool:
+    """Whether an IntegrityError broke a unique rule (not a foreign key or NOT NULL), on either
+    database: PostgreSQL's SQLSTATE 23505, SQLite's message."""
+    orig = getattr(error, "orig", error)
+    state = getattr(orig, "sqlstate", None)
+    if state is not None:
+        return state == "23505"
+    return "UNIQUE constraint failed" in str(orig)

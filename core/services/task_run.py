@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from core.db import utcnow
+from core.db import unique_violation, utcnow
 from core.errors import DomainError
 from core.models import Project, Result, Task, TaskRun
 from core.services import guard, project_token, reservations, stats
@@ -95,8 +95,11 @@ def submit(
         # One answer per volunteer per task is the database's rule (partial unique indexes):
         # no query first, no savepoint; a duplicate ends the request and its transaction.
         db.flush()
-    except IntegrityError:
-        raise DomainError("Forbidden", "You have already answered this task") from None
+    except IntegrityError as error:
+        if unique_violation(error):
+            raise DomainError("Forbidden", "You have already answered this task") from None
+        # Its task was deleted while the answer was written: as for a task that never was.
+        raise DomainError("Forbidden", "Invalid task_id") from None
     result = _count(db, task, project, run)
     if locked:
         reservations.release(

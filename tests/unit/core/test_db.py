@@ -51,3 +51,30 @@ def test_a_forked_child_opens_its_own_connections(database_url):
                 assert _session_id(connection) == parent_session
     finally:
         engine.dispose()
+
+
+def test_unique_violation_tells_a_duplicate_from_a_missing_parent(db):
+    from sqlalchemy.exc import IntegrityError
+
+    from core.db import unique_violation
+    from core.models import Category, Task
+    from tests.factories import CategoryFactory
+
+    category = CategoryFactory()
+    db.commit()
+    try:
+        db.add(Category(name=category.name + "x", short_name=category.short_name, description=""))
+        db.flush()
+    except IntegrityError as duplicate:
+        assert unique_violation(duplicate)
+    else:
+        raise AssertionError("a duplicate short_name was stored")
+    db.rollback()
+    try:
+        db.add(Task(project_id=999_999, info={}))
+        db.flush()
+    except IntegrityError as orphan:
+        assert not unique_violation(orphan)
+    else:
+        raise AssertionError("a task of no project was stored")
+    db.rollback()
