@@ -12,11 +12,10 @@ summary, go to standard output; the exit code is 1 when an export failed.
 
 import os
 import sys
-import time
 from collections.abc import Iterable
 
 from core import jobs
-from core.cli.common import CommandError
+from core.cli.common import CommandError, Progress
 from core.db import get_engine
 from core.services import export_store
 from core.services.export import (
@@ -32,29 +31,17 @@ MIB = 1024 * 1024
 LABELS = {"task": "tasks", "task_run": "task runs", "result": "results"}
 
 
-class ProgressLine:
+class ProgressLine(Progress):
     """`exported 120000/1000000 task runs (12 %)` on stderr."""
 
     def __init__(self, total: int, label: str, stream=None) -> None:
+        super().__init__(stream)
         self.total, self.label = total, label
-        self.stream = stream or sys.stderr
-        self.live = self.stream.isatty()
-        self.shown_at = 0.0
 
     def __call__(self, done: int) -> None:
-        now = time.monotonic()
-        if done < self.total and now - self.shown_at < (0.2 if self.live else 5.0):
-            return
-        self.shown_at = now
-        percent = 100 * done // self.total if self.total else 100
-        line = f"exported {done}/{self.total} {self.label} ({percent} %)"
-        self.stream.write(f"\r{line}" if self.live else f"{line}\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.live:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.due(final=done >= self.total):
+            percent = 100 * done // self.total if self.total else 100
+            self.show(f"exported {done}/{self.total} {self.label} ({percent} %)")
 
 
 def export_command(settings: dict, args) -> int:

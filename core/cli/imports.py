@@ -8,11 +8,10 @@ as on the web page.
 
 import os
 import sys
-import time
 
 from sqlalchemy import select
 
-from core.cli.common import CommandError
+from core.cli.common import CommandError, Progress
 from core.db import own_session
 from core.models import Project
 from core.plugins import get_plugin_manager
@@ -44,31 +43,21 @@ class LocalUpload:
         self.size = os.path.getsize(path)
 
 
-class ImportProgress:
+class ImportProgress(Progress):
     """`imported 12000 tasks, 3 duplicates skipped (48 % of tasks.csv)` on stderr."""
 
     def __init__(self, upload: LocalUpload | None = None, stream=None) -> None:
+        super().__init__(stream)
         self.upload = upload
-        self.stream = stream or sys.stderr
-        self.live = self.stream.isatty()
-        self.shown_at = 0.0
 
     def __call__(self, created: int, skipped: int, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.shown_at < (0.2 if self.live else 5.0):
+        if not self.due(final):
             return
-        self.shown_at = now
         line = f"imported {created} tasks, {skipped} duplicates skipped"
         if self.upload is not None and self.upload.size:
             percent = 100 * self.upload.file.read_bytes // self.upload.size
             line += f" ({percent} % of {self.upload.filename})"
-        self.stream.write(f"\r{line}" if self.live else f"{line}\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.live:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.show(line)
 
 
 def importer_values(importer, source: str | None, fields: list[str]) -> tuple[dict, LocalUpload]:

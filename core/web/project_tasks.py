@@ -31,7 +31,7 @@ from core.web.contribute import newtask_page
 from core.web.forms import Form, text
 from core.web.project_access import load_project_for, require_data_readable
 from core.web.project_data import project_keys
-from core.web.render import flash, form_data, redirect, require_csrf
+from core.web.render import flash, posted, redirect
 
 ROUTES = {
     "project_task_settings": "/project/{short_name}/tasks/settings",
@@ -54,15 +54,6 @@ OWNER_UPDATED = "Project owner updated"
 OWNER_NOT_FOUND = "New project owner not found by email"
 # Several tasks with different values were changed at once: PYBOSSA's word for the old value.
 VARIOUS = "N/A"
-
-
-def _posted(request) -> dict | None:
-    """The submitted fields of a POST after the CSRF check; None for a GET."""
-    if request.method != "POST":
-        return None
-    data = form_data(request)
-    require_csrf(request, data)
-    return data
 
 
 def _tasks_url(project) -> str:
@@ -119,7 +110,7 @@ def _common_value(db, column, project_id: int):
 
 @view_config(route_name="project_task_redundancy", request_method=("GET", "POST"), renderer="page")
 def task_redundancy(request):
-    data = _posted(request)
+    data = posted(request)
     project = load_project_for(request, "owner")
     db = request.dbsession
     form = Form(redundancy_schema(), data)
@@ -187,7 +178,7 @@ def priority_schema() -> colander.Schema:
 
 @view_config(route_name="project_task_priority", request_method=("GET", "POST"), renderer="page")
 def task_priority(request):
-    data = _posted(request)
+    data = posted(request)
     project = load_project_for(request, "owner")
     db = request.dbsession
     form = Form(priority_schema(), data)
@@ -223,7 +214,7 @@ def scheduler_schema(names: list[str]) -> colander.Schema:
 
 @view_config(route_name="project_task_scheduler", request_method=("GET", "POST"), renderer="page")
 def task_scheduler(request):
-    data = _posted(request)
+    data = posted(request)
     project = load_project_for(request, "owner")
     db = request.dbsession
     names = sorted(request.registry["schedulers"])
@@ -247,7 +238,7 @@ def task_scheduler(request):
 
 @view_config(route_name="project_tasks_delete", request_method=("GET", "POST"), renderer="page")
 def tasks_delete(request):
-    data = _posted(request)
+    data = posted(request)
     project = load_project_for(request, "owner")
     if data is None:
         page = project_keys(
@@ -295,7 +286,7 @@ def transfer_schema() -> colander.Schema:
     route_name="project_transferownership", request_method=("GET", "POST"), renderer="page"
 )
 def transfer_ownership(request):
-    data = _posted(request)
+    data = posted(request)
     project = load_project_for(request, "owner")
     # Like the co-owners: only the primary owner and admins choose who owns (decision 23).
     if not (is_admin(request.user) or request.user.id == project.owner_id):
