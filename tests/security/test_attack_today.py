@@ -4,12 +4,14 @@ finding is fixed; the last ones guard what held."""
 
 import configparser
 import pathlib
+import uuid
 
 import pytest
 
 from core.settings import DEFAULTS
-from tests.factories import ProjectFactory
-from tests.functional.web.conftest import JSON, csrf_token, make_user, sign_in
+from tests.factories import ProjectFactory, TaskFactory, UserFactory
+from tests.functional.web.conftest import make_user, sign_in
+from tests.functional.web.test_streams import SSE, _answer, open_stream  # noqa: F401
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -63,3 +65,37 @@ def _ini_threads(name: str) -> int:
 def test_stream_cap_leaves_threads_for_the_pages():
     threads = _ini_threads("development.ini")
     assert DEFAULTS["sse.max_streams"][0] < threads
+
+
+# --- SSE: channels named by short_name outlive the name ----------------------------------------
+
+
+# core.streams.channel() names a project's channels after its short_name, and a stream stays
+# subscribed to the name it was opened on (rights are checked once, at opening). A short name
+# is not an identity: once its project is renamed, another project may take it. Mallory opens
+# the private stream of her own project "bait", renames it, and Alice's project is then created
+# (or renamed) as "bait": for up to sse.max_seconds Mallory's open stream receives Alice's
+# private events (the volunteer's user id, the answer's info, the results). The channel should
+# be the project's id (or a stream should end when its project's name changes).
+def test_a_renamed_projects_stream_does_not_receive_the_next_owner_of_its_name(
+    make_app,
+    db,
+    open_stream,  # noqa: F811 (the fixture imported above)
+):
+    bait = f"bait-{uuid.uuid4().hex[:10]}"
+    mallory, alice, volunteer = UserFactory(), UserFactory(), UserFactory()
+    hers = ProjectFactory(owner=mallory, short_name=bait)
+    db.commit()
+    testapp = make_app(**SSE)
+    stream = open_stream(testapp, f"/project/{bait}/privatestream?api_key={mallory.api_key}")
+    assert stream.status == 200
+
+    hers.short_name = f"{bait}-old"  # Mallory renames her project (the settings page)
+    db.commit()
+    victim = ProjectFactory(owner=alice, short_name=bait, published=True)
+    task = TaskFactory(project=victim, n_answers=1)
+    db.commit()
+    _answer(testapp, volunteer, task)
+
+    leaked = stream.events(3, within=2.0)
+    assert leaked == [], f"Mallory's stream received Alice's private events: {leaked}"
