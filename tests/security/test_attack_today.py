@@ -99,3 +99,20 @@ def test_a_renamed_projects_stream_does_not_receive_the_next_owner_of_its_name(
 
     leaked = stream.events(3, within=2.0)
     assert leaked == [], f"Mallory's stream received Alice's private events: {leaked}"
+
+
+# --- Leaderboards: an alternative board ranks accounts that never answered ----------------------
+
+
+# Decision 27: the leaderboard ranks contributors only. core.services.leaderboard.info_ranking
+# ranks every unrestricted account holding an integer info[key], answers or not, and an account
+# writes its own info through PUT /api/user/<id>: a fresh account with no answer puts itself
+# first on /leaderboard/?info=<key> (measured: mallory, no answers, info.score 2**63-1, rank 1).
+def test_an_info_board_ranks_contributors_only(make_app, db):
+    newcomer = make_user()
+    db.commit()
+    testapp = make_app(leaderboard__boards="score")
+    body = {"info": {"score": 2**63 - 1}}
+    testapp.put_json(f"/api/user/{newcomer.id}?api_key={newcomer.api_key}", body)
+    board = testapp.get("/leaderboard/?info=score", headers={"Accept": "application/json"}).json
+    assert newcomer.name not in [row["name"] for row in board["top_users"]]
