@@ -116,3 +116,28 @@ def test_an_info_board_ranks_contributors_only(make_app, db):
     testapp.put_json(f"/api/user/{newcomer.id}?api_key={newcomer.api_key}", body)
     board = testapp.get("/leaderboard/?info=score", headers={"Accept": "application/json"}).json
     assert newcomer.name not in [row["name"] for row in board["top_users"]]
+
+
+# --- Strong passwords: a non-text password gets colander's raw template as its error -----------
+
+
+# A JSON form whose password is a number, a list or a boolean is refused (good), but the error
+# shown is colander's untranslated template "${val} is not a string: ${err}": the form errors
+# (core.web forms' text_field) do not interpolate colander's TranslationString mapping.
+@pytest.mark.parametrize("password", [12345678, ["Aa1!aaaa"], True])
+def test_a_non_text_password_error_is_words_not_a_template(make_app, db, password):
+    from tests.functional.web.conftest import csrf_token
+
+    testapp = make_app(account__strong_password="true")
+    token = csrf_token(testapp, "/account/register")
+    body = {
+        "fullname": "abcdef",
+        "name": "abcdef",
+        "email_addr": "abcdef@example.org",
+        "password": password,
+        "confirm": password,
+        "consent": True,
+    }
+    answer = testapp.post_json("/account/register", body, headers={"X-CSRFToken": token}).json
+    errors = answer["form"]["errors"]["password"]
+    assert errors and not any("${" in error for error in errors), errors
