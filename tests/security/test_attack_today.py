@@ -141,3 +141,68 @@ def test_a_non_text_password_error_is_words_not_a_template(make_app, db, passwor
     answer = testapp.post_json("/account/register", body, headers={"X-CSRFToken": token}).json
     errors = answer["form"]["errors"]["password"]
     assert errors and not any("${" in error for error in errors), errors
+
+
+# --- What held: CSRF tokens are the session's, timed on forms ---------------------------------
+
+
+def _signed_in_owner(testapp, db):
+    owner = make_user()
+    project = ProjectFactory(owner=owner)
+    db.commit()
+    sign_in(testapp, owner)
+    return owner, project
+
+
+def _api_write(testapp, project, token):
+    return testapp.put_json(
+        f"/api/project/{project.id}",
+        {"description": "changed"},
+        headers={"X-CSRFToken": token},
+        expect_errors=True,
+    )
+
+
+def test_held_tokens_of_another_session_forged_or_of_before_sign_in_are_refused(make_app, db):
+    from tests.functional.web.conftest import csrf_token
+
+    other = make_app()
+    _signed_in_owner(other, db)
+    foreign = csrf_token(other, "/account/register")
+    testapp = make_app()
+    before_sign_in = csrf_token(testapp, "/account/register")
+    _, project = _signed_in_owner(testapp, db)
+    mine = csrf_token(testapp, "/account/register")
+    issued, _, signature = mine.partition(".")
+    forged = [
+        foreign,
+        before_sign_in,
+        f"{int(issued) + 1}.{signature}",
+        f"{issued}.{signature[:-1]}0" if signature[-1] != "0" else f"{issued}.{signature[:-1]}1",
+        "",
+        "x" * 100_000,
+        f"{'9' * 13}.{signature}",
+        "é.é",
+    ]
+    for token in forged:
+        assert _api_write(testapp, project, token).status_int == 400, token[:40]
+    assert _api_write(testapp, project, mine).status_int == 200
+
+
+def test_held_an_expired_token_fails_a_form_but_not_an_api_write(make_app, db):
+    import time
+
+    from tests.functional.web.conftest import csrf_token
+
+    testapp = make_app(csrf__max_age="1")
+    _, project = _signed_in_owner(testapp, db)
+    token = csrf_token(testapp, "/account/register")
+    time.sleep(2.1)
+    page = testapp.post_json(
+        f"/project/{project.short_name}/resetsecretkey",
+        {},
+        headers={"X-CSRFToken": token},
+        expect_errors=True,
+    )
+    assert page.status_int == 400
+    assert _api_write(testapp, project, token).status_int == 200
