@@ -206,3 +206,24 @@ def test_held_an_expired_token_fails_a_form_but_not_an_api_write(make_app, db):
     )
     assert page.status_int == 400
     assert _api_write(testapp, project, token).status_int == 200
+
+
+# --- What held: HEAD requests give their stream slot back ---------------------------------------
+
+
+def test_held_head_requests_do_not_keep_stream_slots(make_app, db, open_stream):  # noqa: F811
+    import webob
+
+    owner = UserFactory()
+    project = ProjectFactory(owner=owner, short_name=f"head-{uuid.uuid4().hex[:10]}")
+    db.commit()
+    testapp = make_app(**SSE, sse__max_streams="2")
+    url = f"/project/{project.short_name}/publicstream"
+    for _ in range(5):
+        request = webob.Request.blank(url, method="HEAD", environ={"REMOTE_ADDR": "10.0.0.1"})
+        response = request.get_response(testapp.app)
+        assert response.status_int == 200
+        close = getattr(response.app_iter, "close", None)
+        if close is not None:
+            close()  # what a WSGI server does once it has sent the headers
+    assert open_stream(testapp, url).status == 200
