@@ -1067,9 +1067,7 @@ class LeanDelivery:
                 # A second answer (the unique indexes): the application says so, as PYBOSSA.
                 return None
         # Committed: from here on nothing may send the request to the application again.
-        self._after_answer(
-            participant, run, result_id, runs if locked else None, announced, context.short_name
-        )
+        self._after_answer(participant, run, result_id, runs if locked else None, announced)
         return self._json(run, counted)
 
     def _after_answer(
@@ -1079,7 +1077,6 @@ class LeanDelivery:
         result_id,
         runs: int | None,
         announced: dict | None,
-        short_name: str,
     ) -> None:
         """After the commit: the stamp consumed, the caches told, under `locked` the hold
         released (the task now has `runs` runs), the answer published to the project's streams
@@ -1098,7 +1095,7 @@ class LeanDelivery:
             (cache.bump_written, self.registry["cache"], tables),
         ]
         if self.registry["streams"] is not None:  # sse.enabled
-            steps.append((streams.publish_answer, self.registry, short_name, run))
+            steps.append((streams.publish_answer, self.registry, run))
         if result_id is not None:
             steps.append((self._announce, run, result_id, announced))
         for fn, *args in steps:

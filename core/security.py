@@ -110,7 +110,8 @@ class TimedCSRFStoragePolicy:
     def check_csrf_token(self, request, supplied: str, expires: bool = True) -> bool:
         """Is `supplied` a token of this session, and (`expires`) younger than max_age?"""
         issued, _, _signature = supplied.partition(".")
-        if not issued.isdigit() or len(issued) > CSRF_TIME_DIGITS:
+        # ASCII digits only: str.isdigit() also takes superscripts, which int() refuses.
+        if not (issued.isascii() and issued.isdigit()) or len(issued) > CSRF_TIME_DIGITS:
             return False
         age = time.time() - int(issued)
         # A minute of clock skew between the workers that issued and check it.

@@ -105,11 +105,16 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # Server-sent event streams /project/<short_name>/publicstream and /privatestream
     # (PYBOSSA's SSE, core/streams.py): off answers 404 and publishes nothing. A stream ends
     # after max_seconds (the browser reconnects), sends a comment every keepalive_seconds, and
-    # a process holds at most max_streams at once (503 beyond: each holds a server thread).
+    # a process holds at most max_streams at once, and max_streams_per_client of one account or
+    # address (503 beyond): each holds a server thread, so keep max_streams below the threads
+    # (development.ini's waitress has 8; gunicorn needs gthread workers with more threads).
     "sse.enabled": (False, _asbool),
     "sse.max_seconds": (300.0, _asfloat),
     "sse.keepalive_seconds": (15.0, _asfloat),
-    "sse.max_streams": (20, _asint),
+    "sse.max_streams": (4, _asint),
+    "sse.max_streams_per_client": (2, _asint),
+    # What this site's stream channels start with; empty: a digest of session.secret.
+    "sse.channel_prefix": ("", _asstr),
     "scheduler.default": ("default", _asstr),
     # Seconds a `locked` reservation holds its task (PYBOSSA: one hour).
     "scheduler.locked.timeout": (3600, _asint),

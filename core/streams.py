@@ -19,6 +19,8 @@ with `sse.enabled` off nothing is published (no broker exists).
 """
 
 import functools
+import hashlib
+import hmac
 import logging
 import queue
 import threading
@@ -49,9 +51,22 @@ return #KEYS
 """
 
 
-def channel(kind: str, short_name: str) -> str:
-    """The Redis channel of a project's public or private stream (PYBOSSA's names)."""
-    return f"channel_{kind}_{short_name}"
+def site_prefix(settings) -> str:
+    """What the site's channels start with: `sse.channel_prefix`, else a digest of the session
+    secret (equal on every host of one site, different between sites). Redis pub/sub channels
+    are server-wide, whatever the database number: two sites on one Redis must not hear each
+    other."""
+    if settings["sse.channel_prefix"]:
+        return settings["sse.channel_prefix"]
+    secret = settings["session.secret"].encode()
+    return hmac.new(secret, b"crowdnest streams", hashlib.sha256).hexdigest()[:16]
+
+
+def channel(prefix: str, kind: str, project_id: int) -> str:
+    """The Redis channel of a project's public or private stream. PYBOSSA names them after the
+    short name, but a short name changes hands (a rename, a deletion): a stream open on the old
+    name would hear the next project's events. The id never does."""
+    return f"{prefix}:channel_{kind}_{project_id}"
 
 
 def _message(kind: str, data: dict) -> bytes:
@@ -72,7 +87,7 @@ def _never_raises(publish):
 
 
 @_never_raises
-def publish_answer(registry, short_name: str, run: dict) -> None:
+def publish_answer(registry, run: dict) -> None:
     """After the commit of a new task run (`run`: as the owner's API shows it): its public
     fields on the public channel, all of it on the private one."""
     broker = registry.get("streams")
@@ -81,8 +96,8 @@ def publish_answer(registry, short_name: str, run: dict) -> None:
     public = {key: run.get(key) for key in PUBLIC_RUN_FIELDS}
     broker.publish(
         [
-            (channel(PUBLIC, short_name), _message("taskrun", public)),
-            (channel(PRIVATE, short_name), _message("taskrun", run)),
+            (broker.channel(PUBLIC, run["project_id"]), _message("taskrun", public)),
+            (broker.channel(PRIVATE, run["project_id"]), _message("taskrun", run)),
         ]
     )
 
@@ -94,13 +109,13 @@ def publish_completion(registry, payload: dict, result: dict) -> None:
     broker = registry.get("streams")
     if broker is None:
         return
-    short_name = payload["project_short_name"]
+    project_id = payload["project_id"]
     completed = _message("task_completed", payload)
     broker.publish(
         [
-            (channel(PUBLIC, short_name), completed),
-            (channel(PRIVATE, short_name), completed),
-            (channel(PRIVATE, short_name), _message("result", result)),
+            (broker.channel(PUBLIC, project_id), completed),
+            (broker.channel(PRIVATE, project_id), completed),
+            (broker.channel(PRIVATE, project_id), _message("result", result)),
         ]
     )
 
@@ -153,26 +168,39 @@ class RedisSubscription:
 
 class Broker:
     """Publishes to and subscribes streams of this process to project channels, and counts the
-    streams it holds (at most `sse.max_streams`)."""
+    streams it holds: at most `sse.max_streams`, and `sse.max_streams_per_client` of one
+    client (an account, else an address), so that one caller cannot take them all."""
 
     def __init__(self, redis, settings):
         self.redis = redis
         self.max_streams = settings["sse.max_streams"]
+        self.max_per_client = settings["sse.max_streams_per_client"]
+        self.prefix = site_prefix(settings)
         self._lock = threading.Lock()
         self._local: dict[str, set[LocalSubscription]] = {}
         self.open = 0
+        self._of_client: dict[str, int] = {}
 
-    def acquire(self) -> bool:
-        """Take a stream slot; False when the process holds max_streams already."""
+    def channel(self, kind: str, project_id: int) -> str:
+        """This site's channel of a project's public or private stream."""
+        return channel(self.prefix, kind, project_id)
+
+    def acquire(self, client: str = "") -> bool:
+        """Take a stream slot for `client`; False when the process or the client holds enough."""
         with self._lock:
-            if self.open >= self.max_streams:
+            held = self._of_client.get(client, 0)
+            if self.open >= self.max_streams or held >= self.max_per_client:
                 return False
             self.open += 1
+            self._of_client[client] = held + 1
             return True
 
-    def release(self) -> None:
+    def release(self, client: str = "") -> None:
         with self._lock:
             self.open -= 1
+            held = self._of_client.pop(client, 1) - 1
+            if held > 0:
+                self._of_client[client] = held
 
     def publish(self, messages: list[tuple[str, bytes]]) -> None:
         """Each (channel, message): through Redis in one round trip, or in the process."""
@@ -230,8 +258,8 @@ class EventStream:
     an event and a keep-alive comment when quiet, until `sse.max_seconds` have passed, the
     subscription fails, or the client goes away (close)."""
 
-    def __init__(self, broker: Broker, subscription, settings):
-        self.broker, self.subscription = broker, subscription
+    def __init__(self, broker: Broker, subscription, settings, client: str = ""):
+        self.broker, self.subscription, self.client = broker, subscription, client
         self.max_seconds = settings["sse.max_seconds"]
         self.keepalive = settings["sse.keepalive_seconds"]
         self.closed = False
@@ -271,7 +299,7 @@ class EventStream:
             self.subscription.close()
         except Exception:
             log.exception("closing a stream's subscription failed")
-        self.broker.release()
+        self.broker.release(self.client)
 
 
 def includeme(config):

@@ -5,6 +5,7 @@ the same suite there (the README's test command does both).
 """
 
 import os
+import uuid
 
 import pytest
 import transaction
@@ -76,6 +77,8 @@ def db(engine):
 
 BASE_SETTINGS = {
     "session.secret": "test-secret",
+    # Redis pub/sub channels are server-wide: the streams of each test process apart.
+    "sse.channel_prefix": f"test-{uuid.uuid4().hex[:8]}",
     "ratelimit.limit": "100000",
     "ratelimit.credentials.limit": "100000",
     "ratelimit.credentials.address_limit": "100000",

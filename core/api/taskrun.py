@@ -31,10 +31,7 @@ class TaskRunResource(Resource):
         )
         shown = dictize(self.request, run, links=False)
         if self.request.registry.get("streams") is not None:  # sse.enabled
-            project = self.db.get(Project, run.project_id)
-            self.request.after_commit(
-                streams.publish_answer, self.request.registry, project.short_name, shown
-            )
+            self.request.after_commit(streams.publish_answer, self.request.registry, shown)
         if result is not None:
             self._announce_completion(run, result)
         return shown

@@ -14,14 +14,19 @@ from core.models import TaskRun, User
 MAX_WINDOW = 10
 
 
-def ranking(db) -> list[tuple[int, int]]:
-    """(user id, score) for every ranked account, best first."""
-    scores = (
+def _answers():
+    """(user_id, score): the answers of each contributor, the accounts a board may rank."""
+    return (
         select(TaskRun.user_id, func.count().label("score"))
         .where(TaskRun.user_id.is_not(None))
         .group_by(TaskRun.user_id)
         .subquery()
     )
+
+
+def ranking(db) -> list[tuple[int, int]]:
+    """(user id, score) for every ranked account, best first."""
+    scores = _answers()
     rows = db.execute(
         select(User.id, scores.c.score)
         .join(scores, scores.c.user_id == User.id)
@@ -33,9 +38,12 @@ def ranking(db) -> list[tuple[int, int]]:
 
 def info_ranking(db, key: str) -> list[tuple[int, int]]:
     """(user id, score) for an alternative board (PYBOSSA's LEADERBOARDS): the score is the
-    integer `info[key]` of each unrestricted account that has one, best first."""
+    integer `info[key]` of each unrestricted contributor that has one, best first. Accounts
+    write their own `info`: only those who answered are ranked, as on the main board."""
     scored = []
-    for user_id, info in db.execute(select(User.id, User.info).where(~User.restrict)):
+    contributors = _answers()
+    accounts = select(User.id, User.info).join(contributors, contributors.c.user_id == User.id)
+    for user_id, info in db.execute(accounts.where(~User.restrict)):
         value = info.get(key) if isinstance(info, dict) else None
         if isinstance(value, int) and not isinstance(value, bool):
             scored.append((user_id, value))

@@ -64,6 +64,15 @@ def forbidden_chars(characters: str, message: str):
     return validate
 
 
+def _words(invalid: colander.Invalid) -> list[str]:
+    """The messages with colander's placeholders filled in (its own messages are templates:
+    "${val} is not a string: ${err}")."""
+    return [
+        message.interpolate() if hasattr(message, "interpolate") else str(message)
+        for message in invalid.messages()
+    ]
+
+
 class Form:
     """A schema bound to submitted data; `valid()` fills `errors` or returns clean values."""
 
@@ -88,9 +97,9 @@ class Form:
             return self.schema.deserialize(cstruct)
         except colander.Invalid as invalid:
             for child in invalid.children:
-                self.errors.setdefault(child.node.name, []).extend(child.messages())
+                self.errors.setdefault(child.node.name, []).extend(_words(child))
             if not invalid.children:
-                self.errors.setdefault("form", []).extend(invalid.messages())
+                self.errors.setdefault("form", []).extend(_words(invalid))
             return None
 
     def add_error(self, field: str, message: str) -> None:

@@ -37,29 +37,32 @@ def public_stream(request):
     broker = _broker(request)
     project = load_project_for(request, "view")
     require_data_readable(request, project)
-    return _stream(request, broker, streams.channel(streams.PUBLIC, project.short_name))
+    return _stream(request, broker, broker.channel(streams.PUBLIC, project.id))
 
 
 @view_config(route_name="project_privatestream", request_method="GET")
 def private_stream(request):
     broker = _broker(request)
     project = load_project_for(request, "owner")
-    return _stream(request, broker, streams.channel(streams.PRIVATE, project.short_name))
+    return _stream(request, broker, broker.channel(streams.PRIVATE, project.id))
 
 
 def _stream(request, broker: streams.Broker, channel: str) -> Response:
     """The event-stream response of `channel`, or 503 when the process holds enough streams."""
     settings = request.registry.settings
-    if not broker.acquire():
+    # The client as rate limits know it: the account, else the address (core.ratelimit).
+    user = request.user
+    client = f"user:{user.id}" if user is not None else f"ip:{request.user_ip}"
+    if not broker.acquire(client):
         retry = min(RETRY_AFTER, math.ceil(settings["sse.max_seconds"]))
         raise HTTPServiceUnavailable(headers={"Retry-After": str(retry)})
     try:
         subscription = broker.subscribe(channel)
     except BaseException:
-        broker.release()
+        broker.release(client)
         raise
     response = Response(
-        app_iter=streams.EventStream(broker, subscription, settings),
+        app_iter=streams.EventStream(broker, subscription, settings, client),
         content_type="text/event-stream",
         charset="utf-8",
     )

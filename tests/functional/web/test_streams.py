@@ -340,6 +340,24 @@ def test_a_process_holds_at_most_max_streams(make_app, db, open_stream):
     assert again.status == 200
 
 
+def test_one_client_holds_at_most_max_streams_per_client(make_app, db, open_stream):
+    testapp = make_app(**{**SSE, "sse__max_streams": "4", "sse__max_streams_per_client": "2"})
+    owner = make_user()
+    project = _project(owner=owner)
+    url = f"/project/{project.short_name}/publicstream"
+    held = [open_stream(testapp, url) for _ in range(2)]
+
+    refused = open_stream(testapp, url)
+    other = open_stream(testapp, f"{url}?api_key={owner.api_key}")
+
+    assert [stream.status for stream in held] == [200, 200]
+    assert refused.status == 503
+    assert other.status == 200  # another client (an account) still gets a slot
+    for stream in (*held, other):
+        stream.close()
+    assert testapp.app.registry["streams"].open == 0
+
+
 def test_a_stream_never_read_gives_its_slot_back_when_closed(make_app, db, open_stream):
     testapp = make_app(**{**SSE, "sse__max_streams": "1"})
     project = _project()

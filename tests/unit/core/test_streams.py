@@ -8,7 +8,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from core import streams
 from core.redis import available, breaker_for, get_redis, reset_breakers
 
-SETTINGS = {"sse.max_streams": 2, "sse.max_seconds": 5.0, "sse.keepalive_seconds": 0.05}
+SETTINGS = {
+    "sse.max_streams": 2,
+    "sse.max_streams_per_client": 2,
+    "sse.channel_prefix": "t",
+    "sse.max_seconds": 5.0,
+    "sse.keepalive_seconds": 0.05,
+}
 
 
 class Registry(dict):
@@ -31,11 +37,13 @@ def test_a_stream_that_falls_behind_loses_messages_not_memory():
 
 def test_messages_reach_only_their_channel_and_a_closed_subscription_is_forgotten():
     broker = _broker()
-    mine = broker.subscribe("channel_public_a")
-    other = broker.subscribe("channel_public_b")
+    mine = broker.subscribe("t:channel_public_7")
+    other = broker.subscribe("t:channel_public_8")
     registry = Registry(streams=broker)
 
-    streams.publish_answer(registry, "a", {"id": 1, "user_ip": "10.1.2.3", "info": {"x": 1}})
+    streams.publish_answer(
+        registry, {"id": 1, "project_id": 7, "user_ip": "10.1.2.3", "info": {"x": 1}}
+    )
     mine.close()
     other.close()
 
@@ -43,7 +51,7 @@ def test_messages_reach_only_their_channel_and_a_closed_subscription_is_forgotte
         "type": "taskrun",
         "data": {
             "id": 1,
-            "project_id": None,
+            "project_id": 7,
             "task_id": None,
             "created": None,
             "finish_time": None,
@@ -64,7 +72,7 @@ def test_publishing_never_raises(caplog):
     broker = _broker(redis=Broken())
     broker.redis.__dict__["_crowdnest_breaker"] = breaker_for("redis://broken.invalid:1/0")
 
-    streams.publish_answer(Registry(streams=broker), "a", {"id": 1})
+    streams.publish_answer(Registry(streams=broker), {"id": 1, "project_id": 7})
 
     assert "publishing to the streams failed" in caplog.text
 
