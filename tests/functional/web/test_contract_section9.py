@@ -624,7 +624,14 @@ def test_a_csrf_token_of_another_session_or_forged_is_refused(app, make_app, db,
 def test_an_alternative_board_ranks_by_an_info_integer(make_app, db):
     app = make_app(leaderboard__boards="points")
     low, high = make_user(info={"points": 3}), make_user(info={"points": 7})
-    make_user(info={"points": "many"}), make_user(info={"points": 9}, restrict=True)
+    wordy, restricted = (
+        make_user(info={"points": "many"}),
+        make_user(info={"points": 9}, restrict=True),
+    )
+    for contributor in (low, high, wordy, restricted):
+        TaskRunFactory(user=contributor)
+    # Accounts write their own info: one that never answered is not ranked (decision 27).
+    make_user(info={"points": 99})
     sign_in(app, low)
 
     body = app.get("/leaderboard/?info=points", headers=JSON).json
