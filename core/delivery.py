@@ -79,16 +79,16 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from core import cache, generations, streams, wire
-from core.api import newtask as view
 from core.db import get_engine, utcnow
 from core.errors import DomainError
+from core.hookspecs import Volunteer
 from core.inputs import INT_MAX, INT_MIN, check_document
 from core.models import Project, ProjectStats, Result, Task, TaskRun, User, internal_columns
 from core.ratelimit import ratelimit_headers
 from core.redis import UNREACHABLE, attempt, available, failed, script
 from core.renderers import OPTIONS
 from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
-from core.services import guard, project_token, reservations, stats, task_run
+from core.services import guard, project_token, reservations, scheduling, stats, task_run
 from core.services import result as results
 from core.services.permissions import project_readable
 from core.services.task_run import Participant
@@ -842,7 +842,7 @@ class LeanDelivery:
         """(headers, body) of the answer, or None when the application must answer."""
         params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         try:
-            options = view._options(params)
+            options = scheduling.newtask_options(params)
         except DomainError:
             return None
         asking = SimpleNamespace(
@@ -857,9 +857,9 @@ class LeanDelivery:
         by_id = reference.isdigit()
         with self.statements.connect() as connection:
             found = self._hinted(connection, by_id, reference, asking, options)
-            if found is None and getattr(options, "counted", None) is None:
+            if found is None and options.counted is None:
                 found = self._in_two_steps(connection, by_id, reference, asking, options)
-        counted_by_lean = getattr(options, "counted", None)
+        counted_by_lean = options.counted
         if found is None:
             if counted_by_lean is not None:  # counted once: the application reuses it
                 environ["crowdnest.ratelimit"] = self.limiter.verdict(
@@ -924,8 +924,8 @@ class LeanDelivery:
         hint = self._schedulers_of.get(project_id)
         if hint is None or not options.limit:
             return None
-        lean = getattr(view.scheduler_named(self.schedulers, hint, self.settings), "lean", None)
-        if not getattr(lean, "carries", False):
+        lean = scheduling.scheduler_named(self.schedulers, hint, self.settings).lean
+        if lean is None or not lean.carries:
             return None  # its lean form may read the volunteer's id itself: two steps
         # The volunteer as the scheduler's query sees them; a user's id is read by the query.
         placeholder = 0 if asking.api_key is not None else None
@@ -953,7 +953,7 @@ class LeanDelivery:
 
     def _hand_counting(self, lean, project, volunteer, asking, options) -> None:
         """options.counting for a lean form that counts the request itself (lean.counts)."""
-        if getattr(lean, "counts", False):
+        if lean.counts:
             counter, reset = self._window(project, asking, asking.match)
             options.counting = Counting(
                 (counter, reset + 10, self.limiter.limit),
@@ -974,8 +974,7 @@ class LeanDelivery:
                 project_token.verify(project, asking.authorization)
             except project_token.TokenError:
                 return None
-        schedule = view.scheduler_named(self.schedulers, project.sched, self.settings)
-        return getattr(schedule, "lean", None)
+        return scheduling.scheduler_named(self.schedulers, project.sched, self.settings).lean
 
     def forget_hints(self) -> None:
         self._ids.clear()
@@ -992,7 +991,7 @@ class LeanDelivery:
     def _volunteer(self, user_id, asking):
         user = SimpleNamespace(id=user_id) if user_id is not None else None
         key = Participant(user_id, asking.user_ip, asking.external_uid).key
-        return view.Volunteer(user, asking.user_ip, asking.external_uid, key)
+        return Volunteer(user, asking.user_ip, asking.external_uid, key)
 
     def _options(self, options):
         options.redis, options.settings, options.hints = self.redis, self.settings, self._hints

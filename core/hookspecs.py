@@ -4,6 +4,9 @@ A plugin is a module of functions marked with `core.hookspecs.hookimpl`, declare
 point in one of the groups below and switched on by name in the .ini.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 import pluggy
 
 PROJECT_NAME = "crowdnest"
@@ -17,6 +20,72 @@ GROUPS = {
     "schedulers": "crowdnest.schedulers",
     "webhooks": "crowdnest.webhooks",
 }
+
+
+# --- Types a plugin receives or returns -------------------------------------------------------
+
+
+@dataclass
+class SchedulerOptions:
+    """What the caller of newtask asked for, plus the shared stores a scheduler may keep state
+    in. The last three are the lean path's (core.delivery): `hints`, this process's hints a
+    lean form may keep between requests (checked before use); `counting`, set when the lean
+    form counts the request itself (LeanForm.counts: core.delivery.Counting), and `counted`,
+    the count it then puts back."""
+
+    limit: int = 1
+    offset: int = 0
+    orderby: str = "id"
+    desc: bool = False
+    redis: object = None
+    settings: dict = field(default_factory=dict)
+    hints: dict = field(default_factory=dict)
+    counting: object = None
+    counted: int | None = None
+
+
+@dataclass
+class Volunteer:
+    """Who asks for a task: the signed-in user, else the external user id, else the IP
+    pseudonym; `key` is the identity the guard and reservations know them by."""
+
+    user: object
+    user_ip: str
+    external_uid: str | None
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class LeanForm:
+    """A scheduler's fast form, run by the lean delivery path: `run(store, project, volunteer,
+    options) -> list[dict] | None` (None hands the request to the application). `carries`:
+    it reads the volunteer only as `:who`, so the project and caller ride along its one
+    statement; `counts`: it counts the request and stamps its hand-outs in its own Redis calls
+    (options.counting, options.counted)."""
+
+    run: Callable
+    carries: bool = False
+    counts: bool = False
+
+    def __call__(self, store, project, volunteer, options):
+        return self.run(store, project, volunteer, options)
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """A scheduler: `select(db, project, volunteer, options) -> list[Task]`, and optionally
+    its lean form. A plugin may also return the plain function: core wraps it."""
+
+    select: Callable
+    lean: LeanForm | None = None
+
+    def __call__(self, db, project, volunteer, options):
+        return self.select(db, project, volunteer, options)
+
+
+def as_scheduler(provided) -> Scheduler:
+    """A plugin's scheduler as core uses it (a plain function becomes a Scheduler)."""
+    return provided if isinstance(provided, Scheduler) else Scheduler(provided)
 
 
 # --- Start-up --------------------------------------------------------------------------------

@@ -143,7 +143,8 @@ def includeme(config):
     config.registry["plugins"] = manager
     schedulers = {}
     for provided in manager.hook.crowdnest_schedulers():
-        schedulers.update(provided or {})
+        for name, scheduler in (provided or {}).items():
+            schedulers[name] = hookspecs.as_scheduler(scheduler)
     default = config.get_settings()["scheduler.default"]
     for needed in {"default", default}:
         if needed not in schedulers:

@@ -1,65 +1,20 @@
 """GET /api/project/{project_id}/newtask and /api/{project_id}/newtask (decision 1)."""
 
-from dataclasses import dataclass, field
-
 from cornice import Service
 from sqlalchemy import select
 
 from core.errors import DomainError, unauthorized_or_forbidden
-from core.inputs import INT_MAX
+from core.hookspecs import Volunteer
 from core.models import Project, Task, internal_columns
 from core.services import guard, project_token
 from core.services.permissions import can
-from core.services.query import fuzzy_bool, no_attribute
+from core.services.scheduling import choose_scheduler, newtask_options
 from core.services.task_run import Participant
-
-MAX_LIMIT = 100
 
 newtask = Service(name="newtask", path="/api/project/{project_id}/newtask", cors_origins=("*",))
 newtask_short = Service(
     name="newtask_short", path="/api/{project_id:\\d+}/newtask", cors_origins=("*",)
 )
-
-
-@dataclass
-class SchedulerOptions:
-    """What the caller asked for, plus the shared stores a scheduler may keep state in."""
-
-    limit: int = 1
-    offset: int = 0
-    orderby: str = "id"
-    desc: bool = False
-    redis: object = None
-    settings: dict = field(default_factory=dict)
-
-
-@dataclass
-class Volunteer:
-    """Who asks: the signed-in user, else the external user id, else the IP pseudonym."""
-
-    user: object
-    user_ip: str
-    external_uid: str | None
-    # The identity the guard and reservations know this volunteer by (Participant.key).
-    key: str = ""
-
-
-def _options(params) -> SchedulerOptions:
-    try:
-        limit = int(params.get("limit", 1))
-        offset = int(params.get("offset", 0))
-    except ValueError as error:
-        raise DomainError("ValueError", str(error)) from None
-    if limit < 0 or offset < 0:
-        raise DomainError("ValueError", "limit and offset must not be negative")
-    if offset > INT_MAX:
-        raise DomainError("ValueError", "offset out of range")
-    orderby = params.get("orderby") or "id"
-    hidden = internal_columns(Task)
-    if orderby not in Task.__table__.columns or orderby in ("info", "user_pref", *hidden):
-        raise no_attribute(Task, orderby)
-    desc = fuzzy_bool(params.get("desc", ""))
-    return SchedulerOptions(min(limit, MAX_LIMIT), offset, orderby, desc)
 
 
 def _project(db, project_id: str):
@@ -73,17 +28,6 @@ def _project(db, project_id: str):
     if project is None:
         raise DomainError("NotFound")
     return project
-
-
-def choose_scheduler(schedulers: dict, project, settings):
-    """The project's `info.sched`; missing or unknown, the default the .ini names."""
-    return scheduler_named(schedulers, (project.info or {}).get("sched"), settings)
-
-
-def scheduler_named(schedulers: dict, name, settings):
-    """The scheduler called `name`; not a string or unknown, the default the .ini names."""
-    chosen = schedulers.get(name) if isinstance(name, str) else None
-    return chosen or schedulers[settings["scheduler.default"]]
 
 
 def pseudo_task() -> dict:
@@ -106,7 +50,7 @@ def get_newtask(request):
         raise unauthorized_or_forbidden(request)
     if request.user is None and not project.allow_anonymous_contributors:
         return pseudo_task()
-    options = _options(request.GET)
+    options = newtask_options(request.GET)
     participant = Participant.of(request)
     if participant.external_uid:
         try:

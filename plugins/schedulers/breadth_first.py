@@ -1,6 +1,6 @@
 """The `breadth_first` scheduler: the tasks with the fewest answers first (behavior.md 6.2)."""
 
-from core.hookspecs import hookimpl
+from core.hookspecs import LeanForm, Scheduler, hookimpl
 from core.models import Task
 from plugins.schedulers.base import kind_of, lean_page, open_tasks, ordered, page
 
@@ -21,10 +21,7 @@ def _lean(store, project, participant, options):
     return lean_page(store, key, _fewest_first, project, participant, options)
 
 
-_lean.carries = True  # the volunteer only as :who (core.delivery.CarryCaller)
-breadth_first.lean = _lean
-
-
 @hookimpl
 def crowdnest_schedulers():
-    return {"breadth_first": breadth_first}
+    # The lean form reads the volunteer only as :who (core.delivery.CarryCaller).
+    return {"breadth_first": Scheduler(breadth_first, LeanForm(_lean, carries=True))}

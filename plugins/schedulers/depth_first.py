@@ -1,6 +1,6 @@
 """The `default` / `depth_first` and `depth_first_all` schedulers (behavior.md 6.2)."""
 
-from core.hookspecs import hookimpl
+from core.hookspecs import LeanForm, Scheduler, hookimpl
 from plugins.schedulers.base import kind_of, lean_page, open_tasks, ordered, page
 
 
@@ -24,19 +24,19 @@ def depth_first_all(db, project, participant, options):
     return page(db, query, project, participant, options)
 
 
-def _lean(name, build):
+def _lean(name, build) -> LeanForm:
     def lean(store, project, participant, options):
         key = (name, options.orderby, options.desc)
         return lean_page(store, key, build, project, participant, options)
 
-    lean.carries = True  # the volunteer only as :who (core.delivery.CarryCaller)
-    return lean
+    # The volunteer only as :who (core.delivery.CarryCaller).
+    return LeanForm(lean, carries=True)
 
 
-depth_first.lean = _lean("depth_first", _unfinished)
-depth_first_all.lean = _lean("depth_first_all", _all)
+DEPTH_FIRST = Scheduler(depth_first, _lean("depth_first", _unfinished))
+DEPTH_FIRST_ALL = Scheduler(depth_first_all, _lean("depth_first_all", _all))
 
 
 @hookimpl
 def crowdnest_schedulers():
-    return {"default": depth_first, "depth_first": depth_first, "depth_first_all": depth_first_all}
+    return {"default": DEPTH_FIRST, "depth_first": DEPTH_FIRST, "depth_first_all": DEPTH_FIRST_ALL}

@@ -25,7 +25,7 @@ import orjson
 from sqlalchemy import bindparam
 
 from core.errors import DomainError
-from core.hookspecs import hookimpl
+from core.hookspecs import LeanForm, Scheduler, hookimpl
 from core.models import Task
 from core.redis import require
 from core.services import reservations
@@ -160,7 +160,7 @@ def lean(store, project, participant, options):
         return None
     # The lean path may hand its counting over (core.delivery.Counting): the request is then
     # counted before anything is reserved, and the stamps set with the reservations.
-    counting = getattr(options, "counting", None)
+    counting = options.counting
 
     def stamps(offset: int) -> tuple:
         """The guard's stamps for the tasks granted past `offset` (none when not counting)."""
@@ -291,11 +291,8 @@ def _judged(by_id: dict) -> dict:
     }
 
 
-lean.counts = True  # counts the request and stamps in its own Redis calls
-lean.carries = True  # store.admit(participant) settles the caller before anything is done
-locked.lean = lean
-
-
 @hookimpl
 def crowdnest_schedulers():
-    return {"locked": locked}
+    # The lean form counts the request and stamps in its own Redis calls, and settles the
+    # caller (store.admit) before anything is done.
+    return {"locked": Scheduler(locked, LeanForm(lean, carries=True, counts=True))}

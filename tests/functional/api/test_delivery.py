@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core import delivery, generations
 from core.delivery import LeanDelivery, _Connection
-from core.hookspecs import hookimpl
+from core.hookspecs import LeanForm, Scheduler, hookimpl
 from core.models import Project, ProjectStats, Result, Task, TaskRun
 from core.services import reservations
 from plugins.schedulers import locked as locked_scheduler
@@ -203,7 +203,7 @@ def test_a_known_project_takes_one_statement(apps, db, monkeypatch):
 
 
 def test_a_lean_form_that_may_read_the_volunteer_takes_two_statements(apps, db, monkeypatch):
-    """Without `lean.carries` the volunteer's id must be known before the scheduler runs."""
+    """Without `LeanForm.carries` the volunteer's id must be known before the scheduler runs."""
     lean, spy, _plain = apps
     schedulers = _lean_of(lean).schedulers
     builtin = schedulers["breadth_first"]
@@ -213,11 +213,8 @@ def test_a_lean_form_that_may_read_the_volunteer_takes_two_statements(apps, db, 
         seen.append(participant.user.id)
         return builtin.lean(store, project, participant, options)
 
-    def own(db, project, participant, options):
-        return builtin(db, project, participant, options)
-
-    own.lean = own_lean
-    monkeypatch.setitem(schedulers, "own", own)
+    # A lean form that does not say it carries (LeanForm.carries False).
+    monkeypatch.setitem(schedulers, "own", Scheduler(builtin.select, LeanForm(own_lean)))
     project = _project("own")
     task = TaskFactory(project=project)
     volunteer = UserFactory()

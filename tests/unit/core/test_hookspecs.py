@@ -100,3 +100,14 @@ def test_a_misspelt_hook_fails_check_pending():
 
     with pytest.raises(PluginValidationError):
         _manager(Plugin())
+
+
+def test_schedulers_are_declared_types_a_plain_function_included(make_app):
+    from core.hookspecs import LeanForm, Scheduler
+
+    schedulers = make_app(plugins__schedulers="default locked reverse").app.registry["schedulers"]
+
+    assert all(isinstance(scheduler, Scheduler) for scheduler in schedulers.values())
+    assert schedulers["reverse"].lean is None  # the third-party plugin returns a plain function
+    assert isinstance(schedulers["default"].lean, LeanForm) and schedulers["default"].lean.carries
+    assert schedulers["locked"].lean.counts and not schedulers["default"].lean.counts
