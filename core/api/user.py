@@ -10,7 +10,7 @@ from core.api.base import Resource, api_resource
 from core.credentials import limit_attempt
 from core.errors import DomainError
 from core.models import User
-from core.schemas.user import account_field_errors
+from core.schemas.user import account_field_errors, taken
 from core.services import account as accounts
 from core.services.account import PENDING
 from core.services.permissions import is_admin
@@ -66,7 +66,7 @@ class UserResource(Resource):
             raise DomainError("DataError", details)
         for field, (column, label) in UNIQUE.items():
             # In any letter case, as the profile page checks (the unique index is exact).
-            if field in data and accounts.taken(self.db, column, data[field], user.id):
+            if field in data and taken(self.db, column, data[field], user.id):
                 raise DomainError("DBIntegrityError", f"The {label} is already taken")
         if accounts.email_changes(user, data):
             caller = self.request.user

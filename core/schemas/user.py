@@ -7,9 +7,9 @@ value the profile page refuses cannot come in through the API.
 import unicodedata
 
 import colander
+from sqlalchemy import func, select
 
 from core.models import User
-from core.services.account import taken
 
 FORBIDDEN_NAME_CHARS = "$#&\\/| "
 # Names that would shadow an /account/<name> route.
@@ -123,3 +123,11 @@ def account_field_errors(values: dict, locales: list[str]) -> dict[str, str]:
         except colander.Invalid as invalid:
             errors[field] = "; ".join(invalid.messages())
     return errors
+
+
+def taken(db, column, value: str, user_id: int | None = None) -> bool:
+    """True when another account uses `value` in `column` (any letter case)."""
+    query = select(User.id).where(func.lower(column) == value.lower())
+    if user_id is not None:
+        query = query.where(User.id != user_id)
+    return db.scalar(query.limit(1)) is not None

@@ -73,14 +73,6 @@ def user_by_email(db, email: str) -> User | None:
     ).first()
 
 
-def taken(db, column, value: str, user_id: int | None = None) -> bool:
-    """True when another account uses `value` in `column` (any letter case)."""
-    query = select(User.id).where(func.lower(column) == value.lower())
-    if user_id is not None:
-        query = query.where(User.id != user_id)
-    return db.scalar(query.limit(1)) is not None
-
-
 def end_sessions(user: User) -> None:
     """Every session issued to the account so far stops being honoured (core.security)."""
     user.session_epoch = (user.session_epoch or 0) + 1

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.models import User
-from core.schemas.user import RESERVED_NAMES
-from core.services.account import create_account, is_pending, taken, user_by_email
+from core.schemas.user import RESERVED_NAMES, taken
+from core.services.account import create_account, is_pending, user_by_email
 
 NAME_MAX = 35
 

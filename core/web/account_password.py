@@ -7,14 +7,13 @@ from pyramid.view import view_config
 from core.credentials import limit_attempt
 from core.mail import mail_link, send_mail
 from core.models import User
-from core.schemas.user import password_validator
+from core.schemas.user import password_validator, taken
 from core.services.account import (
     confirm_email,
     is_pending,
     make_link_token,
     read_link_token,
     set_password,
-    taken,
     user_by_email,
 )
 from core.web.account import (
