@@ -117,6 +117,13 @@ class Statements:
         # Each thread's connection between two requests (checkout, checkin): taking one from
         # SQLAlchemy's pool and giving it back cost a tenth of an answer's CPU.
         self._kept = threading.local()
+        _STATEMENTS.add(self)
+
+    def give_back_kept(self) -> None:
+        """The connection this thread keeps, back to the pool (idle apps, tests)."""
+        holder = getattr(self._kept, "holder", None)
+        if holder is not None:
+            _give_back(holder)
 
     def _compile(self, query) -> list:
         """[compiled, SQL text, column names, column types, result processors (set later),
@@ -181,6 +188,16 @@ class Statements:
             holder = self._kept.holder = [None]
             weakref.finalize(threading.current_thread(), _give_back, holder)
         return holder
+
+
+# Every Statements of this process, for give_back_kept_connections.
+_STATEMENTS: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def give_back_kept_connections() -> None:
+    """The connections this thread keeps for the lean path, back to their pools."""
+    for statements in list(_STATEMENTS):
+        statements.give_back_kept()
 
 
 def _give_back(holder: list) -> None:
