@@ -10,6 +10,10 @@ Redis; then drives each endpoint with --clients concurrent clients for --duratio
     GET /api/task?project_id=1&limit=100&offset=90000    offset page deep in the table
     GET /api/project                                     first page of projects
 
+and the same lists as API clients send them, with an api key (never cached): the owner's, a
+volunteer's who owns nothing (answered `[]`: a signed-in caller sees their own objects), and
+the volunteer's with `all=1`.
+
 once with the anonymous API cache on (production's default: core/apicache.py) and once with
 it off (--cache on|off|both), and prints one row of figures per endpoint and mode: requests
 per second, latency percentiles, and the CPU time each request cost gunicorn, the PostgreSQL
@@ -76,8 +80,9 @@ def seed_projects(url: str, n_projects: int, n_tasks: int, n_runs: int) -> None:
     engine = get_engine({"sqlalchemy.url": url})
     session = get_session_factory(engine)()
     owner = User(email_addr="owner@example.org", name="owner", fullname="Project Owner")
+    volunteer = User(email_addr="volunteer@example.org", name="volunteer", fullname="Volunteer")
     category = Category(name="Science", short_name="science", description="Science")
-    session.add_all([owner, category])
+    session.add_all([owner, volunteer, category])
     session.flush()
     for number in range(1, n_projects + 1):
         project = Project(
@@ -250,13 +255,34 @@ def backend_pids(db_url: str) -> list[int]:
 # -- the run --------------------------------------------------------------------------------
 
 
-def endpoints(n_tasks: int) -> list[tuple[str, str]]:
+def api_keys(url: str) -> dict[str, str]:
+    """{name: api key} of the seeded owner and volunteer."""
+    engine = get_engine({"sqlalchemy.url": url})
+    with engine.connect() as connection:
+        rows = connection.execute(text('SELECT name, api_key FROM "user"')).all()
+    engine.dispose()
+    return dict(rows)
+
+
+# Answered with no item: a signed-in caller's list holds their own objects (without all=1).
+EMPTY = "task list, volunteer's key"
+
+
+def endpoints(n_tasks: int, keys: dict[str, str]) -> list[tuple[str, str]]:
     deep = int(n_tasks * 0.9)
+    owner, volunteer = keys["owner"], keys["volunteer"]
     return [
         ("task list, first page", "/api/task?project_id=1&limit=100"),
         (f"task list, last_id={deep}", f"/api/task?project_id=1&limit=100&last_id={deep}"),
         (f"task list, offset={deep}", f"/api/task?project_id=1&limit=100&offset={deep}"),
         ("project list", "/api/project"),
+        ("task list, owner's key", f"/api/task?project_id=1&limit=100&api_key={owner}"),
+        (EMPTY, f"/api/task?project_id=1&limit=100&api_key={volunteer}"),
+        (
+            "task list, all=1, volunteer's key",
+            f"/api/task?project_id=1&limit=100&all=1&api_key={volunteer}",
+        ),
+        ("project list, owner's key", f"/api/project?api_key={owner}"),
     ]
 
 
@@ -268,12 +294,12 @@ def measure_all(args, cache: bool) -> list[tuple]:
     mode = "cached" if cache else "uncached"
     rows = []
     try:
-        for label, path in endpoints(args.tasks):
+        for label, path in endpoints(args.tasks, api_keys(args.db)):
             if args.only and args.only not in label:
                 continue
             status, body = fetch(port, path)
             items = len(json.loads(body)) if status == 200 else 0
-            if status != 200 or items == 0:
+            if status != 200 or (items == 0) != (label == EMPTY):
                 raise SystemExit(f"{path} answered {status} with {items} items: {body[:300]!r}")
             load(port, path, args.clients, args.warmup)
             figures = load(
