@@ -96,8 +96,9 @@ class LiveServer:
 
 
 @contextmanager
-def served_application():
-    """development.ini's application on a fresh SQLite database and upload folder, served."""
+def served_application(**overrides):
+    """development.ini's application on a fresh SQLite database and upload folder, served
+    (`overrides`: more settings)."""
     folder = tempfile.mkdtemp(prefix="crowdnest-browser-")
     url = f"sqlite:///{folder}/crowdnest.sqlite"
     upgrade(url)
@@ -110,6 +111,7 @@ def served_application():
             "redis.url": "",
             "ratelimit.limit": "100000",
             "mail.debug_dir": os.path.join(folder, "mail"),
+            **overrides,
         }
     )
     server = LiveServer(main(settings.global_conf, **settings)).start()

@@ -4,17 +4,11 @@ The stream ends after sse.max_seconds and the page's EventSource reconnects by i
 answers sent after the reconnection are counted all the same.
 """
 
-import os
-import shutil
-import tempfile
 import time
 
 import pytest
-from pyramid.paster import get_appsettings
 
-from core import main
-from core.migrate import upgrade
-from tests.browser.conftest import ROOT, LiveServer
+from tests.browser.conftest import served_application
 from tests.browser.test_contribute_browser import Browser, api, user_named
 
 pytestmark = pytest.mark.browser
@@ -25,25 +19,8 @@ STREAMS = {"sse.enabled": "true", "sse.keepalive_seconds": "1", "sse.max_seconds
 @pytest.fixture
 def streaming_server():
     """development.ini's application with streams on, on a fresh SQLite database, served."""
-    folder = tempfile.mkdtemp(prefix="crowdnest-streams-")
-    url = f"sqlite:///{folder}/crowdnest.sqlite"
-    upgrade(url)
-    settings = get_appsettings(str(ROOT / "development.ini"), name="main")
-    settings.update(
-        {
-            **STREAMS,
-            "sqlalchemy.url": url,
-            "upload.dir": os.path.join(folder, "uploads"),
-            "session.secret": "browser-test-secret-of-at-least-32-bytes",
-            "redis.url": "",
-            "ratelimit.limit": "100000",
-            "mail.debug_dir": os.path.join(folder, "mail"),
-        }
-    )
-    server = LiveServer(main(settings.global_conf, **settings)).start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
+    with served_application(**STREAMS) as server:
+        yield server
 
 
 def _streams_opened(server) -> int:
