@@ -126,12 +126,17 @@ def n_answers_valid(node, value) -> None:
         raise colander.Invalid(node, f"must be between 1 and {MAX_N_ANSWERS}")
 
 
-def web_url_valid(node, value) -> None:
-    """An http(s) URL with a host, as a colander validator (never javascript: and the like)."""
-    if value is None:
-        return
+def is_web_url(value) -> bool:
+    """Whether `value` is an http(s) URL with a host (never javascript: and the like)."""
+    if not isinstance(value, str):
+        return False
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def web_url_valid(node, value) -> None:
+    """is_web_url as a colander validator."""
+    if value is not None and not is_web_url(value):
         raise colander.Invalid(node, "Invalid URL.")
 
 

@@ -34,3 +34,18 @@ def test_a_stored_announcement_link_that_is_no_web_address_is_not_a_link(app, db
     page = app.get("/announcements")
 
     assert "javascript:" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [("HTTPS://example.org/more", True), ("http:///no-host", False), ("https:", False)],
+)
+def test_the_page_links_exactly_what_the_api_accepts(app, db, url, linked):
+    """The page asks the schemas' rule (is_web_url), not a restatement of it: a host-less
+    http URL, which the API refuses, is not linked either; an upper-case scheme is."""
+    factories.AnnouncementFactory(media_url=url, published=True)
+    db.commit()
+
+    page = app.get("/announcements")
+
+    assert (f'href="{url}"' in page.text) is linked
