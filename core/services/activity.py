@@ -1,4 +1,4 @@
-"""What volunteers do: scores and ranks, the update feed, the projects of a profile.
+"""What volunteers do: the update feed, the community page, the projects of a profile.
 
 Domain code: knows nothing of HTTP. Every list here is built with a fixed number of queries,
 whatever its length (no query per row).
@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from sqlalchemy import exists, func, select
 
 from core.models import Blogpost, Project, ProjectOwner, ProjectStats, TaskRun, User
-from core.services import leaderboard
 
 USER_PUBLIC_INFO = ("avatar", "container", "extra", "avatar_url")
 PROJECT_PUBLIC_INFO = ("container", "thumbnail", "thumbnail_url")
@@ -48,38 +47,6 @@ def time_ago(timestamp: str | None, now: datetime | None = None) -> str | None:
             count = seconds // size
             return f"{count} {unit}{'s' if count > 1 else ''} ago"
     return "just now"
-
-
-# --- scores and ranks -----------------------------------------------------------------------
-
-
-def _board_row(user: User, score: int, rank: int) -> dict:
-    return {
-        "created": user.created,
-        "fullname": user.fullname,
-        "info": public_info(user.info),
-        "locale": user.locale,
-        "name": user.name,
-        "rank": rank,
-        "registered_ago": None,
-        "score": score,
-        "task_runs": None,
-    }
-
-
-def top_users(db, region, limit: int = 20, user_id: int | None = None) -> list[dict]:
-    """The `limit` best-ranked accounts, then the caller's own row, ranked, even when it is among
-    them, as PYBOSSA's board (behavior.md 9.7); ranks from the cached leaderboard."""
-    board = leaderboard.cached_ranking(db, region)
-    positions = [(rank, uid, score) for rank, (uid, score) in enumerate(board[:limit], start=1)]
-    if user_id is not None:
-        rank, score = leaderboard.rank_and_score(db, region, user_id)
-        if rank is not None:
-            positions.append((rank, user_id, score))
-    users = {
-        u.id: u for u in db.scalars(select(User).where(User.id.in_([p[1] for p in positions])))
-    }
-    return [_board_row(users[uid], score, rank) for rank, uid, score in positions if uid in users]
 
 
 # --- the community page ---------------------------------------------------------------------

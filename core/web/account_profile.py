@@ -6,13 +6,13 @@ from pyramid.view import view_config
 from sqlalchemy import func, select
 
 from core.models import User
+from core.services import leaderboard
 from core.services.activity import (
     contributed_projects,
     contributors_page,
     owned_projects,
     public_info,
     time_ago,
-    top_users,
     update_feed,
 )
 from core.services.leaderboard import rank_and_score
@@ -22,7 +22,6 @@ from core.web.account import load_account
 from core.web.render import pagination, redirect
 
 ACCOUNTS_PER_PAGE = 24
-LEADERBOARD_SIZE = 20
 
 
 @view_config(route_name="account_index", request_method="GET", renderer="page")
@@ -35,12 +34,16 @@ def index(request):
     accounts, count = contributors_page(db, page, ACCOUNTS_PER_PAGE)
     if page > 1 and not accounts:
         raise HTTPNotFound()
-    caller_id = request.user.id if request.user is not None else None
+    settings, region = request.registry.settings, request.registry["cache"]
+    # The leaderboard's own rows (behavior.md 9.7), then the caller's, even when among them.
+    top_users = leaderboard.top_users(db, region, settings, settings["leaderboard.size"])
+    if request.user is not None:
+        top_users = top_users + leaderboard.around(db, region, settings, request.user.id, 0)
     return {
         "accounts": accounts,
         "pagination": pagination(page, ACCOUNTS_PER_PAGE, count),
         "total": db.scalar(select(func.count()).select_from(User)),
-        "top_users": top_users(db, request.registry["cache"], LEADERBOARD_SIZE, caller_id),
+        "top_users": top_users,
         "update_feed": update_feed(db),
         "title": "Community",
         "template": "account/index.html",

@@ -117,7 +117,27 @@ def test_top_users_ranked_by_answers_with_the_signed_in_user(app, db):
     bump_all(app.app.registry["cache"])
     mine = app.get("/account/", headers=JSON).json["top_users"]
     assert (mine[-1]["name"], mine[-1]["rank"], mine[-1]["score"]) == (caller.name, 3, 1)
-    assert top[0]["registered_ago"] is None and top[0]["task_runs"] is None
+    assert top[0]["registered_ago"] is None and top[0]["n_answers"] is None
+
+
+def test_top_users_are_the_leaderboards_rows(app, db):
+    """/account/ and /leaderboard/ build their rows by one rule (leaderboard.public_rows): a
+    contributor in privacy mode shows neither full name, creation time nor info on either; both
+    give the same keys."""
+    hidden = make_user(fullname="Secret Person", privacy_mode=True, info={"avatar": "a.png"})
+    answers(hidden, 2)
+
+    community = app.get("/account/", headers=JSON).json["top_users"]
+    board = app.get("/leaderboard/", headers=JSON).json["top_users"]
+
+    assert community == board
+    (row,) = community
+    assert (row["name"], row["fullname"], row["created"], row["info"]) == (
+        hidden.name,
+        hidden.name,
+        None,
+        {},
+    )
 
 
 def test_top_users_repeat_the_callers_row_as_pybossa(app, db):
