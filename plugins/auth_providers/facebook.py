@@ -32,5 +32,10 @@ class FacebookProvider(OAuth2Provider):
 
 
 @hookimpl
+def crowdnest_settings():
+    return FacebookProvider().declared_settings()
+
+
+@hookimpl
 def crowdnest_auth_providers():
     return {"facebook": FacebookProvider()}

@@ -37,5 +37,10 @@ class GitHubProvider(OAuth2Provider):
 
 
 @hookimpl
+def crowdnest_settings():
+    return GitHubProvider().declared_settings()
+
+
+@hookimpl
 def crowdnest_auth_providers():
     return {"github": GitHubProvider()}

@@ -30,5 +30,10 @@ class GoogleProvider(OAuth2Provider):
 
 
 @hookimpl
+def crowdnest_settings():
+    return GoogleProvider().declared_settings()
+
+
+@hookimpl
 def crowdnest_auth_providers():
     return {"google": GoogleProvider()}

@@ -1,7 +1,9 @@
 """What the built-in providers share: settings, the OAuth 2 code flow, the OAuth 1.0a flow.
 
 A provider reads `auth_provider.<name>.client_id` and `client_secret`, and may have any of its
-endpoint URLs replaced by `auth_provider.<name>.<endpoint>` (a test's fake provider, a proxy).
+endpoint URLs replaced by `auth_provider.<name>.<endpoint>` (a test's fake provider, a proxy);
+its plugin declares them all (crowdnest_settings: `declared_settings`), so each can also come
+from its CROWDNEST_* variable.
 """
 
 from urllib.parse import urlencode
@@ -35,7 +37,13 @@ class Provider:
     # endpoint name -> default URL; each can be replaced by a setting of the same name.
     endpoints: dict[str, str] = {}
 
+    def declared_settings(self) -> dict:
+        """The provider's settings as its plugin's crowdnest_settings gives them."""
+        keys = {"client_id": "", "client_secret": "", **self.endpoints}
+        return {f"auth_provider.{self.name}.{key}": (value, str) for key, value in keys.items()}
+
     def setting(self, settings, key: str) -> str:
+        """The setting's value; an endpoint left empty in the .ini keeps its default URL."""
         value = settings.get(f"auth_provider.{self.name}.{key}")
         return str(value) if value else self.endpoints.get(key, "")
 

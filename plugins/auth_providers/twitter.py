@@ -33,5 +33,10 @@ class TwitterProvider(OAuth1Provider):
 
 
 @hookimpl
+def crowdnest_settings():
+    return TwitterProvider().declared_settings()
+
+
+@hookimpl
 def crowdnest_auth_providers():
     return {"twitter": TwitterProvider()}
