@@ -74,6 +74,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "plugins.auth_providers": ("", _aslist),
     "plugins.schedulers": ("default", _aslist),
     "plugins.webhooks": ("", _aslist),
+    # Pro features switched on (core.services.pro.FEATURES): all of them unless the .ini says
+    # otherwise, so an .ini written before they were plugins keeps every feature.
+    "plugins.pro": ("auditlog webhooks autoimporter better_stats updated_exports", _aslist),
     # Task importers: biggest file or download, seconds to wait for a URL, and whether a URL
     # may point at loopback or private addresses (tests and intranets only).
     "importer.max_bytes": (50 * 1024 * 1024, _asint),

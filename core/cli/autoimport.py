@@ -10,7 +10,8 @@ import sys
 import time
 
 from core.cli.common import CommandError
-from core.services.autoimport import AutoimportOutcome, run_autoimports
+from core.services import pro
+from core.services.autoimport import FEATURE, AutoimportOutcome, run_autoimports
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,9 @@ def describe(outcome: AutoimportOutcome) -> str:
 def run_once(settings: dict, stream=None) -> bool:
     """One run over every project; True when none failed."""
     stream = stream or sys.stdout
+    if not pro.switched_on(settings, FEATURE):
+        print("autoimport: the autoimporter is switched off (plugins.pro)", file=stream)
+        return True
     outcomes = run_autoimports(settings)
     for outcome in outcomes:
         print(describe(outcome), file=stream)
