@@ -10,6 +10,7 @@ import sys
 import time
 
 from core.cli.common import CommandError
+from core.plugins import get_plugin_manager
 from core.services import pro
 from core.services.autoimport import FEATURE, AutoimportOutcome, run_autoimports
 
@@ -37,8 +38,10 @@ def run_once(settings: dict, stream=None) -> bool:
 
 
 def autoimport_command(settings: dict, args) -> int:
-    if not args.loop:
+    if not args.loop or not pro.switched_on(settings, FEATURE):
         return 0 if run_once(settings) else 1
+    # The enabled plugins' settings: autoimporter.interval is the autoimporter's.
+    get_plugin_manager(settings)
     interval = settings["autoimporter.interval"]
     if interval < 1:
         raise CommandError("autoimporter.interval must be at least 1 second")

@@ -10,6 +10,7 @@ importer's form); POST checks the source with a dry read of its first records an
 form in `project.info["autoimporter"]`; /delete removes it. The imports themselves run from
 `crowdnest autoimport` (core/services/autoimport.py, shared by the page and the command).
 """
+
 from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.view import view_config
 
@@ -133,6 +134,12 @@ def delete_autoimporter(request):
     auditlog.record_update(request.dbsession, request, project, before)
     remove_autoimporter(project)
     return redirect(request, _page_url(project), DELETED, "success")
+
+
+@hookimpl
+def crowdnest_settings():
+    # Seconds between two runs of `crowdnest autoimport --loop` (daily, as PYBOSSA).
+    return {"autoimporter.interval": (86400, int)}
 
 
 @hookimpl

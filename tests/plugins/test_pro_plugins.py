@@ -11,6 +11,7 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
+from core.cli import main
 from core.cli.autoimport import run_once
 from core.models import Project
 from core.services import pro
@@ -190,3 +191,23 @@ def test_updated_exports_switched_off_serves_the_stored_zip(
     again = exported_questions(app, project)
 
     assert again == (["first", "second"] if fresh else ["first"])
+
+
+def test_the_features_settings_are_their_plugins(make_app, db):
+    on = make_app().app.registry.settings
+    off = make_app(**ALL_OFF).app.registry.settings
+
+    assert (on["autoimporter.interval"], on["export.pro_max_age"]) == (86400, 0)
+    assert "autoimporter.interval" not in off
+    assert "export.pro_max_age" not in off
+
+
+def test_autoimport_loop_switched_off_says_so_and_stops(tmp_path, database_url, capsys):
+    ini = tmp_path / "app.ini"
+    lines = ["[app:main]", "use = egg:crowdnest", f"sqlalchemy.url = {database_url}"]
+    ini.write_text("\n".join([*lines, "plugins.pro = auditlog", ""]))
+
+    code = main(["-c", str(ini), "autoimport", "--loop"])
+
+    assert code == 0
+    assert "the autoimporter is switched off (plugins.pro)" in capsys.readouterr().out
