@@ -99,5 +99,13 @@ setup(
         "crowdnest.webhooks": [
             "http = plugins.webhooks.http",
         ],
+        # Pro features (core.services.pro): `pro_features` may reserve them to pro users.
+        "crowdnest.pro": [
+            "auditlog = plugins.pro.auditlog",
+            "webhooks = plugins.pro.webhooks",
+            "autoimporter = plugins.pro.autoimporter",
+            "better_stats = plugins.pro.better_stats",
+            "updated_exports = plugins.pro.updated_exports",
+        ],
     },
 )

@@ -19,6 +19,7 @@ GROUPS = {
     "auth_providers": "crowdnest.auth_providers",
     "schedulers": "crowdnest.schedulers",
     "webhooks": "crowdnest.webhooks",
+    "pro": "crowdnest.pro",
 }
 
 

@@ -74,6 +74,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "plugins.auth_providers": ("", _aslist),
     "plugins.schedulers": ("default", _aslist),
     "plugins.webhooks": ("", _aslist),
+    # Pro features switched on (core.services.pro.FEATURES): all of them unless the .ini says
+    # otherwise, so an .ini written before they were plugins keeps every feature.
+    "plugins.pro": ("auditlog webhooks autoimporter better_stats updated_exports", _aslist),
     # Task importers: biggest file or download, seconds to wait for a URL, and whether a URL
     # may point at loopback or private addresses (tests and intranets only).
     "importer.max_bytes": (50 * 1024 * 1024, _asint),
@@ -87,15 +90,12 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # Exports: rows read, encoded and compressed at a time (memory is about proportional).
     "export.batch_size": (2000, _asint),
     # Stored exports (core/services/export_store.py): where the zips are kept, how many seconds
-    # one is served again for projects without `updated_exports` and for those with it (0: built
-    # for every download), and the queue of `crowdnest export --refresh-stale --enqueue`.
+    # one is served again for projects without `updated_exports` (the feature's plugin declares
+    # its own, export.pro_max_age), and the queue of `crowdnest export --refresh-stale --enqueue`.
     "export.dir": ("%(here)s/var/exports", _asstr),
     "export.max_age": (86400, _asint),
-    "export.pro_max_age": (0, _asint),
     "export.queue": ("low", _asstr),
     "importer.allow_private_urls": (False, _asbool),
-    # The autoimporter: seconds between two runs of `crowdnest autoimport --loop` (daily).
-    "autoimporter.interval": (86400, _asint),
     # Background jobs (core/jobs.py): the RQ queues `crowdnest worker` serves, most urgent first,
     # a job's time limit in seconds, and, without Redis, whether a job runs in the committing
     # thread once the transaction commits ("sync") or in a thread of its own ("thread").

@@ -10,7 +10,9 @@ import sys
 import time
 
 from core.cli.common import CommandError
-from core.services.autoimport import AutoimportOutcome, run_autoimports
+from core.plugins import get_plugin_manager
+from core.services import pro
+from core.services.autoimport import FEATURE, AutoimportOutcome, run_autoimports
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,9 @@ def describe(outcome: AutoimportOutcome) -> str:
 def run_once(settings: dict, stream=None) -> bool:
     """One run over every project; True when none failed."""
     stream = stream or sys.stdout
+    if not pro.switched_on(settings, FEATURE):
+        print("autoimport: the autoimporter is switched off (plugins.pro)", file=stream)
+        return True
     outcomes = run_autoimports(settings)
     for outcome in outcomes:
         print(describe(outcome), file=stream)
@@ -33,8 +38,10 @@ def run_once(settings: dict, stream=None) -> bool:
 
 
 def autoimport_command(settings: dict, args) -> int:
-    if not args.loop:
+    if not args.loop or not pro.switched_on(settings, FEATURE):
         return 0 if run_once(settings) else 1
+    # The enabled plugins' settings: autoimporter.interval is the autoimporter's.
+    get_plugin_manager(settings)
     interval = settings["autoimporter.interval"]
     if interval < 1:
         raise CommandError("autoimporter.interval must be at least 1 second")

@@ -191,10 +191,14 @@ def run_project(settings: dict, importers: dict, project_id: int) -> AutoimportO
 def run_autoimports(
     settings: dict, project_ids: Iterable[int] | None = None
 ) -> list[AutoimportOutcome]:
-    """Run the autoimporter of every project that has one and whose owner may use it.
+    """Run the autoimporter of every project that has one and whose owner may use it; none
+    when the feature is switched off.
 
     `project_ids` limits the run to those projects. Returns one outcome per project run.
     """
+    if not pro.switched_on(settings, FEATURE):
+        # The feature's plugin is not in plugins.pro: its job does not run.
+        return []
     importers = enabled_importers(get_plugin_manager(settings))
     if project_ids is None:
         with database(settings) as db:

@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from core.db import get_engine
 from core.models import Project, User
+from core.plugins import get_plugin_manager
 from core.services import pro
 from core.services.export import FORMATS, TYPES, ExportTarget, export_zip
 
@@ -46,7 +47,8 @@ def gets_updated_exports(settings: dict, owner_pro: bool | None) -> bool:
 
 
 def max_age(settings: dict, updated: bool) -> int:
-    """Seconds a stored zip may be served; 0 means built for every download."""
+    """Seconds a stored zip may be served; 0 means built for every download (`updated` only
+    when updated_exports is on: its plugin declares export.pro_max_age)."""
     return settings["export.pro_max_age"] if updated else settings["export.max_age"]
 
 
@@ -261,6 +263,9 @@ def refresh_stale(
     export rebuilt.
     """
     now = time.time() if now is None else now
+    # The enabled plugins' settings (export.pro_max_age is updated_exports'): a command's or
+    # a test's settings come straight from the .ini.
+    get_plugin_manager(settings)
     export_dir = settings["export.dir"]
     report = RefreshReport()
     # DEFERRED: long reads must not hold SQLite's write lock.

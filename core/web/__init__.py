@@ -28,9 +28,6 @@ PAGE_MODULES = (
     "core.web.contribute",
     "core.web.presenter_frame",
     "core.web.export",
-    "core.web.webhooks",
-    "core.web.auditlog",
-    "core.web.autoimporter",
     "core.web.streams",
 )
 

@@ -17,8 +17,9 @@ def _settings(**overrides):
 def test_installed_plugins_lists_every_kind_and_the_builtin_scheduler():
     found = installed_plugins()
 
-    assert set(found) == {"importers", "auth_providers", "schedulers", "webhooks"}
+    assert set(found) == {"importers", "auth_providers", "schedulers", "webhooks", "pro"}
     assert found["schedulers"]["default"].value == "plugins.schedulers.depth_first"
+    assert found["pro"]["auditlog"].value == "plugins.pro.auditlog"
 
 
 def test_listed_plugin_is_registered_under_kind_and_name():
@@ -28,9 +29,21 @@ def test_listed_plugin_is_registered_under_kind_and_name():
 
 
 def test_installed_but_not_listed_is_not_registered():
-    manager = get_plugin_manager(_settings(plugins__schedulers=""))
+    manager = get_plugin_manager(_settings(plugins__schedulers="", plugins__pro=""))
 
     assert manager.list_name_plugin() == []
+
+
+def test_every_pro_feature_is_on_unless_the_ini_says_otherwise():
+    manager = get_plugin_manager(_settings())
+
+    assert sorted(name for name, _ in manager.list_name_plugin() if name.startswith("pro.")) == [
+        "pro.auditlog",
+        "pro.autoimporter",
+        "pro.better_stats",
+        "pro.updated_exports",
+        "pro.webhooks",
+    ]
 
 
 def test_unknown_name_fails_with_the_name_and_what_is_installed():

@@ -12,6 +12,7 @@ import rq
 
 from core import jobs
 from core.cli import main
+from core.plugins import get_plugin_manager
 from core.services.export import FORMATS, TYPES, ExportTarget
 from core.services.export_store import (
     gets_updated_exports,
@@ -100,6 +101,8 @@ def test_updated_exports_follow_the_owner_when_reserved(reserved, owner_pro, upd
 
 def test_max_age_per_kind_of_project():
     settings = load_settings({"export.max_age": "600"}, environ={})
+    # export.pro_max_age is the updated_exports plugin's setting.
+    get_plugin_manager(settings)
 
     assert max_age(settings, updated=False) == 600
     assert max_age(settings, updated=True) == 0

@@ -49,3 +49,16 @@ def test_a_reserved_feature_of_the_project_follows_its_owner_or_an_admin(name):
 def test_an_unknown_feature_is_a_programming_error():
     with pytest.raises(ValueError, match="unknown pro feature"):
         pro.enabled(reserving(), "teleport")
+
+
+@pytest.mark.parametrize("name", pro.FEATURES)
+def test_a_feature_switched_off_is_off_for_everyone(name):
+    settings = load_settings({"plugins.pro": "", "pro_features": name}, environ={})
+    on = load_settings({}, environ={})
+
+    assert pro.switched_on(settings, name) is False
+    assert [pro.enabled(settings, name, who, owner_pro=True) for who in (PRO, ADMIN)] == [
+        False,
+        False,
+    ]
+    assert pro.switched_on(on, name) is True

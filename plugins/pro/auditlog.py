@@ -1,12 +1,16 @@
-"""A project's audit log page: who changed what and when (behavior.md 1.12), newest first.
+"""The `auditlog` pro feature: a project's audit log page, who changed what and when
+(behavior.md 1.12), newest first.
 
 Owners, co-owners and admins only; when the .ini reserves the `auditlog` pro feature, pro users
-and admins only (behavior.md 12). The rows are written by core.services.auditlog.
+and admins only (behavior.md 12). Switched off (not in plugins.pro), the page answers 404. The
+rows are written by core.services.auditlog whether the page is on or not: they are core's
+record of changes.
 """
 
 from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.view import view_config
 
+from core.hookspecs import hookimpl
 from core.services import auditlog
 from core.web import add_routes
 from core.web.project_access import load_project_for, pro_features, project_frame, project_summary
@@ -58,6 +62,7 @@ def project_auditlog(request):
     }
 
 
-def includeme(config):
+@hookimpl
+def crowdnest_includeme(config):
     add_routes(config, ROUTES)
     config.scan(__name__)

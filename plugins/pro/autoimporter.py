@@ -1,15 +1,20 @@
-"""A project's autoimporter page: the importer form re-run on a schedule (behavior.md 10).
+"""The `autoimporter` pro feature: a project's autoimporter page, the importer form re-run on a
+schedule (behavior.md 10).
 
 Owners, co-owners and admins only; when the .ini reserves the `autoimporter` pro feature, pro
-users and admins only. GET shows the current autoimporter, or the importers that can be
-scheduled (`?type=<name>`: that importer's form); POST checks the source with a dry read of its
-first records and stores the form in `project.info["autoimporter"]`; /delete removes it. The
-imports themselves run from `crowdnest autoimport` (core/services/autoimport.py).
+users and admins only. Switched off (not in plugins.pro), the pages answer 404 and
+`crowdnest autoimport` runs nothing (core.services.pro.enabled is false for everyone).
+
+GET shows the current autoimporter, or the importers that can be scheduled (`?type=<name>`: that
+importer's form); POST checks the source with a dry read of its first records and stores the
+form in `project.info["autoimporter"]`; /delete removes it. The imports themselves run from
+`crowdnest autoimport` (core/services/autoimport.py, shared by the page and the command).
 """
 
 from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.view import view_config
 
+from core.hookspecs import hookimpl
 from core.models import User
 from core.services import auditlog
 from core.services.autoimport import (
@@ -131,6 +136,13 @@ def delete_autoimporter(request):
     return redirect(request, _page_url(project), DELETED, "success")
 
 
-def includeme(config):
+@hookimpl
+def crowdnest_settings():
+    # Seconds between two runs of `crowdnest autoimport --loop` (daily, as PYBOSSA).
+    return {"autoimporter.interval": (86400, int)}
+
+
+@hookimpl
+def crowdnest_includeme(config):
     add_routes(config, ROUTES)
     config.scan(__name__)

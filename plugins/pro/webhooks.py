@@ -1,8 +1,10 @@
-"""A project's webhook page: the log of its deliveries, and re-sending one.
+"""The `webhooks` pro feature: a project's webhook page, the log of its deliveries, and
+re-sending one.
 
 Owners, co-owners and admins only; when the .ini reserves the `webhooks` pro feature, pro users
-and admins only (behavior.md 12). Deliveries are made by the enabled webhooks plugin
-(plugins/webhooks/http.py), which also provides the re-send.
+and admins only (behavior.md 12). Switched off (not in plugins.pro), the page and the re-send
+answer 404. Deliveries themselves are not gated (as PYBOSSA): the enabled webhooks plugin
+(plugins/webhooks/http.py, plugins.webhooks) makes them and provides the re-send.
 """
 
 from pyramid.csrf import get_csrf_token
@@ -10,6 +12,7 @@ from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.view import view_config
 from sqlalchemy import func, select
 
+from core.hookspecs import hookimpl
 from core.models import WebhookDelivery
 from core.web import add_routes
 from core.web.project_access import load_project_for, pro_features, project_frame
@@ -104,6 +107,7 @@ def resend(request):
     return redirect(request, back, QUEUED, "success")
 
 
-def includeme(config):
+@hookimpl
+def crowdnest_includeme(config):
     add_routes(config, ROUTES)
     config.scan(__name__)
