@@ -139,13 +139,22 @@ def user_pref(db, project, participant, options):
 
 
 def _their_preferences():
-    return select(User.user_pref).where(User.id == bindparam("who"))
+    # Aliased: on a known project the lean path puts the api key's owner (a sub-select of the
+    # user table) in place of :who, which must not be correlated with this query's own table.
+    account = aliased(User)
+    return select(account.user_pref).where(account.id == bindparam("who"))
 
 
 def _lean(store, project, participant, options):
     prefs = {}
     if participant.user is not None:
-        found = store.rows(("user_pref of",), _their_preferences, {"who": participant.user.id})
+        # The first statement: on a project served before it also reads the project and the
+        # caller (LeanForm.carries), who is known once admitted.
+        who = {"who": participant.user.id, "project_id": project.id}
+        found = store.rows(("user_pref of",), _their_preferences, who)
+        participant = store.admit(participant)
+        if participant is None:
+            return None  # the application answers
         prefs = preferences_in(found[0]["user_pref"]) if found else {}
     kind = kind_of(participant)
     key = ("user_pref", tuple(prefs), kind, options.orderby, options.desc)
@@ -155,5 +164,6 @@ def _lean(store, project, participant, options):
 
 @hookimpl
 def crowdnest_schedulers():
-    # Not `carries`: the volunteer's preferences are read by id before their query is built.
-    return {"user_pref": Scheduler(user_pref, LeanForm(_lean))}
+    # `carries`: its first statement reads the volunteer only as :who (core.delivery.CarryCaller);
+    # their preferences, read by it, shape the second.
+    return {"user_pref": Scheduler(user_pref, LeanForm(_lean, carries=True))}

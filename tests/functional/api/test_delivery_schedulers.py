@@ -191,3 +191,47 @@ def test_incremental_takes_one_statement_for_a_known_project(apps, db, monkeypat
     assert [statements for _, statements in found] == [2, 1]
     assert found[1][0].json["info"]["last_answer"] == {"answer": "yes"}
     assert spy.calls == 0
+
+
+def test_user_pref_takes_two_statements_for_a_known_project(apps, db, monkeypatch):
+    """Its first statement (the volunteer's preferences) carries the project and the caller."""
+    lean, spy, _plain = apps
+    project = _project("user_pref")
+    TaskFactory(project=project)
+    german = TaskFactory(project=project, user_pref={"languages": ["de"]})
+    volunteer = UserFactory(user_pref={"languages": ["de"]})
+    counter = StatementCounter(monkeypatch)
+    url = f"/api/project/{project.id}/newtask"
+
+    found = [counter.of(lean, f"{url}?api_key={volunteer.api_key}") for _ in range(2)]
+    anonymous = counter.of(lean, url)
+
+    assert [statements for _, statements in found] == [3, 2]
+    assert {response.json["id"] for response, _ in found} == {german.id}
+    assert anonymous[1] == 1
+    assert spy.calls == 0
+
+
+@pytest.mark.parametrize("change", ["unknown api key", "now default"])
+def test_a_known_user_pref_project_checks_the_caller_before_answering(apps, db, change):
+    project = _project("user_pref")
+    TaskFactory(project=project)
+    TaskFactory(project=project, user_pref={"languages": ["de"]})
+    volunteer = UserFactory(user_pref={"languages": ["de"]})
+    lean, spy, plain = apps
+    lean.get(f"/api/project/{project.id}/newtask?api_key={volunteer.api_key}")  # now known
+    key = volunteer.api_key
+    if change == "unknown api key":
+        key = "not-a-key"
+    else:
+        project.info = {**project.info, "sched": "default"}
+        db.commit()
+    url = f"/api/project/{project.id}/newtask?api_key={key}"
+
+    before = spy.calls
+    fast = lean.get(url, expect_errors=True)
+    slow = plain.get(url, expect_errors=True)
+
+    assert (fast.status_int, fast.json) == (slow.status_int, slow.json)
+    # An unknown key is the application's to refuse; a project now default is the lean path's.
+    assert spy.calls == before + (change == "unknown api key")
