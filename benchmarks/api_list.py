@@ -18,7 +18,9 @@ once with the anonymous API cache on (production's default: core/apicache.py) an
 it off (--cache on|off|both), and prints one row of figures per endpoint and mode: requests
 per second, latency percentiles, and the CPU time each request cost gunicorn, the PostgreSQL
 backends and the load generator (from /proc; the load comes from benchmarks/httpload.py).
-Loopback only; loops are bounded in time.
+Every figure is also printed as a fraction of the floor (benchmarks/floor.py: a trivial WSGI
+app served the same way, measured before and after in the same run), which compares across
+machines. Loopback only; loops are bounded in time.
 
     python benchmarks/api_list.py [--db URL] [--redis URL] [--runs N] [--duration S] [--reuse]
 
@@ -38,6 +40,7 @@ import tempfile
 import time
 
 import psycopg
+from floor import Floor
 from httpload import fetch, load
 from redis import Redis
 from sqlalchemy import text
@@ -181,10 +184,18 @@ def free_port() -> int:
 
 
 def start_gunicorn(
-    db_url: str, redis_url: str, port: int, workers: int, log_path: str, cache: bool = True
+    db_url: str,
+    redis_url: str,
+    port: int,
+    workers: int,
+    log_path: str,
+    cache: bool = True,
+    root: str = ROOT,
 ):
+    """gunicorn serving the Crowdnest of the tree `root` (this one by default)."""
     environ = {
         **os.environ,
+        "PYTHONPATH": root,
         "CROWDNEST_SQLALCHEMY_URL": db_url,
         "CROWDNEST_REDIS_URL": redis_url,
         "CROWDNEST_RATELIMIT_LIMIT": "100000000",
@@ -199,14 +210,14 @@ def start_gunicorn(
         "-m",
         "gunicorn",
         "--paste",
-        os.path.join(ROOT, "production.ini"),
+        os.path.join(root, "production.ini"),
         "-w",
         str(workers),
         "-b",
         f"127.0.0.1:{port}",
     ]
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=log, stderr=log)
+        server = subprocess.Popen(command, cwd=root, env=environ, stdout=log, stderr=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -353,21 +364,26 @@ def main(argv=None) -> int:
     # no answer cached by an earlier run is served.
     generations.bump_all(Redis.from_url(args.redis), Base.metadata)
     rows = []
+    # The trivial WSGI app served the same way, before and after (benchmarks/floor.py).
+    floor = Floor(args.clients, args.duration, args.warmup, args.workers)
+    floor.measure()
     for cache in CACHE_MODES[args.cache]:
         rows += measure_all(args, cache)
+    floor.measure()
     print(
         f"\ngunicorn -w {args.workers}, {args.clients} clients, {args.duration:g} s each, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, loopback"
     )
+    print(floor.summary())
     print(
         f"{'endpoint':34} {'items':>5} {'bytes':>6} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'errors':>6}   CPU ms/request: {'app':>5} {'db':>5} {'client':>6}"
+        f"{'errors':>6}   CPU ms/request: {'app':>5} {'db':>5} {'client':>6}   of the floor"
     )
     for label, items, size, f in rows:
         print(
             f"{label:34} {items:5} {size:6} {f.per_second:6.0f} {f.p50_ms:7.1f} {f.p99_ms:7.1f} "
             f"{f.errors:6}                   {f.app_cpu_ms:5.1f} {f.db_cpu_ms:5.1f} "
-            f"{f.client_cpu_ms:6.1f}"
+            f"{f.client_cpu_ms:6.1f}   {floor.of(f.per_second)}"
         )
     return 0 if all(figures.errors == 0 for *_, figures in rows) else 1
 

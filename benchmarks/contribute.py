@@ -2,17 +2,32 @@
 
 Seeds a PostgreSQL database (created when missing; its schema dropped, recreated and migrated)
 with one project of --tasks tasks, --runs task runs by --users users (10 runs a task by
-default, n_answers 30, so every task stays open), by COPY; starts `gunicorn --paste
-production.ini -w 4` on loopback with that database and Redis; then, for each of the
-`default`, `breadth_first` and `locked` schedulers (the project's info.sched), drives with
---clients concurrent clients for --duration seconds:
+default, n_answers 30, so every task stays open; tasks and users each with one language of
+four in `user_pref`), by COPY; starts `gunicorn --paste production.ini -w 4` on loopback with
+that database and Redis; then, for each of the `default`, `breadth_first`, `locked`,
+`incremental` and `user_pref` schedulers (the project's info.sched), drives with --clients
+concurrent clients for --duration seconds:
 
     anonymous newtask      GET /api/project/1/newtask
     authenticated newtask  the same with ?api_key=, each request another user
     newtask + taskrun      newtask then POST /api/taskrun, each cycle another user
 
+After each scheduler's cycles it counts, in the database, the tasks holding more answers than
+their n_answers: `locked` must leave none (the script says OK or FAIL, and exits with 1 on a
+FAIL); the others may, when volunteers answer the same task at once.
+
 Redis (the guard stamps and `locked` reservations) is flushed before each measurement, so one
 measurement's unanswered reservations never crowd the next.
+
+The floor (benchmarks/floor.py): a trivial WSGI app served the same way (gunicorn, workers,
+load client, clients, duration) is measured before and after the others, and every figure is
+also printed as a fraction of the floor's req/s ("0.31 of floor"): what share of the bare
+serving speed of this machine the request keeps, a figure that compares across machines.
+
+--compare GIT_REF measures main before against after in one run: GIT_REF's tree is checked out
+into a temporary git worktree, both trees are served at once (each gunicorn with PYTHONPATH at
+its tree, on the same database and Redis), and each figure is measured on A (GIT_REF), then B
+(this tree), --compare-rounds times (A, B, A, B), then printed as medians with B's change.
 
 Then the size sweep: authenticated newtask (each scheduler) against a database of each of
 --sizes tasks (10 runs a task), one database a size (the --db name with `_s<size>`), to show
@@ -24,28 +39,34 @@ size. Newtask writes nothing to the database, so a sweep database is seeded once
 while it holds its size untouched (--reseed seeds them again).
 
 Prints the figures as they come, then one table; CPU ms/request (from /proc) splits each
-request's cost between gunicorn, the PostgreSQL backends and this load generator; the last,
-whose work is the same in every run, shows how fast the machine ran (a shared machine's speed
-varies: here the same code gave 268 and 132 cycles/s within an hour).
+request's cost between gunicorn, the PostgreSQL backends and this load generator; on a shared
+machine, compare CPU ms/request rather than req/s (the last column, whose work is the same in
+every run, shows how fast the machine ran: here the same code gave 268 and 132 cycles/s within
+an hour).
 
-    python benchmarks/contribute.py [--quick] [--db URL] [--sizes 10000,100000] [--rounds 3]
-        [--reuse] [--reseed]
+    python benchmarks/contribute.py [--quick] [--db URL] [--redis URL] [--schedulers a,b]
+        [--compare GIT_REF] [--compare-rounds 2] [--sizes 10000,100000] [--rounds 3]
+        [--reuse] [--reseed] [--no-floor]
 
-Needs `pip install -e .`, PostgreSQL (a role that may CREATE DATABASE) and Redis. Loopback
-only; every loop is bounded in time. Not a test.
+--quick (10,000 tasks, 3 s a figure, no sweep) takes under 3 minutes, about twice that with
+--compare. Needs `pip install -e .`, PostgreSQL (a role that may CREATE DATABASE) and Redis.
+Loopback only; every loop is bounded in time. Not a test.
 """
 
 import argparse
 import json
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack, contextmanager
 
 import psycopg
 import redis
 from api_list import (
+    ROOT,
     _copy,
     backend_pids,
     free_port,
@@ -56,6 +77,7 @@ from api_list import (
     stop,
     worker_pids,
 )
+from floor import Floor
 from httpload import Client, Figures, measure
 from sqlalchemy.engine import make_url
 
@@ -63,11 +85,13 @@ DEFAULT_DB = "postgresql+psycopg://crowdnest:crowdnest@localhost/crowdnest_bench
 # Flushed before each measurement: not a database the test suite uses (13, 12; 14 for the
 # concurrency proof).
 DEFAULT_REDIS = "redis://localhost:6379/10"
-SCHEDULERS = ("default", "breadth_first", "locked")
+SCHEDULERS = ("default", "breadth_first", "locked", "incremental", "user_pref")
 CREATED = "2024-01-01T00:00:00.000000"
 RUNS_PER_TASK = 10
 N_ANSWERS = 30
 PROJECT_ID = 1
+# Tasks and volunteers each have one (the user_pref scheduler's matching tasks: one in four).
+LANGUAGES = ("en", "fr", "de", "es")
 
 
 # -- seeding --------------------------------------------------------------------------------
@@ -91,8 +115,14 @@ def api_key(user_id: int) -> str:
 
 
 def user_ids(n_users: int) -> range:
-    """Volunteer ids: 1 is the project owner seeded by api_list.seed_projects."""
-    return range(2, n_users + 2)
+    """Volunteer ids: 1 and 2 are the project owner and the volunteer api_list.seed_projects
+    seeds."""
+    return range(3, n_users + 3)
+
+
+def preference(number: int) -> str:
+    """A user's or task's `user_pref` (the user_pref scheduler): one language of four."""
+    return json.dumps({"languages": [LANGUAGES[number % len(LANGUAGES)]]})
 
 
 def seed(url: str, n_tasks: int, n_runs: int, n_users: int) -> float:
@@ -108,18 +138,18 @@ def seed(url: str, n_tasks: int, n_runs: int, n_users: int) -> float:
             "subscribed, consent, info, user_pref) FROM STDIN",
             (
                 f"{uid}\t{CREATED}\tv{uid}@example.org\tv{uid}\tVolunteer {uid}\ten"
-                f"\t{api_key(uid)}\tf\tf\tt\tf\tf\tt\tf\tf\tt\t{{}}\t{{}}\n"
+                f"\t{api_key(uid)}\tf\tf\tt\tf\tf\tt\tf\tf\tt\t{{}}\t{preference(uid)}\n"
                 for uid in user_ids(n_users)
             ),
         )
         _copy(
             cursor,
             "COPY task (id, created, project_id, state, quorum, calibration, priority_0, info, "
-            "n_answers, n_task_runs) FROM STDIN",
+            "n_answers, n_task_runs, user_pref) FROM STDIN",
             (
                 f"{tid}\t{CREATED}\t{PROJECT_ID}\tongoing\t0\t0\t{tid % 10 / 10}"
                 f'\t{{"url": "https://example.org/{tid}.jpg", "n": {tid}}}\t{N_ANSWERS}'
-                f"\t{_runs_of(tid, n_runs)}\n"
+                f"\t{_runs_of(tid, n_runs)}\t{preference(tid)}\n"
                 for tid in range(1, n_tasks + 1)
             ),
         )
@@ -130,14 +160,17 @@ def seed(url: str, n_tasks: int, n_runs: int, n_users: int) -> float:
                 "FROM STDIN",
                 _run_lines(n_runs, n_users),
             )
-        cursor.execute("SELECT setval('user_id_seq', %s)", (n_users + 1,))
+        cursor.execute("SELECT setval('user_id_seq', %s)", (user_ids(n_users).stop - 1,))
         cursor.execute("SELECT setval('task_id_seq', %s)", (n_tasks,))
         cursor.execute("SELECT setval('task_run_id_seq', %s)", (max(n_runs, 1),))
     with psycopg.connect(libpq_url(url), autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE")
         # Written out now: a checkpoint of the seeded gigabytes must not run while measuring,
         # nor the kernel's writeback of what the checkpoint left in its page cache.
-        connection.execute("CHECKPOINT")
+        try:
+            connection.execute("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege:  # a role without pg_checkpoint
+            pass
     os.sync()
     return time.perf_counter() - began
 
@@ -152,7 +185,7 @@ def seeded_size(url: str, untouched: bool = False) -> tuple[int, int, int] | Non
                 "SELECT (SELECT count(*) FROM task WHERE project_id = %s),"
                 " (SELECT count(*) FROM task_run WHERE project_id = %s AND created = %s),"
                 " (SELECT count(*) FROM task_run),"
-                ' (SELECT count(*) FROM "user" WHERE id <> 1)',
+                ' (SELECT count(*) FROM "user" WHERE id > 2)',
                 (PROJECT_ID, PROJECT_ID, CREATED),
             ).fetchone()
     except psycopg.Error:
@@ -275,13 +308,13 @@ STEPS = (
 class Bench:
     """One seeded size served by gunicorn; measures steps against it."""
 
-    def __init__(self, args, url: str):
+    def __init__(self, args, url: str, root: str = ROOT, port: int = 0):
         self.args, self.url = args, url
         self.users = list(user_ids(args.users))
         self.redis = redis.Redis.from_url(args.redis)
-        self.port = args.port or free_port()
+        self.port = port or free_port()
         log_path = os.path.join(tempfile.gettempdir(), f"crowdnest-contribute-{self.port}.log")
-        self.server = start_gunicorn(url, args.redis, self.port, args.workers, log_path)
+        self.server = start_gunicorn(url, args.redis, self.port, args.workers, log_path, root=root)
 
     def measure(self, scheduler: str, step) -> Figures:
         set_scheduler(self.url, scheduler)
@@ -327,7 +360,19 @@ def parse_args(argv=None):
     parser.add_argument(
         "--schedulers",
         default=",".join(SCHEDULERS),
-        help="comma-separated schedulers to measure (default: all three)",
+        help="comma-separated schedulers to measure (default: all five)",
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="GIT_REF",
+        help="also serve GIT_REF's tree (checked out into a temporary worktree) and alternate"
+        " it (A) with this tree (B), A, B, A, B..., for each figure",
+    )
+    parser.add_argument(
+        "--compare-rounds", type=int, default=2, help="A/B pairs per figure with --compare"
+    )
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the floor (benchmarks/floor.py)"
     )
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
@@ -343,13 +388,14 @@ def parse_args(argv=None):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="10,000 tasks, 100,000 runs, 2,000 users, 5 s, sweep 1k/10k/100k in 2 rounds",
+        help="10,000 tasks, 100,000 runs, 2,000 users, 3 s each, no size sweep (under 3 min;"
+        " about twice that with --compare)",
     )
     args = parser.parse_args(argv)
     if args.quick:
         args.tasks, args.runs, args.users = 10_000, 100_000, 2_000
-        args.duration, args.warmup, args.sizes = 5.0, 1.0, "1000,10000,100000"
-        args.rounds = 2
+        args.duration, args.warmup, args.sizes = 3.0, 1.0, ""
+        args.compare_rounds = 1
     args.sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
     args.schedulers = [name.strip() for name in args.schedulers.split(",") if name.strip()]
     return args
@@ -357,7 +403,7 @@ def parse_args(argv=None):
 
 def row(label: str, f: Figures) -> str:
     return (
-        f"{label:40} {f.per_second:7.0f} {f.p50_ms:7.1f} {f.p99_ms:7.1f} {f.errors:6}   "
+        f"{label:48} {f.per_second:7.0f} {f.p50_ms:7.1f} {f.p99_ms:7.1f} {f.errors:6}   "
         f"{f.app_cpu_ms:5.2f} {f.db_cpu_ms:5.2f} {f.client_cpu_ms:6.2f}"
     )
 
@@ -435,12 +481,58 @@ def sweep_rows(args, found: dict[tuple[int, str], list[Figures]]) -> list[str]:
     return lines
 
 
+def answers_mark(url: str) -> int:
+    """The last task run's id: answers after it are the next measurement's."""
+    with psycopg.connect(libpq_url(url)) as connection:
+        return connection.execute("SELECT coalesce(max(id), 0) FROM task_run").fetchone()[0]
+
+
+def over_answered(url: str, mark: int) -> tuple[int, int]:
+    """(tasks answered since `mark` that hold more answers than their n_answers, tasks answered
+    since `mark`); then VACUUM the task table, whose rows the answers updated, so that dead
+    rows of this measurement do not slow the next one."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+        found = connection.execute(
+            "SELECT count(*) FILTER (WHERE given > n_answers), count(*)"
+            " FROM task JOIN (SELECT task_id, count(*) AS given FROM task_run"
+            "  WHERE task_id IN (SELECT task_id FROM task_run WHERE id > %s)"
+            "  GROUP BY task_id) AS runs ON runs.task_id = task.id",
+            (mark,),
+        ).fetchone()
+        connection.execute("VACUUM ANALYZE task")
+    return found
+
+
+@contextmanager
+def worktree(ref: str):
+    """A temporary git worktree of `ref` (removed afterwards), for --compare."""
+    path = tempfile.mkdtemp(prefix="crowdnest-compare-")
+    subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", path, ref], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", path], check=False)
+
+
+def median_of(figures: list[Figures]) -> Figures:
+    """The median of each figure over measurements of the same thing."""
+    fields = ("per_second", "p50_ms", "p99_ms", "app_cpu_ms", "db_cpu_ms", "client_cpu_ms")
+    found = {name: statistics.median(getattr(f, name) for f in figures) for name in fields}
+    rate = found.pop("per_second")
+    seconds = statistics.median(f.seconds for f in figures)
+    return Figures(
+        requests=round(rate * seconds),
+        errors=sum(f.errors for f in figures),
+        seconds=seconds,
+        **found,
+    )
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not args.db.startswith("postgresql"):
         raise SystemExit("--db must be a PostgreSQL URL")
     create_database(args.db)
-    rows = []
 
     if args.reuse and seeded_size(args.db) != (args.tasks, args.runs, args.users):
         print("--reuse: the database holds another size; seeding it again", flush=True)
@@ -454,15 +546,22 @@ def main(argv=None) -> int:
         )
     # Seeded before the main measurements: the seeding's writes must not overlap any of them.
     urls = prepare_sweep(args)
-    bench = Bench(args, args.db)
-    try:
-        for scheduler in args.schedulers:
-            for label, step in STEPS:
-                figures = bench.measure(scheduler, step)
-                rows.append(row(f"{scheduler:13} {label}", figures))
-                print(rows[-1], flush=True)
-    finally:
-        bench.close()
+    floor = Floor(args.clients, args.duration, args.warmup, args.workers)
+    if not args.no_floor:
+        floor.measure()
+    with ExitStack() as stack:
+        trees = {"": ROOT}
+        if args.compare:
+            trees = {f"A {args.compare}": stack.enter_context(worktree(args.compare)), "B": ROOT}
+        benches = {}
+        for label, root in trees.items():
+            benches[label] = bench = Bench(
+                args, args.db, root, args.port if not args.compare else 0
+            )
+            stack.callback(bench.close)
+        found, checks = measure_trees(args, benches)
+    if not args.no_floor:
+        floor.measure()
     swept = sweep_rows(args, run_sweep(args, urls)) if urls else []
 
     print(
@@ -470,16 +569,70 @@ def main(argv=None) -> int:
         f"{args.workers}, {args.clients} clients, {args.duration:g} s each; {os.cpu_count()} "
         f"CPUs, load average {os.getloadavg()[0]:.1f}; loopback"
     )
+    if floor.found:
+        print(floor.summary())
     print(
-        f"{'measurement':40} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   "
-        f"CPU ms/request: app, db, client"
+        f"{'measurement':48} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   "
+        f"CPU ms/request: app, db, client; fraction of the floor's req/s"
     )
-    print("\n".join(rows))
+    for (label, scheduler, step), figures in found.items():
+        name = f"{label + ' ' if label else ''}{scheduler} {step}"
+        figure = median_of(figures) if len(figures) > 1 else figures[0]
+        print(f"{row(name, figure)}   {floor.of(figure.per_second)}")
+    if args.compare:
+        print(f"\nB (this tree) against A ({args.compare}), medians of {args.compare_rounds}:")
+        for scheduler in args.schedulers:
+            for step, _ in STEPS:
+                before, after = (median_of(found[label, scheduler, step]) for label in benches)
+                print(
+                    f"{scheduler:13} {step:22} {before.per_second:6.0f} -> "
+                    f"{after.per_second:6.0f} req/s "
+                    f"({after.per_second / before.per_second - 1:+.0%}); "
+                    f"CPU ms/request app {before.app_cpu_ms:.2f} -> {after.app_cpu_ms:.2f}, "
+                    f"db {before.db_cpu_ms:.2f} -> {after.db_cpu_ms:.2f}; "
+                    f"{floor.of(before.per_second)} -> {floor.of(after.per_second)}"
+                )
     print("(newtask + taskrun: one cycle is two requests; req/s counts cycles)")
+    print(
+        "\ntasks given more answers than their n_answers by each scheduler's cycles / tasks"
+        " the cycles answered:"
+    )
+    failed = False
+    for (label, scheduler), (over, answered) in checks.items():
+        verdict = ""
+        if scheduler == "locked":
+            verdict = (
+                "  OK: locked never over-answers" if over == 0 else "  FAIL: locked over-answered"
+            )
+            failed = failed or over > 0
+        name = f"{label + ' ' if label else ''}{scheduler}"
+        print(f"{name:26} {over:6} / {answered:6}{verdict}")
     if swept:
         print(f"\nsize sweep, {args.rounds} rounds, sizes interleaved:")
         print("\n".join(swept))
-    return 0
+    return 1 if failed else 0
+
+
+def measure_trees(args, benches: dict) -> tuple[dict, dict]:
+    """Every scheduler's steps on every tree's server, the trees alternating for each figure
+    (A, B, A, B...): ({(tree, scheduler, step): [Figures]}, {(tree, scheduler): over-answered
+    and completed tasks after the cycle})."""
+    found, checks = {}, {}
+    rounds = args.compare_rounds if len(benches) > 1 else 1
+    for scheduler in args.schedulers:
+        for step_name, step in STEPS:
+            for _ in range(rounds):
+                for label, bench in benches.items():
+                    mark = answers_mark(args.db) if step is cycle else 0
+                    figures = bench.measure(scheduler, step)
+                    found.setdefault((label, scheduler, step_name), []).append(figures)
+                    name = f"{label + ' ' if label else ''}{scheduler} {step_name}"
+                    print(row(name, figures), flush=True)
+                    if step is cycle:
+                        over, answered = over_answered(args.db, mark)
+                        was = checks.get((label, scheduler), (0, 0))
+                        checks[label, scheduler] = (was[0] + over, was[1] + answered)
+    return found, checks
 
 
 if __name__ == "__main__":

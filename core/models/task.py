@@ -85,6 +85,18 @@ class Task(Base):
     )
 
 
+# incremental's order (highest priority first, ties by id) read from an index, open tasks only
+# (alembic 0014). Beside the class: a descending column needs the column itself.
+Index(
+    "ix_task_project_open_priority",
+    Task.project_id,
+    Task.priority_0.desc(),
+    Task.id,
+    postgresql_where=text("state <> 'completed'"),
+    sqlite_where=text("state <> 'completed'"),
+)
+
+
 @event.listens_for(Task, "before_update")
 def _digest_on_update(_mapper, _connection, task: Task) -> None:
     # Also catches flag_modified(task, "info") after an in-place change of the document.

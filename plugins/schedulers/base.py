@@ -133,11 +133,12 @@ def tasks_not_completed(*columns):
     return _of_project(*columns).where(NOT_COMPLETED, Task.id >= FIRST_OPEN)
 
 
-def ordered(query, options, *first):
-    """Order by the `first` clauses, then the requested `orderby`/`desc`, ties by id."""
-    column = getattr(Task, options.orderby)
+def ordered(query, options, *first, source=Task):
+    """Order by the `first` clauses, then the requested `orderby`/`desc`, ties by id (the
+    columns of `source`: the task table, or a subquery of its columns)."""
+    column = getattr(source, options.orderby)
     query = query.order_by(*first, column.desc() if options.desc else column.asc())
-    return query.order_by(Task.id) if options.orderby != "id" else query
+    return query.order_by(source.id) if options.orderby != "id" else query
 
 
 def paged(query):

@@ -139,7 +139,6 @@ def test_external_users_with_a_project_token(apps, db):
         "unknown project",
         "unknown api key",
         "anonymous refused",
-        "user_pref",
         "session cookie",
         "origin",
     ],
