@@ -18,14 +18,18 @@ the common cases itself, in front of the application, in a fraction of that:
   hand-out's stamp (under `locked`, also the caller's hold, kept while the answer is stored);
   then, in one transaction, the run is inserted and counted on its task, its project's
   `updated` and figures (core.services.stats.answer_counted) and, when the answer completes the
-  task or comes after, the task's state and a new result version (core.services.task_run's
-  statements) — on PostgreSQL one statement in autocommit mode when the answer leaves its task
-  short of n_answers (the common case, as the first statement read it), else one round trip
+  task or comes after, the task's state and a new result version — on PostgreSQL one
+  statement in autocommit mode when the answer leaves its task short of n_answers (the common
+  case, as the first statement read it), else one round trip
   (psycopg's pipeline mode, BEGIN to COMMIT, a third of a millisecond of CPU more), rows locked
   in the application's order (task, project, project_stats, result) so the two paths do not
   deadlock. After the commit the stamp is consumed, the caches invalidated as a session's
   commit would (core.generations, core.cache), under `locked` the hold released, and a
   completion announced to the task_completed hook with the objects the application passes.
+
+Every rule either path applies (admission, attribution, counting and completion, new volunteers,
+result versions, payloads) is core.services.answers': this module only decides how to run the
+statements built from them (which round trips, which Redis calls) and when to hand over.
 
 Both count the rate limit with core.ratelimit's key, once whichever path answers. Anything else
 goes to the application unchanged, before anything is written: other methods or paths, a session
@@ -85,7 +89,7 @@ from core.errors import DomainError
 from core.hookspecs import Volunteer
 from core.inputs import INT_MAX, INT_MIN, check_document
 from core.models import Project, ProjectStats, Result, Task, TaskRun, User, internal_columns
-from core.ratelimit import ratelimit_headers
+from core.ratelimit import client_key, ratelimit_headers
 from core.redis import UNREACHABLE, attempt, available, failed, script
 from core.renderers import OPTIONS
 from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
@@ -859,7 +863,7 @@ class LeanDelivery:
     def _window(self, project, asking, match) -> tuple[str, int]:
         """The rate-limit window's counter and reset epoch of this newtask (core.ratelimit)."""
         user_id = project.user_id
-        client = f"user:{user_id}" if user_id is not None else f"ip:{asking.address}"
+        client = client_key(user_id, asking.address)
         route = "newtask" if match.group(1) is not None else "newtask_short"
         return self.limiter.window(route, client)
 
@@ -1006,7 +1010,7 @@ class LeanDelivery:
             participant = Participant(user_id, user_ip)
             # Counted, the hand-out read (not consumed yet) and, under `locked`, the caller's
             # hold read: one Redis round trip.
-            client = f"user:{user_id}" if user_id is not None else f"ip:{address}"
+            client = client_key(user_id, address)
             counter, reset = self.limiter.window("collection_taskrun", client)
             keys = [counter, guard.stamp_key(participant.key, data["task_id"])]
             args = [reset + 10]

@@ -100,7 +100,7 @@ def submit(
             raise DomainError("Forbidden", "You have already answered this task") from None
         # Its task was deleted while the answer was written: as for a task that never was.
         raise DomainError("Forbidden", "Invalid task_id") from None
-    result = _count(db, task, project, run, column)
+    result = _count(db, task, project, run)
     if locked:
         reservations.release(
             db,
@@ -136,19 +136,19 @@ def _holds_reservation(db, data: dict, participant: "Participant") -> bool:
     )
 
 
-def _count(db, task: Task, project: Project, run: TaskRun, author: str) -> Result | None:
-    """Add the run to its task's count atomically; at n_answers complete it, with a result.
-    `author`: the run's column naming its author (answers.author)."""
+def _count(db, task: Task, project: Project, run: TaskRun) -> Result | None:
+    """Add the run to its task's count atomically; at n_answers complete it, with a result."""
     # The row lock of this UPDATE orders concurrent answers to one task; RETURNING reads the
     # task as it is after them, so no second round trip refreshes it. Rows are locked in the
     # order task, project, project_stats, result; the lean path (core.delivery) keeps the same
     # order, so the two never deadlock. Its statements are the lean path's (core.services.answers).
+    author, value = answers.author(run.user_id, run.user_ip, run.external_uid)
     values = {
         "task_id": task.id,
         "project_id": project.id,
         "stats_of": project.id,
         "finish_time": run.finish_time,
-        author: getattr(run, author),
+        author: value,
     }
     n_runs, n_answers, state = db.execute(answers.count_on_task(), values).one()
     for key, value in (("n_task_runs", n_runs), ("n_answers", n_answers), ("state", state)):
