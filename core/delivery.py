@@ -18,14 +18,18 @@ the common cases itself, in front of the application, in a fraction of that:
   hand-out's stamp (under `locked`, also the caller's hold, kept while the answer is stored);
   then, in one transaction, the run is inserted and counted on its task, its project's
   `updated` and figures (core.services.stats.answer_counted) and, when the answer completes the
-  task or comes after, the task's state and a new result version (core.services.task_run's
-  statements) — on PostgreSQL one statement in autocommit mode when the answer leaves its task
-  short of n_answers (the common case, as the first statement read it), else one round trip
+  task or comes after, the task's state and a new result version — on PostgreSQL one
+  statement in autocommit mode when the answer leaves its task short of n_answers (the common
+  case, as the first statement read it), else one round trip
   (psycopg's pipeline mode, BEGIN to COMMIT, a third of a millisecond of CPU more), rows locked
   in the application's order (task, project, project_stats, result) so the two paths do not
   deadlock. After the commit the stamp is consumed, the caches invalidated as a session's
   commit would (core.generations, core.cache), under `locked` the hold released, and a
   completion announced to the task_completed hook with the objects the application passes.
+
+Every rule either path applies (admission, attribution, counting and completion, new volunteers,
+result versions, payloads) is core.services.answers': this module only decides how to run the
+statements built from them (which round trips, which Redis calls) and when to hand over.
 
 Both count the rate limit with core.ratelimit's key, once whichever path answers. Anything else
 goes to the application unchanged, before anything is written: other methods or paths, a session
@@ -62,11 +66,12 @@ from sqlalchemy import (
     Integer,
     Text,
     bindparam,
-    case,
     cast,
     exists,
     func,
     insert,
+    literal,
+    null,
     select,
     true,
     update,
@@ -74,7 +79,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ClauseElement, Select
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 
@@ -84,11 +89,11 @@ from core.errors import DomainError
 from core.hookspecs import Volunteer
 from core.inputs import INT_MAX, INT_MIN, check_document
 from core.models import Project, ProjectStats, Result, Task, TaskRun, User, internal_columns
-from core.ratelimit import ratelimit_headers
+from core.ratelimit import client_key, ratelimit_headers
 from core.redis import UNREACHABLE, attempt, available, failed, script
 from core.renderers import OPTIONS
 from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
-from core.services import guard, project_token, reservations, scheduling, stats, task_run
+from core.services import answers, guard, reservations, scheduling, stats
 from core.services import result as results
 from core.services.permissions import project_readable
 from core.services.task_run import Participant
@@ -454,7 +459,7 @@ def _answer_context_query(with_key: bool):
     """The task, its project and, with an api key, the caller's user id: one statement.
     `short`: the task stays short of n_answers with one more run (as read: _store_answer
     tries the statement for that case only when it was so)."""
-    short = (Task.n_task_runs + 1 < Task.n_answers).label("short")
+    short = answers.short_of(Task.n_task_runs + 1, Task.n_answers).label("short")
     columns = _with_caller([Task.project_id, short, Project.short_name], with_key)
     return (
         select(*columns)
@@ -463,25 +468,12 @@ def _answer_context_query(with_key: bool):
     )
 
 
-def _author(kind: str) -> tuple[str, str]:
-    """(the run's column naming its author, the bind parameter giving it): decision 4."""
-    return ("user_id", "user_id") if kind == "user" else ("user_ip", "ip")
-
-
 def _run_values(kind: str) -> dict:
-    """{column: its bind parameter} of a run the lean path writes, attributed by the server
-    (decision 4)."""
-    column, parameter = _author(kind)
-    names = {
-        "created": "created",
-        "project_id": "project_id",
-        "task_id": "task_id",
-        column: parameter,
-        "finish_time": "finish_time",
-        "info": "info",
-    }
+    """{column: its bind parameter} of a run the lean path writes; `kind`, the column naming
+    its author (answers.author), is its own bind parameter."""
     columns = TaskRun.__table__.c
-    return {key: bindparam(name, type_=columns[key].type) for key, name in names.items()}
+    names = ("created", "project_id", "task_id", kind, "finish_time", "info")
+    return {key: bindparam(key, type_=columns[key].type) for key in names}
 
 
 def _answer_insert(kind: str):
@@ -489,55 +481,15 @@ def _answer_insert(kind: str):
     return insert(TaskRun).values(**_run_values(kind)).returning(*RUN_SHOWN)
 
 
-def _answer_count():
-    """Count the run on its task (the row lock orders concurrent answers), as task_run does."""
-    return (
-        update(Task)
-        .where(Task.id == bindparam("task_id"))
-        .values(n_task_runs=Task.n_task_runs + 1)
-        .returning(Task.n_task_runs, Task.n_answers, Task.state)
-    )
-
-
-def _task_completed():
-    return (
-        update(Task)
-        .where(Task.id == bindparam("task_id"))
-        .values(state="completed")
-        .returning(Task.id)
-    )
-
-
 def _result_insert():
-    """The new latest result of the task (result.new_result_version's, with its ids)."""
-    return (
-        insert(Result)
-        .values(
-            project_id=bindparam("project_id"),
-            task_id=bindparam("task_id"),
-            created=bindparam("result_created"),
-            task_run_ids=bindparam("task_run_ids", type_=Result.task_run_ids.type),
-            last_version=True,
-            info=None,
-        )
-        .returning(Result.id)
+    """The new latest result of the task, with its runs' ids (answers.result_version)."""
+    version = answers.result_version(
+        bindparam("project_id"),
+        bindparam("task_id"),
+        bindparam("task_run_ids", type_=Result.task_run_ids.type),
+        created=bindparam("result_created"),
     )
-
-
-def _new_volunteer(kind: str):
-    """1 when the caller has no earlier answer in the project (on another task: one answer per
-    volunteer per task), else 0; stats.answer_counted adds it to n_volunteers."""
-    same = (
-        TaskRun.user_id == bindparam("user_id")
-        if kind == "user"
-        else (TaskRun.user_id.is_(None)) & (TaskRun.user_ip == bindparam("ip"))
-    )
-    earlier = select(TaskRun.id).where(
-        TaskRun.project_id == bindparam("stats_of"),
-        same,
-        TaskRun.task_id != bindparam("task_id"),
-    )
-    return case((exists(earlier), 0), else_=1)
+    return insert(Result).values(**version).returning(Result.id)
 
 
 # What the completion announcement reads: each model's columns, labelled <table>__<attribute>;
@@ -604,17 +556,8 @@ def _loaded(db, model, row: dict):
 
 def _answer_stats(kind: str, completes: bool):
     """The project's counters (stats.answer_counted)."""
-    return stats.answer_counted(int(completes), _new_volunteer(kind)).returning(
+    return stats.answer_counted(int(completes), answers.new_volunteer(kind)).returning(
         ProjectStats.project_id
-    )
-
-
-def _project_touched():
-    return (
-        update(Project)
-        .where(Project.id == bindparam("project_id"))
-        .values(updated=bindparam("finish_time"))
-        .returning(Project.id)
     )
 
 
@@ -642,18 +585,18 @@ def _answer_written(kind: str):
         .with_for_update(key_share=True)
         .cte("before")
     )
-    reached = Task.n_task_runs >= Task.n_answers  # in RETURNING: the counted row
     counted = (
         update(Task)
         .where(Task.id == before.c.id)
         .values(
             n_task_runs=Task.n_task_runs + 1,
-            state=case((Task.n_task_runs + 1 >= Task.n_answers, "completed"), else_=Task.state),
+            state=answers.state_after(Task.n_task_runs + 1, Task.n_answers, Task.state),
         )
         .returning(
             Task.id,
             Task.n_task_runs,
-            (reached & (before.c.state != "completed")).label("completes"),
+            # In RETURNING: the counted row, against the state before it.
+            answers.completes(Task.n_task_runs, Task.n_answers, before.c.state).label("completes"),
         )
         .cte("counted")
     )
@@ -666,9 +609,9 @@ def _counted_on_project(kind: str, run, counted, completes):
     figures counted (`completes`: 1 when the answer completes the task), each step waiting
     for the one before; the run's row and the task's run count after it (`locked` releases
     the hold with it)."""
-    touched = _project_touched().where(exists(select(counted.c.id))).cte("touched")
+    touched = answers.project_touched().where(exists(select(counted.c.id))).cte("touched")
     figures = (
-        stats.answer_counted(completes, _new_volunteer(kind))
+        stats.answer_counted(completes, answers.new_volunteer(kind))
         .where(exists(select(touched.c.id)))
         .returning(ProjectStats.project_id)
         .cte("figures")
@@ -691,7 +634,10 @@ def _answer_short_of_completion(kind: str):
     refuses one, which the application answers."""
     before = (
         select(Task.id)
-        .where(Task.id == bindparam("task_id"), Task.n_task_runs + 1 < Task.n_answers)
+        .where(
+            Task.id == bindparam("task_id"),
+            answers.short_of(Task.n_task_runs + 1, Task.n_answers),
+        )
         .with_for_update(key_share=True)
         .cte("before")
     )
@@ -715,7 +661,9 @@ def _answer_short_of_completion(kind: str):
 def _task_reached():
     """The task :task_id has its n_answers (locked by _answer_written in this transaction)."""
     return exists(
-        select(Task.id).where(Task.id == bindparam("task_id"), Task.n_task_runs >= Task.n_answers)
+        select(Task.id).where(
+            Task.id == bindparam("task_id"), answers.reaches(Task.n_task_runs, Task.n_answers)
+        )
     )
 
 
@@ -725,24 +673,34 @@ def _result_superseded_if_reached():
 
 def _result_written():
     """When the task has its answers: a new latest result listing all its runs (PYBOSSA's
-    completion, and each later answer's new version; result.new_result_version's)."""
-    run_ids = (
-        select(func.jsonb_agg(aggregate_order_by(TaskRun.id, TaskRun.id)))
-        .where(TaskRun.task_id == bindparam("task_id"))
-        .scalar_subquery()
-    )
-    version = select(
+    completion, and each later answer's new version: answers.result_version, its runs'
+    ids aggregated by result.runs_of_task)."""
+    run_ids = results.runs_of_task(
+        lambda ids, order: func.jsonb_agg(aggregate_order_by(ids, order))
+    ).scalar_subquery()
+    version = answers.result_version(
         bindparam("project_id", type_=Integer),
         bindparam("task_id", type_=Integer),
-        bindparam("result_created", type_=Text),
         run_ids,
-        true(),
-    ).where(_task_reached())
+        created=bindparam("result_created", type_=Text),
+    )
+    # The same values as SQL: Python's None and True as NULL and a literal.
+    written = [
+        value if isinstance(value, ClauseElement) else _sql_value(value)
+        for value in version.values()
+    ]
     return (
         insert(Result)
-        .from_select(["project_id", "task_id", "created", "task_run_ids", "last_version"], version)
+        .from_select(list(version), select(*written).where(_task_reached()))
         .returning(Result.id)
     )
+
+
+def _sql_value(value):
+    """A Python constant as SQL: None and True as NULL and TRUE, others as a literal."""
+    if value is None:
+        return null()
+    return true() if value is True else literal(value)
 
 
 # The rate-limit window's INCR (as core.ratelimit counts it), then, when the request is allowed,
@@ -899,13 +857,13 @@ class LeanDelivery:
         environ["crowdnest.ratelimit"] = counted
         if not counted[0]:
             return None
-        payload = {} if not tasks else tasks[0] if len(tasks) == 1 else tasks
+        payload = answers.newtask_payload(tasks)
         return self._json(payload, counted)
 
     def _window(self, project, asking, match) -> tuple[str, int]:
         """The rate-limit window's counter and reset epoch of this newtask (core.ratelimit)."""
         user_id = project.user_id
-        client = f"user:{user_id}" if user_id is not None else f"ip:{asking.address}"
+        client = client_key(user_id, asking.address)
         route = "newtask" if match.group(1) is not None else "newtask_short"
         return self.limiter.window(route, client)
 
@@ -980,17 +938,17 @@ class LeanDelivery:
 
     def _admitted(self, project, asking):
         """The scheduler's lean form when this path may answer for this project and caller."""
-        if not project_readable(None, project):
-            return None  # a draft: the application knows its owners (decision 24)
-        if asking.api_key is not None and project.user_id is None:
-            return None
-        if project.user_id is None and not project.allow_anonymous_contributors:
-            return None
-        if asking.external_uid:
-            try:
-                project_token.verify(project, asking.authorization)
-            except project_token.TokenError:
-                return None
+        refusal = answers.admission(
+            project,
+            project.user_id,
+            # A draft is refused here: the application knows its owners (decision 24).
+            readable=project_readable(None, project),
+            external_uid=asking.external_uid,
+            authorization=asking.authorization,
+            unknown_key=asking.api_key is not None and project.user_id is None,
+        )
+        if refusal is not None:
+            return None  # the application refuses it in its words (or, a draft, admits)
         return scheduling.scheduler_named(self.schedulers, project.sched, self.settings).lean
 
     def forget_hints(self) -> None:
@@ -1033,22 +991,26 @@ class LeanDelivery:
                 {"task_id": data["task_id"], "api_key": api_key},
             )
             context = SimpleNamespace(**found[0]) if found else None
-            if context is None or context.project_id != data.get("project_id"):
+            if context is None or not answers.in_project(context.project_id, data["project_id"]):
                 return None
-            if not project_readable(None, context):
-                return None  # a draft: the application knows its owners (decision 24)
             user_id = getattr(context, "user_id", None)
-            if api_key is not None and user_id is None:
-                return None
-            if user_id is None and not context.allow_anonymous_contributors:
-                return None
+            refusal = answers.admission(
+                context,
+                user_id,
+                # A draft is refused here: the application knows its owners (decision 24).
+                readable=project_readable(None, context),
+                answering=True,
+                unknown_key=api_key is not None and user_id is None,
+            )
+            if refusal is not None:
+                return None  # the application refuses it in its words (or, a draft, admits)
             locked = reservations.scheduled_by_locked(context.sched, self.settings)
             address = address_of(environ, self.settings)
             user_ip = pseudonymise_ip(address, self.settings["ip.pseudonym_key"])
             participant = Participant(user_id, user_ip)
             # Counted, the hand-out read (not consumed yet) and, under `locked`, the caller's
             # hold read: one Redis round trip.
-            client = f"user:{user_id}" if user_id is not None else f"ip:{address}"
+            client = client_key(user_id, address)
             counter, reset = self.limiter.window("collection_taskrun", client)
             keys = [counter, guard.stamp_key(participant.key, data["task_id"])]
             args = [reset + 10]
@@ -1065,7 +1027,7 @@ class LeanDelivery:
             if locked and not reservations.live(hold, now):
                 return None  # the application refuses it in its words
             handed_out = handed_out.decode() if isinstance(handed_out, bytes) else handed_out
-            kind = "user" if user_id is not None else "ip"
+            kind, author = answers.author(user_id, user_ip)
             values = {
                 "project_id": context.project_id,
                 "stats_of": context.project_id,
@@ -1073,8 +1035,7 @@ class LeanDelivery:
                 "created": handed_out,
                 "finish_time": utcnow(),
                 "info": data.get("info"),
-                "user_id": user_id,
-                "ip": user_ip,
+                kind: author,
             }
             try:
                 stored = self._store_answer(connection, kind, values, context.short)
@@ -1150,7 +1111,7 @@ class LeanDelivery:
         # pluggy gives each implementation only the arguments it names: objects none of them
         # names are not made (webhooks names the project alone; about 60 µs an object).
         wanted = {name for implementation in implementations for name in implementation.argnames}
-        payload = task_run.completion_payload(
+        payload = answers.completion_payload(
             *(
                 SimpleNamespace(**_columns_in(announced, model, ("id", "short_name")))
                 for model in ANNOUNCED
@@ -1224,15 +1185,15 @@ class LeanDelivery:
         run, count, _project = connection.batch(
             [
                 (("answer insert", kind), lambda: _answer_insert(kind), values),
-                (("answer count",), _answer_count, values),
-                (("answer project",), _project_touched, values),
+                (("answer count",), answers.count_on_task, values),
+                (("answer project",), answers.project_touched, values),
             ]
         )
         n_runs, n_answers, state = (
             count[0][name] for name in ("n_task_runs", "n_answers", "state")
         )
-        completed = n_runs >= n_answers
-        completes = completed and state != "completed"
+        completed = answers.reaches(n_runs, n_answers)
+        completes = answers.completes(n_runs, n_answers, state)
         # PYBOSSA's completion (behavior.md 7.3): the task completed once, and a new result
         # version with every run of the task for this and each later answer.
         found = connection.batch(
@@ -1242,7 +1203,7 @@ class LeanDelivery:
                     lambda: _answer_stats(kind, completes),
                     values,
                 ),
-                *([(("task completed",), _task_completed, values)] if completes else []),
+                *([(("task completed",), answers.task_completed, values)] if completes else []),
                 *(
                     [
                         (("result superseded",), results.result_superseded, values),

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.hookspecs import Volunteer
 from core.models import Project, Task, internal_columns
-from core.services import guard, project_token
+from core.services import answers, guard
 from core.services.permissions import can
 from core.services.scheduling import choose_scheduler, newtask_options
 from core.services.task_run import Participant
@@ -45,22 +45,26 @@ def get_newtask(request):
     request.api_action = "GET"
     db = request.dbsession
     project = _project(db, request.matchdict["project_id"])
-    if not can(db, request.user, "read", project):
+    participant = Participant.of(request)
+    refusal = answers.admission(
+        project,
+        participant.user_id,
+        readable=can(db, request.user, "read", project),
+        external_uid=participant.external_uid,
+        authorization=request.headers.get("Authorization"),
+    )
+    if refusal is answers.DRAFT:
         # A draft's tasks are its owners' (decision 24): answered as a read of the project.
         raise unauthorized_or_forbidden(request)
-    if request.user is None and not project.allow_anonymous_contributors:
+    if refusal is answers.ANONYMOUS:
         return pseudo_task()
     options = newtask_options(request.GET)
-    participant = Participant.of(request)
-    if participant.external_uid:
-        try:
-            project_token.verify(project, request.headers.get("Authorization"))
-        except project_token.TokenError as error:
-            response = request.response
-            response.status_int = 401
-            response.content_type = "application/json"
-            response.json_body = error.as_dict()
-            return response
+    if refusal is not None:  # the project token of an external user
+        response = request.response
+        response.status_int = 401
+        response.content_type = "application/json"
+        response.json_body = refusal.token_error.as_dict()
+        return response
     settings = request.registry.settings
     options.redis, options.settings = participant.redis, settings
     scheduler = choose_scheduler(request.registry["schedulers"], project, settings)
@@ -76,7 +80,4 @@ def get_newtask(request):
     )
     from core.serializers import columns
 
-    payload = [columns(task) for task in tasks]
-    if not payload:
-        return {}
-    return payload[0] if len(payload) == 1 else payload
+    return answers.newtask_payload([columns(task) for task in tasks])

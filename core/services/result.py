@@ -6,15 +6,14 @@ Domain code: knows nothing of HTTP.
 from sqlalchemy import bindparam, select, update
 
 from core.models import Result, Task, TaskRun
+from core.services import answers
 
 
 def new_result_version(db, task: Task) -> Result:
     """Supersede the task's latest result with one listing all its current runs."""
     db.execute(result_superseded(), {"of_task": task.id})
     run_ids = list(db.scalars(runs_of_task(), {"of_task": task.id}))
-    result = Result(
-        project_id=task.project_id, task_id=task.id, task_run_ids=run_ids, last_version=True
-    )
+    result = Result(**answers.result_version(task.project_id, task.id, run_ids))
     db.add(result)
     db.flush()
     return result
@@ -30,6 +29,10 @@ def result_superseded():
     )
 
 
-def runs_of_task():
-    """Ids of the runs of the task :of_task, in order: a new result version lists them."""
-    return select(TaskRun.id).where(TaskRun.task_id == bindparam("of_task")).order_by(TaskRun.id)
+def runs_of_task(listed=None):
+    """Ids of the runs of the task :of_task, in order: a new result version lists them.
+    `listed(ids, order)`, an aggregate, makes them one value (the lean path's JSON array)."""
+    of_task = TaskRun.task_id == bindparam("of_task")
+    if listed is not None:
+        return select(listed(TaskRun.id, TaskRun.id)).where(of_task)
+    return select(TaskRun.id).where(of_task).order_by(TaskRun.id)

@@ -21,15 +21,6 @@ def bump(db, project_id: int, **deltas: int) -> None:
     )
 
 
-def record_answer(
-    db, project_id: int, finish_time: str, new_volunteer: bool, completed: bool
-) -> None:
-    """One UPDATE per answer: the run, perhaps a new volunteer and a completed task, and the
-    project's last activity."""
-    statement = answer_counted(int(completed), new_volunteer=int(new_volunteer))
-    db.execute(statement, {"stats_of": project_id, "finish_time": finish_time})
-
-
 def answer_counted(completed, new_volunteer):
     """The UPDATE counting one answer, with bind parameters :stats_of (the project id) and
     :finish_time; `completed` (the answer completes its task) and `new_volunteer` are each 0, 1

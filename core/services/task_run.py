@@ -5,14 +5,14 @@ Domain code: knows nothing of HTTP; refusals are DomainErrors named as PYBOSSA n
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db import unique_violation, utcnow
 from core.errors import DomainError
 from core.models import Project, Result, Task, TaskRun
-from core.services import guard, project_token, reservations, stats
+from core.services import answers, guard, reservations, stats
 from core.services.result import new_result_version
 from core.services.task import rederive_state
 
@@ -55,22 +55,27 @@ def submit(
     task = db.get(Task, data.get("task_id")) if data.get("task_id") is not None else None
     if task is None:
         raise DomainError("Forbidden", "Invalid task_id")
-    if data.get("project_id") != task.project_id:
+    if not answers.in_project(task.project_id, data.get("project_id")):
         raise DomainError("Forbidden", "Invalid project_id")
     project = db.get(Project, task.project_id)
     external_uid = data.get("external_uid")
-    if external_uid:
-        try:
-            project_token.verify(project, authorization)
-        except project_token.TokenError as error:
-            raise DomainError("Forbidden", error.description) from None
+    # An answer to a draft needs a hand-out, which only its owners get (decision 24).
+    refusal = answers.admission(
+        project,
+        participant.user_id,
+        readable=True,
+        external_uid=external_uid,
+        authorization=authorization,
+        answering=True,
+    )
+    if refusal is not None and refusal.token_error is not None:
+        raise DomainError("Forbidden", refusal.token_error.description)
     if external_uid and participant.external_uid != external_uid:
         participant = Participant(None, participant.user_ip, external_uid, participant.redis)
     handed_out = guard.take(db, participant.redis, participant.key, task.id)
     if handed_out is None:
         raise DomainError("Forbidden", "You must request a task first!")
-    anonymous = participant.user_id is None and not external_uid
-    if anonymous and not project.allow_anonymous_contributors:
+    if refusal is answers.ANONYMOUS:
         raise DomainError("Unauthorized")
 
     run = TaskRun(
@@ -83,13 +88,8 @@ def submit(
         calibration=data.get("calibration"),
         media_url=data.get("media_url"),
     )
-    # Attribution is the server's (decision 4).
-    if external_uid:
-        run.external_uid = external_uid
-    elif participant.user_id is not None:
-        run.user_id = participant.user_id
-    else:
-        run.user_ip = participant.user_ip
+    column, value = answers.author(participant.user_id, participant.user_ip, external_uid)
+    setattr(run, column, value)
     db.add(run)
     try:
         # One answer per volunteer per task is the database's rule (partial unique indexes):
@@ -140,40 +140,30 @@ def _count(db, task: Task, project: Project, run: TaskRun) -> Result | None:
     """Add the run to its task's count atomically; at n_answers complete it, with a result."""
     # The row lock of this UPDATE orders concurrent answers to one task; RETURNING reads the
     # task as it is after them, so no second round trip refreshes it. Rows are locked in the
-    # order task, project (`updated`, flushed by the next query), project_stats, result; the
-    # lean path (core.delivery) keeps the same order, so the two never deadlock.
-    n_runs, n_answers, state = db.execute(
-        update(Task)
-        .where(Task.id == task.id)
-        .values(n_task_runs=Task.n_task_runs + 1)
-        .returning(Task.n_task_runs, Task.n_answers, Task.state)
-        .execution_options(synchronize_session=False)
-    ).one()
+    # order task, project, project_stats, result; the lean path (core.delivery) keeps the same
+    # order, so the two never deadlock. Its statements are the lean path's (core.services.answers).
+    author, value = answers.author(run.user_id, run.user_ip, run.external_uid)
+    values = {
+        "task_id": task.id,
+        "project_id": project.id,
+        "stats_of": project.id,
+        "finish_time": run.finish_time,
+        author: value,
+    }
+    n_runs, n_answers, state = db.execute(answers.count_on_task(), values).one()
     for key, value in (("n_task_runs", n_runs), ("n_answers", n_answers), ("state", state)):
         set_committed_value(task, key, value)
-    project.updated = run.finish_time
-    completes = n_runs >= n_answers and task.state != "completed"
-    stats.record_answer(
-        db, project.id, run.finish_time, _first_in_project(db, run), completed=completes
-    )
-    if n_runs >= n_answers:
+    db.execute(answers.project_touched(), values)
+    set_committed_value(project, "updated", run.finish_time)
+    completes = answers.completes(n_runs, n_answers, state)
+    counted = stats.answer_counted(int(completes), answers.new_volunteer(author))
+    db.execute(counted, values)
+    if answers.reaches(n_runs, n_answers):
         if completes:
-            task.state = "completed"
+            db.execute(answers.task_completed(), values)
+            set_committed_value(task, "state", answers.COMPLETED)
         return new_result_version(db, task)
     return None
-
-
-def _first_in_project(db, run: TaskRun) -> bool:
-    """Whether this is the volunteer's first answer in the project (a new volunteer): signed-in
-    users count by account, anonymous ones by IP pseudonym, as stats.recompute counts them."""
-    if run.user_id is not None:
-        same = TaskRun.user_id == run.user_id
-    else:
-        same = (TaskRun.user_id.is_(None)) & (TaskRun.user_ip == run.user_ip)
-    earlier = select(TaskRun.id).where(
-        TaskRun.project_id == run.project_id, same, TaskRun.id != run.id
-    )
-    return db.scalar(earlier.limit(1)) is None
 
 
 def forget(db, run: TaskRun) -> None:
@@ -190,13 +180,5 @@ def forget(db, run: TaskRun) -> None:
     rederive_state(db, task)
 
 
-def completion_payload(project: Project, task: Task, result: Result) -> dict:
-    """PYBOSSA's task_completed webhook payload."""
-    return {
-        "event": "task_completed",
-        "project_short_name": project.short_name,
-        "project_id": project.id,
-        "task_id": task.id,
-        "result_id": result.id,
-        "fired_at": utcnow()[:19].replace("T", " "),
-    }
+# PYBOSSA's task_completed payload (core.services.answers).
+completion_payload = answers.completion_payload

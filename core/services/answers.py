@@ -1,0 +1,216 @@
+"""Task delivery's rules, each stated once: who may ask and answer, whom a run is attributed
+to, when an answer completes its task, who counts as a new volunteer, what a result version
+holds, what newtask and task_completed send.
+
+Both delivery paths build on these functions: the application (core.api.newtask,
+core.services.task_run, run on the ORM session) and the lean path (core.delivery, run on its
+prepared-statement connection, which folds the statements into one PostgreSQL round trip).
+A rule that compares or counts works on Python values and on SQL columns alike, so a lean
+statement is built from the same definition the application evaluates; the statements both
+execute are built here once. Domain code: knows nothing of HTTP.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, case, exists, select, update
+
+from core.db import utcnow
+from core.models import Project, Task, TaskRun
+from core.services import project_token
+
+COMPLETED = "completed"
+
+
+# -- counting and completion -----------------------------------------------------------------
+
+
+def reaches(n_runs, n_answers):
+    """Whether a task with `n_runs` runs has its answers (ints, or SQL columns: a condition)."""
+    return n_runs >= n_answers
+
+
+def short_of(n_runs, n_answers):
+    """Whether a task with `n_runs` runs still lacks answers: not `reaches`."""
+    reached = reaches(n_runs, n_answers)
+    return not reached if isinstance(reached, bool) else ~reached
+
+
+def completes(n_runs, n_answers, state):
+    """Whether the answer that brought its task to `n_runs` completes it: the task reaches its
+    n_answers and was not completed before (PYBOSSA completes a task once, behavior.md 7.3)."""
+    return reaches(n_runs, n_answers) & (state != COMPLETED)
+
+
+def state_after(n_runs, n_answers, state):
+    """The task's state once it has `n_runs` runs (SQL: a CASE; Python: the value)."""
+    reached = reaches(n_runs, n_answers)
+    if isinstance(reached, bool):
+        return COMPLETED if reached else state
+    return case((reached, COMPLETED), else_=state)
+
+
+def count_on_task():
+    """UPDATE: one more run on the task :task_id, RETURNING its count, n_answers and state
+    (the row lock orders concurrent answers to one task)."""
+    return (
+        update(Task)
+        .where(Task.id == bindparam("task_id"))
+        .values(n_task_runs=Task.n_task_runs + 1)
+        .returning(Task.n_task_runs, Task.n_answers, Task.state)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def task_completed():
+    """UPDATE: the task :task_id completed."""
+    return (
+        update(Task)
+        .where(Task.id == bindparam("task_id"))
+        .values(state=COMPLETED)
+        .returning(Task.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def project_touched():
+    """UPDATE: the project :project_id was answered at :finish_time (its `updated`)."""
+    return (
+        update(Project)
+        .where(Project.id == bindparam("project_id"))
+        .values(updated=bindparam("finish_time"))
+        .returning(Project.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# -- attribution and new volunteers ----------------------------------------------------------
+
+
+def author(user_id, user_ip, external_uid=None) -> tuple[str, object]:
+    """(the run's column naming its author, its value): the external user of a partner app,
+    else the signed-in user, else the IP pseudonym; attribution is the server's (decision 4)."""
+    if external_uid:
+        return "external_uid", external_uid
+    if user_id is not None:
+        return "user_id", user_id
+    return "user_ip", user_ip
+
+
+def earlier_answer_in_project(column: str):
+    """EXISTS: the author (:<column>, `column` from `author`) answered another task than
+    :task_id in the project :stats_of. Signed-in users count by account, the others by IP
+    pseudonym among runs without a user, as stats.recompute counts them (an external user's
+    runs have neither: they are one pseudonym, NULL)."""
+    if column == "user_id":
+        same = TaskRun.user_id == bindparam("user_id")
+    elif column == "user_ip":
+        same = TaskRun.user_id.is_(None) & (TaskRun.user_ip == bindparam("user_ip"))
+    else:
+        same = TaskRun.user_id.is_(None) & TaskRun.user_ip.is_(None)
+    # One answer per volunteer per task: another task is another answer, and the run being
+    # written (visible to the application after its flush, not to the lean statement) is out.
+    return exists(
+        select(TaskRun.id).where(
+            TaskRun.project_id == bindparam("stats_of"),
+            same,
+            TaskRun.task_id != bindparam("task_id"),
+        )
+    )
+
+
+def new_volunteer(column: str):
+    """1 when the author has no earlier answer in the project, else 0 (SQL):
+    stats.answer_counted adds it to n_volunteers."""
+    return case((earlier_answer_in_project(column), 0), else_=1)
+
+
+# -- result versions -------------------------------------------------------------------------
+
+
+def result_version(project_id, task_id, task_run_ids, created=None) -> dict:
+    """The columns of a task's new latest result (values or bind parameters): it lists the
+    task's runs; each answer from completion on writes one (behavior.md 7.3)."""
+    return {
+        "project_id": project_id,
+        "task_id": task_id,
+        "created": utcnow() if created is None else created,
+        "task_run_ids": task_run_ids,
+        "last_version": True,
+        "info": None,
+    }
+
+
+# -- admission -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a caller may not ask for (or answer) a project's tasks: `unknown key`, `draft`,
+    `anonymous` or `token` (with the project token's error)."""
+
+    reason: str
+    token_error: project_token.TokenError | None = None
+
+
+UNKNOWN_KEY = Refusal("unknown key")
+DRAFT = Refusal("draft")
+ANONYMOUS = Refusal("anonymous")
+
+
+def admission(
+    project,
+    user_id,
+    *,
+    readable: bool,
+    external_uid=None,
+    authorization: str | None = None,
+    answering: bool = False,
+    unknown_key: bool = False,
+) -> Refusal | None:
+    """None when the caller may ask for (or, `answering`, answer) the project's tasks, else
+    the first refusal: an api key that names nobody; a project the caller may not read
+    (`readable`: permissions.project_readable, decision 24); an anonymous caller of a project
+    that refuses them (a partner app's external user is anonymous when asking, not when
+    answering, as PYBOSSA); an external user without a valid project token (decision 10).
+    An answering caller cannot be both anonymous and external: the last two never meet."""
+    if unknown_key:
+        return UNKNOWN_KEY
+    if not readable:
+        return DRAFT
+    anonymous = user_id is None and not (answering and external_uid)
+    if anonymous and not project.allow_anonymous_contributors:
+        return ANONYMOUS
+    if external_uid:
+        try:
+            project_token.verify(project, authorization)
+        except project_token.TokenError as error:
+            return Refusal("token", error)
+    return None
+
+
+def in_project(task_project_id, project_id) -> bool:
+    """Whether the answer's task belongs to the project the answer names."""
+    return project_id == task_project_id
+
+
+# -- payloads --------------------------------------------------------------------------------
+
+
+def newtask_payload(tasks: list) -> dict | list:
+    """What newtask sends for the tasks handed out (each a dict of its columns): none `{}`,
+    one the task itself, more a list."""
+    if not tasks:
+        return {}
+    return tasks[0] if len(tasks) == 1 else tasks
+
+
+def completion_payload(project, task, result) -> dict:
+    """PYBOSSA's task_completed webhook payload."""
+    return {
+        "event": "task_completed",
+        "project_short_name": project.short_name,
+        "project_id": project.id,
+        "task_id": task.id,
+        "result_id": result.id,
+        "fired_at": utcnow()[:19].replace("T", " "),
+    }

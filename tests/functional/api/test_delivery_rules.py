@@ -1,0 +1,136 @@
+"""Each delivery rule exists once (core.services.answers): changed there, it changes on both
+paths, the lean path (core.delivery) and the application (core.api, core.services.task_run),
+and the lean path still answers. A rule restated on one side would make one of these fail."""
+
+import pytest
+from sqlalchemy import literal, select
+
+from core.models import ProjectStats, Result, Task, TaskRun
+from core.services import answers
+from tests.factories import TaskFactory, UserFactory
+from tests.functional.api.test_delivery import _handed, _lean_of, _post, _project
+from tests.functional.api.test_delivery import apps as apps
+from tests.unit.core.services.test_answers import _marked_reaches
+
+
+@pytest.fixture
+def rules(apps, monkeypatch):
+    """monkeypatch for the rules; the lean path's statements compiled again with the changed
+    rules, and again after the test with the real ones."""
+    statements = _lean_of(apps[0]).statements
+    statements._compiled.clear()
+    yield monkeypatch
+    monkeypatch.undo()
+    statements._compiled.clear()
+
+
+def _both(apps):
+    """((app, whether it is the lean one), ...) and the spy on the lean one's application."""
+    lean, spy, plain = apps
+    return ((lean, True), (plain, False)), spy
+
+
+def _afresh(db):
+    """The session reads again what the apps wrote behind it."""
+    db.rollback()
+    db.expire_all()
+
+
+def _answer(app, project, user):
+    task = _handed(app, project, user)
+    assert _post(app, project, task["id"], user).status_int == 200
+    return task["id"]
+
+
+def test_completion_follows_the_one_rule_on_both_paths(apps, db, rules):
+    rules.setattr(answers, "reaches", _marked_reaches)  # one answer more than n_answers
+    pairs, spy = _both(apps)
+    for app, lean in pairs:
+        project = _project()
+        task = TaskFactory(project=project, n_answers=1)
+        before = spy.calls
+        _answer(app, project, UserFactory())
+        _afresh(db)
+        assert db.get(Task, task.id).state == "ongoing"
+        assert db.scalar(select(Result.id).where(Result.task_id == task.id)) is None
+        _answer(app, project, UserFactory())
+        _afresh(db)
+        assert db.get(Task, task.id).state == "completed"
+        assert db.get(ProjectStats, project.id).n_completed_tasks == 1
+        assert len(db.scalars(select(Result).where(Result.task_id == task.id)).all()) == 1
+        assert spy.calls == before or not lean  # the lean app answered itself
+
+
+def test_new_volunteers_follow_the_one_rule_on_both_paths(apps, db, rules):
+    rules.setattr(answers, "earlier_answer_in_project", lambda column: literal(False))
+    pairs, spy = _both(apps)
+    for app, lean in pairs:
+        project = _project()
+        for _ in range(2):
+            TaskFactory(project=project, n_answers=5)
+        volunteer = UserFactory()
+        before = spy.calls
+        for _ in range(2):
+            _answer(app, project, volunteer)
+        _afresh(db)
+        assert db.get(ProjectStats, project.id).n_volunteers == 2  # never an earlier answer
+        assert spy.calls == before or not lean  # the lean app answered itself
+
+
+def test_attribution_follows_the_one_rule_on_both_paths(apps, db, rules):
+    rules.setattr(answers, "author", lambda user_id, user_ip, external_uid=None: ("user_ip", "x"))
+    pairs, spy = _both(apps)
+    for app, lean in pairs:
+        project = _project()
+        TaskFactory(project=project, n_answers=5)
+        before = spy.calls
+        task_id = _answer(app, project, UserFactory())
+        run = db.scalars(select(TaskRun).where(TaskRun.task_id == task_id)).one()
+        assert (run.user_id, run.user_ip) == (None, "x")
+        assert spy.calls == before or not lean  # the lean app answered itself
+
+
+def test_result_versions_follow_the_one_builder_on_both_paths(apps, db, rules):
+    original = answers.result_version
+    rules.setattr(
+        answers, "result_version", lambda *a, **k: {**original(*a, **k), "last_version": False}
+    )
+    pairs, spy = _both(apps)
+    for app, lean in pairs:
+        project = _project()
+        task = TaskFactory(project=project, n_answers=1)
+        before = spy.calls
+        _answer(app, project, UserFactory())
+        result = db.scalars(select(Result).where(Result.task_id == task.id)).one()
+        assert result.last_version is False
+        assert spy.calls == before or not lean  # the lean app answered itself
+
+
+def test_newtask_sends_the_one_payload_on_both_paths(apps, db, rules):
+    rules.setattr(answers, "newtask_payload", lambda tasks: {"handed": tasks})
+    pairs, spy = _both(apps)
+    for app, lean in pairs:
+        project = _project()
+        task = TaskFactory(project=project)
+        before = spy.calls
+        found = app.get(f"/api/project/{project.id}/newtask").json
+        assert [handed["id"] for handed in found["handed"]] == [task.id]
+        assert spy.calls == before or not lean  # the lean app answered itself
+
+
+def test_a_refusal_of_the_one_admission_hands_the_request_to_the_application(
+    apps,
+    db,
+    rules,
+):
+    rules.setattr(answers, "admission", lambda *args, **kwargs: answers.ANONYMOUS)
+    lean, spy, plain = apps
+    project = _project()
+    TaskFactory(project=project)
+    volunteer = UserFactory()
+    url = f"/api/project/{project.id}/newtask?api_key={volunteer.api_key}"
+    before = spy.calls
+    fast, slow = lean.get(url).json, plain.get(url).json
+    assert fast == slow
+    assert fast["info"] == {"error": "This project does not allow anonymous contributors"}
+    assert spy.calls == before + 1  # handed over

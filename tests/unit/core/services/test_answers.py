@@ -1,0 +1,137 @@
+"""Task delivery's rules (core.services.answers): each stated once, on Python values and on
+SQL columns alike, and every statement of the lean path (core.delivery) built from them."""
+
+import pytest
+from sqlalchemy import create_engine, literal, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core import delivery
+from core.services import answers, project_token
+
+GRID = [(runs, wanted) for runs in range(0, 4) for wanted in range(1, 4)]
+STATES = ["ongoing", "completed"]
+
+
+@pytest.fixture(scope="module")
+def sql():
+    """Evaluates an SQL expression (SQLite in memory)."""
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:
+        yield lambda expression: connection.scalar(select(expression))
+    engine.dispose()
+
+
+@pytest.mark.parametrize(("n_runs", "n_answers"), GRID)
+def test_counting_rules_say_the_same_on_values_and_on_columns(sql, n_runs, n_answers):
+    runs, wanted = literal(n_runs), literal(n_answers)
+    assert answers.reaches(n_runs, n_answers) is (n_runs >= n_answers)
+    assert bool(sql(answers.reaches(runs, wanted))) is answers.reaches(n_runs, n_answers)
+    assert answers.short_of(n_runs, n_answers) is not answers.reaches(n_runs, n_answers)
+    assert bool(sql(answers.short_of(runs, wanted))) is answers.short_of(n_runs, n_answers)
+    for state in STATES:
+        expected = n_runs >= n_answers and state != "completed"
+        assert answers.completes(n_runs, n_answers, state) is expected
+        assert bool(sql(answers.completes(runs, wanted, literal(state)))) is expected
+        after = answers.state_after(n_runs, n_answers, state)
+        assert after == ("completed" if n_runs >= n_answers else state)
+        assert sql(answers.state_after(runs, wanted, literal(state))) == after
+
+
+def test_attribution_prefers_the_external_user_then_the_account_then_the_address():
+    assert answers.author(7, "ip-x", "partner-1") == ("external_uid", "partner-1")
+    assert answers.author(7, "ip-x") == ("user_id", 7)
+    assert answers.author(None, "ip-x") == ("user_ip", "ip-x")
+    assert answers.author(None, "ip-x", "") == ("user_ip", "ip-x")
+
+
+class _Project:
+    def __init__(self, allow_anonymous_contributors=True):
+        self.id, self.short_name, self.secret_key = 1, "p", "s" * 32
+        self.allow_anonymous_contributors = allow_anonymous_contributors
+
+
+def test_admission_refuses_in_one_order_for_both_paths():
+    closed = _Project(allow_anonymous_contributors=False)
+    admit = answers.admission
+    assert admit(_Project(), None, readable=True) is None
+    assert admit(closed, 5, readable=True) is None
+    assert admit(closed, None, readable=True, unknown_key=True) is answers.UNKNOWN_KEY
+    assert admit(closed, None, readable=False) is answers.DRAFT
+    assert admit(closed, None, readable=True) is answers.ANONYMOUS
+    # A partner app's user is anonymous when asking, not when answering (PYBOSSA's rule).
+    assert admit(closed, None, readable=True, external_uid="u1") is answers.ANONYMOUS
+    refused = admit(closed, None, readable=True, external_uid="u1", answering=True)
+    assert refused.reason == "token"
+    assert refused.token_error.description == "Missing Authorization header"
+    token = project_token.issue(closed, 60)
+    bearer = f"Bearer {token}"
+    assert admit(closed, None, readable=True, external_uid="u1", authorization=bearer) is (
+        answers.ANONYMOUS
+    )
+    assert (
+        admit(closed, None, readable=True, external_uid="u1", authorization=bearer, answering=True)
+        is None
+    )
+
+
+def test_payloads():
+    assert answers.newtask_payload([]) == {}
+    assert answers.newtask_payload([{"id": 1}]) == {"id": 1}
+    assert answers.newtask_payload([{"id": 1}, {"id": 2}]) == [{"id": 1}, {"id": 2}]
+    assert answers.in_project(3, 3) and not answers.in_project(3, 4)
+
+
+# -- the lean path's statements are built from the rules ---------------------------------------
+
+MARK = "424242"
+
+
+def _marked_reaches(n_runs, n_answers):
+    """One answer more than the rule: the SQL form carries MARK."""
+    extra = 1 if isinstance(n_answers, int) else literal_column(f"(1 + 0 * {MARK})")
+    return n_runs >= n_answers + extra
+
+
+def _text(statement, dialect) -> str:
+    return str(statement.compile(dialect=dialect))
+
+
+@pytest.mark.parametrize("kind", ["user_id", "user_ip"])
+def test_every_lean_statement_deciding_completion_follows_reaches(monkeypatch, kind):
+    monkeypatch.setattr(answers, "reaches", _marked_reaches)
+    pg, lite = postgresql.dialect(), sqlite.dialect()
+    built = {
+        "context": _text(delivery._answer_context_query(True), lite),
+        "short of completion": _text(delivery._answer_short_of_completion(kind), pg),
+        "written": _text(delivery._answer_written(kind), pg),
+        "result written": _text(delivery._result_written(), pg),
+        "result superseded": _text(delivery._result_superseded_if_reached(), pg),
+    }
+    for name, text in built.items():
+        assert MARK in text, name
+    # The written answer decides both the state and `completes` by it.
+    assert built["written"].count(MARK) == 2
+
+
+@pytest.mark.parametrize("kind", ["user_id", "user_ip"])
+def test_the_lean_path_counts_new_volunteers_by_the_applications_expression(monkeypatch, kind):
+    original = answers.earlier_answer_in_project
+
+    def marked(column):
+        return original(column) & (literal_column(MARK) == literal_column(MARK))
+
+    monkeypatch.setattr(answers, "earlier_answer_in_project", marked)
+    pg, lite = postgresql.dialect(), sqlite.dialect()
+    assert MARK in _text(delivery._answer_written(kind), pg)
+    assert MARK in _text(delivery._answer_short_of_completion(kind), pg)
+    assert MARK in _text(delivery._answer_stats(kind, True), lite)
+
+
+def test_the_lean_result_versions_are_the_applications(monkeypatch):
+    def marked(*args, **kwargs):
+        return {**original(*args, **kwargs), "info": literal_column(f"'{MARK}'")}
+
+    original = answers.result_version
+    monkeypatch.setattr(answers, "result_version", marked)
+    assert MARK in _text(delivery._result_written(), postgresql.dialect())
+    assert MARK in _text(delivery._result_insert(), sqlite.dialect())
