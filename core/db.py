@@ -221,10 +221,11 @@ PLAIN_TYPES = (Integer, String, Boolean, Float, JSON)
 
 
 @lru_cache(maxsize=512)
-def plain_sql(dialect, statement) -> str | None:
-    """The SQL text of a SELECT built once (cached by its builder) if psycopg can run it as
-    is, with the same values and results as SQLAlchemy's execution."""
-    if not all(isinstance(column.type, PLAIN_TYPES) for column in statement.selected_columns):
+def plain_sql(dialect, statement) -> tuple[str, tuple] | None:
+    """The SQL text and result column names of a SELECT built once (cached by its builder), if
+    psycopg can run it as is, with the same values and results as SQLAlchemy's execution."""
+    columns = statement.selected_columns
+    if not all(isinstance(column.type, PLAIN_TYPES) for column in columns):
         return None
     compiled = statement.compile(dialect=dialect)
     if compiled.post_compile_params or compiled.literal_execute_params:
@@ -232,7 +233,10 @@ def plain_sql(dialect, statement) -> str | None:
     for bind in compiled.binds.values():
         if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
             return None
-    return compiled.string
+    names = tuple(column.name for column in columns)
+    if len(set(names)) != len(names):
+        return None
+    return compiled.string, names
 
 
 def read(session, statement, values: dict, built_once: bool = True) -> tuple[list, list]:
@@ -247,18 +251,18 @@ def read(session, statement, values: dict, built_once: bool = True) -> tuple[lis
         result = session.connection().execute(statement, values)
         return list(result.keys()), result.all()
     bind = session.get_bind()
-    sql = plain_sql(bind.dialect, statement) if built_once else None
-    if sql is None:
+    plain = plain_sql(bind.dialect, statement) if built_once else None
+    if plain is None:
         with bind.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT")
             result = connection.execute(statement, values)
             return list(result.keys()), result.all()
+    sql, names = plain
     pooled = bind.raw_connection()
     driver = pooled.driver_connection
     try:
         driver.autocommit = True
-        cursor = driver.execute(sql, values)
-        return [column.name for column in cursor.description], cursor.fetchall()
+        return list(names), driver.execute(sql, values).fetchall()
     finally:
         try:
             driver.autocommit = False
@@ -272,11 +276,18 @@ def loaded(session, model, values: dict):
     """An object of `model` from its row's column `values` read outside the session (read()),
     made part of the session as if the session had loaded it, without a database round trip."""
     mapper = model.__mapper__
+    key = mapper.identity_key_from_primary_key([values[c.name] for c in mapper.primary_key])
+    known = session.identity_map.get(key)
+    if known is not None:
+        return known
     obj = mapper.class_manager.new_instance()
-    for attribute in mapper.column_attrs:
-        setattr(obj, attribute.key, values[attribute.columns[0].key])
+    # As the ORM's own loading does: straight into the instance's dict, no change events.
+    obj.__dict__.update(
+        (attribute.key, values[attribute.columns[0].name]) for attribute in mapper.column_attrs
+    )
     make_transient_to_detached(obj)
-    return session.merge(obj, load=False)
+    session.add(obj)
+    return obj
 
 
 def includeme(config):
