@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, array
 from sqlalchemy.sql import sqltypes
 
 from core.db import read
@@ -513,12 +513,24 @@ def shaped_select(dialect, model, filters, orderby, descending, after, deep, cal
     for key, several in filters:
         if key == "project_id" and several:
             query = query.where(model.project_id.in_(bindparam("project_ids", expanding=True)))
+        elif key == "project_id" and dialect == "postgresql":
+            # = ANY(ARRAY[$n]) rather than = $n: with ORDER BY project_id first (below), the
+            # planner has one way to return the rows in order, the project's own index entries
+            # (project_id, id...). With = $n it drops the constant from the order and may walk
+            # the whole table's id index instead, filtering every other project's rows: the
+            # plan it picks when the project holds a large share of the tasks, which is slow
+            # for a project holding few of them or none the caller may read (issue 19).
+            one = array([sql_cast(bindparam("project_id"), Integer)])
+            query = query.where(model.project_id == any_(one))
         elif key == "project_id":
             query = query.where(model.project_id == bindparam("project_id"))
         else:
             query = query.where(model.__table__.columns[key] == bindparam(f"value_{key}"))
     if after:
         query = query.where(model.id > bindparam("last_id"))
+    if ("project_id", False) in filters and orderby != "project_id":
+        # One project: ordering by its id first changes no answer (see the filter above).
+        query = query.order_by(model.project_id.desc() if descending else model.project_id)
     order_column = model.__table__.columns[orderby]
     query = query.order_by(order_column.desc() if descending else order_column.asc())
     if orderby != "id":
