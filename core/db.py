@@ -186,8 +186,10 @@ def _drop_pending(session, previous_transaction) -> None:
         session.info[PENDING] = []
 
 
-# session.info key: the session has begun a transaction on a connection (see reads_alone).
+# session.info keys: the session has begun a transaction on a connection; the session's
+# factory keeps CONNECTED up to date (get_session_factory; see reads_alone).
 CONNECTED = "crowdnest.connected"
+TRACKED = "crowdnest.tracked"
 
 
 def _connected(session, _transaction, _connection) -> None:
@@ -200,7 +202,7 @@ def _transaction_ended(session, transaction) -> None:
 
 
 def get_session_factory(engine):
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False, info={TRACKED: True})
     event.listen(factory, "after_begin", _connected)
     event.listen(factory, "after_transaction_end", _transaction_ended)
     return factory
@@ -209,10 +211,13 @@ def get_session_factory(engine):
 def reads_alone(session) -> bool:
     """Whether a read may leave the session: PostgreSQL, no connection of the session in a
     transaction and nothing to flush, so a statement of its own sees what the session would."""
-    return (
-        session.get_bind().dialect.name == "postgresql"
-        and not session.info.get(CONNECTED)
-        and not (session.new or session.dirty or session.deleted)
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    if not session.info.get(TRACKED):
+        # A session from elsewhere: alone only before it has begun anything.
+        return not session.in_transaction()
+    return not session.info.get(CONNECTED) and not (
+        session.new or session.dirty or session.deleted
     )
 
 

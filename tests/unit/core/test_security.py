@@ -1,6 +1,7 @@
 """The api key's account: part of the request's session, read outside its transaction."""
 
 from sqlalchemy import inspect
+from sqlalchemy.orm import Session
 
 from core.db import CONNECTED, get_session_factory, reads_alone
 from core.models import User
@@ -43,5 +44,15 @@ def test_reads_alone_only_without_a_connection_or_pending_writes(db, engine):
         assert not reads_alone(session)  # its transaction's snapshot and writes
         session.rollback()
         assert reads_alone(session) is postgresql
+    finally:
+        session.close()
+
+
+def test_a_session_from_another_factory_reads_alone_only_before_it_begins(engine):
+    session = Session(engine)
+    try:
+        assert reads_alone(session) is (engine.dialect.name == "postgresql")
+        session.connection()
+        assert not reads_alone(session)
     finally:
         session.close()
