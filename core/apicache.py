@@ -61,7 +61,6 @@ UNSTORED_HEADERS = {"content-length", "set-cookie", "date"}
 
 # /api/<resource> and /api/<resource>/<id>: Cornice's routes collection_<resource>, <resource>.
 API_PATH = re.compile(r"/api/([a-z]+)(?:/([0-9]+))?")
-SESSION_COOKIE_PREFIX = f"{SESSION_COOKIE}="
 
 
 def cache_target(environ) -> tuple[str, str] | None:
@@ -70,7 +69,8 @@ def cache_target(environ) -> tuple[str, str] | None:
         return None
     if "HTTP_AUTHORIZATION" in environ or "HTTP_ORIGIN" in environ:
         return None
-    if SESSION_COOKIE_PREFIX in environ.get("HTTP_COOKIE", ""):
+    # The name alone: WebOb also reads `crowdnest_session =...` (blanks around the `=`).
+    if SESSION_COOKIE in environ.get("HTTP_COOKIE", ""):
         return None
     match = API_PATH.fullmatch(environ.get("PATH_INFO", ""))
     if match is None or match.group(1) not in DEPENDENCIES:

@@ -1,0 +1,36 @@
+"""Issue 19's attack on the API lists: signed-in lists by the shape cache, api keys read
+outside the request's transaction, the shared cache of anonymous answers."""
+
+import pytest
+
+from tests.factories import ProjectFactory, TaskFactory, UserFactory
+from tests.functional.web.conftest import sign_in
+
+
+@pytest.fixture
+def cached(make_app, redis_client, redis_url):
+    return make_app(redis__url=redis_url)
+
+
+def _session_cookie(app, user) -> str:
+    sign_in(app, user)
+    value = app.cookies["crowdnest_session"]
+    app.reset()
+    return value
+
+
+def test_a_session_cookie_with_blanks_is_not_stored_for_anonymous_callers(cached, db):
+    owner = UserFactory()
+    draft = ProjectFactory(owner=owner, published=False)
+    TaskFactory(project=draft)
+    cookie = f"crowdnest_session ={_session_cookie(cached, owner)}"
+    url = "/api/project?limit=9&orderby=name"
+    tasks = f"/api/task?project_id={draft.id}&limit=9"
+
+    # WebOb reads the session out of this header: the owner's own lists.
+    assert cached.get(url, headers={"Cookie": cookie}).json[0]["secret_key"]
+    assert len(cached.get(tasks, headers={"Cookie": cookie}).json) == 1
+
+    # An anonymous caller gets the anonymous answers, not the stored signed-in ones.
+    assert cached.get(url).json == []
+    assert cached.get(tasks).json == []
