@@ -145,7 +145,11 @@ class ApiCacheMiddleware:
         route, resource = target
         client = f"ip:{address_of(environ, self.settings)}"
         counter_key, reset = self.limiter.window(route, client)
-        key = ENTRY_KEY + environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
+        # The answer's links are built on the scheme and Host the client sent: one entry each,
+        # so that no client chooses the links every other one is served.
+        host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+        key = f"{ENTRY_KEY}{environ['wsgi.url_scheme']}://{host}"
+        key += environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
         if environ.get("QUERY_STRING"):
             key += "?" + environ["QUERY_STRING"]
         found = either(

@@ -34,3 +34,14 @@ def test_a_session_cookie_with_blanks_is_not_stored_for_anonymous_callers(cached
     # An anonymous caller gets the anonymous answers, not the stored signed-in ones.
     assert cached.get(url).json == []
     assert cached.get(tasks).json == []
+
+
+def test_a_host_header_does_not_choose_the_links_of_cached_answers(cached, db):
+    TaskFactory(project=ProjectFactory())
+    url = "/api/task?limit=1"
+    poisoned = cached.get(url, extra_environ={"HTTP_HOST": "evil.example"}).json
+    assert "http://evil.example/api/task/" in poisoned[0]["link"]
+
+    answer = cached.get(url, extra_environ={"HTTP_HOST": "crowdnest.example.org"}).json
+    assert "evil.example" not in answer[0]["link"] + "".join(answer[0]["links"])
+    assert answer[0]["link"].startswith("<link rel='self' title='task' href='http://crowdnest")
