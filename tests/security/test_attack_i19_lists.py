@@ -2,7 +2,9 @@
 outside the request's transaction, the shared cache of anonymous answers."""
 
 import pytest
+from sqlalchemy import update
 
+from core.models import Task
 from tests.factories import ProjectFactory, TaskFactory, UserFactory
 from tests.functional.web.conftest import sign_in
 
@@ -45,3 +47,16 @@ def test_a_host_header_does_not_choose_the_links_of_cached_answers(cached, db):
     answer = cached.get(url, extra_environ={"HTTP_HOST": "crowdnest.example.org"}).json
     assert "evil.example" not in answer[0]["link"] + "".join(answer[0]["links"])
     assert answer[0]["link"].startswith("<link rel='self' title='task' href='http://crowdnest")
+
+
+def test_an_api_key_after_a_semicolon_is_not_cached(cached, db):
+    owner = UserFactory()
+    draft = ProjectFactory(owner=owner, published=False)
+    task = TaskFactory(project=draft, info={"v": 1})
+    # WebOb splits the query string on `;` too: this request is the owner's.
+    url = f"/api/task?project_id={draft.id}&limit=9;api_key={owner.api_key}"
+    assert cached.get(url).json[0]["info"] == {"v": 1}
+    db.execute(update(Task).where(Task.id == task.id).values(info={"v": 2}))
+    db.commit()
+
+    assert cached.get(url).json[0]["info"] == {"v": 2}
