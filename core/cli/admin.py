@@ -14,10 +14,9 @@ from core.db import Base, get_engine, own_session
 from core.hookspecs import GROUPS
 from core.models import User
 from core.passwords import hash_password
-from core.plugins import installed_plugins
+from core.plugins import get_plugin_manager, installed_plugins, schedulers_of
 from core.redis import get_redis
 from core.services.guard import purge_expired
-from core.services.reservations import purge_expired as purge_expired_reservations
 
 # --- db ----------------------------------------------------------------------------------------
 
@@ -178,9 +177,12 @@ def list_plugins(settings: dict, args) -> int:
 
 
 def guard_purge(settings: dict, args) -> int:
+    # What the enabled schedulers' answer gates keep (`locked`'s reservations) expires too.
+    schedulers = schedulers_of(get_plugin_manager(settings)).values()
+    gates = {scheduler.answers for scheduler in schedulers} - {None}
     with own_session(settings) as db:
         purged = purge_expired(db)
-        released = purge_expired_reservations(db)
+        released = sum(gate.purge(db) for gate in gates)
     print(f"purged {purged} expired task hand-out(s) and {released} expired reservation(s)")
     return 0
 
@@ -235,7 +237,7 @@ def add_parser(commands) -> None:
     guard = commands.add_parser("guard", help="the contributions guard")
     guard_commands = guard.add_subparsers(dest="guard_command", required=True, metavar="COMMAND")
     purge = guard_commands.add_parser(
-        "purge", help="delete expired task hand-outs and locked-scheduler reservations"
+        "purge", help="delete expired task hand-outs and what schedulers hold for volunteers"
     )
     purge.set_defaults(run=guard_purge)
 

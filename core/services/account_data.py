@@ -39,8 +39,8 @@ from core.models import (
 )
 from core.security import pseudonymise_ip
 from core.services import auditlog
+from core.services.answers import participant_key
 from core.services.export import csv_cell, neutralise
-from core.services.reservations import participant_key
 
 log = logging.getLogger(__name__)
 
