@@ -87,7 +87,8 @@ class AnswerGate:
     `now` read from `now()`. `release_lua` defines `gate_release(keys, args)`, run after the
     answer's commit with `release_call(project_id, task_id, participant_key, n_task_runs,
     settings)`'s keys and arguments. `purge(db) -> int`: what the gate keeps in the database
-    and has expired deleted (`crowdnest guard purge`), returning how many rows went."""
+    and has expired deleted (`crowdnest guard purge`), returning how many rows went;
+    `forget(db, participant_key)`: what it holds for a deleted account let go."""
 
     admits: Callable
     answered: Callable
@@ -98,6 +99,7 @@ class AnswerGate:
     release_lua: str
     release_call: Callable
     purge: Callable
+    forget: Callable
 
 
 @dataclass(frozen=True)

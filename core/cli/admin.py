@@ -14,8 +14,9 @@ from core.db import Base, get_engine, own_session
 from core.hookspecs import GROUPS
 from core.models import User
 from core.passwords import hash_password
-from core.plugins import get_plugin_manager, installed_plugins, schedulers_of
+from core.plugins import installed_plugins
 from core.redis import get_redis
+from core.services.account_data import answer_gates
 from core.services.guard import purge_expired
 
 # --- db ----------------------------------------------------------------------------------------
@@ -178,8 +179,7 @@ def list_plugins(settings: dict, args) -> int:
 
 def guard_purge(settings: dict, args) -> int:
     # What the enabled schedulers' answer gates keep (`locked`'s reservations) expires too.
-    schedulers = schedulers_of(get_plugin_manager(settings)).values()
-    gates = {scheduler.answers for scheduler in schedulers} - {None}
+    gates = answer_gates(settings)
     with own_session(settings) as db:
         purged = purge_expired(db)
         released = sum(gate.purge(db) for gate in gates)

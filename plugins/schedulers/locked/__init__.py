@@ -338,6 +338,7 @@ GATE = AnswerGate(
     + "  release_hold(keys[1], keys[2], args[1], args[2], args[3], args[4])\nend\n",
     release_call=_release_call,
     purge=reservations.purge_expired,
+    forget=reservations.forget,
 )
 
 

@@ -168,6 +168,12 @@ def purge_expired(db, at: float | None = None) -> int:
     return db.execute(delete(TaskReservation).where(TaskReservation.expires <= at)).rowcount or 0
 
 
+def forget(db, participant: str) -> None:
+    """Delete the participant's database reservations (their account is deleted). Redis holds
+    expire by themselves; until then they only keep places the volunteer will not answer."""
+    db.execute(delete(TaskReservation).where(TaskReservation.participant == participant))
+
+
 def _live(at: float, *conditions):
     """Task ids of the reservations meeting `conditions` that still hold at time `at`."""
     return select(TaskReservation.task_id).where(*conditions, TaskReservation.expires > at)

@@ -7,6 +7,7 @@ from core.delivery import answer_scripts
 from core.models import Project, TaskReservation
 from core.plugins import get_plugin_manager, schedulers_of
 from core.redis import script
+from core.services.account_data import answer_gates
 from core.services.task_run import _gate_of
 from core.settings import DEFAULTS, load_settings
 from plugins.schedulers import locked
@@ -130,3 +131,22 @@ def test_the_scripts_without_a_gate_only_count_and_consume(redis_client):
     delete_and_increment(keys=["stamp", "generation"], args=[0])
 
     assert redis_client.get("stamp") is None and redis_client.get("generation") == b"1"
+
+
+def test_forget_lets_go_of_a_deleted_accounts_reservations(db):
+    task = TaskFactory(n_answers=2)
+    _hold(db, task, "user:1")
+    _hold(db, task, "user:2")
+
+    GATE.forget(db, "user:1")
+    db.commit()
+
+    assert db.scalars(select(TaskReservation.participant)).all() == ["user:2"]
+
+
+def test_account_deletion_asks_the_enabled_schedulers_gates():
+    settings = load_settings({"plugins.schedulers": "default locked"}, environ={})
+    without = load_settings({"plugins.schedulers": "default"}, environ={})
+
+    assert answer_gates(settings) == {GATE}
+    assert answer_gates(without) == set()
