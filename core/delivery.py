@@ -1010,8 +1010,8 @@ class LeanDelivery:
             )
             if refusal is not None:
                 return None  # the application refuses it in its words (or, a draft, admits)
-            gate = scheduling.scheduler_named(self.schedulers, context.sched, self.settings)
-            gate = gate.answers
+            scheduler = scheduling.scheduler_named(self.schedulers, context.sched, self.settings)
+            gate = scheduler.answers
             address = address_of(environ, self.settings)
             user_ip = pseudonymise_ip(address, self.settings["ip.pseudonym_key"])
             participant = Participant(user_id, user_ip)

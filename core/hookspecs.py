@@ -72,7 +72,8 @@ class LeanForm:
         return self.run(store, project, volunteer, options)
 
 
-@dataclass(frozen=True)
+# Compared and hashed by identity: the lean path finds a gate's composed scripts per request.
+@dataclass(frozen=True, eq=False)
 class AnswerGate:
     """What a scheduler that holds tasks for volunteers (`locked`) adds to the answering of
     its projects' tasks, on both delivery paths. The application's path (submit):
