@@ -93,7 +93,7 @@ from core.ratelimit import client_key, ratelimit_headers
 from core.redis import UNREACHABLE, attempt, available, failed, script
 from core.renderers import OPTIONS
 from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
-from core.services import answers, guard, reservations, scheduling, stats
+from core.services import answers, guard, scheduling, stats
 from core.services import result as results
 from core.services.permissions import project_readable
 from core.services.task_run import Participant
@@ -713,38 +713,40 @@ if count <= tonumber(ARGV[2]) then
 end
 return count
 """
-# The rate-limit window's INCR, the guard's stamp of the task and, for a project served by
-# `locked`, the caller's hold on it (its expiry; kept HOLD_GRACE seconds more at least while the
-# answer is stored: reservations.kept). KEYS: counter, stamp[, reservation hash]. ARGV: window
-# expiry[, the hold's field, now].
-COUNT_AND_READ = (
-    reservations.KEEP_HOLD
-    + """
+# The rate-limit window's INCR, the guard's stamp of the task and, for a project whose
+# scheduler gates answers (Scheduler.answers), the gate's read (gate_read: for `locked`, the
+# caller's hold, kept while the answer is stored). KEYS: counter, stamp[, the gate's keys].
+# ARGV: window expiry[, the gate's arguments]. Composed per gate (count_and_read).
+COUNT_AND_READ = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
-local hold = false
-if #KEYS > 2 then hold = keep_hold(KEYS[3], ARGV[2], tonumber(ARGV[3])) end
-return {count, redis.call('GET', KEYS[2]), hold}
+local gated = false
+if #KEYS > 2 then gated = gate_read({unpack(KEYS, 3)}, {unpack(ARGV, 2)}) end
+return {count, redis.call('GET', KEYS[2]), gated}
 """
-)
 
 
-# After an answer's commit: its stamp consumed, under `locked` its hold released, the written
-# tables' generations incremented. KEYS: the stamp[, the hold's two keys], then the generations.
-# ARGV: '1' when the hold's keys are given, then release_hold's other arguments.
-DELETE_AND_INCREMENT = (
-    reservations.RELEASE_HOLD
-    + """
-local first = 2
-if ARGV[1] == '1' then
-  release_hold(KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
-  first = 4
-end
+# After an answer's commit: its stamp consumed, the gate's release (gate_release: for `locked`,
+# the hold released), the written tables' generations incremented. KEYS: the stamp[, the
+# gate's keys], then the generations. ARGV: how many gate keys, then the gate's arguments.
+DELETE_AND_INCREMENT = """
+local first = 2 + tonumber(ARGV[1])
+if first > 2 then gate_release({unpack(KEYS, 2, first - 1)}, {unpack(ARGV, 2)}) end
 redis.call('DEL', KEYS[1])
 for i = first, #KEYS do redis.call('INCR', KEYS[i]) end
 return #KEYS
 """
-)
+
+# Lua of a scheduler without a gate: never called (no gate keys are given).
+NO_GATE_READ = "local function gate_read() return false end\n"
+NO_GATE_RELEASE = "local function gate_release() end\n"
+
+
+def answer_scripts(gate) -> tuple[str, str]:
+    """COUNT_AND_READ and DELETE_AND_INCREMENT composed with the gate's Lua (None: none)."""
+    if gate is None:
+        return NO_GATE_READ + COUNT_AND_READ, NO_GATE_RELEASE + DELETE_AND_INCREMENT
+    return gate.read_lua + COUNT_AND_READ, gate.release_lua + DELETE_AND_INCREMENT
 
 
 class Counting(NamedTuple):
@@ -783,8 +785,12 @@ class LeanDelivery:
         self._ids, self._schedulers_of = {}, {}
         # The lean forms' own hints (options.hints), checked by them before use.
         self._hints = {}
-        self._count_and_read = script(self.redis, COUNT_AND_READ)
-        self._delete_and_increment = script(self.redis, DELETE_AND_INCREMENT)
+        # The answer's two Redis calls, composed once per scheduler's gate (answer_scripts).
+        gates = {scheduler.answers for scheduler in self.schedulers.values()} | {None}
+        self._answer_scripts = {
+            gate: tuple(script(self.redis, source) for source in answer_scripts(gate))
+            for gate in gates
+        }
 
     def __call__(self, environ, start_response):
         answer = None
@@ -1004,27 +1010,29 @@ class LeanDelivery:
             )
             if refusal is not None:
                 return None  # the application refuses it in its words (or, a draft, admits)
-            locked = reservations.scheduled_by_locked(context.sched, self.settings)
+            scheduler = scheduling.scheduler_named(self.schedulers, context.sched, self.settings)
+            gate = scheduler.answers
             address = address_of(environ, self.settings)
             user_ip = pseudonymise_ip(address, self.settings["ip.pseudonym_key"])
             participant = Participant(user_id, user_ip)
-            # Counted, the hand-out read (not consumed yet) and, under `locked`, the caller's
-            # hold read: one Redis round trip.
+            # Counted, the hand-out read (not consumed yet) and, with a gate (`locked`), its
+            # read (the caller's hold): one Redis round trip.
             client = client_key(user_id, address)
             counter, reset = self.limiter.window("collection_taskrun", client)
             keys = [counter, guard.stamp_key(participant.key, data["task_id"])]
             args = [reset + 10]
-            if locked:
-                now = reservations.now()
-                key, field = reservations.hold_location(data["task_id"], participant.key)
-                keys.append(key)
-                args += [field, repr(now)]
-            count, handed_out, hold = self._count_and_read(keys=keys, args=args)
+            if gate is not None:
+                now = gate.now()
+                gate_keys, gate_args = gate.read_call(data["task_id"], participant.key, now)
+                keys += gate_keys
+                args += gate_args
+            count_and_read = self._answer_scripts[gate][0]
+            count, handed_out, gated = count_and_read(keys=keys, args=args)
             counted = self.limiter.verdict(int(count), reset)
             environ["crowdnest.ratelimit"] = counted
             if not counted[0] or handed_out is None:
                 return None
-            if locked and not reservations.live(hold, now):
+            if gate is not None and not gate.live(gated, now):
                 return None  # the application refuses it in its words
             handed_out = handed_out.decode() if isinstance(handed_out, bytes) else handed_out
             kind, author = answers.author(user_id, user_ip)
@@ -1044,7 +1052,7 @@ class LeanDelivery:
                 # A second answer (the unique indexes): the application says so, as PYBOSSA.
                 return None
         # Committed: from here on nothing may send the request to the application again.
-        self._after_answer(participant, run, result_id, runs if locked else None, announced)
+        self._after_answer(participant, run, result_id, gate, runs, announced)
         return self._json(run, counted)
 
     def _after_answer(
@@ -1052,23 +1060,23 @@ class LeanDelivery:
         participant,
         run: dict,
         result_id,
-        runs: int | None,
+        gate,
+        runs: int,
         announced: dict | None,
     ) -> None:
-        """After the commit: the stamp consumed, the caches told, under `locked` the hold
-        released (the task now has `runs` runs), the answer published to the project's streams
-        and a completion announced (with `announced`, its rows when the transaction read
-        them)."""
+        """After the commit: the stamp consumed, the caches told, with a gate its release (under
+        `locked`, the hold released; the task now has `runs` runs), the answer published to the
+        project's streams and a completion announced (with `announced`, its rows when the
+        transaction read them)."""
         tables = (*ANSWER_TABLES, "result") if result_id is not None else ANSWER_TABLES
-        hold = None
-        if runs is not None:
-            timeout = self.settings["scheduler.locked.timeout"]
-            hold = reservations.release_location(
-                run["project_id"], run["task_id"], participant.key, timeout, runs
-            )
+        released = ([], [])
+        if gate is not None:
+            project_id, task_id = run["project_id"], run["task_id"]
+            released = gate.release_call(project_id, task_id, participant.key, runs, self.settings)
         stamp = guard.stamp_key(participant.key, run["task_id"])
+        bump = self._answer_scripts[gate][1]
         steps = [
-            (attempt, self.redis, lambda _: self._consume_and_bump(stamp, tables, hold)),
+            (attempt, self.redis, lambda _: self._consume_and_bump(bump, stamp, tables, released)),
             (cache.bump_written, self.registry["cache"], tables),
         ]
         if self.registry["streams"] is not None:  # sse.enabled
@@ -1081,14 +1089,12 @@ class LeanDelivery:
             except Exception:
                 log.exception("after storing an answer: %s failed", fn.__name__)
 
-    def _consume_and_bump(self, stamp: str, tables, hold) -> None:
-        """The stamp consumed, the hold released (`hold`: release_location's keys and
-        arguments, or None) and the tables' generations bumped: one Redis call."""
+    def _consume_and_bump(self, bump, stamp: str, tables, released) -> None:
+        """The stamp consumed, the gate's release made (`released`: its keys and arguments)
+        and the tables' generations bumped: one Redis call (`bump`, answer_scripts' second)."""
         bumped = [generations.key(table) for table in sorted(tables)] if self._tracked else []
-        hold_keys, hold_args = hold or ([], [])
-        self._delete_and_increment(
-            keys=[stamp, *hold_keys, *bumped], args=["1" if hold else "0", *hold_args]
-        )
+        gate_keys, gate_args = released
+        bump(keys=[stamp, *gate_keys, *bumped], args=[len(gate_keys), *gate_args])
 
     def _announce(self, run: dict, result_id: int, announced: dict | None) -> None:
         """The task_completed hook, with the objects the application's path passes: their rows

@@ -48,7 +48,7 @@ class SchedulerOptions:
 @dataclass
 class Volunteer:
     """Who asks for a task: the signed-in user, else the external user id, else the IP
-    pseudonym; `key` is the identity the guard and reservations know them by."""
+    pseudonym; `key` is the identity the guard and the schedulers know them by."""
 
     user: object
     user_ip: str
@@ -72,13 +72,46 @@ class LeanForm:
         return self.run(store, project, volunteer, options)
 
 
+# Compared and hashed by identity: the lean path finds a gate's composed scripts per request.
+@dataclass(frozen=True, eq=False)
+class AnswerGate:
+    """What a scheduler that holds tasks for volunteers (`locked`) adds to the answering of
+    its projects' tasks, on both delivery paths. The application's path (submit):
+    `admits(db, redis, project, task_id, participant_key, settings) -> bool` before anything
+    is stored (False: "You must request a task first!"; `task_id` as the body gives it), and
+    `answered(db, redis, project, task_id, participant_key, n_task_runs, settings)` once the
+    answer is counted (the task now has `n_task_runs` runs), in its transaction. The lean path
+    (core.delivery) runs the same checks inside its own two Redis calls, one round trip each:
+    `read_lua` defines `gate_read(keys, args)`, run after the request is counted, its value
+    returned to Python, where `live(value, now) -> bool` judges it (False: the application's
+    path answers); its keys and arguments are `read_call(task_id, participant_key, now)`,
+    `now` read from `now()`. `release_lua` defines `gate_release(keys, args)`, run after the
+    answer's commit with `release_call(project_id, task_id, participant_key, n_task_runs,
+    settings)`'s keys and arguments. `purge(db) -> int`: what the gate keeps in the database
+    and has expired deleted (`crowdnest guard purge`), returning how many rows went;
+    `forget(db, participant_key)`: what it holds for a deleted account let go."""
+
+    admits: Callable
+    answered: Callable
+    now: Callable
+    read_lua: str
+    read_call: Callable
+    live: Callable
+    release_lua: str
+    release_call: Callable
+    purge: Callable
+    forget: Callable
+
+
 @dataclass(frozen=True)
 class Scheduler:
     """A scheduler: `select(db, project, volunteer, options) -> list[Task]`, and optionally
-    its lean form. A plugin may also return the plain function: core wraps it."""
+    its lean form and what it adds to answering (`answers`: AnswerGate). A plugin may also
+    return the plain function: core wraps it."""
 
     select: Callable
     lean: LeanForm | None = None
+    answers: AnswerGate | None = None
 
     def __call__(self, db, project, volunteer, options):
         return self.select(db, project, volunteer, options)

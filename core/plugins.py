@@ -138,13 +138,19 @@ def declared_settings(manager) -> dict:
     return declared
 
 
-def includeme(config):
-    manager = get_plugin_manager(config.get_settings())
-    config.registry["plugins"] = manager
+def schedulers_of(manager) -> dict[str, hookspecs.Scheduler]:
+    """{name: Scheduler} of the enabled scheduler plugins."""
     schedulers = {}
     for provided in manager.hook.crowdnest_schedulers():
         for name, scheduler in (provided or {}).items():
             schedulers[name] = hookspecs.as_scheduler(scheduler)
+    return schedulers
+
+
+def includeme(config):
+    manager = get_plugin_manager(config.get_settings())
+    config.registry["plugins"] = manager
+    schedulers = schedulers_of(manager)
     default = config.get_settings()["scheduler.default"]
     for needed in {"default", default}:
         if needed not in schedulers:

@@ -116,8 +116,6 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # What this site's stream channels start with; empty: a digest of session.secret.
     "sse.channel_prefix": ("", _asstr),
     "scheduler.default": ("default", _asstr),
-    # Seconds a `locked` reservation holds its task (PYBOSSA: one hour).
-    "scheduler.locked.timeout": (3600, _asint),
     "guard.ttl": (3600, _asint),
     "pro_features": ("", _aslist),
     "upload.dir": ("%(here)s/var/uploads", _asstr),

@@ -28,6 +28,7 @@ class TaskRunResource(Resource):
             participant=task_run_service.Participant.of(self.request),
             settings=self.request.registry.settings,
             authorization=self.request.headers.get("Authorization"),
+            schedulers=self.request.registry["schedulers"],
         )
         shown = dictize(self.request, run, links=False)
         if self.request.registry.get("streams") is not None:  # sse.enabled

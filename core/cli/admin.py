@@ -16,8 +16,8 @@ from core.models import User
 from core.passwords import hash_password
 from core.plugins import installed_plugins
 from core.redis import get_redis
+from core.services.account_data import answer_gates
 from core.services.guard import purge_expired
-from core.services.reservations import purge_expired as purge_expired_reservations
 
 # --- db ----------------------------------------------------------------------------------------
 
@@ -178,9 +178,11 @@ def list_plugins(settings: dict, args) -> int:
 
 
 def guard_purge(settings: dict, args) -> int:
+    # What the enabled schedulers' answer gates keep (`locked`'s reservations) expires too.
+    gates = answer_gates(settings)
     with own_session(settings) as db:
         purged = purge_expired(db)
-        released = purge_expired_reservations(db)
+        released = sum(gate.purge(db) for gate in gates)
     print(f"purged {purged} expired task hand-out(s) and {released} expired reservation(s)")
     return 0
 
@@ -235,7 +237,7 @@ def add_parser(commands) -> None:
     guard = commands.add_parser("guard", help="the contributions guard")
     guard_commands = guard.add_subparsers(dest="guard_command", required=True, metavar="COMMAND")
     purge = guard_commands.add_parser(
-        "purge", help="delete expired task hand-outs and locked-scheduler reservations"
+        "purge", help="delete expired task hand-outs and what schedulers hold for volunteers"
     )
     purge.set_defaults(run=guard_purge)
 

@@ -33,14 +33,14 @@ from core.models import (
     Project,
     ProjectOwner,
     TaskRequest,
-    TaskReservation,
     TaskRun,
     User,
 )
+from core.plugins import get_plugin_manager, schedulers_of
 from core.security import pseudonymise_ip
 from core.services import auditlog
+from core.services.answers import participant_key
 from core.services.export import csv_cell, neutralise
-from core.services.reservations import participant_key
 
 log = logging.getLogger(__name__)
 
@@ -155,15 +155,18 @@ def check_deletable(db, user: User) -> None:
         raise DomainError("Conflict", STILL_OWNER)
 
 
-def delete_account(db, user: User, pseudonym_key: str) -> int:
-    """Delete the account, its answers kept under a fresh pseudonym; the runs re-attributed."""
+def delete_account(db, user: User, pseudonym_key: str, gates=()) -> int:
+    """Delete the account, its answers kept under a fresh pseudonym; the runs re-attributed.
+    `gates`: the enabled schedulers' AnswerGates, each forgetting what it holds for it."""
     check_deletable(db, user)
     moved = _reattribute_runs(db, user, pseudonym_key)
     db.execute(delete(Favorite).where(Favorite.user_id == user.id))
-    # The account's pending requests and reservations no longer hold tasks for anybody.
+    # The account's pending requests and what schedulers hold for it (`locked`'s reservations)
+    # no longer keep tasks for anybody.
     participant = participant_key(user.id, None, None)
-    for model in (TaskRequest, TaskReservation):
-        db.execute(delete(model).where(model.participant == participant))
+    db.execute(delete(TaskRequest).where(TaskRequest.participant == participant))
+    for gate in gates:
+        gate.forget(db, participant)
     coowned = select(ProjectOwner.project_id).where(ProjectOwner.user_id == user.id)
     for project in db.scalars(select(Project).where(Project.id.in_(coowned))):
         before = list(project.owners_ids)
@@ -220,6 +223,12 @@ def export_account_job(settings: dict, user_id: int) -> None:
     )
 
 
+def answer_gates(settings: dict) -> set:
+    """The AnswerGates of the schedulers these settings enable (Scheduler.answers)."""
+    schedulers = schedulers_of(get_plugin_manager(settings)).values()
+    return {scheduler.answers for scheduler in schedulers} - {None}
+
+
 def delete_account_job(settings: dict, user_id: int) -> None:
     """Delete the account (see delete_account) and tell its address once it is gone."""
     with database(settings) as db:
@@ -228,7 +237,7 @@ def delete_account_job(settings: dict, user_id: int) -> None:
             return
         address, fullname = user.email_addr, user.fullname
         try:
-            moved = delete_account(db, user, settings["ip.pseudonym_key"])
+            moved = delete_account(db, user, settings["ip.pseudonym_key"], answer_gates(settings))
         except DomainError as error:
             # Made a project's primary owner since asking: kept, and told why.
             refused = error.message

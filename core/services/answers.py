@@ -96,6 +96,16 @@ def author(user_id, user_ip, external_uid=None) -> tuple[str, object]:
     return "user_ip", user_ip
 
 
+def participant_key(user_id, external_uid, user_ip) -> str:
+    """How the guard and the schedulers know a participant: the signed-in user, else the
+    external user id, else the IP pseudonym (Participant.key, Volunteer.key)."""
+    if user_id is not None:
+        return f"user:{user_id}"
+    if external_uid:
+        return f"external:{external_uid}"
+    return f"ip:{user_ip}"
+
+
 def earlier_answer_in_project(column: str):
     """EXISTS: the author (:<column>, `column` from `author`) answered another task than
     :task_id in the project :stats_of. Signed-in users count by account, the others by IP

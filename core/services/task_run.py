@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.db import unique_violation, utcnow
 from core.errors import DomainError
 from core.models import Project, Result, Task, TaskRun
-from core.services import answers, guard, reservations, stats
+from core.services import answers, guard, scheduling, stats
 from core.services.result import new_result_version
 from core.services.task import rederive_state
 
@@ -39,19 +39,30 @@ class Participant:
     @property
     def key(self) -> str:
         """The identity the guard and the schedulers know this participant by."""
-        return reservations.participant_key(self.user_id, self.external_uid, self.user_ip)
+        return answers.participant_key(self.user_id, self.external_uid, self.user_ip)
 
 
 def submit(
-    db, data: dict, participant: Participant, settings: dict, authorization: str | None = None
+    db,
+    data: dict,
+    participant: Participant,
+    settings: dict,
+    authorization: str | None = None,
+    *,
+    schedulers: dict,
 ) -> tuple[TaskRun, Result | None]:
     """Validate and store one answer; complete the task and version its result when due.
 
-    Returns the run and, when this answer completed the task, its new result version.
+    `schedulers` are the enabled ones (registry["schedulers"]): the scheduler of the project
+    the body names may gate answers (Scheduler.answers). Returns the run and, when this answer
+    completed the task, its new result version.
     """
-    locked = _locked_project(db, data, settings)
-    if locked and not _holds_reservation(db, data, participant):
-        raise DomainError("Forbidden", "You must request a task first!")
+    gate = _gate_of(db, data, schedulers, settings)
+    if gate is not None:
+        key = _answering(data, participant).key
+        named = db.get(Project, data["project_id"])
+        if not gate.admits(db, participant.redis, named, data.get("task_id"), key, settings):
+            raise DomainError("Forbidden", "You must request a task first!")
     task = db.get(Task, data.get("task_id")) if data.get("task_id") is not None else None
     if task is None:
         raise DomainError("Forbidden", "Invalid task_id")
@@ -101,39 +112,28 @@ def submit(
         # Its task was deleted while the answer was written: as for a task that never was.
         raise DomainError("Forbidden", "Invalid task_id") from None
     result = _count(db, task, project, run)
-    if locked:
-        reservations.release(
-            db,
-            participant.redis,
-            project.id,
-            task.id,
-            participant.key,
-            settings["scheduler.locked.timeout"],
-            task.n_task_runs,
+    if gate is not None:
+        gate.answered(
+            db, participant.redis, project, task.id, participant.key, task.n_task_runs, settings
         )
     return run, result
 
 
-def _locked_project(db, data: dict, settings) -> bool:
-    """Whether the body names a project served by the locked scheduler."""
+def _gate_of(db, data: dict, schedulers: dict, settings):
+    """The AnswerGate of the scheduler serving the project the body names, if it has one."""
     project_id = data.get("project_id")
     valid = isinstance(project_id, int) and not isinstance(project_id, bool)
     project = db.get(Project, project_id) if valid else None
-    return project is not None and reservations.required(project, settings)
+    if project is None:
+        return None
+    return scheduling.choose_scheduler(schedulers, project, settings).answers
 
 
-def _holds_reservation(db, data: dict, participant: "Participant") -> bool:
-    """Whether the answering volunteer (external uid of the body included) holds the task."""
+def _answering(data: dict, participant: "Participant") -> "Participant":
+    """The answering volunteer: the body's external uid, when it names another one."""
     if data.get("external_uid") and participant.external_uid != data["external_uid"]:
-        participant = Participant(
-            None, participant.user_ip, data["external_uid"], participant.redis
-        )
-    task_id = data.get("task_id")
-    return (
-        isinstance(task_id, int)
-        and not isinstance(task_id, bool)
-        and reservations.kept(db, participant.redis, task_id, participant.key, reservations.now())
-    )
+        return Participant(None, participant.user_ip, data["external_uid"], participant.redis)
+    return participant
 
 
 def _count(db, task: Task, project: Project, run: TaskRun) -> Result | None:

@@ -10,6 +10,7 @@ from core.db import get_engine, get_session_factory
 from core.migrate import alembic_config, upgrade
 from core.models import TaskRequest, TaskReservation, User
 from core.services.account_data import delete_account
+from plugins.schedulers.locked import GATE
 from tests import factories
 from tests.functional.web.conftest import make_user, sign_in
 
@@ -31,7 +32,8 @@ def test_a_session_opens_only_the_account_it_was_issued_for(app, db):
 
 
 def test_a_deleted_account_holds_no_task_for_the_locked_scheduler(db):
-    """Its pending requests and reservations (participant user:<id>) go with the account."""
+    """Its pending requests and reservations (participant user:<id>) go with the account:
+    the reservations through the enabled schedulers' gates (locked's GATE here)."""
     volunteer = factories.UserFactory()
     task = factories.TaskFactory(project=factories.ProjectFactory(published=True))
     db.commit()
@@ -41,7 +43,7 @@ def test_a_deleted_account_holds_no_task_for_the_locked_scheduler(db):
     db.add(TaskRequest(participant=participant, created="2026-12-07T00:00:00", **held))
     db.flush()
 
-    delete_account(db, volunteer, "pseudonym-key")
+    delete_account(db, volunteer, "pseudonym-key", gates=[GATE])
 
     for model in (TaskReservation, TaskRequest):
         assert db.scalars(select(model)).all() == []

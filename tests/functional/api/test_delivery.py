@@ -13,9 +13,8 @@ from core import delivery, generations
 from core.delivery import LeanDelivery, _Connection
 from core.hookspecs import LeanForm, Scheduler, hookimpl
 from core.models import Project, ProjectStats, Result, Task, TaskRun
-from core.services import reservations
 from plugins.schedulers import locked as locked_scheduler
-from plugins.schedulers.locked import HELD_SLOTS, LEAN_MARGIN, PREFIX_STEP_GROWTH
+from plugins.schedulers.locked import HELD_SLOTS, LEAN_MARGIN, PREFIX_STEP_GROWTH, reservations
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
 
 SCHEDULERS = "default breadth_first incremental locked user_pref"

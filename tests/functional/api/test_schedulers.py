@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import insert, select
 
 from core.models import Task, TaskRun
-from core.services import reservations
 from plugins.schedulers.base import PROBED, open_tasks, ordered, paged
+from plugins.schedulers.locked import reservations
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
 
 ALL_SCHEDULERS = "default breadth_first incremental locked user_pref"

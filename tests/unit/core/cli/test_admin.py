@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from core.cli import main
-from core.models import TaskRequest, User
+from core.models import TaskRequest, TaskReservation, User
 from core.passwords import verify_password
 from tests.factories import TaskFactory, UserFactory
 
@@ -215,6 +215,33 @@ def test_guard_purge_deletes_only_expired_hand_outs(run, ini, db):
     assert code == 0
     assert "purged 1 " in out
     assert db.scalars(select(TaskRequest.participant)).all() == ["user:2"]
+
+
+def test_guard_purge_purges_what_the_enabled_schedulers_gates_keep(
+    run, tmp_path, database_url, db
+):
+    # locked's expired reservations go through its AnswerGate.purge; core never names it.
+    task = TaskFactory()
+    for participant, expires in (("user:1", time.time() - 10), ("user:2", time.time() + 600)):
+        db.add(
+            TaskReservation(
+                task_id=task.id,
+                participant=participant,
+                project_id=task.project_id,
+                expires=expires,
+            )
+        )
+    db.commit()
+    without = _write_ini(tmp_path / "default.ini", database_url)
+    with_locked = _write_ini(tmp_path / "locked.ini", database_url, "default locked")
+
+    _, kept, _ = run("-c", without, "guard", "purge")
+    code, out, _ = run("-c", with_locked, "guard", "purge")
+
+    assert "and 0 expired reservation(s)" in kept
+    assert code == 0 and "and 1 expired reservation(s)" in out
+    db.expire_all()
+    assert db.scalars(select(TaskReservation.participant)).all() == ["user:2"]
 
 
 def test_missing_config_file_is_a_clear_error(run, tmp_path):

@@ -25,10 +25,9 @@ import orjson
 from sqlalchemy import bindparam
 
 from core.errors import DomainError
-from core.hookspecs import LeanForm, Scheduler, hookimpl
+from core.hookspecs import AnswerGate, LeanForm, Scheduler, hookimpl
 from core.models import Task
 from core.redis import require
-from core.services import reservations
 from plugins.schedulers.base import (
     SHOWN,
     kind_of,
@@ -37,6 +36,7 @@ from plugins.schedulers.base import (
     parameters,
     tasks_not_completed,
 )
+from plugins.schedulers.locked import reservations
 
 MAX_OFFSET = 2
 # Candidates examined per hand-out at most: only tasks held by others can be passed over.
@@ -65,7 +65,7 @@ def locked(db, project, participant, options):
         return []
     want = options.limit + options.offset
     redis, at = options.redis, reservations.now()
-    # Never the table's reservations in Redis's stead: see core.services.reservations.
+    # Never the table's reservations in Redis's stead: see .reservations.
     require(redis)
     timeout = options.settings["scheduler.locked.timeout"]
     candidates = _candidates(kind_of(participant), options)
@@ -291,8 +291,66 @@ def _judged(by_id: dict) -> dict:
     }
 
 
+def admits(db, redis, project, task_id, participant_key: str, settings) -> bool:
+    """Whether the volunteer holds the task they answer (kept while the answer is stored)."""
+    valid = isinstance(task_id, int) and not isinstance(task_id, bool)
+    return valid and reservations.kept(db, redis, task_id, participant_key, reservations.now())
+
+
+def answered(db, redis, project, task_id, participant_key: str, n_task_runs, settings) -> None:
+    """The volunteer's hold on the task released, their answer counted (`n_task_runs`)."""
+    timeout = settings["scheduler.locked.timeout"]
+    reservations.release(db, redis, project.id, task_id, participant_key, timeout, n_task_runs)
+
+
+def _read_call(task_id, participant_key: str, now: float) -> tuple[list, list]:
+    """gate_read's keys and arguments: the hold's hash and field, and `now`."""
+    key, field = reservations.hold_location(task_id, participant_key)
+    return [key], [field, repr(now)]
+
+
+def _release_call(project_id, task_id, participant_key: str, n_task_runs, settings):
+    """gate_release's keys and arguments (reservations.release_location)."""
+    timeout = settings["scheduler.locked.timeout"]
+    return reservations.release_location(
+        project_id, task_id, participant_key, timeout, n_task_runs
+    )
+
+
+def _now() -> float:
+    # Read through the module, so that tests moving reservations.now move this clock too.
+    return reservations.now()
+
+
+# The lean path's answer checks, in its own Lua calls (core.delivery): the caller's hold kept
+# while the answer is stored, then released once it is committed.
+GATE = AnswerGate(
+    admits=admits,
+    answered=answered,
+    now=_now,
+    read_lua=reservations.KEEP_HOLD
+    + "local function gate_read(keys, args)\n"
+    + "  return keep_hold(keys[1], args[1], tonumber(args[2]))\nend\n",
+    read_call=_read_call,
+    live=reservations.live,
+    release_lua=reservations.RELEASE_HOLD
+    + "local function gate_release(keys, args)\n"
+    + "  release_hold(keys[1], keys[2], args[1], args[2], args[3], args[4])\nend\n",
+    release_call=_release_call,
+    purge=reservations.purge_expired,
+    forget=reservations.forget,
+)
+
+
+@hookimpl
+def crowdnest_settings():
+    # Seconds a reservation holds its task (PYBOSSA: one hour).
+    return {"scheduler.locked.timeout": (3600, int)}
+
+
 @hookimpl
 def crowdnest_schedulers():
     # The lean form counts the request and stamps in its own Redis calls, and settles the
-    # caller (store.admit) before anything is done.
-    return {"locked": Scheduler(locked, LeanForm(lean, carries=True, counts=True))}
+    # caller (store.admit) before anything is done; answers need a live hold (GATE).
+    lean_form = LeanForm(lean, carries=True, counts=True)
+    return {"locked": Scheduler(locked, lean_form, answers=GATE)}

@@ -1,4 +1,4 @@
-"""core.services.reservations over both stores: capacity, re-entrancy, expiry, release, races."""
+"""locked's reservations over both stores: capacity, re-entrancy, expiry, release, races."""
 
 import threading
 
@@ -8,8 +8,7 @@ from sqlalchemy import select
 
 from core.db import get_engine, get_session_factory
 from core.models import TaskReservation, TaskRun
-from core.services import reservations
-from core.settings import load_settings
+from plugins.schedulers.locked import reservations
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
 
 AT = 1_900_000_000.0
@@ -191,24 +190,6 @@ def test_purge_expired_deletes_only_past_database_reservations(db):
     assert reservations.purge_expired(db, at=AT) == 1
     db.commit()
     assert db.scalars(select(TaskReservation.participant)).all() == ["user:2"]
-
-
-@pytest.mark.parametrize(
-    ("sched", "default", "enabled", "expected"),
-    [
-        ("locked", "default", "default locked", True),
-        ("locked", "default", "default", False),
-        (None, "locked", "default locked", True),
-        ("breadth_first", "locked", "default breadth_first locked", False),
-    ],
-)
-def test_required_only_for_projects_served_by_locked(sched, default, enabled, expected):
-    settings = load_settings(
-        {"scheduler.default": default, "plugins.schedulers": enabled}, environ={}
-    )
-    project = type("Project", (), {"info": {"sched": sched} if sched else {}})()
-
-    assert reservations.required(project, settings) is expected
 
 
 def test_holds_of_volunteers_who_already_answered_do_not_count(db, redis):

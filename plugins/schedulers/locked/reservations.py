@@ -27,6 +27,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from core.db import after_commit
 from core.models import Task, TaskReservation, TaskRun
 from core.redis import attempt, require, script
+from core.services.answers import participant_key
 
 log = logging.getLogger(__name__)
 # Redis keys outlive the longest reservation by this much (seconds).
@@ -41,17 +42,6 @@ PREFIX_SECONDS = 10
 def now() -> float:
     """The clock reservations are judged by; tests replace it instead of sleeping."""
     return time.time()
-
-
-def required(project, settings) -> bool:
-    """Whether answers to `project` need a live reservation: it is served by `locked`."""
-    return scheduled_by_locked((project.info or {}).get("sched"), settings)
-
-
-def scheduled_by_locked(sched, settings) -> bool:
-    """Whether a project whose `info.sched` is `sched` is served by `locked`."""
-    name = sched or settings["scheduler.default"]
-    return name == "locked" and "locked" in settings["plugins.schedulers"]
 
 
 def held(db, redis, project_id: int, participant: str, at: float) -> list[int]:
@@ -176,6 +166,12 @@ def purge_expired(db, at: float | None = None) -> int:
     """Delete database reservations past their time; returns how many went."""
     at = now() if at is None else at
     return db.execute(delete(TaskReservation).where(TaskReservation.expires <= at)).rowcount or 0
+
+
+def forget(db, participant: str) -> None:
+    """Delete the participant's database reservations (their account is deleted). Redis holds
+    expire by themselves; until then they only keep places the volunteer will not answer."""
+    db.execute(delete(TaskReservation).where(TaskReservation.participant == participant))
 
 
 def _live(at: float, *conditions):
@@ -454,15 +450,6 @@ def _places_and_answers(db, task_ids) -> dict[int, tuple[int, int, set[str]]]:
 
 # Who wrote a run, as the reservation key of that participant (participant_key).
 ANSWERER = (TaskRun.user_id, TaskRun.external_uid, TaskRun.user_ip)
-
-
-def participant_key(user_id, external_uid, user_ip) -> str:
-    """How reservations, the guard and the schedulers know a participant (Participant.key)."""
-    if user_id is not None:
-        return f"user:{user_id}"
-    if external_uid:
-        return f"external:{external_uid}"
-    return f"ip:{user_ip}"
 
 
 def participant_key_of_run():
