@@ -26,14 +26,13 @@ application answers and counts every request then.
 
 import logging
 import re
-from urllib.parse import parse_qsl
 
 import orjson
 
 from core.generations import key as generation_key
 from core.ratelimit import ratelimit_headers
 from core.redis import attempt, either, script
-from core.security import SESSION_COOKIE, address_of
+from core.security import address_of, may_carry_session, query_pairs
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +68,13 @@ def cache_target(environ) -> tuple[str, str] | None:
         return None
     if "HTTP_AUTHORIZATION" in environ or "HTTP_ORIGIN" in environ:
         return None
-    # The name alone: WebOb also reads `crowdnest_session =...` (blanks around the `=`).
-    if SESSION_COOKIE in environ.get("HTTP_COOKIE", ""):
+    if may_carry_session(environ):
         return None
     match = API_PATH.fullmatch(environ.get("PATH_INFO", ""))
     if match is None or match.group(1) not in DEPENDENCIES:
         return None
-    query = environ.get("QUERY_STRING", "")
-    # Split as WebOb splits it (on `;` too), else `?limit=5;api_key=...` signs in uncounted.
-    if query and UNCACHED_PARAMS.intersection(
-        name for name, _ in parse_qsl(query.replace(";", "&"), keep_blank_values=True)
-    ):
+    # Read as WebOb reads it (on `;` too), else `?limit=5;api_key=...` signs in uncounted.
+    if UNCACHED_PARAMS.intersection(name for name, _ in query_pairs(environ)):
         return None
     resource = match.group(1)
     return (resource if match.group(2) else f"collection_{resource}"), resource

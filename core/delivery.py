@@ -58,7 +58,6 @@ from contextlib import contextmanager
 from functools import cache as memoised
 from types import SimpleNamespace
 from typing import NamedTuple
-from urllib.parse import parse_qsl
 
 import orjson
 from psycopg.pq import TransactionStatus
@@ -92,7 +91,7 @@ from core.models import Project, ProjectStats, Result, Task, TaskRun, User, inte
 from core.ratelimit import client_key, ratelimit_headers
 from core.redis import UNREACHABLE, attempt, available, failed, script
 from core.renderers import OPTIONS
-from core.security import SESSION_COOKIE, address_of, pseudonymise_ip
+from core.security import address_of, may_carry_session, pseudonymise_ip, query_pairs
 from core.services import answers, guard, scheduling, stats
 from core.services import result as results
 from core.services.permissions import project_readable
@@ -103,7 +102,6 @@ log = logging.getLogger(__name__)
 # At most this many projects' hints per process (then forgotten at once and relearnt).
 HINTS = 10_000
 NEWTASK_PATH = re.compile(r"/api/(?:project/([^/]+)|([0-9]+))/newtask")
-SESSION_COOKIE_PREFIX = f"{SESSION_COOKIE}="
 # A connection a thread keeps between requests goes back to the pool after this many seconds
 # (there it is recycled after pool_recycle, core.db).
 KEEP_SECONDS = 60
@@ -821,7 +819,7 @@ class LeanDelivery:
 
     def newtask(self, environ, match) -> tuple[list, bytes] | None:
         """(headers, body) of the answer, or None when the application must answer."""
-        params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        params = dict(query_pairs(environ))
         try:
             options = scheduling.newtask_options(params)
         except DomainError:
@@ -984,7 +982,7 @@ class LeanDelivery:
         None is returned only before anything is written; once the answer is committed the
         request is this path's to answer, whatever happens after (see _after_answer).
         """
-        params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        params = dict(query_pairs(environ))
         max_depth = self.settings["request.max_json_depth"]
         data = _answer_fields(body, max_depth) if set(params) <= {"api_key"} else None
         if data is None:
@@ -1248,9 +1246,7 @@ def _api_key(environ, params) -> str | None:
 
 def _plain_caller(environ) -> bool:
     """No Origin (CORS) and no session cookie (sessions, CSRF): both belong to Pyramid."""
-    return "HTTP_ORIGIN" not in environ and SESSION_COOKIE_PREFIX not in environ.get(
-        "HTTP_COOKIE", ""
-    )
+    return "HTTP_ORIGIN" not in environ and not may_carry_session(environ)
 
 
 def _answer_target(environ) -> bool:

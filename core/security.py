@@ -6,6 +6,7 @@ import hmac
 import ipaddress
 import re
 import time
+from urllib.parse import parse_qsl
 
 from pyramid.csrf import SessionCSRFStoragePolicy
 from pyramid.interfaces import ICSRFStoragePolicy
@@ -191,6 +192,18 @@ def pseudonymise_ip(address: str, key: str) -> str:
 
 
 SESSION_COOKIE = "crowdnest_session"
+
+
+def may_carry_session(environ) -> bool:
+    """Whether the raw Cookie header may carry the session: its name anywhere, since WebOb
+    also reads `crowdnest_session =...` (blanks around the `=`). For the middlewares in front
+    of Pyramid (the API cache, the lean delivery path), which leave such requests to it."""
+    return SESSION_COOKIE in environ.get("HTTP_COOKIE", "")
+
+
+def query_pairs(environ) -> list[tuple[str, str]]:
+    """The query string's (name, value) pairs as WebOb reads them: split on `&` and `;`."""
+    return parse_qsl(environ.get("QUERY_STRING", "").replace(";", "&"), keep_blank_values=True)
 
 
 def includeme(config):

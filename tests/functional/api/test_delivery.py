@@ -139,6 +139,7 @@ def test_external_users_with_a_project_token(apps, db):
         "unknown api key",
         "anonymous refused",
         "session cookie",
+        "session cookie spelled with a blank",
         "origin",
     ],
 )
@@ -162,6 +163,9 @@ def test_what_the_lean_path_leaves_to_the_application(apps, db, case):
     if case == "session cookie":
         # Not a valid session: the application reads it as none; still, sessions are its own.
         headers["Cookie"] = "crowdnest_session=not-signed"
+    if case == "session cookie spelled with a blank":
+        # WebOb reads it as the session too (core.security.may_carry_session).
+        headers["Cookie"] = "crowdnest_session =not-signed"
     _same_answer(apps, url, headers=headers, answered_by_lean=False)
 
 

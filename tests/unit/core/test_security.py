@@ -56,3 +56,14 @@ def test_a_session_from_another_factory_reads_alone_only_before_it_begins(engine
         assert not reads_alone(session)
     finally:
         session.close()
+
+
+def test_query_pairs_split_as_webob_does():
+    """The middlewares in front of Pyramid read the query as its request will."""
+    from webob import Request
+
+    from core.security import query_pairs
+
+    environ = Request.blank("/api/task?limit=5;api_key=KEY&a=1").environ
+
+    assert query_pairs(environ) == list(Request(environ).GET.items())
