@@ -57,7 +57,6 @@ import weakref
 from contextlib import contextmanager
 from functools import cache as memoised
 from types import SimpleNamespace
-from typing import NamedTuple
 
 import orjson
 from psycopg.pq import TransactionStatus
@@ -85,7 +84,7 @@ from sqlalchemy.sql.visitors import replacement_traverse
 from core import cache, generations, streams, wire
 from core.db import get_engine, utcnow
 from core.errors import DomainError
-from core.hookspecs import Volunteer
+from core.hookspecs import Counting, Volunteer
 from core.inputs import INT_MAX, INT_MIN, check_document
 from core.models import Project, ProjectStats, Result, Task, TaskRun, User, internal_columns
 from core.ratelimit import client_key, ratelimit_headers
@@ -745,17 +744,6 @@ def answer_scripts(gate) -> tuple[str, str]:
     if gate is None:
         return NO_GATE_READ + COUNT_AND_READ, NO_GATE_RELEASE + DELETE_AND_INCREMENT
     return gate.read_lua + COUNT_AND_READ, gate.release_lua + DELETE_AND_INCREMENT
-
-
-class Counting(NamedTuple):
-    """What a lean form that counts (`lean.counts`) needs to count the request and stamp its
-    hand-outs itself, in its own Redis calls: `window` (the rate-limit counter, its expiry, the
-    limit), `stamps` (the guard's key prefix, value, ttl). It sets `options.counted` to the
-    request's count; over the limit it reserves and stamps nothing."""
-
-    window: tuple
-    stamps: tuple
-    reset: int
 
 
 class LeanDelivery:

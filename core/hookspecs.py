@@ -6,6 +6,7 @@ point in one of the groups below and switched on by name in the .ini.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import pluggy
 
@@ -31,7 +32,7 @@ class SchedulerOptions:
     """What the caller of newtask asked for, plus the shared stores a scheduler may keep state
     in. The last three are the lean path's (core.delivery): `hints`, this process's hints a
     lean form may keep between requests (checked before use); `counting`, set when the lean
-    form counts the request itself (LeanForm.counts: core.delivery.Counting), and `counted`,
+    form counts the request itself (LeanForm.counts: a Counting), and `counted`,
     the count it then puts back."""
 
     limit: int = 1
@@ -41,8 +42,20 @@ class SchedulerOptions:
     redis: object = None
     settings: dict = field(default_factory=dict)
     hints: dict = field(default_factory=dict)
-    counting: object = None
+    counting: "Counting | None" = None
     counted: int | None = None
+
+
+class Counting(NamedTuple):
+    """What a lean form that counts (`LeanForm.counts`) needs to count the request and stamp
+    its hand-outs itself, in its own Redis calls: `window` (the rate-limit counter, its expiry,
+    the limit), `stamps` (the guard's key prefix, value, ttl), `reset` (the window's reset
+    epoch). It sets `options.counted` to the request's count; over the limit it reserves and
+    stamps nothing."""
+
+    window: tuple
+    stamps: tuple
+    reset: int
 
 
 @dataclass
@@ -56,10 +69,30 @@ class Volunteer:
     key: str = ""
 
 
+@runtime_checkable
+class LeanStore(Protocol):
+    """What a LeanForm runs its statements on (core.delivery gives one of two: the request's
+    pooled connection, or, for a project served before, a store whose first `rows` also reads
+    the project and the caller). Statements are SQLAlchemy queries, compiled once per `key`
+    (a tuple naming everything that changes their SQL text), their values bound from
+    `params`."""
+
+    def rows(self, key: tuple, build: Callable, params: dict) -> list[dict]:
+        """The rows of the query `build()` makes, as dicts."""
+
+    def batch(self, statements: list[tuple]) -> list[list[dict]]:
+        """The rows of each (key, build, params) statement, run in order in one round trip."""
+
+    def admit(self, participant: "Volunteer") -> "Volunteer | None":
+        """The volunteer as this store read them, before the form writes anything; None: the
+        application must answer."""
+
+
 @dataclass(frozen=True)
 class LeanForm:
     """A scheduler's fast form, run by the lean delivery path: `run(store, project, volunteer,
-    options) -> list[dict] | None` (None hands the request to the application). `carries`:
+    options) -> list[dict] | None` (`store` a LeanStore; None hands the request to the
+    application). `carries`:
     it reads the volunteer only as `:who`, so the project and caller ride along its one
     statement; `counts`: it counts the request and stamps its hand-outs in its own Redis calls
     (options.counting, options.counted)."""

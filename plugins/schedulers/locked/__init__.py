@@ -158,7 +158,7 @@ def lean(store, project, participant, options):
     participant = store.admit(participant)
     if participant is None:
         return None
-    # The lean path may hand its counting over (core.delivery.Counting): the request is then
+    # The lean path may hand its counting over (core.hookspecs.Counting): the request is then
     # counted before anything is reserved, and the stamps set with the reservations.
     counting = options.counting
 

@@ -112,3 +112,24 @@ def test_schedulers_are_declared_types_a_plain_function_included(make_app):
     assert schedulers["reverse"].lean is None  # the third-party plugin returns a plain function
     assert isinstance(schedulers["default"].lean, LeanForm) and schedulers["default"].lean.carries
     assert schedulers["locked"].lean.counts and not schedulers["default"].lean.counts
+
+
+def test_both_lean_stores_are_the_declared_lean_store():
+    """A lean form may rely on LeanStore's members alone: both stores core.delivery hands it
+    (the request's connection, and the store that carries the project and caller) have them,
+    with the declared parameters."""
+    import inspect
+
+    from core.delivery import CarryCaller, _Connection
+    from core.hookspecs import LeanStore
+
+    declared = {
+        name: list(inspect.signature(getattr(LeanStore, name)).parameters)
+        for name in ("rows", "batch", "admit")
+    }
+    for store in (_Connection, CarryCaller):
+        for name, parameters in declared.items():
+            given = list(inspect.signature(getattr(store, name)).parameters)
+            if given[:1] != ["self"]:  # a static method: no self
+                given = ["self", *given]
+            assert given[: len(parameters)] == parameters, (store.__name__, name, given)
