@@ -12,7 +12,7 @@ execute are built here once. Domain code: knows nothing of HTTP.
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, case, exists, select, update
+from sqlalchemy import bindparam, case, exists, func, select, update
 
 from core.db import utcnow
 from core.models import Project, Task, TaskRun
@@ -106,17 +106,20 @@ def participant_key(user_id, external_uid, user_ip) -> str:
     return f"ip:{user_ip}"
 
 
+# Who counts as one volunteer of a project, by the run's author column (`author`): signed-in
+# users by account, a partner app's users by external id, the others by IP pseudonym. The live
+# count (earlier_answer_in_project) and the recount (volunteers_in_project) both read this.
+VOLUNTEER_KINDS = {
+    "user_id": lambda: TaskRun.user_id.is_not(None),
+    "external_uid": lambda: TaskRun.user_id.is_(None) & TaskRun.external_uid.is_not(None),
+    "user_ip": lambda: TaskRun.user_id.is_(None) & TaskRun.external_uid.is_(None),
+}
+
+
 def earlier_answer_in_project(column: str):
     """EXISTS: the author (:<column>, `column` from `author`) answered another task than
-    :task_id in the project :stats_of. Signed-in users count by account, the others by IP
-    pseudonym among runs without a user, as stats.recompute counts them (an external user's
-    runs have neither: they are one pseudonym, NULL)."""
-    if column == "user_id":
-        same = TaskRun.user_id == bindparam("user_id")
-    elif column == "user_ip":
-        same = TaskRun.user_id.is_(None) & (TaskRun.user_ip == bindparam("user_ip"))
-    else:
-        same = TaskRun.user_id.is_(None) & TaskRun.user_ip.is_(None)
+    :task_id in the project :stats_of, counted as VOLUNTEER_KINDS says."""
+    same = VOLUNTEER_KINDS[column]() & (getattr(TaskRun, column) == bindparam(column))
     # One answer per volunteer per task: another task is another answer, and the run being
     # written (visible to the application after its flush, not to the lean statement) is out.
     return exists(
@@ -126,6 +129,16 @@ def earlier_answer_in_project(column: str):
             TaskRun.task_id != bindparam("task_id"),
         )
     )
+
+
+def volunteers_in_project(project_id) -> list:
+    """The queries whose sum is the project's volunteers, as VOLUNTEER_KINDS counts them."""
+    return [
+        select(func.count(func.distinct(getattr(TaskRun, column)))).where(
+            TaskRun.project_id == project_id, kind()
+        )
+        for column, kind in VOLUNTEER_KINDS.items()
+    ]
 
 
 def new_volunteer(column: str):

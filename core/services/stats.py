@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import DateTime, bindparam, case, cast, func, select, update
 
 from core.models import ProjectStats, Result, Task, TaskRun, User
+from core.services import answers
 
 
 def bump(db, project_id: int, **deltas: int) -> None:
@@ -59,12 +60,7 @@ def recompute(db, project_id: int) -> None:
             Result.project_id == project_id, Result.last_version, Result.info.is_not(None)
         )
     )
-    users = select(func.count(func.distinct(TaskRun.user_id))).where(
-        TaskRun.project_id == project_id
-    )
-    ips = select(func.count(func.distinct(TaskRun.user_ip))).where(
-        TaskRun.project_id == project_id, TaskRun.user_id.is_(None)
-    )
+    volunteers = sum(db.scalar(query) for query in answers.volunteers_in_project(project_id))
     last = db.scalar(select(func.max(TaskRun.finish_time)).where(TaskRun.project_id == project_id))
     db.execute(
         update(ProjectStats)
@@ -74,7 +70,7 @@ def recompute(db, project_id: int) -> None:
             n_completed_tasks=n_completed,
             n_task_runs=n_task_runs,
             n_results=n_results,
-            n_volunteers=db.scalar(users) + db.scalar(ips),
+            n_volunteers=volunteers,
             overall_progress=(n_completed * 100 // n_tasks) if n_tasks else 0,
             last_activity=last or "0",
         )

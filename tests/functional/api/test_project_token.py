@@ -118,3 +118,34 @@ def test_header_shapes(app, db):
     assert wrong_scheme["description"] == "Authorization header must start with Bearer"
     assert bare["description"] == "Token not found"
     assert too_many["description"] == "Authorization header must be Bearer + \\s + token"
+
+
+def test_each_external_user_is_one_volunteer_live_and_recounted(app, db):
+    """A partner app's users count as volunteers by external id, live and when the figures are
+    recounted (one rule: answers.VOLUNTEER_KINDS). Before, every external user after the first
+    counted as nobody live, and none of them counted in the recount."""
+    from core.models import ProjectStats
+    from core.services import stats
+
+    project = ProjectFactory(allow_anonymous_contributors=True)
+    for _ in range(2):
+        TaskFactory(project=project, n_answers=5)
+    token = _token(app, project)
+    callers = [
+        (f"external_uid={uid}", {"Authorization": f"Bearer {token}"}, uid)
+        for uid in ("partner-1", "partner-2")
+    ]
+    callers.append(("", {}, None))  # one anonymous volunteer, by address
+    for query, headers, uid in callers:
+        for _ in range(2):
+            task = app.get(f"/api/project/{project.id}/newtask?{query}", headers=headers).json
+            body = {"project_id": project.id, "task_id": task["id"]}
+            if uid:
+                body["external_uid"] = uid
+            app.post_json(f"/api/taskrun?{query}", body, headers=headers)
+
+    live = db.get(ProjectStats, project.id).n_volunteers
+    stats.recompute(db, project.id)
+    db.expire_all()
+
+    assert live == db.get(ProjectStats, project.id).n_volunteers == 3
