@@ -1,0 +1,45 @@
+"""Attacks on issue 19's branches (answers' rules in one place, pro plugins, lean schedulers,
+the authenticated lists' shape cache), each a regression test of a finding."""
+
+from sqlalchemy import select
+
+from core.models import TaskRun
+from tests import factories
+
+
+def _token(app, project) -> str:
+    return app.get(
+        f"/api/auth/project/{project.short_name}/token",
+        headers={"Authorization": project.secret_key},
+    ).text
+
+
+def test_an_external_users_hand_out_is_not_answered_without_their_token(make_app, db):
+    """POST /api/taskrun?external_uid=foo without a project token, the body naming no external
+    user: the guard took the hand-out the partner app had asked for foo (its key is the
+    query's) and stored an answer to a task this caller never requested, attributed to their
+    IP; foo's own answer was then refused ("You must request a task first!")."""
+    project = factories.ProjectFactory()
+    factories.TaskFactory(project=project, n_answers=2)
+    db.commit()
+    partner = make_app()
+    bearer = {"Authorization": f"Bearer {_token(partner, project)}"}
+    task = partner.get(f"/api/project/{project.id}/newtask?external_uid=foo", headers=bearer).json
+
+    stolen = make_app().post_json(
+        "/api/taskrun?external_uid=foo",
+        {"project_id": project.id, "task_id": task["id"], "info": "not foo's"},
+        extra_environ={"REMOTE_ADDR": "10.9.9.9"},
+        expect_errors=True,
+    )
+    legit = partner.post_json(
+        "/api/taskrun?external_uid=foo",
+        {"project_id": project.id, "task_id": task["id"], "external_uid": "foo", "info": "foo"},
+        headers=bearer,
+        expect_errors=True,
+    )
+
+    assert stolen.status_int == 403, stolen.text[:300]
+    assert legit.status_int == 200, legit.text[:300]
+    runs = db.scalars(select(TaskRun).where(TaskRun.task_id == task["id"])).all()
+    assert [(run.external_uid, run.user_ip) for run in runs] == [("foo", None)]
