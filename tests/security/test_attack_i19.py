@@ -1,6 +1,7 @@
 """Attacks on issue 19's branches (answers' rules in one place, pro plugins, lean schedulers,
 the authenticated lists' shape cache), each a regression test of a finding."""
 
+import pytest
 from sqlalchemy import select
 
 from core.models import TaskRun
@@ -43,3 +44,14 @@ def test_an_external_users_hand_out_is_not_answered_without_their_token(make_app
     assert legit.status_int == 200, legit.text[:300]
     runs = db.scalars(select(TaskRun).where(TaskRun.task_id == task["id"])).all()
     assert [(run.external_uid, run.user_ip) for run in runs] == [("foo", None)]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/project/%C2%B2/newtask", "/api/project/%C2%B2/userprogress"]
+)
+def test_a_superscript_digit_as_project_is_a_404(app, db, path):
+    """GET /api/project/²/newtask (and /userprogress): str.isdigit() takes "²", int() does
+    not: a 500 instead of the project's 404 (PostgreSQL and SQLite, lean path or not)."""
+    response = app.get(path, expect_errors=True)
+
+    assert response.status_int == 404, response.text[:300]
