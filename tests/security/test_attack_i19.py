@@ -55,3 +55,42 @@ def test_a_superscript_digit_as_project_is_a_404(app, db, path):
     response = app.get(path, expect_errors=True)
 
     assert response.status_int == 404, response.text[:300]
+
+
+@pytest.mark.parametrize("page", ["auditlog", "webhook"])
+def test_a_superscript_page_number_of_a_pro_page_is_a_404(app, db, page):
+    """/project/<short>/auditlog?page=² (and /webhook, pages now in plugins/pro/): isdigit()
+    took "²" and int() raised, a 500 for the project's owner."""
+    owner = factories.UserFactory()
+    project = factories.ProjectFactory(owner=owner)
+    db.commit()
+
+    response = app.get(
+        f"/project/{project.short_name}/{page}?page=%C2%B2",
+        headers={"Authorization": owner.api_key},
+        expect_errors=True,
+    )
+
+    assert response.status_int == 404, response.text[:300]
+
+
+def test_a_superscript_expiry_of_a_presenter_frame_is_refused(app, db):
+    """/presenter/<short>/newtask?expires=²&sig=…: a 500 instead of the refused frame (403)."""
+    project = factories.ProjectFactory()
+    db.commit()
+
+    response = app.get(
+        f"/presenter/{project.short_name}/newtask?expires=%C2%B2&sig=x&origin=http://a.example",
+        expect_errors=True,
+    )
+
+    assert response.status_int == 403, response.text[:300]
+
+
+def test_a_superscript_number_of_tweets_is_the_importers_error():
+    """The twitter importer's max_tweets "²": a ValueError (a 500 on the import form)."""
+    from core.services.importer import ImporterError
+    from plugins.importers.twitter import max_tweets
+
+    with pytest.raises(ImporterError):
+        max_tweets("²")
