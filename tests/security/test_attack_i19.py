@@ -6,6 +6,8 @@ from sqlalchemy import select
 
 from core.models import TaskRun
 from tests import factories
+from tests.functional.api.test_delivery import _handed, _project
+from tests.functional.api.test_delivery import apps as apps
 
 
 def _token(app, project) -> str:
@@ -94,3 +96,27 @@ def test_a_superscript_number_of_tweets_is_the_importers_error():
 
     with pytest.raises(ImporterError):
         max_tweets("²")
+
+
+@pytest.mark.parametrize("number", [2**64, -(2**63) - 1, 10**30])
+def test_an_answer_with_an_integer_beyond_64_bits_is_refused_on_both_paths(apps, db, number):
+    """{"info": 18446744073709551616}: orjson (the lean path) read it as a float and stored
+    1.8446744073709552e+19; the application (json) refuses it, 415 "integer out of range"."""
+    lean, _spy, plain = apps
+    project = _project()
+    factories.TaskFactory(project=project, n_answers=5)
+    user = factories.UserFactory()
+    db.commit()
+    for app in (lean, plain):
+        task = _handed(app, project, user)
+        body = f'{{"project_id": {project.id}, "task_id": {task["id"]}, "info": {number}}}'
+
+        response = app.post(
+            f"/api/taskrun?api_key={user.api_key}",
+            body,
+            headers={"Content-Type": "application/json"},
+            expect_errors=True,
+        )
+
+        assert response.status_int == 415, (app is lean, response.text[:300])
+    assert db.scalars(select(TaskRun)).all() == []
