@@ -120,3 +120,23 @@ def test_an_answer_with_an_integer_beyond_64_bits_is_refused_on_both_paths(apps,
 
         assert response.status_int == 415, (app is lean, response.text[:300])
     assert db.scalars(select(TaskRun)).all() == []
+
+
+def test_the_community_page_hides_a_privacy_mode_contributor_as_its_leaderboard_does(app, db):
+    """/account/ gave top_users the leaderboard's rows (a contributor in privacy mode shown by
+    name only), but the same page's `accounts` and `update_feed` still showed their full name,
+    public info and creation time (JSON and HTML)."""
+    from tests.functional.web.conftest import JSON, make_user
+
+    hidden = make_user(fullname="Secret Person", privacy_mode=True, info={"avatar": "a.png"})
+    factories.TaskRunFactory(user=hidden, task__project=factories.ProjectFactory())
+    db.commit()
+
+    page = app.get("/account/", headers=JSON).json
+    html = app.get("/account/").text
+
+    assert "Secret Person" not in str(page) and "Secret Person" not in html
+    (account,) = page["accounts"]
+    assert (account["fullname"], account["info"], account["created"]) == (hidden.name, {}, None)
+    mine = [entry for entry in page["update_feed"] if entry.get("name") == hidden.name]
+    assert mine and all(entry["info"] == {} for entry in mine)
