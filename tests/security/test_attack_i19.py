@@ -140,3 +140,29 @@ def test_the_community_page_hides_a_privacy_mode_contributor_as_its_leaderboard_
     assert (account["fullname"], account["info"], account["created"]) == (hidden.name, {}, None)
     mine = [entry for entry in page["update_feed"] if entry.get("name") == hidden.name]
     assert mine and all(entry["info"] == {} for entry in mine)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_an_answer_with_a_number_json_cannot_hold_is_refused(apps, db, number):
+    """{"info": {"a": NaN}} (or 1e400, read as inf): json.loads took them and the answer was
+    stored with null in their place (PostgreSQL and SQLite), a 200; now a 415 on both paths."""
+    lean, _spy, plain = apps
+    project = _project()
+    factories.TaskFactory(project=project, n_answers=5)
+    user = factories.UserFactory()
+    db.commit()
+    for app in (lean, plain):
+        task = _handed(app, project, user)
+        body = (
+            f'{{"project_id": {project.id}, "task_id": {task["id"]}, "info": {{"a": {number}}}}}'
+        )
+
+        response = app.post(
+            f"/api/taskrun?api_key={user.api_key}",
+            body,
+            headers={"Content-Type": "application/json"},
+            expect_errors=True,
+        )
+
+        assert response.status_int == 415, (app is lean, response.text[:300])
+    assert db.scalars(select(TaskRun)).all() == []
