@@ -27,6 +27,7 @@ application answers and counts every request then.
 import logging
 import re
 from urllib.parse import parse_qsl
+from wsgiref.util import application_uri
 
 import orjson
 
@@ -145,7 +146,9 @@ class ApiCacheMiddleware:
         route, resource = target
         client = f"ip:{address_of(environ, self.settings)}"
         counter_key, reset = self.limiter.window(route, client)
-        key = ENTRY_KEY + environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
+        # The application's address (scheme and Host) is part of the key: the body's links are
+        # built on it, and a Host header a client chooses must not reach another client.
+        key = ENTRY_KEY + application_uri(environ) + environ["PATH_INFO"]
         if environ.get("QUERY_STRING"):
             key += "?" + environ["QUERY_STRING"]
         found = either(

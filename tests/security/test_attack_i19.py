@@ -166,3 +166,20 @@ def test_an_answer_with_a_number_json_cannot_hold_is_refused(apps, db, number):
 
         assert response.status_int == 415, (app is lean, response.text[:300])
     assert db.scalars(select(TaskRun)).all() == []
+
+
+def test_a_cached_anonymous_list_keeps_the_links_of_each_host(
+    make_app, db, redis_client, redis_url
+):
+    """With Redis (production), an anonymous GET /api/task with `Host: evil.example` stored
+    its body, links built on that Host, and every anonymous client then got links to
+    http://evil.example/api/... (the cache key had no host): a poisoned shared cache."""
+    factories.TaskFactory(project=factories.ProjectFactory())
+    db.commit()
+    app = make_app(redis__url=redis_url)
+
+    poisoned = app.get("/api/task?limit=1", headers={"Host": "evil.example"}).json
+    served = app.get("/api/task?limit=1").json
+
+    assert "evil.example" in poisoned[0]["link"]
+    assert "evil.example" not in str(served), served
