@@ -77,8 +77,9 @@ def cache_target(environ) -> tuple[str, str] | None:
     if match is None or match.group(1) not in DEPENDENCIES:
         return None
     query = environ.get("QUERY_STRING", "")
+    # WebOb (the application) also splits the query on ";": "?limit=3;api_key=K" is signed in.
     if query and UNCACHED_PARAMS.intersection(
-        name for name, _ in parse_qsl(query, keep_blank_values=True)
+        name for name, _ in parse_qsl(query.replace(";", "&"), keep_blank_values=True)
     ):
         return None
     resource = match.group(1)

@@ -183,3 +183,22 @@ def test_a_cached_anonymous_list_keeps_the_links_of_each_host(
 
     assert "evil.example" in poisoned[0]["link"]
     assert "evil.example" not in str(served), served
+
+
+def test_an_api_key_after_a_semicolon_is_never_cached(make_app, db, redis_client, redis_url):
+    """GET /api/project?limit=3;api_key=K: WebOb reads api_key (the owner's answer, with the
+    secret key), the cache's parser did not (no "&"): the signed-in answer was stored and
+    served again for that URL after the key was replaced."""
+    from core.models import User
+
+    owner = factories.UserFactory()
+    factories.ProjectFactory(owner=owner)
+    db.commit()
+    app = make_app(redis__url=redis_url)
+    url = f"/api/project?limit=3;api_key={owner.api_key}"
+
+    assert "secret_key" in app.get(url).json[0]
+    db.get(User, owner.id).api_key = "replaced"
+    db.commit()
+
+    assert "secret_key" not in app.get(url).json[0]
