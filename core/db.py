@@ -6,14 +6,15 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import orjson
 import transaction
 import zope.sqlalchemy
 from pyramid_retry import mark_error_retryable
-from sqlalchemy import JSON, MetaData, engine_from_config, event
+from sqlalchemy import JSON, Boolean, Float, Integer, MetaData, String, engine_from_config, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached, sessionmaker
 
 from core import generations
 from core.inputs import check_text, storable
@@ -185,8 +186,113 @@ def _drop_pending(session, previous_transaction) -> None:
         session.info[PENDING] = []
 
 
+# session.info keys: the session has begun a transaction on a connection; the session's
+# factory keeps CONNECTED up to date (get_session_factory; see reads_alone).
+CONNECTED = "crowdnest.connected"
+TRACKED = "crowdnest.tracked"
+
+
+def _connected(session, _transaction, _connection) -> None:
+    session.info[CONNECTED] = True
+
+
+def _transaction_ended(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(CONNECTED, None)
+
+
 def get_session_factory(engine):
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, expire_on_commit=False, info={TRACKED: True})
+    event.listen(factory, "after_begin", _connected)
+    event.listen(factory, "after_transaction_end", _transaction_ended)
+    return factory
+
+
+def reads_alone(session) -> bool:
+    """Whether a read may leave the session: PostgreSQL, no connection of the session in a
+    transaction and nothing to flush, so a statement of its own sees what the session would."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    if not session.info.get(TRACKED):
+        # A session from elsewhere: alone only before it has begun anything.
+        return not session.in_transaction()
+    return not session.info.get(CONNECTED) and not (
+        session.new or session.dirty or session.deleted
+    )
+
+
+# Column types whose values psycopg hands over exactly as SQLAlchemy would (no processors).
+PLAIN_TYPES = (Integer, String, Boolean, Float, JSON)
+
+
+@lru_cache(maxsize=512)
+def plain_sql(dialect, statement) -> tuple[str, tuple] | None:
+    """The SQL text and result column names of a SELECT built once (cached by its builder), if
+    psycopg can run it as is, with the same values and results as SQLAlchemy's execution."""
+    columns = statement.selected_columns
+    if not all(isinstance(column.type, PLAIN_TYPES) for column in columns):
+        return None
+    compiled = statement.compile(dialect=dialect)
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        return None
+    for bind in compiled.binds.values():
+        if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
+            return None
+    names = tuple(column.name for column in columns)
+    if len(set(names)) != len(names):
+        return None
+    return compiled.string, names
+
+
+def read(session, statement, values: dict, built_once: bool = True) -> tuple[list, list]:
+    """(column names, rows) of a Core SELECT with its bound `values`.
+
+    With reads_alone(), outside the session: in autocommit (one round trip instead of BEGIN,
+    SELECT, COMMIT), and, for a statement `built_once` and reused, straight through psycopg
+    when it allows (SQLAlchemy's execution machinery costs more than a small query; psycopg
+    prepares it server-side after a few runs; its SQL text is cached by the statement).
+    """
+    if not reads_alone(session):
+        result = session.connection().execute(statement, values)
+        return list(result.keys()), result.all()
+    bind = session.get_bind()
+    plain = plain_sql(bind.dialect, statement) if built_once else None
+    if plain is None:
+        with bind.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            result = connection.execute(statement, values)
+            return list(result.keys()), result.all()
+    sql, names = plain
+    pooled = bind.raw_connection()
+    driver = pooled.driver_connection
+    try:
+        driver.autocommit = True
+        return list(names), driver.execute(sql, values).fetchall()
+    finally:
+        try:
+            driver.autocommit = False
+        except Exception:
+            # A broken connection must not go back to the pool.
+            pooled.invalidate()
+        pooled.close()
+
+
+def loaded(session, model, values: dict):
+    """An object of `model` from its row's column `values` read outside the session (read()),
+    made part of the session as if the session had loaded it, without a database round trip."""
+    mapper = model.__mapper__
+    key = mapper.identity_key_from_primary_key([values[c.name] for c in mapper.primary_key])
+    known = session.identity_map.get(key)
+    if known is not None:
+        return known
+    obj = mapper.class_manager.new_instance()
+    # As the ORM's own loading does: straight into the instance's dict, no change events.
+    obj.__dict__.update(
+        (attribute.key, values[attribute.columns[0].name]) for attribute in mapper.column_attrs
+    )
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
 
 
 def includeme(config):

@@ -11,9 +11,10 @@ from pyramid.csrf import SessionCSRFStoragePolicy
 from pyramid.interfaces import ICSRFStoragePolicy
 from pyramid.security import Allowed
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from zope.interface import implementer
 
+from core.db import loaded, read
 from core.models import User
 
 SESSION_USER_KEY = "user_id"
@@ -67,10 +68,24 @@ def session_is_current(session, user: User) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _by_api_key():
+    return select(*User.__table__.columns).where(User.api_key == bindparam("api_key"))
+
+
+def user_by_api_key(db, key: str) -> User | None:
+    """The account whose api key is `key`, part of the session `db`.
+
+    Read outside the session's transaction where it can (core.db.read): an API client's
+    request then pays one round trip for it, and a read that follows none for BEGIN/COMMIT."""
+    keys, rows = read(db, _by_api_key(), {"api_key": key})
+    return loaded(db, User, dict(zip(keys, rows[0], strict=True))) if rows else None
+
+
 def _resolve_user(request):
     key = api_key_of(request)
     if key:
-        user = request.dbsession.scalars(select(User).where(User.api_key == key)).first()
+        user = user_by_api_key(request.dbsession, key)
         if user is not None:
             request._auth_method = "api_key"
             return user

@@ -9,6 +9,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import SimpleNamespace
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     and_,
+    any_,
     bindparam,
     case,
     false,
@@ -27,9 +29,10 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, array
 from sqlalchemy.sql import sqltypes
 
+from core.db import read
 from core.errors import DomainError
 from core.inputs import INT_MAX, check_document, parse_int
 from core.models import Favorite, Project, ProjectOwner, Result, Task, TaskRun, internal_columns
@@ -95,9 +98,11 @@ class Listing:
     stats: bool = False
     full: bool = False
     fulltext_keys: list = field(default_factory=list)
-    # The bound values of a statement taken from the shape cache (see cached_list_query).
+    # The bound values of a statement taken from the shape cache (see shaped_list_query).
     values: dict | None = None
     shape: tuple | None = None
+    # The caller asked for their own objects and owns no project: the page is empty.
+    nothing: bool = False
 
 
 def _int(value: str, name: str, default: int | None = None) -> int | None:
@@ -267,19 +272,46 @@ def extra_keys(model) -> set:
     return {"external_uid", "fav_user_ids"} if model is Task else set()
 
 
+def caller_scope(model, params: dict, user) -> tuple[bool, bool]:
+    """(own objects only, privileged) of a list request: a signed-in caller sees the objects
+    of their own projects unless `all=1` or `participated`; private fields are usable only
+    when the caller may read them on every row the query can return: an admin's, or an
+    owner's listing of their own projects."""
+    participated = bool(params.get("participated")) and model is Task
+    use_context = user is not None and params.get("all") != "1" and not participated
+    return use_context, is_admin(user) or (use_context and model is Project)
+
+
+def scoped_to_owner(model) -> bool:
+    """Is a signed-in caller's own-objects list of `model` limited to their projects?"""
+    return model is Project or model.__tablename__ in PROJECT_SCOPED
+
+
+def caller_stand_in(admin: bool) -> SimpleNamespace:
+    """A signed-in caller in a statement built once: their id a bound parameter."""
+    return SimpleNamespace(id=bindparam("caller_id", type_=Integer), admin=admin)
+
+
+@lru_cache(maxsize=1)
+def _owned_select():
+    return owned_project_ids(caller_stand_in(False))
+
+
+def owned_ids(db, user) -> list[int]:
+    """The ids of the projects `user` owns or co-owns (a few, by an index)."""
+    _keys, rows = read(db, _owned_select(), {"caller_id": user.id})
+    return [project_id for (project_id,) in rows]
+
+
 def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict):
     """The SELECT for a list request, and the parsed Listing; refuses bad parameters."""
     dialect = db.get_bind().dialect.name
-    shaped = shaped_list_query(dialect, model, params, user, settings)
+    shaped = shaped_list_query(db, model, params, user, settings)
     if shaped is not None:
         return shaped
-    table = model.__tablename__
     extra_allowed = extra_keys(model)
     participated = bool(params.get("participated")) and model is Task
-    use_context = user is not None and params.get("all") != "1" and not participated
-    # Private fields are usable only when the caller may read them on every row the query can
-    # return: an admin's, or an owner's listing of their own projects.
-    privileged = is_admin(user) or (use_context and model is Project)
+    use_context, privileged = caller_scope(model, params, user)
     shown = readable(model, settings, privileged)
     listing, descending, orderby = parse_listing(model, params, shown)
     if model is Task and orderby == "fav_user_ids":
@@ -310,11 +342,11 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
         # Fields shown only on some rows: the query returns only those rows.
         query = query.where(shown.open_rows)
 
-    if use_context and (model is Project or table in PROJECT_SCOPED):
+    if use_context and scoped_to_owner(model):
         # The caller's own projects, read first (a few ids by an index): a caller who owns none
         # gets an empty page at once, and the planner sees the ids themselves instead of
         # walking the project's rows against a subquery (issue 19).
-        owned = list(db.scalars(owned_project_ids(user)))
+        owned = owned_ids(db, user)
         column = Project.id if model is Project else model.project_id
         query = query.where(column.in_(owned) if owned else false())
 
@@ -376,19 +408,22 @@ def build_list_query(db, model, params: dict, user, user_ip: str, settings: dict
 # -- the shape cache ---------------------------------------------------------------------------
 #
 # Most list requests differ only in their values: /api/task?project_id=1&limit=100&last_id=N.
-# Building their SELECT and its cache key costs more than running it, so an anonymous caller's
-# plain request (column equality filters, limit, offset, last_id, desc, orderby) is served by a
-# SELECT built once per shape, whose every value is a named bound parameter. Anything else
-# (info, full-text search, participated, created, a signed-in caller) takes the general path.
+# Building their SELECT and its cache key costs more than running it, so a plain request
+# (column equality filters, limit, offset, last_id, desc, orderby, all), anonymous or signed
+# in, is served by a SELECT built once per shape, whose every value (the caller's id and owned
+# project ids too) is a named bound parameter. Anything else (info, full-text search,
+# participated, created) takes the general path. Both build their clauses with the same
+# functions (readable_clause, caller_scope, owned_ids, parse_listing, coerce_value).
 
 UNSHAPED_KEYS = {"info", "created", "fulltextsearch", "participated"}
 
 
-def shaped_list_query(dialect: str, model, params: dict, user, settings: dict):
+def shaped_list_query(db, model, params: dict, user, settings: dict):
     """(SELECT, Listing with its bound values) from the shape cache, or None if not served."""
-    if user is not None or model not in ROW_LISTED or params.get("orderby") == "fav_user_ids":
+    if model not in ROW_LISTED or params.get("orderby") == "fav_user_ids":
         return None
-    shown = readable(model, settings, False)
+    use_context, privileged = caller_scope(model, params, user)
+    shown = readable(model, settings, privileged)
     if shown.open_columns:
         return None
     columns = model.__table__.columns
@@ -429,31 +464,73 @@ def shaped_list_query(dialect: str, model, params: dict, user, settings: dict):
         listing.offset = 0
     values["limit"], values["offset"] = listing.limit, listing.offset
     deep = listing.offset > DEFERRED_JOIN_OFFSET
-    listing.shape = (dialect, model, tuple(sorted(filters)), orderby, descending, after, deep)
+    caller = None if user is None else ("admin" if is_admin(user) else "user")
+    if user is not None:
+        values["caller_id"] = user.id
+    context = use_context and scoped_to_owner(model)
+    if context:
+        values["owned"] = owned_ids(db, user)
+        listing.nothing = not values["owned"]
+    dialect = db.get_bind().dialect.name
+    listing.shape = (
+        dialect,
+        model,
+        tuple(sorted(filters)),
+        orderby,
+        descending,
+        after,
+        deep,
+        caller,
+        context,
+    )
     query = shaped_select(*listing.shape)
     listing.values = values
     return query, listing
 
 
 @lru_cache(maxsize=512)
-def shaped_select(dialect, model, filters, orderby, descending, after, deep):
-    """The SELECT of one shape of list request; values are bound at execution, by name."""
+def shaped_select(dialect, model, filters, orderby, descending, after, deep, caller, context):
+    """The SELECT of one shape of list request; values are bound at execution, by name.
+
+    `caller`: None (anonymous), "user" or "admin", whose id is bound as `caller_id`;
+    `context`: only the objects of the projects whose ids are bound as `owned`."""
     visible = [c for c in model.__table__.columns if c.key not in internal_columns(model)]
     if model in ID_LISTS:
         key, id_column, parent_column = ID_LISTS[model]
         visible.append(id_list(dialect, id_column, parent_column == model.id).label(key))
-    query = select(*visible).where(readable_clause(model, None))
+    who = None if caller is None else caller_stand_in(caller == "admin")
+    query = select(*visible).where(readable_clause(model, who))
+    if context:
+        column = Project.id if model is Project else model.project_id
+        if dialect == "postgresql":
+            # One array parameter: one statement text (and one prepared plan) for every caller.
+            owned = any_(sql_cast(bindparam("owned"), ARRAY(Integer)))
+            query = query.where(column == owned)
+        else:
+            query = query.where(column.in_(bindparam("owned", expanding=True)))
     if model is Result and "last_version" not in {key for key, _ in filters}:
         query = query.where(Result.last_version)
     for key, several in filters:
         if key == "project_id" and several:
             query = query.where(model.project_id.in_(bindparam("project_ids", expanding=True)))
+        elif key == "project_id" and dialect == "postgresql":
+            # = ANY(ARRAY[$n]) rather than = $n: with ORDER BY project_id first (below), the
+            # planner has one way to return the rows in order, the project's own index entries
+            # (project_id, id...). With = $n it drops the constant from the order and may walk
+            # the whole table's id index instead, filtering every other project's rows: the
+            # plan it picks when the project holds a large share of the tasks, which is slow
+            # for a project holding few of them or none the caller may read (issue 19).
+            one = array([sql_cast(bindparam("project_id"), Integer)])
+            query = query.where(model.project_id == any_(one))
         elif key == "project_id":
             query = query.where(model.project_id == bindparam("project_id"))
         else:
             query = query.where(model.__table__.columns[key] == bindparam(f"value_{key}"))
     if after:
         query = query.where(model.id > bindparam("last_id"))
+    if ("project_id", False) in filters and orderby != "project_id":
+        # One project: ordering by its id first changes no answer (see the filter above).
+        query = query.order_by(model.project_id.desc() if descending else model.project_id)
     order_column = model.__table__.columns[orderby]
     query = query.order_by(order_column.desc() if descending else order_column.asc())
     if orderby != "id":
@@ -494,56 +571,6 @@ def _finish(model, values: dict) -> dict:
     return values
 
 
-# Column types whose values psycopg hands over exactly as SQLAlchemy would (no processors).
-PLAIN_TYPES = (Integer, sqltypes.String, Boolean, Float, JSON)
-
-
-@lru_cache(maxsize=512)
-def plain_sql(dialect, shape: tuple) -> str | None:
-    """The SQL text of a shaped SELECT if psycopg can run it as is, with the same values."""
-    query = shaped_select(*shape)
-    if not all(isinstance(column.type, PLAIN_TYPES) for column in query.selected_columns):
-        return None
-    compiled = query.compile(dialect=dialect)
-    if compiled.post_compile_params or compiled.literal_execute_params:
-        return None
-    for bind in compiled.binds.values():
-        if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
-            return None
-    return compiled.string
-
-
-def read_rows(db, query, values, shape=None) -> tuple[list, list]:
-    """(column names, rows) of a Core SELECT: no ORM loading for plain records."""
-    bind = db.get_bind()
-    if bind.dialect.name == "postgresql" and not db.in_transaction():
-        sql = plain_sql(bind.dialect, shape) if shape is not None else None
-        if sql is not None:
-            # A shaped SELECT goes straight to psycopg: SQLAlchemy's execution machinery costs
-            # more than the query; psycopg prepares it server-side after a few runs.
-            pooled = bind.raw_connection()
-            driver = pooled.driver_connection
-            try:
-                driver.autocommit = True
-                cursor = driver.execute(sql, values)
-                return [column.name for column in cursor.description], cursor.fetchall()
-            finally:
-                try:
-                    driver.autocommit = False
-                except Exception:
-                    # A broken connection must not go back to the pool.
-                    pooled.invalidate()
-                pooled.close()
-        # A lone SELECT needs no transaction of its own (it reads one snapshot either way):
-        # in autocommit it costs one round trip instead of three (BEGIN, SELECT, ROLLBACK).
-        with bind.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-            result = connection.execute(query, values)
-            return list(result.keys()), result.all()
-    result = db.connection().execute(query, values)
-    return list(result.keys()), result.all()
-
-
 def _finish_page(model, page: list) -> None:
     """_finish() over a page of listed rows, one loop per model."""
     if model is Task:
@@ -561,12 +588,14 @@ def run_list(db, query, listing):
     from sqlalchemy.exc import DBAPIError
 
     def fetch():
+        if listing.nothing:
+            return []
         if listing.model not in ROW_LISTED:
             if listing.fulltext_keys:
                 rows = db.execute(query).all()
                 return [(row[0], {"headline": row[1], "rank": row[2]}) for row in rows]
             return [(obj, {}) for obj in db.scalars(query).all()]
-        keys, rows = read_rows(db, query, listing.values, listing.shape)
+        keys, rows = read(db, query, listing.values, built_once=listing.shape is not None)
         model, fulltext_keys = listing.model, listing.fulltext_keys
         if not fulltext_keys:
             found = [Listed(model, dict(zip(keys, row, strict=True))) for row in rows]
