@@ -26,6 +26,7 @@ application answers and counts every request then.
 
 import logging
 import re
+from wsgiref.util import application_uri
 
 import orjson
 
@@ -141,11 +142,9 @@ class ApiCacheMiddleware:
         route, resource = target
         client = f"ip:{address_of(environ, self.settings)}"
         counter_key, reset = self.limiter.window(route, client)
-        # The answer's links are built on the scheme and Host the client sent: one entry each,
-        # so that no client chooses the links every other one is served.
-        host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
-        key = f"{ENTRY_KEY}{environ['wsgi.url_scheme']}://{host}"
-        key += environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
+        # The application's address (scheme and Host) is part of the key: the body's links are
+        # built on it, and a Host header a client chooses must not reach another client.
+        key = ENTRY_KEY + application_uri(environ) + environ["PATH_INFO"]
         if environ.get("QUERY_STRING"):
             key += "?" + environ["QUERY_STRING"]
         found = either(

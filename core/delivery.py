@@ -433,6 +433,9 @@ class CarryCaller:
 # keys, wrong types) goes to the application, which validates or refuses it.
 ANSWER_KEYS = frozenset({"project_id", "task_id", "info"})
 LARGEST_BODY = 1 << 20
+# An integer literal of 19 digits or more: orjson reads one beyond 64 bits as a float, which
+# the application's parser (json) keeps an integer and refuses when out of range.
+LONG_NUMBER = re.compile(rb"[0-9]{19}")
 # What storing an answer writes, for the caches (core.generations, core.cache).
 ANSWER_TABLES = ("task_run", "task", "project_stats", "project")
 RUN_SHOWN = tuple(c for c in TaskRun.__table__.columns if c.key not in internal_columns(TaskRun))
@@ -440,6 +443,8 @@ RUN_SHOWN = tuple(c for c in TaskRun.__table__.columns if c.key not in internal_
 
 def _answer_fields(body: bytes, max_depth: int) -> dict | None:
     """The answer's fields when the body is a plain JSON answer, else None."""
+    if LONG_NUMBER.search(body):
+        return None  # the application reads it as it is
     try:
         data = check_document(orjson.loads(body), max_depth)
     except (orjson.JSONDecodeError, DomainError):

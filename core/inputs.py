@@ -5,6 +5,7 @@ client values through these functions, so each rule exists once (decisions 14 an
 """
 
 import json
+import math
 import re
 
 from core.errors import DomainError
@@ -64,6 +65,9 @@ def check_document(document, max_depth: int, name: str = "body"):
             continue
         if isinstance(value, int) and not json_storable(value):
             raise DomainError("DataError", f"{name}: integer out of range: {value}")
+        if isinstance(value, float) and not math.isfinite(value):
+            # 1e400 reads as inf, which a JSON column cannot hold (it was stored as null).
+            raise DomainError("DataError", f"{name}: number out of range: {value}")
         if not isinstance(value, (dict, list)):
             continue
         if depth > max_depth:
@@ -77,10 +81,15 @@ def check_document(document, max_depth: int, name: str = "body"):
     return document
 
 
+def _not_json(constant: str):
+    """NaN, Infinity, -Infinity are no JSON (json.loads takes them; they were stored as null)."""
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 def load_json(raw: bytes | str, max_depth: int, name: str = "body"):
     """Parse client JSON: 415 ValueError when undecodable or too deep, DataError on bad text."""
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError) as error:
         raise DomainError("ValueError", f"Invalid JSON: {error}") from None
     except RecursionError:

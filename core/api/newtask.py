@@ -21,7 +21,8 @@ def _project(db, project_id: str):
     query = select(Project)
     query = (
         query.where(Project.id == int(project_id))
-        if project_id.isdigit()
+        # ASCII digits: str.isdigit() also takes ², which int() cannot read (a 500).
+        if project_id.isascii() and project_id.isdigit()
         else query.where(Project.short_name == project_id)
     )
     project = db.scalars(query).first()

@@ -22,7 +22,9 @@ def get_userprogress(request):
     """How many answers the caller gave in a project, and how many tasks it has."""
     db = request.dbsession
     ref = request.matchdict["project"]
-    where = Project.id == int(ref) if ref.isdigit() else Project.short_name == ref
+    # ASCII digits: str.isdigit() also takes ², which int() cannot read (a 500).
+    by_id = ref.isascii() and ref.isdigit()
+    where = Project.id == int(ref) if by_id else Project.short_name == ref
     project = db.scalars(select(Project).where(where)).first()
     if project is None:
         raise ApiError("NotFound", target=request.path, action="USER_PROGRESS")

@@ -28,6 +28,14 @@ def public_info(info, keys=USER_PUBLIC_INFO) -> dict:
     return {key: info[key] for key in keys if isinstance(info, dict) and key in info}
 
 
+def shown_person(user) -> dict:
+    """A user's fullname and info as anyone may see them: in privacy mode the name stands for
+    the full name and no info shows (behavior.md 1.5; the leaderboard's rows do the same)."""
+    if user.privacy_mode:
+        return {"fullname": user.name, "info": {}}
+    return {"fullname": user.fullname, "info": public_info(user.info)}
+
+
 def time_ago(timestamp: str | None, now: datetime | None = None) -> str | None:
     """ "3 days ago" for an ISO timestamp (UTC, as the models store it)."""
     if not timestamp:
@@ -73,13 +81,12 @@ def contributors_page(db, page: int, per_page: int) -> tuple[list[dict], int]:
     )
     accounts = [
         {
-            "created": user.created,
-            "fullname": user.fullname,
-            "info": public_info(user.info),
+            "created": None if user.privacy_mode else user.created,
+            **shown_person(user),
             "locale": user.locale,
             "name": user.name,
             "rank": None,
-            "registered_ago": time_ago(user.created),
+            "registered_ago": None if user.privacy_mode else time_ago(user.created),
             "score": None,
             "task_runs": answers.get(user.id, 0),
         }
@@ -144,8 +151,7 @@ def update_feed(db, size: int = FEED_SIZE) -> list[dict]:
                 "updated": user.created,
                 "id": user.id,
                 "name": user.name,
-                "fullname": user.fullname,
-                "info": public_info(user.info),
+                **shown_person(user),
             }
         )
     published = Project.published.is_(True)
@@ -178,8 +184,7 @@ def update_feed(db, size: int = FEED_SIZE) -> list[dict]:
                 "updated": finished,
                 "id": run_id,
                 "name": author.name if visible else None,
-                "fullname": author.fullname if visible else None,
-                "info": public_info(author.info) if visible else {},
+                **(shown_person(author) if visible else {"fullname": None, "info": {}}),
                 "short_name": short_name,
                 "project_name": project_name,
             }

@@ -69,7 +69,11 @@ def submit(
     if not answers.in_project(task.project_id, data.get("project_id")):
         raise DomainError("Forbidden", "Invalid project_id")
     project = db.get(Project, task.project_id)
-    external_uid = data.get("external_uid")
+    # The hand-out taken is the external user's when ?external_uid= names one (the guard's
+    # key): the answer is theirs then, and needs their project token as a body's would.
+    external_uid = data.get("external_uid") or (
+        participant.external_uid if participant.user_id is None else None
+    )
     # An answer to a draft needs a hand-out, which only its owners get (decision 24).
     refusal = answers.admission(
         project,

@@ -123,7 +123,12 @@ def _checked(request, kind: str, project: Project, task_id: int) -> str | None:
         query.get("expires", ""),
         query.get("sig"),
     )
-    if not expires.isdigit() or int(expires) < time.time() or not signature:
+    # ASCII digits: str.isdigit() also takes ², which int() cannot read (a 500).
+    if (
+        not (expires.isascii() and expires.isdigit())
+        or int(expires) < time.time()
+        or not signature
+    ):
         return None
     if _origin_of(origin) != origin:
         return None

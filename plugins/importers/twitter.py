@@ -29,7 +29,7 @@ def max_tweets(text) -> int:
     text = str(text or "").strip()
     if not text:
         return DEFAULT_MAX
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise ImporterError("The number of tweets must be a whole number above 0.", "max_tweets")
     return int(text)
 

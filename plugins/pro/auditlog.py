@@ -36,7 +36,7 @@ PRO_ONLY = "The audit log is a pro feature on this server: pro users and admins 
 
 def _page_number(request) -> int:
     raw = request.GET.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise HTTPNotFound()
     return int(raw)
 

@@ -54,7 +54,7 @@ def load_for_webhooks(request):
 
 def _page_number(request) -> int:
     raw = request.GET.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise HTTPNotFound()
     return int(raw)
 
