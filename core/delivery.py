@@ -85,7 +85,7 @@ from core import cache, generations, streams, wire
 from core.db import get_engine, utcnow
 from core.errors import DomainError
 from core.hookspecs import Counting, Volunteer
-from core.inputs import INT_MAX, INT_MIN, check_document
+from core.inputs import INT_MAX, INT_MIN, ascii_digits, check_document
 from core.models import Project, ProjectStats, Result, Task, TaskRun, User, internal_columns
 from core.ratelimit import client_key, ratelimit_headers
 from core.redis import UNREACHABLE, attempt, available, failed, script
@@ -826,7 +826,7 @@ class LeanDelivery:
         asking.user_ip = pseudonymise_ip(asking.address, self.settings["ip.pseudonym_key"])
         asking.match = match
         reference = match.group(2) or match.group(1)
-        by_id = reference.isdigit()
+        by_id = ascii_digits(reference)
         with self.statements.connect() as connection:
             found = self._hinted(connection, by_id, reference, asking, options)
             if found is None and options.counted is None:

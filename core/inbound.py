@@ -17,7 +17,7 @@ from urllib.parse import unquote_to_bytes
 from pyramid.httpexceptions import HTTPBadRequest, exception_response
 from pyramid.tweens import EXCVIEW
 
-from core.inputs import INT_MAX, storable
+from core.inputs import INT_MAX, ascii_digits, storable
 
 REFUSAL = "crowdnest.refusal"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -107,7 +107,7 @@ class Inbound:
         declared = environ.get("CONTENT_LENGTH") or ""
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if declared:
-            if not (declared.isascii() and declared.isdigit()):
+            if not ascii_digits(declared):
                 return 400, "Invalid Content-Length header."
             length = int(declared) if len(declared) < 20 else limit + 1
             if length > limit:

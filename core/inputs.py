@@ -21,6 +21,12 @@ JSON_MAX_DEPTH = 254
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+def ascii_digits(text: str) -> bool:
+    """Whether `text` is ASCII digits only, a number int() reads: str.isdigit() alone also
+    takes ², ① and other digits, which int() refuses (a 500 wherever it was trusted)."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_int(value, name: str, low: int = INT_MIN, high: int = INT_MAX) -> int:
     """`value` (text or int) as an int within [low, high], else 415 DataError."""
     try:

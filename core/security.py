@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, select
 from zope.interface import implementer
 
 from core.db import loaded, read
+from core.inputs import ascii_digits
 from core.models import User
 
 SESSION_USER_KEY = "user_id"
@@ -126,8 +127,7 @@ class TimedCSRFStoragePolicy:
     def check_csrf_token(self, request, supplied: str, expires: bool = True) -> bool:
         """Is `supplied` a token of this session, and (`expires`) younger than max_age?"""
         issued, _, _signature = supplied.partition(".")
-        # ASCII digits only: str.isdigit() also takes superscripts, which int() refuses.
-        if not (issued.isascii() and issued.isdigit()) or len(issued) > CSRF_TIME_DIGITS:
+        if not ascii_digits(issued) or len(issued) > CSRF_TIME_DIGITS:
             return False
         age = time.time() - int(issued)
         # A minute of clock skew between the workers that issued and check it.

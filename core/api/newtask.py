@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.hookspecs import Volunteer
+from core.inputs import ascii_digits
 from core.models import Project, Task, internal_columns
 from core.services import answers, guard
 from core.services.permissions import can
@@ -21,8 +22,7 @@ def _project(db, project_id: str):
     query = select(Project)
     query = (
         query.where(Project.id == int(project_id))
-        # ASCII digits: str.isdigit() also takes ², which int() cannot read (a 500).
-        if project_id.isascii() and project_id.isdigit()
+        if ascii_digits(project_id)
         else query.where(Project.short_name == project_id)
     )
     project = db.scalars(query).first()

@@ -4,6 +4,7 @@ from cornice import Service
 from sqlalchemy import func, select
 
 from core.errors import ApiError
+from core.inputs import ascii_digits
 from core.models import Project, ProjectStats, TaskRun
 from core.services.permissions import can
 from core.services.query import participant_clause
@@ -22,8 +23,7 @@ def get_userprogress(request):
     """How many answers the caller gave in a project, and how many tasks it has."""
     db = request.dbsession
     ref = request.matchdict["project"]
-    # ASCII digits: str.isdigit() also takes ², which int() cannot read (a 500).
-    by_id = ref.isascii() and ref.isdigit()
+    by_id = ascii_digits(ref)
     where = Project.id == int(ref) if by_id else Project.short_name == ref
     project = db.scalars(select(Project).where(where)).first()
     if project is None:

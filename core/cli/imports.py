@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from core.cli.common import CommandError, Progress
 from core.db import own_session
+from core.inputs import ascii_digits
 from core.models import Project
 from core.plugins import get_plugin_manager
 from core.services.importer import ImporterError, enabled_importers, import_tasks
@@ -96,7 +97,7 @@ def import_command(settings: dict, args) -> int:
     try:
         with own_session(settings) as db:
             query = select(Project).where(Project.short_name == args.project)
-            if args.project.isdigit():
+            if ascii_digits(args.project):
                 query = select(Project).where(Project.id == int(args.project))
             project = db.scalars(query).first()
             if project is None:

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
+from core.inputs import ascii_digits
 from core.models import Favorite, Project, Result, Task, TaskRun, internal_columns
 
 MODELS = {"task": Task, "task_run": TaskRun, "result": Result}
@@ -409,6 +410,6 @@ def find_project(connection, name: str):
     """The project's (id, short_name, zip_download) by short name, or by id when numeric."""
     columns = (Project.id, Project.short_name, Project.zip_download)
     row = connection.execute(select(*columns).where(Project.short_name == name)).first()
-    if row is None and name.isdigit():
+    if row is None and ascii_digits(name):
         row = connection.execute(select(*columns).where(Project.id == int(name))).first()
     return row

@@ -26,6 +26,7 @@ from typing import BinaryIO
 from sqlalchemy import select
 
 from core.db import get_engine
+from core.inputs import ascii_digits
 from core.models import Project, User
 from core.plugins import get_plugin_manager
 from core.services import pro
@@ -322,7 +323,7 @@ def sweep(export_dir: str, projects: list[tuple[int, str, int]], now: float) -> 
     kept_folders = {str(project_id) for project_id, _, _ in projects}
     removed = 0
     try:
-        folders = [name for name in os.listdir(export_dir) if name.isdigit()]
+        folders = [name for name in os.listdir(export_dir) if ascii_digits(name)]
     except OSError:
         return removed
     for folder in folders:

@@ -20,6 +20,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 from sqlalchemy import select
 
+from core.inputs import ascii_digits
 from core.models import Project, Task
 from core.web import add_routes
 
@@ -123,12 +124,7 @@ def _checked(request, kind: str, project: Project, task_id: int) -> str | None:
         query.get("expires", ""),
         query.get("sig"),
     )
-    # ASCII digits: str.isdigit() also takes ², which int() cannot read (a 500).
-    if (
-        not (expires.isascii() and expires.isdigit())
-        or int(expires) < time.time()
-        or not signature
-    ):
+    if not ascii_digits(expires) or int(expires) < time.time() or not signature:
         return None
     if _origin_of(origin) != origin:
         return None

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 
 from core.hookspecs import hookimpl
+from core.inputs import ascii_digits
 from core.services.importer import ImporterError, ImportField, api_url, fetch_json, setting
 
 SERVICE = "Flickr"
@@ -23,7 +24,7 @@ def album_id(text: str | None) -> str:
     text = (text or "").strip()
     match = ALBUM_IN_LINK.search(text)
     album = match.group(1) if match else text
-    if not album.isdigit():
+    if not ascii_digits(album):
         raise ImporterError("Please give the album's number or its link.", FIELD)
     return album
 

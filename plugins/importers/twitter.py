@@ -9,6 +9,7 @@ account's tweets; retweets are left out. Up to `max_tweets` (default 200) tweets
 from collections.abc import Iterator
 
 from core.hookspecs import hookimpl
+from core.inputs import ascii_digits
 from core.services.importer import ImporterError, ImportField, api_url, fetch_json, setting
 
 SERVICE = "Twitter"
@@ -29,7 +30,7 @@ def max_tweets(text) -> int:
     text = str(text or "").strip()
     if not text:
         return DEFAULT_MAX
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+    if not ascii_digits(text) or int(text) < 1:
         raise ImporterError("The number of tweets must be a whole number above 0.", "max_tweets")
     return int(text)
 

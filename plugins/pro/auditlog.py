@@ -11,6 +11,7 @@ from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound
 from pyramid.view import view_config
 
 from core.hookspecs import hookimpl
+from core.inputs import ascii_digits
 from core.services import auditlog
 from core.web import add_routes
 from core.web.project_access import load_project_for, pro_features, project_frame, project_summary
@@ -36,7 +37,7 @@ PRO_ONLY = "The audit log is a pro feature on this server: pro users and admins 
 
 def _page_number(request) -> int:
     raw = request.GET.get("page", "1")
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+    if not ascii_digits(raw) or int(raw) < 1:
         raise HTTPNotFound()
     return int(raw)
 

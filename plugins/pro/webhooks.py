@@ -13,6 +13,7 @@ from pyramid.view import view_config
 from sqlalchemy import func, select
 
 from core.hookspecs import hookimpl
+from core.inputs import ascii_digits
 from core.models import WebhookDelivery
 from core.web import add_routes
 from core.web.project_access import load_project_for, pro_features, project_frame
@@ -54,7 +55,7 @@ def load_for_webhooks(request):
 
 def _page_number(request) -> int:
     raw = request.GET.get("page", "1")
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+    if not ascii_digits(raw) or int(raw) < 1:
         raise HTTPNotFound()
     return int(raw)
 
