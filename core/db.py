@@ -268,13 +268,23 @@ def read(session, statement, values: dict, built_once: bool = True) -> tuple[lis
     try:
         driver.autocommit = True
         return list(names), driver.execute(sql, values).fetchall()
+    except bind.dialect.dbapi.OperationalError:
+        # A lost connection (a restarted server, a terminated session): the read is run again
+        # below through SQLAlchemy, whose disconnect handling replaces the pool and makes the
+        # request retryable (_retry_when_disconnected), as for every other statement.
+        pooled.invalidate()
     finally:
-        try:
-            driver.autocommit = False
-        except Exception:
-            # A broken connection must not go back to the pool.
-            pooled.invalidate()
+        if pooled.dbapi_connection is not None:
+            try:
+                driver.autocommit = False
+            except Exception:
+                # A broken connection must not go back to the pool.
+                pooled.invalidate()
         pooled.close()
+    with bind.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        result = connection.execute(statement, values)
+        return list(result.keys()), result.all()
 
 
 def loaded(session, model, values: dict):
