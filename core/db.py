@@ -263,24 +263,29 @@ def read(session, statement, values: dict, built_once: bool = True) -> tuple[lis
             result = connection.execute(statement, values)
             return list(result.keys()), result.all()
     sql, names = plain
-    pooled = bind.raw_connection()
-    driver = pooled.driver_connection
+    lost = bind.dialect.dbapi.OperationalError
     try:
-        driver.autocommit = True
-        return list(names), driver.execute(sql, values).fetchall()
-    except bind.dialect.dbapi.OperationalError:
-        # A lost connection (a restarted server, a terminated session): the read is run again
-        # below through SQLAlchemy, whose disconnect handling replaces the pool and makes the
-        # request retryable (_retry_when_disconnected), as for every other statement.
-        pooled.invalidate()
-    finally:
-        if pooled.dbapi_connection is not None:
-            try:
-                driver.autocommit = False
-            except Exception:
-                # A broken connection must not go back to the pool.
-                pooled.invalidate()
-        pooled.close()
+        pooled = bind.raw_connection()
+    except lost:
+        pooled = None  # no connection to be had: SQLAlchemy's connect below says so
+    if pooled is not None:
+        driver = pooled.driver_connection
+        try:
+            driver.autocommit = True
+            return list(names), driver.execute(sql, values).fetchall()
+        except lost:
+            # A lost connection (a restarted server, a terminated session): the read is run
+            # again below through SQLAlchemy, whose disconnect handling replaces the pool and
+            # makes the request retryable (_retry_when_disconnected), as for any statement.
+            pooled.invalidate()
+        finally:
+            if pooled.dbapi_connection is not None:
+                try:
+                    driver.autocommit = False
+                except Exception:
+                    # A broken connection must not go back to the pool.
+                    pooled.invalidate()
+            pooled.close()
     with bind.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         result = connection.execute(statement, values)
