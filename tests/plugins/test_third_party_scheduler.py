@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from core.delivery import LeanDelivery
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
+from tests.lean import Spy, lean_of
 
 PLUGINS_DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 SECTION = "### A fast scheduler, complete: `crowdnest-newest`"
@@ -72,25 +72,6 @@ def newest_settings(tmp_path_factory):
         sys.path.remove(str(target))
         sys.modules.pop(MODULE, None)
         importlib.invalidate_caches()
-
-
-class Spy:
-    """Counts the requests the application behind the lean path answered."""
-
-    def __init__(self, app):
-        self.app = app
-        self.calls = 0
-
-    def __call__(self, environ, start_response):
-        self.calls += 1
-        return self.app(environ, start_response)
-
-
-def lean_of(testapp) -> LeanDelivery:
-    found = testapp.app
-    while not isinstance(found, LeanDelivery):
-        found = found.app
-    return found
 
 
 def newest_project():

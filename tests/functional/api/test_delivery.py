@@ -16,27 +16,9 @@ from core.models import Project, ProjectStats, Result, Task, TaskRun
 from plugins.schedulers import locked as locked_scheduler
 from plugins.schedulers.locked import HELD_SLOTS, LEAN_MARGIN, PREFIX_STEP_GROWTH, reservations
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
+from tests.lean import Spy, lean_of
 
 SCHEDULERS = "default breadth_first incremental locked user_pref"
-
-
-class Spy:
-    """Counts the requests the application behind the lean path answered."""
-
-    def __init__(self, app):
-        self.app = app
-        self.calls = 0
-
-    def __call__(self, environ, start_response):
-        self.calls += 1
-        return self.app(environ, start_response)
-
-
-def _lean_of(testapp) -> LeanDelivery:
-    found = testapp.app
-    while not isinstance(found, LeanDelivery):
-        found = found.app
-    return found
 
 
 @pytest.fixture
@@ -44,7 +26,7 @@ def apps(make_app, redis_client, redis_url):
     """(lean app, its spy, application-only app) over the same database and Redis."""
     lean = make_app(redis__url=redis_url, plugins__schedulers=SCHEDULERS)
     plain = make_app(redis__url=redis_url, plugins__schedulers=SCHEDULERS, delivery__lean="false")
-    middleware = _lean_of(lean)
+    middleware = lean_of(lean)
     middleware.forget_hints()  # the application may be shared: no hint from another test
     spy = middleware.app = Spy(middleware.app)
     try:
@@ -207,7 +189,7 @@ def test_a_known_project_takes_one_statement(apps, db, monkeypatch):
 def test_a_lean_form_that_may_read_the_volunteer_takes_two_statements(apps, db, monkeypatch):
     """Without `LeanForm.carries` the volunteer's id must be known before the scheduler runs."""
     lean, spy, _plain = apps
-    schedulers = _lean_of(lean).schedulers
+    schedulers = lean_of(lean).schedulers
     builtin = schedulers["breadth_first"]
     seen = []
 
@@ -259,7 +241,7 @@ def test_what_a_known_project_may_have_become(apps, db, change):
 
 
 def _holder_of(lean, task_id, user) -> bool:
-    redis = _lean_of(lean).redis
+    redis = lean_of(lean).redis
     return reservations.holds(None, redis, task_id, f"user:{user.id}", reservations.now())
 
 
@@ -275,7 +257,7 @@ def test_locked_hands_out_and_stores_answers_on_the_lean_path(apps, db):
     assert _handed(lean, project, carol)["id"] == second.id  # first: two holders, two places
     assert _holder_of(lean, first.id, alice) and _holder_of(lean, second.id, carol)
 
-    middleware = _lean_of(lean)
+    middleware = lean_of(lean)
     stamp = f"crowdnest:task_requested:user:{alice.id}:task:{first.id}"
     generation = generations.key("task_run")
     before = int(middleware.redis.get(generation) or 0)
@@ -408,7 +390,7 @@ def test_locked_gives_a_returning_volunteer_their_hold_back_unread(apps, db, mon
     assert _handed(lean, project, alice)["id"] == tasks[0].id
     for task in tasks[1 : LEAN_MARGIN + 2]:  # the full prefix now reaches past alice's task
         assert _handed(lean, project, UserFactory())["id"] == task.id
-    redis = _lean_of(lean).redis
+    redis = lean_of(lean).redis
     key, field = reservations.hold_location(tasks[0].id, f"user:{alice.id}")
     expiry = float(redis.hget(key, field))
     later = reservations.now() + 60
@@ -503,7 +485,7 @@ def test_locked_reads_past_tasks_filled_since_this_process_saw_the_prefix(apps, 
     tasks = [TaskFactory(project=project, n_answers=1) for _ in range(2 * LEAN_MARGIN + 4)]
     handed = [_handed(lean, project, UserFactory())["id"] for _ in range(2 * LEAN_MARGIN)]
     assert handed == [task.id for task in tasks[: 2 * LEAN_MARGIN]]
-    _lean_of(lean)._hints.clear()  # as a process that served none of them
+    lean_of(lean)._hints.clear()  # as a process that served none of them
     assert _handed(lean, project, UserFactory())["id"] == tasks[2 * LEAN_MARGIN].id
     assert spy.calls == 0
 
@@ -561,7 +543,7 @@ def test_locked_hands_a_held_task_out_once_when_it_reads_it_again(apps, db, redi
     for task in tasks[:-1]:
         assert _handed(lean, project, UserFactory())["id"] == task.id
     redis_client.delete(reservations._prefix_key(project.id))  # lapsed...
-    _lean_of(lean).forget_hints()  # ... for a process that saw none of it
+    lean_of(lean).forget_hints()  # ... for a process that saw none of it
     assert lean.get(url + "&limit=2").json["id"] == tasks[-1].id
     assert spy.calls == 0
 
@@ -913,7 +895,7 @@ def test_over_the_rate_limit_nothing_is_handed_out_or_stored(
 
 def test_the_lean_path_plans_its_statements_once_on_postgresql(apps, db):
     lean, _spy, _plain = apps
-    engine = _lean_of(lean).statements.engine
+    engine = lean_of(lean).statements.engine
     if engine.dialect.name != "postgresql":
         pytest.skip("plan_cache_mode is PostgreSQL's")
     with engine.connect() as connection:
@@ -934,7 +916,7 @@ def test_the_lean_path_never_compiles_its_statements_with_jit(apps, db):
     """A generic plan guesses LIMIT $n at a tenth of the rows: at 1,000,000 tasks `locked`'s
     read cost more than jit_above_cost, and compiling it took 40 ms at every execution."""
     lean, _spy, _plain = apps
-    engine = _lean_of(lean).statements.engine
+    engine = lean_of(lean).statements.engine
     if engine.dialect.name != "postgresql":
         pytest.skip("JIT is PostgreSQL's")
     with engine.connect() as connection:
@@ -954,7 +936,7 @@ def test_answers_short_of_completion_take_one_statement_on_postgresql(
     not when the answer is written (a rival's answer in between, here simulated: the context
     always says short), that statement writes nothing and the full transaction follows."""
     lean, spy, _plain = apps
-    if _lean_of(lean).statements.dialect.name != "postgresql":
+    if lean_of(lean).statements.dialect.name != "postgresql":
         pytest.skip("SQLite stores answers in steps")
     if seen_short:
         store = LeanDelivery._store_answer

@@ -11,21 +11,10 @@ import pytest
 
 from core.delivery import LeanDelivery, _Connection
 from tests.factories import ProjectFactory, TaskFactory, TaskRunFactory, UserFactory
+from tests.lean import Spy
 
 SCHEDULERS = "default breadth_first incremental locked user_pref"
 QUERIES = ["", "?limit=3", "?limit=2&offset=1", "?orderby=priority_0&desc=true", "?limit=100"]
-
-
-class Spy:
-    """Counts the requests the application behind the lean path answered."""
-
-    def __init__(self, app):
-        self.app = app
-        self.calls = 0
-
-    def __call__(self, environ, start_response):
-        self.calls += 1
-        return self.app(environ, start_response)
 
 
 @pytest.fixture
