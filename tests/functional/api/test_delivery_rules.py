@@ -8,8 +8,9 @@ from sqlalchemy import literal, select
 from core.models import ProjectStats, Result, Task, TaskRun
 from core.services import answers
 from tests.factories import TaskFactory, UserFactory
-from tests.functional.api.test_delivery import _handed, _lean_of, _post, _project
+from tests.functional.api.test_delivery import _handed, _post, _project
 from tests.functional.api.test_delivery import apps as apps
+from tests.lean import lean_of
 from tests.unit.core.services.test_answers import _marked_reaches
 
 
@@ -17,7 +18,7 @@ from tests.unit.core.services.test_answers import _marked_reaches
 def rules(apps, monkeypatch):
     """monkeypatch for the rules; the lean path's statements compiled again with the changed
     rules, and again after the test with the real ones."""
-    statements = _lean_of(apps[0]).statements
+    statements = lean_of(apps[0]).statements
     statements._compiled.clear()
     yield monkeypatch
     monkeypatch.undo()
