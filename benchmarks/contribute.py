@@ -39,7 +39,8 @@ size. Newtask writes nothing to the database, so a sweep database is seeded once
 while it holds its size untouched (--reseed seeds them again).
 
 Prints the figures as they come, then one table; CPU ms/request (from /proc) splits each
-request's cost between gunicorn, the PostgreSQL backends, redis-server (a local one) and this
+request's cost between gunicorn, the PostgreSQL backends of its connections (autovacuum workers
+not counted: they run when earlier writes call for them), redis-server (a local one) and this
 load generator; on a shared machine, compare CPU ms/request rather than req/s (the client's
 column, whose work is the same in every run, shows how fast the machine ran: here the same code
 gave 268 and 132 cycles/s within an hour). Their total gives each figure's ceiling: the rate
@@ -79,7 +80,6 @@ import redis
 from api_list import (
     ROOT,
     _copy,
-    backend_pids,
     free_port,
     libpq_url,
     reset_schema,
@@ -320,6 +320,19 @@ STEPS = (
 # -- the run --------------------------------------------------------------------------------
 
 
+def client_backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends of the database's client connections (the servers' own): not
+    an autovacuum worker that happens to be running when a measurement starts, whose seconds
+    of CPU (a table of a million rows) would be charged to the requests of that measurement
+    alone, erratically (they run when earlier measurements' writes call for them)."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
 def redis_server_pids(client) -> list[int] | None:
     """The pid of the redis-server behind `client` when it runs on this machine (its CPU is
     counted per request), else None."""
@@ -403,7 +416,7 @@ class Bench:
         drive(self.port, step, self.users, args.clients, args.warmup)
         self.redis.flushdb()
         # The backends' pids before the sampler's own connection opens: its CPU is not theirs.
-        pids = worker_pids(self.server), backend_pids(self.url), self.redis_pids
+        pids = worker_pids(self.server), client_backend_pids(self.url), self.redis_pids
         with Waits(self.url) as waits:
             figures = drive(self.port, step, self.users, args.clients, args.duration, *pids)
         self.waits = waits.shares()
