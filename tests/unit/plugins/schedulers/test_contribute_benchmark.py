@@ -58,3 +58,13 @@ def test_what_a_backend_waits_on():
     assert contribute.wait_kind("IO", "WALSync") == "WAL flush"
     assert contribute.wait_kind("LWLock", "WALWrite") == "WAL flush"
     assert contribute.wait_kind("IO", "DataFileRead") == "other waits"
+
+
+def test_a_process_gone_during_a_measurement_is_left_out():
+    """A backend whose connection closed (or a restarted PostgreSQL) took its whole CPU out of
+    the sum: a run printed -8.59 ms of database CPU a request."""
+    from httpload import cpu_by_pid, cpu_spent
+
+    assert cpu_spent({1: 30.0, 2: 1.0}, {2: 1.5}) == pytest.approx(0.5)
+    assert cpu_spent({1: 1.0}, {1: 1.25, 3: 9.0}) == pytest.approx(0.25)
+    assert os.getpid() in cpu_by_pid([os.getpid()])
