@@ -417,6 +417,8 @@ class Bench:
         self.redis.flushdb()
         # The backends' pids before the sampler's own connection opens: its CPU is not theirs.
         pids = worker_pids(self.server), client_backend_pids(self.url), self.redis_pids
+        if step is not cycle:  # only the cycles' waits are printed: no sampling for the others
+            return drive(self.port, step, self.users, args.clients, args.duration, *pids)
         with Waits(self.url) as waits:
             figures = drive(self.port, step, self.users, args.clients, args.duration, *pids)
         self.waits = waits.shares()
