@@ -1,5 +1,8 @@
 """The /api services: one module per domain object, each a few lines over api.base."""
 
+import re
+
+from core.db import READS
 from core.renderers import OrjsonRenderer
 
 
@@ -9,6 +12,11 @@ def includeme(config):
     config.commit()
     config.add_renderer("cornicejson", OrjsonRenderer())
     config.scan("core.api")
+    # Lists and single objects run without pyramid_tm (core.db.untracked_tween).
+    from core.api.base import RESOURCES
+
+    names = "|".join(sorted(RESOURCES))
+    config.registry[READS] = re.compile(f"/api/(?:{names})(?:/[0-9]+)?")
     config.include("core.openapi")
     config.add_route("api_root", "/api")
     config.add_view(
