@@ -427,8 +427,14 @@ def _end(request, commit: bool) -> None:
     if session is None:
         return
     try:
-        if not (session.in_transaction() or session.info.get(PENDING)):
-            pass  # nothing begun, nothing waiting for a commit: a read
+        if not (
+            session.info.get(CONNECTED)
+            or session.new
+            or session.dirty
+            or session.deleted
+            or session.info.get(PENDING)
+        ):
+            pass  # no connection in a transaction, nothing to flush or run after: a read
         elif commit:
             session.commit()
         else:
