@@ -313,10 +313,10 @@ def loaded(session, model, values: dict):
     return obj
 
 
-# session.info key: the request's session is outside pyramid_tm (an API read, untracked_tween).
+# session.info key: the request's session is outside pyramid_tm (untracked_tween ends it).
 UNTRACKED = "crowdnest.untracked"
 # registry key: the paths whose GET and HEAD run without pyramid_tm (transaction_wanted).
-READS = "crowdnest.untracked_reads"
+UNTRACKED_GETS = "crowdnest.untracked_gets"
 # environ keys: pyramid_tm left the request alone (transaction_wanted); the session
 # untracked_tween ends.
 UNTRACKED_REQUEST = "crowdnest.untracked"
@@ -324,12 +324,13 @@ UNTRACKED_SESSION = "crowdnest.untracked_session"
 
 
 def transaction_wanted(request) -> bool:
-    """pyramid_tm's activate hook: every request but a GET or HEAD of a path registered as a
-    read (core.api: the lists and single objects), which untracked_tween ends instead."""
+    """pyramid_tm's activate hook: every request but a GET or HEAD of a path registered in
+    UNTRACKED_GETS (core.api: the lists, single objects and newtask), which untracked_tween
+    ends instead."""
     if request.method not in ("GET", "HEAD"):
         return True
-    reads = request.registry.get(READS)
-    if reads is None or reads.fullmatch(request.path_info) is None:
+    paths = request.registry.get(UNTRACKED_GETS)
+    if paths is None or paths.fullmatch(request.path_info) is None:
         return True
     request.environ[UNTRACKED_REQUEST] = True
     return False

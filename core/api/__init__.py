@@ -2,7 +2,7 @@
 
 import re
 
-from core.db import READS
+from core.db import UNTRACKED_GETS
 from core.renderers import OrjsonRenderer
 
 
@@ -12,11 +12,14 @@ def includeme(config):
     config.commit()
     config.add_renderer("cornicejson", OrjsonRenderer())
     config.scan("core.api")
-    # Lists and single objects run without pyramid_tm (core.db.untracked_tween).
+    # Lists, single objects and newtask run without pyramid_tm (core.db.untracked_tween): its
+    # zope transaction costs more than their session's own commit, which ends what they wrote.
     from core.api.base import RESOURCES
 
     names = "|".join(sorted(RESOURCES))
-    config.registry[READS] = re.compile(f"/api/(?:{names})(?:/[0-9]+)?")
+    config.registry[UNTRACKED_GETS] = re.compile(
+        f"/api/(?:{names})(?:/[0-9]+)?|/api/project/[^/]+/newtask|/api/[0-9]+/newtask"
+    )
     config.include("core.openapi")
     config.add_route("api_root", "/api")
     config.add_view(

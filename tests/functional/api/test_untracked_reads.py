@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.api.task import TaskResource
 from core.db import UNTRACKED, transaction_wanted
 from core.errors import DomainError
-from core.models import Category, Task
+from core.models import Category, Task, TaskRequest
 from tests.factories import ProjectFactory, TaskFactory, UserFactory
 from tests.functional.api.roles import auth
 
@@ -69,20 +69,24 @@ def test_reads_run_without_pyramid_tm_and_writes_with_it(app, db, pool, begun):
     assert begun.count == 1
 
 
-def test_only_the_lists_and_objects_go_untracked(app):
+def test_only_the_lists_objects_and_newtask_go_untracked(app):
     registry = app.app.registry
 
     class Request:
         def __init__(self, method, path):
             self.method, self.path_info, self.registry, self.environ = method, path, registry, {}
 
-    assert not transaction_wanted(Request("GET", "/api/task"))
+    for path in ("/api/task", "/api/project/12", "/api/project/1/newtask", "/api/3/newtask"):
+        assert not transaction_wanted(Request("GET", path)), path
     assert not transaction_wanted(Request("HEAD", "/api/project/12"))
+    assert not transaction_wanted(Request("GET", "/api/project/short-name/newtask"))
     for method, path in (
         ("POST", "/api/task"),
         ("PUT", "/api/task/1"),
         ("DELETE", "/api/task/1"),
-        ("GET", "/api/project/1/newtask"),
+        ("POST", "/api/project/1/newtask"),
+        ("GET", "/api/project/1/newtask/x"),
+        ("GET", "/api/project/1/userprogress"),
         ("GET", "/api/task/1/x"),
         ("GET", "/api/taskx"),
         ("GET", "/api/task/²"),
@@ -190,3 +194,24 @@ def test_no_connection_stays_checked_out_under_load(app, db, pool):
     # Every read still answered right after the load.
     assert len(app.get(f"/api/task?project_id={project.id}", headers=auth(owner)).json) == 3
     assert db.scalar(select(Task.id).where(Task.id == tasks[0].id)) == tasks[0].id
+
+
+def test_newtask_keeps_its_hand_out_and_answers_count(app, db, pool, begun):
+    """Without Redis the guard stamps the hand-out in the database: newtask is a GET that
+    writes, and its write must be committed for the answer that follows to be taken."""
+    volunteer = UserFactory()
+    project = ProjectFactory()
+    task = TaskFactory(project=project)
+    handed = app.get(f"/api/project/{project.id}/newtask", headers=auth(volunteer)).json
+    assert handed["id"] == task.id
+    assert begun.count == 0
+    assert left_open(pool) == 0
+    db.rollback()
+    stamped = db.scalars(select(TaskRequest.task_id).where(TaskRequest.project_id == project.id))
+    assert list(stamped) == [task.id]
+    db.commit()
+    app.post_json(
+        "/api/taskrun",
+        {"project_id": project.id, "task_id": task.id, "info": {"answer": 1}},
+        headers=auth(volunteer),
+    )
