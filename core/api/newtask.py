@@ -1,7 +1,9 @@
 """GET /api/project/{project_id}/newtask and /api/{project_id}/newtask (decision 1)."""
 
+from functools import lru_cache
+
 from cornice import Service
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.hookspecs import Volunteer
@@ -18,14 +20,17 @@ newtask_short = Service(
 )
 
 
+@lru_cache(maxsize=2)
+def _project_by(by_id: bool):
+    # Built once: building and keying a statement cost more than running it.
+    column = Project.id if by_id else Project.short_name
+    return select(Project).where(column == bindparam("project"))
+
+
 def _project(db, project_id: str):
-    query = select(Project)
-    query = (
-        query.where(Project.id == int(project_id))
-        if ascii_digits(project_id)
-        else query.where(Project.short_name == project_id)
-    )
-    project = db.scalars(query).first()
+    by_id = ascii_digits(project_id)
+    value = int(project_id) if by_id else project_id
+    project = db.scalars(_project_by(by_id), {"project": value}).first()
     if project is None:
         raise DomainError("NotFound")
     return project
