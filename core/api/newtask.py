@@ -5,6 +5,7 @@ from functools import lru_cache
 from cornice import Service
 from sqlalchemy import bindparam, select
 
+from core.db import loaded, read
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.hookspecs import Volunteer
 from core.inputs import ascii_digits
@@ -24,13 +25,15 @@ newtask_short = Service(
 def _project_by(by_id: bool):
     # Built once: building and keying a statement cost more than running it.
     column = Project.id if by_id else Project.short_name
-    return select(Project).where(column == bindparam("project"))
+    return select(*Project.__table__.columns).where(column == bindparam("project"))
 
 
 def _project(db, project_id: str):
     by_id = ascii_digits(project_id)
     value = int(project_id) if by_id else project_id
-    project = db.scalars(_project_by(by_id), {"project": value}).first()
+    # Outside the session's transaction where it can (core.db.read), as the caller's account.
+    keys, rows = read(db, _project_by(by_id), {"project": value})
+    project = loaded(db, Project, dict(zip(keys, rows[0], strict=True))) if rows else None
     if project is None:
         raise DomainError("NotFound")
     return project

@@ -215,3 +215,24 @@ def test_newtask_keeps_its_hand_out_and_answers_count(app, db, pool, begun):
         {"project_id": project.id, "task_id": task.id, "info": {"answer": 1}},
         headers=auth(volunteer),
     )
+
+
+def test_newtask_reads_its_project_with_one_statement_built_once(app, db, engine, monkeypatch):
+    """By id or short name, the project is read by a statement built once (core.db.read:
+    on PostgreSQL outside the session's transaction) and is the session's, as if loaded."""
+    from core.api import newtask
+
+    project = ProjectFactory(short_name="birds")
+    task = TaskFactory(project=project)
+    statements = []
+    real_read = newtask.read
+    monkeypatch.setattr(
+        newtask, "read", lambda db, st, values: statements.append(st) or real_read(db, st, values)
+    )
+    for reference in (str(project.id), "birds"):
+        assert app.get(f"/api/project/{reference}/newtask").json["id"] == task.id
+    assert app.get(f"/api/{project.id}/newtask").json["id"] == task.id
+    app.get("/api/project/nothing-here/newtask", status=404)
+    app.get("/api/project/999999/newtask", status=404)
+    # Two shapes (by id, by short name), each built once.
+    assert len(statements) == 5 and len({id(st) for st in statements}) == 2
