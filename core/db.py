@@ -319,7 +319,7 @@ UNTRACKED = "crowdnest.untracked"
 UNTRACKED_GETS = "crowdnest.untracked_gets"
 # environ keys: pyramid_tm left the request alone (transaction_wanted); the session
 # untracked_tween ends.
-UNTRACKED_REQUEST = "crowdnest.untracked"
+UNTRACKED_REQUEST = "crowdnest.untracked_request"
 UNTRACKED_SESSION = "crowdnest.untracked_session"
 
 
@@ -403,8 +403,13 @@ def untracked_tween_factory(handler, registry):
         try:
             response = handler(request)
         except Exception as error:
-            _end(request, commit=False)
             _mark_retryable(error)
+            try:
+                _end(request, commit=False)
+            except Exception:
+                # The request's own error is the one to answer (a rollback on a lost
+                # connection fails too); the pool discards such a connection.
+                log.exception("rolling back an untracked request's session failed")
             raise
         # An error an exception view answered (request.exc_info) is rolled back, as pyramid_tm.
         try:
