@@ -19,8 +19,9 @@ def after_commit(request, fn, *args, **kwargs):
         except Exception:
             log.exception("after-commit side effect %s failed", getattr(fn, "__name__", fn))
 
-    if request.environ.get(UNTRACKED_REQUEST):
-        # No pyramid_tm transaction (an API read, core.db.untracked_tween): the session's commit.
+    if getattr(request, "environ", {}).get(UNTRACKED_REQUEST):
+        # No pyramid_tm transaction (an API read or newtask, core.db.untracked_tween): the
+        # session's commit.
         db_after_commit(request.dbsession, hook, True)
         return
     request.tm.get().addAfterCommitHook(hook)
