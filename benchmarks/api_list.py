@@ -23,6 +23,7 @@ app served the same way, measured before and after in the same run), which compa
 machines. Loopback only; loops are bounded in time.
 
     python benchmarks/api_list.py [--db URL] [--redis URL] [--runs N] [--duration S] [--reuse]
+                                  [--compare GIT_REF] [--compare-rounds N]
 
 Needs `pip install -e .`, PostgreSQL and Redis running (`.ci/run` shows how to start them).
 Seeding the default 100,000 tasks and 1,000,000 task runs takes about 90 s. Not a test.
@@ -32,12 +33,14 @@ import argparse
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, contextmanager
 
 import psycopg
 from floor import Floor
@@ -297,12 +300,13 @@ def endpoints(n_tasks: int, keys: dict[str, str]) -> list[tuple[str, str]]:
     ]
 
 
-def measure_all(args, cache: bool) -> list[tuple]:
-    """Every endpoint under one gunicorn, with or without the anonymous API cache."""
+def measure_all(args, cache: bool, root: str = ROOT, tag: str = "") -> list[tuple]:
+    """Every endpoint under one gunicorn serving the tree `root`, with or without the
+    anonymous API cache."""
     port = args.port or free_port()
     log_path = os.path.join(tempfile.gettempdir(), f"crowdnest-bench-gunicorn-{port}.log")
-    server = start_gunicorn(args.db, args.redis, port, args.workers, log_path, cache)
-    mode = "cached" if cache else "uncached"
+    server = start_gunicorn(args.db, args.redis, port, args.workers, log_path, cache, root)
+    mode = ("cached" if cache else "uncached") + tag
     rows = []
     try:
         for label, path in endpoints(args.tasks, api_keys(args.db)):
@@ -323,6 +327,20 @@ def measure_all(args, cache: bool) -> list[tuple]:
     return rows
 
 
+@contextmanager
+def archived(ref: str):
+    """The tree of git `ref` in a temporary folder (removed afterwards), for --compare."""
+    path = tempfile.mkdtemp(prefix="crowdnest-api-list-")
+    try:
+        archive = subprocess.run(
+            ["git", "-C", ROOT, "archive", ref], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", path], input=archive, check=True)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default=DEFAULT_DB, help="PostgreSQL SQLAlchemy URL (emptied!)")
@@ -337,6 +355,13 @@ def parse_args(argv=None):
     parser.add_argument("--port", type=int, default=0, help="0 picks a free loopback port")
     parser.add_argument("--reuse", action="store_true", help="keep the seeded data, skip seeding")
     parser.add_argument("--only", help="measure only endpoints whose label contains this")
+    parser.add_argument(
+        "--compare",
+        metavar="GIT_REF",
+        help="also serve GIT_REF's tree (git archive into a temporary folder), alternating "
+        "A (GIT_REF) and B (this tree) --compare-rounds times, one gunicorn at a time",
+    )
+    parser.add_argument("--compare-rounds", type=int, default=2)
     parser.add_argument(
         "--cache",
         choices=sorted(CACHE_MODES),
@@ -367,8 +392,16 @@ def main(argv=None) -> int:
     # The trivial WSGI app served the same way, before and after (benchmarks/floor.py).
     floor = Floor(args.clients, args.duration, args.warmup, args.workers)
     floor.measure()
-    for cache in CACHE_MODES[args.cache]:
-        rows += measure_all(args, cache)
+    with ExitStack() as stack:
+        trees = [("", ROOT)]
+        if args.compare:
+            base = stack.enter_context(archived(args.compare))
+            trees = [(f", A {args.compare}", base), (", B", ROOT)]
+        for _round in range(args.compare_rounds if args.compare else 1):
+            for cache in CACHE_MODES[args.cache]:
+                for tag, root in trees:
+                    print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
+                    rows += measure_all(args, cache, root, tag)
     floor.measure()
     print(
         f"\ngunicorn -w {args.workers}, {args.clients} clients, {args.duration:g} s each, "

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import sys
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,8 @@ from functools import lru_cache
 import orjson
 import transaction
 import zope.sqlalchemy
+from pyramid.httpexceptions import HTTPNotFound
+from pyramid.tweens import EXCVIEW
 from pyramid_retry import mark_error_retryable
 from sqlalchemy import JSON, Boolean, Float, Integer, MetaData, String, engine_from_config, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -310,26 +313,172 @@ def loaded(session, model, values: dict):
     return obj
 
 
+# session.info key: the request's session is outside pyramid_tm (untracked_tween ends it).
+UNTRACKED = "crowdnest.untracked"
+# registry key: the paths whose GET and HEAD run without pyramid_tm (transaction_wanted).
+UNTRACKED_GETS = "crowdnest.untracked_gets"
+# environ keys: pyramid_tm left the request alone (transaction_wanted); the session
+# untracked_tween ends.
+UNTRACKED_REQUEST = "crowdnest.untracked_request"
+UNTRACKED_SESSION = "crowdnest.untracked_session"
+
+
+def transaction_wanted(request) -> bool:
+    """pyramid_tm's activate hook: every request but a GET or HEAD of a path registered in
+    UNTRACKED_GETS (core.api: the lists, single objects and newtask), which untracked_tween
+    ends instead."""
+    if request.method not in ("GET", "HEAD"):
+        return True
+    paths = request.registry.get(UNTRACKED_GETS)
+    if paths is None or paths.fullmatch(request.path_info) is None:
+        return True
+    request.environ[UNTRACKED_REQUEST] = True
+    return False
+
+
+def _join_zope(factory) -> None:
+    """zope.sqlalchemy's listeners on the factory, skipped for an untracked session: joined, it
+    would begin a zope transaction nobody ends (the thread's next request aborts it), holding
+    its connection in a transaction until then, and refuse the session's own commit."""
+    ext = zope.sqlalchemy.ZopeTransactionEvents(transaction_manager=transaction.manager)
+
+    def after_begin(session, transaction, connection):
+        if not session.info.get(UNTRACKED):
+            ext.after_begin(session, transaction, connection)
+
+    def after_attach(session, instance):
+        if not session.info.get(UNTRACKED):
+            ext.after_attach(session, instance)
+
+    def after_flush(session, flush_context):
+        if not session.info.get(UNTRACKED):
+            ext.after_flush(session, flush_context)
+
+    def after_bulk_update(update_context):
+        if not update_context.session.info.get(UNTRACKED):
+            ext.after_bulk_update(update_context)
+
+    def after_bulk_delete(delete_context):
+        if not delete_context.session.info.get(UNTRACKED):
+            ext.after_bulk_delete(delete_context)
+
+    def before_commit(session):
+        if not session.info.get(UNTRACKED):
+            ext.before_commit(session)
+
+    def do_orm_execute(orm_execute_state):
+        if not orm_execute_state.session.info.get(UNTRACKED):
+            ext.do_orm_execute(orm_execute_state)
+
+    for listener in (
+        after_begin,
+        after_attach,
+        after_flush,
+        after_bulk_update,
+        after_bulk_delete,
+        before_commit,
+        do_orm_execute,
+    ):
+        event.listen(factory, listener.__name__, listener)
+
+
+# PostgreSQL's SQLSTATEs worth another attempt of the request, as zope.sqlalchemy says for
+# the requests pyramid_tm manages: a serialization failure, a deadlock.
+RETRYABLE_STATES = ("40001", "40P01")
+
+
+def _mark_retryable(error) -> None:
+    if getattr(getattr(error, "orig", None), "sqlstate", None) in RETRYABLE_STATES:
+        mark_error_retryable(error)
+
+
+def untracked_tween_factory(handler, registry):
+    """Ends the session of a request pyramid_tm left alone (transaction_wanted): committed when
+    the request succeeded (a read commits nothing; a read that wrote keeps its write, with its
+    after-commit steps), rolled back on an error, and closed, its connection back in the pool."""
+
+    def untracked_tween(request):
+        if not request.environ.get(UNTRACKED_REQUEST):
+            return handler(request)
+        try:
+            response = handler(request)
+        except Exception as error:
+            _mark_retryable(error)
+            try:
+                _end(request, commit=False)
+            except Exception:
+                # The request's own error is the one to answer (a rollback on a lost
+                # connection fails too); the pool discards such a connection.
+                log.exception("rolling back an untracked request's session failed")
+            raise
+        # An error an exception view answered (request.exc_info) is rolled back, as pyramid_tm.
+        try:
+            _end(request, commit=getattr(request, "exc_info", None) is None)
+        except Exception:
+            exc_info = sys.exc_info()
+            _mark_retryable(exc_info[1])
+            try:
+                return request.invoke_exception_view(exc_info)
+            except HTTPNotFound:
+                raise exc_info[1] from None
+            finally:
+                del exc_info
+        return response
+
+    return untracked_tween
+
+
+def _end(request, commit: bool) -> None:
+    session = request.environ.pop(UNTRACKED_SESSION, None)
+    if session is None:
+        return
+    try:
+        if not (
+            session.info.get(CONNECTED)
+            or session.new
+            or session.dirty
+            or session.deleted
+            or session.info.get(PENDING)
+        ):
+            pass  # no connection in a transaction, nothing to flush or run after: a read
+        elif commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
 def includeme(config):
-    """Expose request.dbsession, joined to request.tm; tests may swap the factory."""
+    """Expose request.dbsession, joined to request.tm but for API reads (untracked_tween)."""
     settings = config.get_settings()
     # pyramid_tm would otherwise resolve the caller (a database read) before the transaction
     # begins, outside the error views: a lost connection there escaped as the server's bare 500.
     settings["tm.annotate_user"] = False
+    settings["tm.activate_hook"] = transaction_wanted
     config.include("pyramid_tm")
     config.include("pyramid_retry")
+    config.add_tween(
+        "core.db.untracked_tween_factory", under="pyramid_tm.tm_tween_factory", over=EXCVIEW
+    )
     engine = get_engine(settings)
     session_factory = get_session_factory(engine)
     # Joined to the (thread-local) transaction manager pyramid_tm drives, once for the factory:
     # registering every new session instead costs event-listener set-up on each request.
-    zope.sqlalchemy.register(session_factory, transaction_manager=transaction.manager)
+    _join_zope(session_factory)
     config.registry["dbsession_factory"] = session_factory
     config.registry["db_engine"] = engine
 
     def dbsession(request):
         dbsession = request.environ.get("app.dbsession")
         if dbsession is None:
-            dbsession = request.registry["dbsession_factory"](info={"request": request})
+            info = {"request": request}
+            if request.environ.get(UNTRACKED_REQUEST):
+                # pyramid_tm left this request alone: untracked_tween ends its session.
+                info[UNTRACKED] = True
+            dbsession = request.registry["dbsession_factory"](info=info)
+            if UNTRACKED in info:
+                request.environ[UNTRACKED_SESSION] = dbsession
         return dbsession
 
     config.add_request_method(dbsession, reify=True)

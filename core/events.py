@@ -2,6 +2,9 @@
 
 import logging
 
+from core.db import UNTRACKED_REQUEST
+from core.db import after_commit as db_after_commit
+
 log = logging.getLogger(__name__)
 
 
@@ -16,6 +19,11 @@ def after_commit(request, fn, *args, **kwargs):
         except Exception:
             log.exception("after-commit side effect %s failed", getattr(fn, "__name__", fn))
 
+    if getattr(request, "environ", {}).get(UNTRACKED_REQUEST):
+        # No pyramid_tm transaction (an API read or newtask, core.db.untracked_tween): the
+        # session's commit.
+        db_after_commit(request.dbsession, hook, True)
+        return
     request.tm.get().addAfterCommitHook(hook)
 
 

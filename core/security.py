@@ -12,12 +12,13 @@ from pyramid.csrf import SessionCSRFStoragePolicy
 from pyramid.interfaces import ICSRFStoragePolicy
 from pyramid.security import Allowed
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
-from sqlalchemy import bindparam, select
+from sqlalchemy import JSON, bindparam, func, select
 from zope.interface import implementer
 
-from core.db import loaded, read
+from core.db import loaded, read, reads_alone
 from core.inputs import ascii_digits
-from core.models import User
+from core.models import ProjectOwner, User
+from core.services.permissions import owned_project_ids
 
 SESSION_USER_KEY = "user_id"
 # The account's session_epoch when the session was issued (absent in older sessions: 0).
@@ -70,18 +71,38 @@ def session_is_current(session, user: User) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _by_api_key():
-    return select(*User.__table__.columns).where(User.api_key == bindparam("api_key"))
+# session.info key: (an account's id, the ids of the projects it owns), read with the account
+# (user_by_api_key); core.services.query.owned_ids takes them from there.
+OWNED = "crowdnest.owned"
+
+
+@functools.lru_cache(maxsize=2)
+def _by_api_key(with_owned: bool):
+    columns = [*User.__table__.columns]
+    if with_owned:
+        # The account's projects in the same round trip: an API client's list asks next.
+        owned = owned_project_ids(User).with_only_columns(
+            func.json_agg(ProjectOwner.project_id, type_=JSON)
+        )
+        columns.append(owned.scalar_subquery().label(OWNED))
+    return select(*columns).where(User.api_key == bindparam("api_key"))
 
 
 def user_by_api_key(db, key: str) -> User | None:
     """The account whose api key is `key`, part of the session `db`.
 
     Read outside the session's transaction where it can (core.db.read): an API client's
-    request then pays one round trip for it, and a read that follows none for BEGIN/COMMIT."""
-    keys, rows = read(db, _by_api_key(), {"api_key": key})
-    return loaded(db, User, dict(zip(keys, rows[0], strict=True))) if rows else None
+    request then pays one round trip for it, and a read that follows none for BEGIN/COMMIT.
+    That round trip also brings the ids of the projects it owns (session.info[OWNED])."""
+    alone = reads_alone(db)
+    keys, rows = read(db, _by_api_key(alone), {"api_key": key})
+    if not rows:
+        return None
+    values = dict(zip(keys, rows[0], strict=True))
+    user = loaded(db, User, values)
+    if alone:
+        db.info[OWNED] = (user.id, values[OWNED] or [])
+    return user
 
 
 def _resolve_user(request):

@@ -1,5 +1,8 @@
 """The /api services: one module per domain object, each a few lines over api.base."""
 
+import re
+
+from core.db import UNTRACKED_GETS
 from core.renderers import OrjsonRenderer
 
 
@@ -9,6 +12,13 @@ def includeme(config):
     config.commit()
     config.add_renderer("cornicejson", OrjsonRenderer())
     config.scan("core.api")
+    # Lists, single objects and newtask run without pyramid_tm (core.db.untracked_tween): its
+    # zope transaction costs more than their session's own commit, which ends what they wrote.
+    from core.api.base import RESOURCES
+    from core.api.newtask import NEWTASK_PATHS
+
+    names = "|".join(sorted(RESOURCES))
+    config.registry[UNTRACKED_GETS] = re.compile(f"/api/(?:{names})(?:/[0-9]+)?|{NEWTASK_PATHS}")
     config.include("core.openapi")
     config.add_route("api_root", "/api")
     config.add_view(

@@ -355,10 +355,15 @@ class Resource:
         return Response(status=204, content_type="application/json")
 
 
+# The names api_resource declared: their GET and HEAD read only (core.db.transaction_wanted).
+RESOURCES: set[str] = set()
+
+
 def api_resource(name: str):
     """Declare the Cornice resource for `/api/<name>` and `/api/<name>/{oid}` (found by scan)."""
     from cornice.resource import resource
 
+    RESOURCES.add(name)
     return resource(
         collection_path=f"/api/{name}",
         path=f"/api/{name}/{{oid:\\d+}}",

@@ -1,8 +1,11 @@
 """GET /api/project/{project_id}/newtask and /api/{project_id}/newtask (decision 1)."""
 
-from cornice import Service
-from sqlalchemy import select
+from functools import lru_cache
 
+from cornice import Service
+from sqlalchemy import bindparam, select
+
+from core.db import loaded, read
 from core.errors import DomainError, unauthorized_or_forbidden
 from core.hookspecs import Volunteer
 from core.inputs import ascii_digits
@@ -16,16 +19,23 @@ newtask = Service(name="newtask", path="/api/project/{project_id}/newtask", cors
 newtask_short = Service(
     name="newtask_short", path="/api/{project_id:\\d+}/newtask", cors_origins=("*",)
 )
+# The two paths above as a regular expression (core.api: they run without pyramid_tm).
+NEWTASK_PATHS = r"/api/project/[^/]+/newtask|/api/[0-9]+/newtask"
+
+
+@lru_cache(maxsize=2)
+def _project_by(by_id: bool):
+    # Built once: building and keying a statement cost more than running it.
+    column = Project.id if by_id else Project.short_name
+    return select(*Project.__table__.columns).where(column == bindparam("project"))
 
 
 def _project(db, project_id: str):
-    query = select(Project)
-    query = (
-        query.where(Project.id == int(project_id))
-        if ascii_digits(project_id)
-        else query.where(Project.short_name == project_id)
-    )
-    project = db.scalars(query).first()
+    by_id = ascii_digits(project_id)
+    value = int(project_id) if by_id else project_id
+    # Outside the session's transaction where it can (core.db.read), as the caller's account.
+    keys, rows = read(db, _project_by(by_id), {"project": value})
+    project = loaded(db, Project, dict(zip(keys, rows[0], strict=True))) if rows else None
     if project is None:
         raise DomainError("NotFound")
     return project
