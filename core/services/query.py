@@ -29,13 +29,14 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, array
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by
 from sqlalchemy.sql import sqltypes
 
 from core.db import read, reads_alone
 from core.errors import DomainError
 from core.inputs import INT_MAX, check_document, parse_int
 from core.models import Favorite, Project, ProjectOwner, Result, Task, TaskRun, internal_columns
+from core.models.clauses import one_project
 from core.security import OWNED
 from core.services.permissions import is_admin, owned_project_ids, readable_clause
 from core.services.readable import Listed, Readable, readable
@@ -518,17 +519,10 @@ def shaped_select(dialect, model, filters, orderby, descending, after, deep, cal
     for key, several in filters:
         if key == "project_id" and several:
             query = query.where(model.project_id.in_(bindparam("project_ids", expanding=True)))
-        elif key == "project_id" and dialect == "postgresql":
-            # = ANY(ARRAY[$n]) rather than = $n: with ORDER BY project_id first (below), the
-            # planner has one way to return the rows in order, the project's own index entries
-            # (project_id, id...). With = $n it drops the constant from the order and may walk
-            # the whole table's id index instead, filtering every other project's rows: the
-            # plan it picks when the project holds a large share of the tasks, which is slow
-            # for a project holding few of them or none the caller may read (issue 19).
-            one = array([sql_cast(bindparam("project_id"), Integer)])
-            query = query.where(model.project_id == any_(one))
         elif key == "project_id":
-            query = query.where(model.project_id == bindparam("project_id"))
+            # With ORDER BY project_id first (below): the project's own index entries are read
+            # in order, never the whole table's id index (core.models.clauses.OneProject).
+            query = query.where(one_project(model.project_id))
         else:
             query = query.where(model.__table__.columns[key] == bindparam(f"value_{key}"))
     if after:
