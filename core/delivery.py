@@ -64,12 +64,14 @@ from sqlalchemy import (
     Integer,
     Text,
     bindparam,
+    case,
     cast,
     exists,
     func,
     insert,
     literal,
     null,
+    or_,
     select,
     true,
     update,
@@ -459,9 +461,9 @@ def _answer_fields(body: bytes, max_depth: int) -> dict | None:
 
 def _answer_context_query(with_key: bool):
     """The task, its project and, with an api key, the caller's user id: one statement.
-    `short`: the task stays short of n_answers with one more run (as read: _store_answer
-    tries the statement for that case only when it was so)."""
-    short = answers.short_of(Task.n_task_runs + 1, Task.n_answers).label("short")
+    `short`: with one more run the task needs none of the steps that take a transaction of
+    their own (_Folded.alone; _store_answer tries one statement for that case only)."""
+    short = _Folded.alone(Task.n_task_runs + 1, Task.n_answers, Task.state).label("short")
     columns = _with_caller([Task.project_id, short, Project.short_name], with_key)
     return (
         select(*columns)
@@ -556,127 +558,193 @@ def _loaded(db, model, row: dict):
     return instance
 
 
-def _answer_stats(kind: str, completes: bool):
-    """The project's counters (stats.answer_counted)."""
-    return stats.answer_counted(int(completes), answers.new_volunteer(kind)).returning(
-        ProjectStats.project_id
-    )
+# -- the answer stores (answers.AnswerStore) -------------------------------------------------
 
 
-# -- answers on PostgreSQL: one round trip -------------------------------------------------------
+class _Steps:
+    """The lean path's answer store on SQLite (no statements inside WITH): each step its
+    statement on the prepared-statement connection, in the transaction _store_answer opened,
+    the decisions taken here on the values the count returned."""
+
+    def __init__(self, connection, values: dict):
+        self.connection, self.values = connection, values
+        self.result_id = None
+
+    def _run(self, key, build) -> list[dict]:
+        return self.connection.rows(key, build, self.values)
+
+    def run_inserted(self, kind: str) -> None:
+        self.kind = kind
+        self.run = self._run(("answer insert", kind), lambda: _answer_insert(kind))[0]
+
+    def counted_on_task(self) -> None:
+        row = self._run(("answer count",), answers.count_on_task)[0]
+        self.counted = (row["n_task_runs"], row["n_answers"], row["state"])
+
+    def project_touched(self) -> None:
+        self._run(("answer project",), answers.project_touched)
+
+    def counted_on_project(self, completed, new_volunteer) -> None:
+        completes = int(completed(*self.counted))
+        self._run(
+            ("answer stats", self.kind, completes),
+            lambda: stats.answer_counted(completes, new_volunteer(self.kind)),
+        )
+
+    def task_completed(self, when) -> None:
+        if when(*self.counted):
+            self._run(("task completed",), answers.task_completed)
+
+    def result_versioned(self, when) -> None:
+        if when(*self.counted):
+            self._run(("result superseded",), results.result_superseded)
+            found = self._run(("runs of task",), results.runs_of_task)
+            self.values["task_run_ids"] = [row["id"] for row in found]
+            self.result_id = self._run(("result insert",), _result_insert)[0]["id"]
+
+
+# On PostgreSQL the sequence is folded, once per shape, into statements that travel together.
+# The steps up to the project's figures become one statement (CTEs, each waiting for the one
+# before it, rows locked in the sequence's order); the task's completion folds into its count
+# (one UPDATE of a row per statement). The result's steps are statements of their own in the
+# same transaction and pipeline: two snapshots are needed. The first statement locks the task
+# row; the later ones run after it (READ COMMITTED: each statement its own snapshot), so they
+# see every run and result that earlier answers to the task committed before the lock was
+# granted. A later statement's condition reads the task as the first one left it.
 #
-# Short of completion, one statement (_answer_short_of_completion). Otherwise the statements
-# above, folded so that the whole transaction (BEGIN, three statements, COMMIT) travels in one
-# pipeline: whether the answer completes its task is decided in SQL, not here.
-# Two snapshots are needed: the first statement locks the task row; the second and third run
-# after it (READ COMMITTED: each statement its own snapshot), so they see every run and result
-# that earlier answers to the task committed before the lock was granted.
+# An answer for which no condition of a step holds (not completing, no result: the common
+# case) takes one statement in autocommit mode (`alone`): the task row locked first, and the
+# run written only when the locked row shows that is still so.
+#
+# Locking the task before inserting the run (the other way round in the transaction) cannot
+# deadlock with another answer: the run's insert takes a key-share lock on the task, which the
+# no-key-update lock does not block. Only two answers of one volunteer to one task, one on each
+# path at once, may (one waiting on the other's unique index entry): PostgreSQL then refuses
+# one, which the application answers.
 
 
-def _answer_written(kind: str):
-    """The run inserted; then, each step waiting for the one before (a sub-select of it): the
-    task row locked, counted, and completed when its answers reach n_answers; the project's
-    `updated` touched; its figures counted. Rows are locked in the application's order: the
-    run's insert (its unique indexes), task, project, project_stats."""
-    run = _answer_insert(kind).cte("run")
-    # FOR NO KEY UPDATE, the lock the UPDATE takes: it does not wait for the key-share locks
-    # other answers' inserts hold on the task (a FOR UPDATE would deadlock with them).
-    before = (
-        select(Task.id, Task.state)
-        .where(Task.id == select(run.c.task_id).scalar_subquery())
-        .with_for_update(key_share=True)
-        .cte("before")
-    )
-    counted = (
-        update(Task)
-        .where(Task.id == before.c.id)
-        .values(
-            n_task_runs=Task.n_task_runs + 1,
-            state=answers.state_after(Task.n_task_runs + 1, Task.n_answers, Task.state),
-        )
-        .returning(
-            Task.id,
-            Task.n_task_runs,
-            # In RETURNING: the counted row, against the state before it.
-            answers.completes(Task.n_task_runs, Task.n_answers, before.c.state).label("completes"),
-        )
-        .cte("counted")
-    )
-    completes = select(cast(counted.c.completes, Integer)).scalar_subquery()
-    return _counted_on_project(kind, run, counted, completes)
+class _Folded:
+    """The lean path's answer store on PostgreSQL, as statements: answers.record_answer run
+    once per shape (`of`) records its steps, then `statements` folds them. `alone`: the one
+    statement of an answer for which no step's condition holds (it writes nothing otherwise)."""
+
+    def __init__(self, alone: bool):
+        self.is_alone = alone
+        self.steps = []  # (step, its arguments), in the sequence's order
+        self.conditions = []  # the `when` of each conditional step
+
+    def run_inserted(self, kind: str) -> None:
+        self.kind = kind
+        self.steps.append(("run", ()))
+
+    def counted_on_task(self) -> None:
+        self.steps.append(("count", ()))
+
+    def project_touched(self) -> None:
+        self.steps.append(("touched", ()))
+
+    def counted_on_project(self, completed, new_volunteer) -> None:
+        self.steps.append(("figures", (completed, new_volunteer)))
+
+    def task_completed(self, when) -> None:
+        self.conditions.append(when)
+        self.steps.append(("completed", (when,)))
+
+    def result_versioned(self, when) -> None:
+        self.conditions.append(when)
+        self.steps.append(("versioned", (when,)))
+
+    @classmethod
+    def of(cls, kind: str, alone: bool = False) -> "_Folded":
+        folded = cls(alone)
+        answers.record_answer(folded, kind)
+        return folded
+
+    @classmethod
+    def alone(cls, n_runs, n_answers, state):
+        """SQL: no step's condition holds for the task with this answer."""
+        return ~or_(*(when(n_runs, n_answers, state) for when in cls.of("user_id").conditions))
+
+    def statements(self) -> list:
+        """[the folded statement (the run's row and `task_runs`), the later statements...]."""
+        task = Task.__table__
+        locked = select(task.c.id, task.c.n_task_runs, task.c.n_answers, task.c.state)
+        if self.is_alone:
+            # Only when the locked row shows no condition holds. FOR NO KEY UPDATE, the lock
+            # the UPDATE takes: it does not wait for the key-share locks other answers'
+            # inserts hold on the task (a FOR UPDATE would deadlock with them).
+            no_condition = self.alone(task.c.n_task_runs + 1, task.c.n_answers, task.c.state)
+            before = locked.where(task.c.id == bindparam("task_id"), no_condition)
+            before = before.with_for_update(key_share=True).cte("before")
+        ctes, later = [], []
+        for step, arguments in self.steps:
+            if step == "run":
+                values = _run_values(self.kind)
+                if self.is_alone:  # written only with the lock
+                    values = {**values, "task_id": before.c.id}
+                    run = insert(TaskRun).from_select(list(values), select(*values.values()))
+                else:
+                    run = insert(TaskRun).values(**values)
+                run = run.returning(*RUN_SHOWN).cte("run")
+            elif step == "count":
+                if not self.is_alone:  # after the run's insert, as the application's order
+                    before = locked.where(task.c.id == select(run.c.task_id).scalar_subquery())
+                    before = before.with_for_update(key_share=True).cte("before")
+                # The counted task as the decisions read it: its runs with this answer, its
+                # n_answers, its state before this answer (locked: nothing changes it). One
+                # UPDATE of the row per statement: the completion and what the figures read
+                # fold into it (_fold).
+                counted_as = (before.c.n_task_runs + 1, before.c.n_answers, before.c.state)
+                sets, returned = self._fold(counted_as)
+                counted = (
+                    update(Task)
+                    .where(Task.id == before.c.id)
+                    .values(n_task_runs=Task.n_task_runs + 1, **sets)
+                    .returning(Task.id, Task.n_task_runs, *returned)
+                    .cte("counted")
+                )
+                ctes.append(counted)
+            elif step == "touched":
+                ctes.append(answers.project_touched().where(_after(ctes[-1])).cte("touched"))
+            elif step == "figures":
+                _completed, new_volunteer = arguments
+                completes = select(counted.c.completes).scalar_subquery()
+                figures = stats.answer_counted(completes, new_volunteer(self.kind))
+                figures = figures.where(_after(ctes[-1])).returning(ProjectStats.project_id)
+                ctes.append(figures.cte("figures"))
+            elif step == "versioned" and not self.is_alone:
+                (when,) = arguments
+                task_now = Task.n_task_runs, Task.n_answers, Task.state
+                reached = exists(
+                    select(Task.id).where(Task.id == bindparam("task_id"), when(*task_now))
+                )
+                later += [results.result_superseded().where(reached), _result_written(reached)]
+        runs = select(counted.c.n_task_runs).scalar_subquery().label("task_runs")
+        return [select(*run.c, runs).add_cte(*ctes), *later]
+
+    def _fold(self, counted_as) -> tuple[dict, list]:
+        """(SET values, RETURNING columns) the count's UPDATE takes from the steps after it:
+        the task's completion (left out alone: its condition never holds there) and whether
+        the answer completes the task, which the figures read."""
+        sets, returned = {}, []
+        for step, arguments in self.steps:
+            if step == "completed" and not self.is_alone:
+                (when,) = arguments
+                sets["state"] = case((when(*counted_as), answers.COMPLETED), else_=Task.state)
+            elif step == "figures":
+                completed, _new_volunteer = arguments
+                returned.append(cast(completed(*counted_as), Integer).label("completes"))
+        return sets, returned
 
 
-def _counted_on_project(kind: str, run, counted, completes):
-    """After the run (`run`) and its task (`counted`): the project's `updated` touched, its
-    figures counted (`completes`: 1 when the answer completes the task), each step waiting
-    for the one before; the run's row and the task's run count after it (`locked` releases
-    the hold with it)."""
-    touched = answers.project_touched().where(exists(select(counted.c.id))).cte("touched")
-    figures = (
-        stats.answer_counted(completes, answers.new_volunteer(kind))
-        .where(exists(select(touched.c.id)))
-        .returning(ProjectStats.project_id)
-        .cte("figures")
-    )
-    runs = select(counted.c.n_task_runs).scalar_subquery().label("task_runs")
-    return select(*run.c, runs).add_cte(counted, touched, figures)
+def _after(cte):
+    """WHERE: once the CTE has run (its rows read), which orders the locks."""
+    return exists(select(next(iter(cte.c))))
 
 
-def _answer_short_of_completion(kind: str):
-    """The common answer in one statement, its own transaction (autocommit): the task row
-    locked first and the run written only when the task stays short of n_answers with it
-    (no completion, no result: nothing needs a second snapshot); then the task counted, the
-    project's `updated` touched and its figures counted, as _answer_written does. No row when
-    the answer would complete the task or comes after: _answer_written's transaction then.
-
-    Locking the task before inserting the run (the other way round in _answer_written) cannot
-    deadlock with another answer: the run's insert takes a key-share lock on the task, which
-    the no-key-update lock does not block. Only two answers of one volunteer to one task, one
-    on each path at once, may (one waiting on the other's unique index entry): PostgreSQL then
-    refuses one, which the application answers."""
-    before = (
-        select(Task.id)
-        .where(
-            Task.id == bindparam("task_id"),
-            answers.short_of(Task.n_task_runs + 1, Task.n_answers),
-        )
-        .with_for_update(key_share=True)
-        .cte("before")
-    )
-    values = {**_run_values(kind), "task_id": before.c.id}  # written only with the lock
-    run = (
-        insert(TaskRun)
-        .from_select(list(values), select(*values.values()))
-        .returning(*RUN_SHOWN)
-        .cte("run")
-    )
-    counted = (
-        update(Task)
-        .where(Task.id == select(run.c.task_id).scalar_subquery())
-        .values(n_task_runs=Task.n_task_runs + 1)
-        .returning(Task.id, Task.n_task_runs)
-        .cte("counted")
-    )
-    return _counted_on_project(kind, run, counted, 0)
-
-
-def _task_reached():
-    """The task :task_id has its n_answers (locked by _answer_written in this transaction)."""
-    return exists(
-        select(Task.id).where(
-            Task.id == bindparam("task_id"), answers.reaches(Task.n_task_runs, Task.n_answers)
-        )
-    )
-
-
-def _result_superseded_if_reached():
-    return results.result_superseded().where(_task_reached())
-
-
-def _result_written():
-    """When the task has its answers: a new latest result listing all its runs (PYBOSSA's
-    completion, and each later answer's new version: answers.result_version, its runs'
-    ids aggregated by result.runs_of_task)."""
+def _result_written(reached):
+    """When `reached`: a new latest result listing all the task's runs (answers.
+    result_version, its runs' ids aggregated by result.runs_of_task)."""
     run_ids = results.runs_of_task(
         lambda ids, order: func.jsonb_agg(aggregate_order_by(ids, order))
     ).scalar_subquery()
@@ -693,7 +761,7 @@ def _result_written():
     ]
     return (
         insert(Result)
-        .from_select(list(version), select(*written).where(_task_reached()))
+        .from_select(list(version), select(*written).where(reached))
         .returning(Result.id)
     )
 
@@ -1126,96 +1194,66 @@ class LeanDelivery:
             }
             hook(**objects, payload=payload, settings=self.settings)
 
-    @staticmethod
     def _store_answer(
-        connection, kind: str, values: dict, short: bool
+        self, connection, kind: str, values: dict, short: bool
     ) -> tuple[dict, int, int | None, dict | None]:
-        """The run stored and counted, committed; (run, the task's run count after it, new
-        result id or None, the completion's rows when read in the transaction, else None).
-        `short`: the task was short of completion with this answer when the answer's context
-        was read (it may have been answered since).
+        """The run stored and counted (answers.record_answer, on this path's stores),
+        committed; (run, the task's run count after it, new result id or None, the
+        completion's rows when read in the transaction, else None). `short`: no step's
+        condition held for this answer when its context was read (_Folded.alone; it may have
+        been answered since).
 
-        Rows are locked in the order the application's path locks them (task, project,
-        project_stats, result: core.services.task_run._count), so the two never deadlock.
+        Rows are locked in the sequence's order, the application's, so the two never deadlock.
         """
         values = {**values, "of_task": values["task_id"], "result_created": utcnow()}
-        if connection.postgresql and short:
-            # Autocommit: one statement, its own transaction, for an answer short of completion
-            # (it writes nothing when the task has reached that point since). A completing or
-            # later answer goes straight to the transaction below: trying the statement first
-            # cost it a round trip and a second wait on the task's lock.
-            found = connection.rows(
-                ("answer short of completion", kind),
-                lambda: _answer_short_of_completion(kind),
-                values,
-            )
+        if not connection.postgresql:
+            with connection.transaction():
+                store = _Steps(connection, values)
+                answers.record_answer(store, kind)
+                return store.run, store.counted[0], store.result_id, None
+        if short:
+            # Autocommit: one statement, its own transaction (it writes nothing when the task
+            # has changed since). A completing or later answer goes straight to the transaction
+            # below: trying the statement first cost it a round trip and a second wait on the
+            # task's lock.
+            (statement,) = self._folded(kind, alone=True)
+            found = connection.rows(*statement, values)
             if found:
                 run = found[0]
                 return run, run.pop("task_runs"), None, None
+        # BEGIN, the folded statements, the completion's rows read (for its announcement: no
+        # round trip after the commit) and COMMIT in one pipeline.
         with connection.transaction():
-            if connection.postgresql:
-                return LeanDelivery._store_in_one_trip(connection, kind, values)
-            return LeanDelivery._store_in_steps(connection, kind, values)
-
-    @staticmethod
-    def _store_in_one_trip(connection, kind: str, values: dict) -> tuple:
-        """PostgreSQL: BEGIN, the three statements, the completion's rows read (for its
-        announcement: no round trip after the commit) and COMMIT in one pipeline."""
-        run, _superseded, result, announced = connection.batch(
-            [
-                (("answer written", kind), lambda: _answer_written(kind), values),
-                (("result superseded if reached",), _result_superseded_if_reached, values),
-                (("result written",), _result_written, values),
-                (("announced written",), _announced_written, values),
-            ],
-            commit=True,
-        )
-        run = run[0]
+            written, *later = self._folded(kind, alone=False)
+            found = connection.batch(
+                [
+                    (*written, values),
+                    *((*statement, values) for statement in later),
+                    (("announced written",), _announced_written, values),
+                ],
+                commit=True,
+            )
+        run = found[0][0]
         runs = run.pop("task_runs")
+        result = found[-2] if later else None
         if not result:
             return run, runs, None, None
+        announced = found[-1]
         return run, runs, result[0]["id"], announced[0] if announced else None
 
-    @staticmethod
-    def _store_in_steps(connection, kind: str, values: dict) -> tuple:
-        """SQLite (no statements inside WITH): the same writes, deciding completion here."""
-        run, count, _project = connection.batch(
-            [
-                (("answer insert", kind), lambda: _answer_insert(kind), values),
-                (("answer count",), answers.count_on_task, values),
-                (("answer project",), answers.project_touched, values),
+    def _folded(self, kind: str, alone: bool) -> list[tuple]:
+        """[(key, build)] of the folded answer's statements (_Folded), made once per shape
+        and kept with the compiled statements (so a test's changed rule makes them anew)."""
+        kept = self.statements._compiled
+        key = ("answer folded", kind, alone)
+        folded = kept.get(key)
+        if folded is None:
+            made = _Folded.of(kind, alone).statements()
+            folded = kept[key] = [
+                ((key, index), lambda statement=statement: statement)
+                for index, statement in enumerate(made)
             ]
-        )
-        n_runs, n_answers, state = (
-            count[0][name] for name in ("n_task_runs", "n_answers", "state")
-        )
-        completed = answers.reaches(n_runs, n_answers)
-        completes = answers.completes(n_runs, n_answers, state)
-        # PYBOSSA's completion (behavior.md 7.3): the task completed once, and a new result
-        # version with every run of the task for this and each later answer.
-        found = connection.batch(
-            [
-                (
-                    ("answer stats", kind, completes),
-                    lambda: _answer_stats(kind, completes),
-                    values,
-                ),
-                *([(("task completed",), answers.task_completed, values)] if completes else []),
-                *(
-                    [
-                        (("result superseded",), results.result_superseded, values),
-                        (("runs of task",), results.runs_of_task, values),
-                    ]
-                    if completed
-                    else []
-                ),
-            ]
-        )
-        if not completed:
-            return run[0], n_runs, None, None
-        values["task_run_ids"] = [row["id"] for row in found[-1]]
-        result = connection.rows(("result insert",), _result_insert, values)
-        return run[0], n_runs, result[0]["id"], None
+        return folded
 
     def _json(self, payload, counted) -> tuple[list, bytes]:
         """JSON headers and body as the application's renderer and rate limiter give them."""

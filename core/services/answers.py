@@ -11,6 +11,7 @@ execute are built here once. Domain code: knows nothing of HTTP.
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import bindparam, case, exists, func, select, update
 
@@ -81,6 +82,61 @@ def project_touched():
         .returning(Project.id)
         .execution_options(synchronize_session=False)
     )
+
+
+# -- recording an answer: the one sequence, over a store ------------------------------------
+
+
+def versions(n_runs, n_answers, state):
+    """Whether the answer that brought its task to `n_runs` writes a new result version: the
+    task has its answers (its completion, and each answer after it: behavior.md 7.3)."""
+    return reaches(n_runs, n_answers)
+
+
+class AnswerStore(Protocol):
+    """What recording an answer runs on (record_answer): the application's ORM session
+    (core.services.task_run) or the lean path's prepared-statement connection (core.delivery:
+    step by step on SQLite, folded into one PostgreSQL round trip). A store decides how its
+    writes travel, nothing else: every decision reaches it as a function of the counted task,
+    `decide(n_runs, n_answers, state)` (its runs with this answer, its n_answers, its state
+    before this answer; Python values or SQL columns), to apply as it is.
+
+    The statements are this module's (count_on_task, task_completed, project_touched,
+    stats.answer_counted, result.result_superseded / runs_of_task / result_version); rows are
+    locked in the order of the calls, which both paths keep so they never deadlock."""
+
+    def run_inserted(self, kind: str) -> None:
+        """The run written, attributed by its column `kind` (`author`)."""
+
+    def counted_on_task(self) -> None:
+        """One more run on the task (the task's row locked: it orders concurrent answers)."""
+
+    def project_touched(self) -> None:
+        """The project's `updated` set to the answer's finish time."""
+
+    def counted_on_project(self, completed, new_volunteer) -> None:
+        """The project's figures counted: `completed(...)` true adds a completed task;
+        `new_volunteer(kind)` (SQL, built when the store builds its statement) is 1 when the
+        author is new to the project."""
+
+    def task_completed(self, when) -> None:
+        """The task's state `completed`, when `when(...)` holds."""
+
+    def result_versioned(self, when) -> None:
+        """A new latest result listing every run of the task, when `when(...)` holds."""
+
+
+def record_answer(store: AnswerStore, kind: str) -> None:
+    """Store one answer, attributed by `kind` (`author`), with everything it changes, in the
+    order both paths lock rows (task, project, project_stats, result): counted on its task,
+    its project touched and counted, its task completed once (`completes`) and its result
+    versioned (`versions`). The one sequence of both delivery paths."""
+    store.run_inserted(kind)
+    store.counted_on_task()
+    store.project_touched()
+    store.counted_on_project(completes, new_volunteer)
+    store.task_completed(when=completes)
+    store.result_versioned(when=versions)
 
 
 # -- attribution and new volunteers ----------------------------------------------------------

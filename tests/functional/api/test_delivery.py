@@ -943,8 +943,8 @@ def test_answers_short_of_completion_take_one_statement_on_postgresql(
         monkeypatch.setattr(
             LeanDelivery,
             "_store_answer",
-            staticmethod(
-                lambda connection, kind, values, short: store(connection, kind, values, True)
+            lambda self, connection, kind, values, short: store(
+                self, connection, kind, values, True
             ),
         )
     project = _project("depth_first_all")

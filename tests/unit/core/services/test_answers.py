@@ -100,12 +100,14 @@ def _text(statement, dialect) -> str:
 def test_every_lean_statement_deciding_completion_follows_reaches(monkeypatch, kind):
     monkeypatch.setattr(answers, "reaches", _marked_reaches)
     pg, lite = postgresql.dialect(), sqlite.dialect()
+    (alone,) = delivery._Folded.of(kind, alone=True).statements()
+    written, superseded, result = delivery._Folded.of(kind).statements()
     built = {
         "context": _text(delivery._answer_context_query(True), lite),
-        "short of completion": _text(delivery._answer_short_of_completion(kind), pg),
-        "written": _text(delivery._answer_written(kind), pg),
-        "result written": _text(delivery._result_written(), pg),
-        "result superseded": _text(delivery._result_superseded_if_reached(), pg),
+        "short of completion": _text(alone, pg),
+        "written": _text(written, pg),
+        "result written": _text(result, pg),
+        "result superseded": _text(superseded, pg),
     }
     for name, text in built.items():
         assert MARK in text, name
@@ -121,10 +123,9 @@ def test_the_lean_path_counts_new_volunteers_by_the_applications_expression(monk
         return original(column) & (literal_column(MARK) == literal_column(MARK))
 
     monkeypatch.setattr(answers, "earlier_answer_in_project", marked)
-    pg, lite = postgresql.dialect(), sqlite.dialect()
-    assert MARK in _text(delivery._answer_written(kind), pg)
-    assert MARK in _text(delivery._answer_short_of_completion(kind), pg)
-    assert MARK in _text(delivery._answer_stats(kind, True), lite)
+    pg = postgresql.dialect()
+    for alone in (False, True):
+        assert MARK in _text(delivery._Folded.of(kind, alone).statements()[0], pg)
 
 
 def test_the_lean_result_versions_are_the_applications(monkeypatch):
@@ -133,5 +134,6 @@ def test_the_lean_result_versions_are_the_applications(monkeypatch):
 
     original = answers.result_version
     monkeypatch.setattr(answers, "result_version", marked)
-    assert MARK in _text(delivery._result_written(), postgresql.dialect())
+    result = delivery._Folded.of("user_id").statements()[-1]
+    assert MARK in _text(result, postgresql.dialect())
     assert MARK in _text(delivery._result_insert(), sqlite.dialect())
