@@ -135,3 +135,46 @@ def test_a_refusal_of_the_one_admission_hands_the_request_to_the_application(
     assert fast == slow
     assert fast["info"] == {"error": "This project does not allow anonymous contributors"}
     assert spy.calls == before + 1  # handed over
+
+
+def test_the_one_sequence_drives_every_answer_store(apps, db, rules):
+    """answers.record_answer is the sequence of the ORM store and of the lean path's stores
+    (steps on SQLite, folded on PostgreSQL): a step left out of it is left out everywhere."""
+
+    def without_figures(store, kind):
+        store.run_inserted(kind)
+        store.counted_on_task()
+        store.project_touched()
+        store.task_completed(when=answers.completes)
+        store.result_versioned(when=answers.versions)
+
+    rules.setattr(answers, "record_answer", without_figures)
+    pairs, spy = _both(apps)
+    for app, lean in pairs:
+        project = _project()
+        task = TaskFactory(project=project, n_answers=1)
+        before = spy.calls
+        _answer(app, project, UserFactory())
+        _afresh(db)
+        assert db.get(Task, task.id).state == "completed"
+        assert db.scalars(select(Result).where(Result.task_id == task.id)).one().last_version
+        figures = db.get(ProjectStats, project.id)
+        assert (figures.n_task_runs, figures.n_completed_tasks, figures.n_volunteers) == (0, 0, 0)
+        assert spy.calls == before or not lean  # the lean app answered itself
+
+
+def test_the_one_sequence_decides_result_versions_on_both_paths(apps, db, rules):
+    """The sequence's `versions` decides for every store, the lean path's one-statement case
+    included (it is for the answers no step's condition holds for)."""
+    rules.setattr(answers, "versions", lambda n_runs, n_answers, state: True)
+    pairs, spy = _both(apps)
+    for app, lean in pairs:
+        project = _project()
+        task = TaskFactory(project=project, n_answers=3)
+        before = spy.calls
+        _answer(app, project, UserFactory())
+        _afresh(db)
+        assert db.get(Task, task.id).state == "ongoing"  # not completed: a version all the same
+        result = db.scalars(select(Result).where(Result.task_id == task.id)).one()
+        assert len(result.task_run_ids) == 1
+        assert spy.calls == before or not lean  # the lean app answered itself

@@ -6,7 +6,7 @@ from sqlalchemy import create_engine, literal, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core import delivery
-from core.services import answers, project_token
+from core.services import answers, project_token, task_run
 
 GRID = [(runs, wanted) for runs in range(0, 4) for wanted in range(1, 4)]
 STATES = ["ongoing", "completed"]
@@ -137,3 +137,56 @@ def test_the_lean_result_versions_are_the_applications(monkeypatch):
     result = delivery._Folded.of("user_id").statements()[-1]
     assert MARK in _text(result, postgresql.dialect())
     assert MARK in _text(delivery._result_insert(), sqlite.dialect())
+
+
+class _Recording:
+    """An answer store that writes nothing: the steps it was asked for, in order."""
+
+    def __init__(self, counted):
+        self.counted, self.steps = counted, []
+
+    def run_inserted(self, kind):
+        self.steps.append(("run", kind))
+
+    def counted_on_task(self):
+        self.steps.append(("count",))
+
+    def project_touched(self):
+        self.steps.append(("touched",))
+
+    def counted_on_project(self, completed, new_volunteer):
+        self.steps.append(("figures", completed(*self.counted)))
+
+    def task_completed(self, when):
+        self.steps.append(("completed", when(*self.counted)))
+
+    def result_versioned(self, when):
+        self.steps.append(("versioned", when(*self.counted)))
+
+
+@pytest.mark.parametrize(
+    ("counted", "completes", "versions"),
+    [
+        ((1, 2, "ongoing"), False, False),
+        ((2, 2, "ongoing"), True, True),
+        ((3, 2, "completed"), False, True),
+    ],
+)
+def test_the_one_sequence_locks_in_the_applications_order(counted, completes, versions):
+    store = _Recording(counted)
+    answers.record_answer(store, "user_ip")
+    assert store.steps == [
+        ("run", "user_ip"),
+        ("count",),
+        ("touched",),
+        ("figures", completes),
+        ("completed", completes),
+        ("versioned", versions),
+    ]
+
+
+def test_every_answer_store_takes_every_step_of_the_protocol():
+    steps = {name for name in vars(answers.AnswerStore) if not name.startswith("_")}
+    assert len(steps) == 6
+    for store in (task_run.SessionStore, delivery._Steps, delivery._Folded, _Recording):
+        assert steps <= set(dir(store)), store
