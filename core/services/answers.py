@@ -13,7 +13,8 @@ execute are built here once. Domain code: knows nothing of HTTP.
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import bindparam, case, exists, func, select, update
+from sqlalchemy import Text, bindparam, case, cast, exists, func, literal, select, update
+from sqlalchemy.sql import ColumnElement
 
 from core.db import utcnow
 from core.models import Project, Task, TaskRun
@@ -152,14 +153,47 @@ def author(user_id, user_ip, external_uid=None) -> tuple[str, object]:
     return "user_ip", user_ip
 
 
-def participant_key(user_id, external_uid, user_ip) -> str:
-    """How the guard and the schedulers know a participant: the signed-in user, else the
-    external user id, else the IP pseudonym (Participant.key, Volunteer.key)."""
-    if user_id is not None:
-        return f"user:{user_id}"
-    if external_uid:
-        return f"external:{external_uid}"
-    return f"ip:{user_ip}"
+# How the guard and the schedulers know a participant (Participant.key, Volunteer.key): by the
+# first of these it has (prefix, whether an empty text counts as none; an id is never text),
+# else by the last, always: the signed-in user, the external user id, the IP pseudonym.
+PARTICIPANT_KEYS = (("user:", False), ("external:", True), ("ip:", None))
+
+
+def participant_key(user_id, external_uid, user_ip):
+    """The participant's key by PARTICIPANT_KEYS: a str from values; from a run's columns,
+    the same key in SQL (a CASE: `locked` reads its answerers so)."""
+    values = (user_id, external_uid, user_ip)
+    *firsts, (last, _always) = PARTICIPANT_KEYS
+    ways = [
+        (prefix, value, _given(value, text))
+        for (prefix, text), value in zip(firsts, values, strict=False)
+    ]
+    if any(_is_sql(value) for value in values):
+        return case(
+            *((given, literal(prefix) + _as_text(value)) for prefix, value, given in ways),
+            else_=literal(last) + _as_text(values[-1]),
+        )
+    for prefix, value, given in ways:
+        if given:
+            return f"{prefix}{value}"
+    return f"{last}{values[-1]}"
+
+
+def _given(value, text: bool):
+    """Whether a participant has this value: not None (NULL) and, `text`, not empty."""
+    if _is_sql(value):
+        return value.is_not(None) & (value != "") if text else value.is_not(None)
+    return value is not None and not (text and value == "")
+
+
+def _is_sql(value) -> bool:
+    """Whether the value is SQL (a column, a mapped attribute), not a Python value."""
+    return isinstance(value, ColumnElement) or hasattr(value, "__clause_element__")
+
+
+def _as_text(value):
+    """SQL: the value as Python's f-string writes it (None as `None`)."""
+    return func.coalesce(cast(value, Text), "None")
 
 
 # Who counts as one volunteer of a project, by the run's author column (`author`): signed-in

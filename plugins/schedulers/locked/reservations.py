@@ -18,7 +18,7 @@ from functools import partial
 from typing import NamedTuple
 
 import orjson
-from sqlalchemy import Text, and_, case, cast, delete, func, literal, select
+from sqlalchemy import Text, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
@@ -454,12 +454,7 @@ ANSWERER = (TaskRun.user_id, TaskRun.external_uid, TaskRun.user_ip)
 
 def participant_key_of_run():
     """participant_key of a task run's row, in SQL (the lean path reads it with the tasks)."""
-    external = and_(TaskRun.external_uid.is_not(None), TaskRun.external_uid != "")
-    return case(
-        (TaskRun.user_id.is_not(None), literal("user:") + cast(TaskRun.user_id, Text)),
-        (external, literal("external:") + TaskRun.external_uid),
-        else_=literal("ip:") + func.coalesce(TaskRun.user_ip, "None"),
-    )
+    return participant_key(*ANSWERER)
 
 
 class _json_list(FunctionElement):

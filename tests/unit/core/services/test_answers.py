@@ -2,7 +2,7 @@
 SQL columns alike, and every statement of the lean path (core.delivery) built from them."""
 
 import pytest
-from sqlalchemy import create_engine, literal, literal_column, select
+from sqlalchemy import Integer, String, create_engine, literal, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core import delivery
@@ -190,3 +190,26 @@ def test_every_answer_store_takes_every_step_of_the_protocol():
     assert len(steps) == 6
     for store in (task_run.SessionStore, delivery._Steps, delivery._Folded, _Recording):
         assert steps <= set(dir(store)), store
+
+
+@pytest.mark.parametrize("user_id", [None, 0, 7])
+@pytest.mark.parametrize("external_uid", [None, "", "partner-1"])
+@pytest.mark.parametrize("user_ip", [None, "", "pseudonym"])
+def test_the_participant_key_says_the_same_on_values_and_on_columns(
+    sql, user_id, external_uid, user_ip
+):
+    """One definition (PARTICIPANT_KEYS) makes the key of the guard and the schedulers, and
+    the SQL `locked` reads its answerers' keys with."""
+    key = answers.participant_key(user_id, external_uid, user_ip)
+    columns = (
+        literal(user_id, Integer),
+        literal(external_uid, String),
+        literal(user_ip, String),
+    )
+    assert sql(answers.participant_key(*columns)) == key
+    if user_id is not None:
+        assert key == f"user:{user_id}"
+    elif external_uid:
+        assert key == f"external:{external_uid}"
+    else:
+        assert key == f"ip:{user_ip}"
