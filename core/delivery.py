@@ -774,15 +774,19 @@ def _sql_value(value):
 
 
 # The rate-limit window's INCR (as core.ratelimit counts it), then, when the request is allowed,
-# the guard's stamps. KEYS: the counter, the stamps. ARGV: window expiry, limit, value, ttl.
-COUNT_AND_STAMP = """
+# the guard's stamps (guard.LUA). KEYS: the counter, the stamps. ARGV: window expiry, limit,
+# value, ttl.
+COUNT_AND_STAMP = (
+    guard.LUA
+    + """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
 if count <= tonumber(ARGV[2]) then
-  for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[4]) end
+  for i = 2, #KEYS do guard_stamp(KEYS[i], ARGV[3], ARGV[4]) end
 end
 return count
 """
+)
 # The rate-limit window's INCR, the guard's stamp of the task and, for a project whose
 # scheduler gates answers (Scheduler.answers), the gate's read (gate_read: for `locked`, the
 # caller's hold, kept while the answer is stored). KEYS: counter, stamp[, the gate's keys].
@@ -792,7 +796,7 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
 local gated = false
 if #KEYS > 2 then gated = gate_read({unpack(KEYS, 3)}, {unpack(ARGV, 2)}) end
-return {count, redis.call('GET', KEYS[2]), gated}
+return {count, guard_read(KEYS[2]), gated}
 """
 
 
@@ -802,7 +806,7 @@ return {count, redis.call('GET', KEYS[2]), gated}
 DELETE_AND_INCREMENT = """
 local first = 2 + tonumber(ARGV[1])
 if first > 2 then gate_release({unpack(KEYS, 2, first - 1)}, {unpack(ARGV, 2)}) end
-redis.call('DEL', KEYS[1])
+guard_consume(KEYS[1])
 for i = first, #KEYS do redis.call('INCR', KEYS[i]) end
 return #KEYS
 """
@@ -813,10 +817,12 @@ NO_GATE_RELEASE = "local function gate_release() end\n"
 
 
 def answer_scripts(gate) -> tuple[str, str]:
-    """COUNT_AND_READ and DELETE_AND_INCREMENT composed with the gate's Lua (None: none)."""
-    if gate is None:
-        return NO_GATE_READ + COUNT_AND_READ, NO_GATE_RELEASE + DELETE_AND_INCREMENT
-    return gate.read_lua + COUNT_AND_READ, gate.release_lua + DELETE_AND_INCREMENT
+    """COUNT_AND_READ and DELETE_AND_INCREMENT composed with the guard's Lua (guard.LUA) and
+    the gate's (None: none)."""
+    read, release = (NO_GATE_READ, NO_GATE_RELEASE)
+    if gate is not None:
+        read, release = gate.read_lua, gate.release_lua
+    return guard.LUA + read + COUNT_AND_READ, guard.LUA + release + DELETE_AND_INCREMENT
 
 
 class LeanDelivery:

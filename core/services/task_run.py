@@ -138,14 +138,6 @@ class SessionStore:
 
     def __init__(self, db, task: Task, project: Project, run: TaskRun):
         self.db, self.task, self.project, self.run = db, task, project, run
-        author, value = answers.author(run.user_id, run.user_ip, run.external_uid)
-        self.values = {
-            "task_id": task.id,
-            "project_id": project.id,
-            "stats_of": project.id,
-            "finish_time": run.finish_time,
-            author: value,
-        }
         self.counted = None  # (n_runs, n_answers, state): the task as counted
         self.result = None  # the new result version, when one was written
 
@@ -162,6 +154,14 @@ class SessionStore:
                 raise DomainError("Forbidden", "You have already answered this task") from None
             # Its task was deleted while the answer was written: as for one that never was.
             raise DomainError("Forbidden", "Invalid task_id") from None
+        run = self.run  # as flushed, its defaults given
+        self.values = {
+            "task_id": self.task.id,
+            "project_id": self.project.id,
+            "stats_of": self.project.id,
+            "finish_time": run.finish_time,
+            kind: getattr(run, kind),
+        }
 
     def counted_on_task(self) -> None:
         # The row lock of this UPDATE orders concurrent answers to one task; RETURNING reads

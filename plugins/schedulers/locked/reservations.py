@@ -27,6 +27,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from core.db import after_commit
 from core.models import Task, TaskReservation, TaskRun
 from core.redis import attempt, require, script
+from core.services import guard
 from core.services.answers import participant_key
 
 log = logging.getLogger(__name__)
@@ -238,7 +239,8 @@ end
 # was granted for want of held tasks, a prefix or the limit's leave, 2 when held tasks were
 # granted unread, else 0}.
 RESERVE = (
-    READ_PREFIX
+    guard.LUA  # the guard's stamps (guard_stamp)
+    + READ_PREFIX
     + """
 local field, now, expires = 'p:' .. ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local want, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -324,7 +326,7 @@ if ARGV[6] == '1' then
       redis.call('EXPIRE', mine[i], ttl)
       redis.call('ZADD', KEYS[1], expires, held[i])
       if stamps ~= '' and i > offset then
-        redis.call('SET', stamps .. held[i], stamped, 'EX', stamp_ttl)
+        guard_stamp(stamps .. held[i], stamped, stamp_ttl)
       end
     end
     redis.call('EXPIRE', KEYS[1], ttl)
@@ -383,7 +385,7 @@ if last then
 end
 if stamps ~= '' then
   for i = offset + 1, #granted do
-    redis.call('SET', stamps .. granted[i], stamped, 'EX', stamp_ttl)
+    guard_stamp(stamps .. granted[i], stamped, stamp_ttl)
   end
 end
 return {granted, stale, {}, count, read_prefix(KEYS[2], now), 0}
