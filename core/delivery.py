@@ -58,6 +58,7 @@ from contextlib import contextmanager
 from functools import cache as memoised
 from types import SimpleNamespace
 
+import colander
 import orjson
 from psycopg.pq import TransactionStatus
 from sqlalchemy import (
@@ -87,13 +88,14 @@ from core import cache, generations, streams, wire
 from core.db import get_engine, utcnow
 from core.errors import DomainError
 from core.hookspecs import Counting, Volunteer
-from core.inputs import INT_MAX, INT_MIN, ascii_digits, check_document
+from core.inputs import ascii_digits, check_document
 from core.models import Project, ProjectStats, Result, Task, TaskRun, User, internal_columns
 from core.ratelimit import client_key, ratelimit_headers
 from core.redis import UNREACHABLE, attempt, available, failed, script
 from core.renderers import OPTIONS
+from core.schemas import body_schema
 from core.security import address_of, may_carry_session, pseudonymise_ip, query_pairs
-from core.services import answers, guard, scheduling, stats
+from core.services import answers, guard, scheduling, stats, uploads
 from core.services import result as results
 from core.services.permissions import project_readable
 from core.services.task_run import Participant
@@ -431,9 +433,11 @@ class CarryCaller:
 
 # -- answers ---------------------------------------------------------------------------------
 
-# A body the lean path stores as it is; anything else (files, external_uid, reserved or unknown
-# keys, wrong types) goes to the application, which validates or refuses it.
-ANSWER_KEYS = frozenset({"project_id", "task_id", "info"})
+# The fields of a body the lean path stores itself; a body with any other (files, external_uid,
+# reserved or unknown keys) goes to the application. Their values are read by the API's own
+# schema for them (core.schemas.body_schema: one node per column, the taskrun view's) and info
+# by the API's own rule (uploads.client_info): what either refuses goes to the application too.
+ANSWER_FIELDS = ("project_id", "task_id", "info")
 LARGEST_BODY = 1 << 20
 # An integer literal of 19 digits or more: orjson reads one beyond 64 bits as a float, which
 # the application's parser (json) keeps an integer and refuses when out of range.
@@ -444,18 +448,24 @@ RUN_SHOWN = tuple(c for c in TaskRun.__table__.columns if c.key not in internal_
 
 
 def _answer_fields(body: bytes, max_depth: int) -> dict | None:
-    """The answer's fields when the body is a plain JSON answer, else None."""
+    """The answer's fields, as the API reads them, when the body is a plain JSON answer with
+    its task and project ids; else None."""
     if LONG_NUMBER.search(body):
         return None  # the application reads it as it is
     try:
         data = check_document(orjson.loads(body), max_depth)
     except (orjson.JSONDecodeError, DomainError):
         return None
-    if not isinstance(data, dict) or not ANSWER_KEYS.issuperset(data) or "task_id" not in data:
+    if not isinstance(data, dict) or not data.keys() <= set(ANSWER_FIELDS):
         return None
-    ids = data.get("project_id"), data["task_id"]
-    if not all(type(value) is int and INT_MIN <= value <= INT_MAX for value in ids):
+    if isinstance(data.get("info"), dict):
+        data["info"] = uploads.client_info(data["info"])
+    try:
+        data = body_schema(TaskRun, ANSWER_FIELDS).deserialize(data)
+    except colander.Invalid:
         return None
+    if not all(type(data.get(key)) is int for key in ("project_id", "task_id")):
+        return None  # missing or null: the application refuses it in its words
     return data
 
 

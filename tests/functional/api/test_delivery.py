@@ -824,7 +824,6 @@ def test_the_announcement_makes_only_the_objects_named(apps, db, monkeypatch):
         {"created": "2020-01-01"},
         {"user_id": 1},
         {"task_id": None},
-        {"project_id": "1"},
         {"project_id": True},
         {"external_uid": "x"},
         {"timeout": 10},

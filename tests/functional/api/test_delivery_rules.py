@@ -178,3 +178,41 @@ def test_the_one_sequence_decides_result_versions_on_both_paths(apps, db, rules)
         result = db.scalars(select(Result).where(Result.task_id == task.id)).one()
         assert len(result.task_run_ids) == 1
         assert spy.calls == before or not lean  # the lean app answered itself
+
+
+def _bodies(project_id: int, task_id: int) -> dict:
+    """Answer bodies whose every field the lean path may read itself."""
+    return {
+        "server's file keys in info": {
+            "project_id": project_id,
+            "task_id": task_id,
+            "info": {"answer": 1, "container": "user_1", "file_name": "a.png"},
+        },
+        "ids as text": {"project_id": str(project_id), "task_id": str(task_id), "info": 1},
+        "ids as whole floats": {"project_id": float(project_id), "task_id": float(task_id)},
+        "an id as a boolean": {"project_id": True, "task_id": task_id},
+        "an id out of range": {"project_id": project_id, "task_id": 2**31},
+        "a null id": {"project_id": None, "task_id": task_id},
+        "no project id": {"task_id": task_id, "info": "x"},
+        "a list as info": {"project_id": project_id, "task_id": task_id, "info": [1, {"a": 2}]},
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_bodies(0, 0)))
+def test_the_lean_path_reads_an_answer_body_as_the_api_does(apps, db, name):
+    """The lean path's body filter is the API's schema and info rule (uploads.client_info):
+    a body either takes is stored alike, refused alike. Its server-only info keys (a stored
+    file's) were kept by the lean path, which could make a run claim someone's file."""
+    outcomes = []
+    for app, _lean in _both(apps)[0]:
+        project = _project()
+        task = TaskFactory(project=project, n_answers=5)
+        user = UserFactory()
+        _handed(app, project, user)
+        body = _bodies(project.id, task.id)[name]
+        response = _post(app, project, task.id, user, body=body)
+        _afresh(db)
+        run = db.scalars(select(TaskRun).where(TaskRun.task_id == task.id)).one_or_none()
+        stored = None if run is None else (run.info, run.project_id == project.id)
+        outcomes.append((response.status_int, response.json.get("info"), stored))
+    assert outcomes[0] == outcomes[1]
