@@ -13,7 +13,7 @@ execute are built here once. Domain code: knows nothing of HTTP.
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Text, bindparam, case, cast, exists, func, literal, select, update
+from sqlalchemy import String, Text, bindparam, case, cast, exists, func, literal, select, update
 from sqlalchemy.sql import ColumnElement
 
 from core.db import utcnow
@@ -171,7 +171,7 @@ def participant_key(user_id, external_uid, user_ip):
     if any(_is_sql(value) for value in values):
         return case(
             *((given, literal(prefix) + _as_text(value)) for prefix, value, given in ways),
-            else_=literal(last) + _as_text(values[-1]),
+            else_=literal(last) + func.coalesce(_as_text(values[-1]), "None"),
         )
     for prefix, value, given in ways:
         if given:
@@ -192,8 +192,8 @@ def _is_sql(value) -> bool:
 
 
 def _as_text(value):
-    """SQL: the value as Python's f-string writes it (None as `None`)."""
-    return func.coalesce(cast(value, Text), "None")
+    """SQL: the value as text, as Python's f-string writes it (NULL: see its caller)."""
+    return value if isinstance(value.type, String) else cast(value, Text)
 
 
 # Who counts as one volunteer of a project, by the run's author column (`author`): signed-in
