@@ -508,8 +508,7 @@ def _result_insert():
 
 # What the completion announcement reads: each model's columns, labelled <table>__<attribute>;
 # the hook's arguments they become.
-ANNOUNCED = (Project, Task, Result)
-ANNOUNCED_AS = ("project", "task", "result")
+ANNOUNCED = (Project, Task, Result)  # answers.ANNOUNCED's models
 
 
 @memoised
@@ -1172,15 +1171,15 @@ class LeanDelivery:
         bump(keys=[stamp, *gate_keys, *bumped], args=[len(gate_keys), *gate_args])
 
     def _announce(self, run: dict, result_id: int, announced: dict | None) -> None:
-        """The task_completed hook, with the objects the application's path passes: their rows
+        """The completion announced (answers.announce_completion, as the application's path
+        does), with the objects that path passes: their rows
         (`announced`, read by the transaction that wrote the result; else read here) in one
         compiled statement (an ORM query cost about 3 ms of CPU here, as much as the whole
         answer), made into ORM objects as a query would (no history, relationships loaded on
         use) in a session kept open for the hook; only those an implementation names."""
         hook = self.registry["plugins"].hook.crowdnest_task_completed
-        implementations = hook.get_hookimpls()
         published = self.registry["streams"] is not None  # sse.enabled: the streams hear of it
-        if not implementations and not published:
+        if not hook.get_hookimpls() and not published:
             return
         if announced is None:
             with self.statements.connect() as connection:
@@ -1189,26 +1188,26 @@ class LeanDelivery:
                     _announced_query,
                     {"task_id": run["task_id"], "result_id": result_id},
                 )[0]
+        named = (
+            SimpleNamespace(**_columns_in(announced, model, ("id", "short_name")))
+            for model in ANNOUNCED
+        )
+        result = _columns_in(announced, Result, [key for key, _ in _columns_of(Result)])
+
+        def publish(payload):
+            streams.publish_completion(self.registry, payload, result)
+
+        models = dict(zip(answers.ANNOUNCED, ANNOUNCED, strict=True))
         # pluggy gives each implementation only the arguments it names: objects none of them
         # names are not made (webhooks names the project alone; about 60 µs an object).
-        wanted = {name for implementation in implementations for name in implementation.argnames}
-        payload = answers.completion_payload(
-            *(
-                SimpleNamespace(**_columns_in(announced, model, ("id", "short_name")))
-                for model in ANNOUNCED
-            )
-        )
-        if published:
-            result = _columns_in(announced, Result, [key for key, _ in _columns_of(Result)])
-            streams.publish_completion(self.registry, payload, result)
-        if not implementations:
-            return
         with Session(self._reader) as db:
-            objects = {
-                name: _loaded(db, model, announced) if name in wanted else None
-                for name, model in zip(ANNOUNCED_AS, ANNOUNCED, strict=True)
-            }
-            hook(**objects, payload=payload, settings=self.settings)
+            answers.announce_completion(
+                hook,
+                self.settings,
+                tuple(named),
+                publish=publish if published else None,
+                made=lambda name: _loaded(db, models[name], announced),
+            )
 
     def _store_answer(
         self, connection, kind: str, values: dict, short: bool

@@ -327,3 +327,24 @@ def completion_payload(project, task, result) -> dict:
         "result_id": result.id,
         "fired_at": utcnow()[:19].replace("T", " "),
     }
+
+
+# What the task_completed hook is given, by its arguments' names.
+ANNOUNCED = ("project", "task", "result")
+
+
+def announce_completion(hook, settings, named, publish=None, made=None) -> dict:
+    """After the commit of an answer that wrote a result version: PYBOSSA's payload
+    (completion_payload of `named`, the project, task and result or stand-ins with their ids
+    and short name) given to `publish` (the streams, when on), then the task_completed hook
+    (`hook`, pluggy's) with the objects its implementations name, each made by `made(name)`
+    only when one names it. Both delivery paths announce so; returns the payload."""
+    payload = completion_payload(*named)
+    if publish is not None:
+        publish(payload)
+    implementations = hook.get_hookimpls()
+    if implementations:
+        wanted = {name for implementation in implementations for name in implementation.argnames}
+        objects = {name: made(name) if name in wanted else None for name in ANNOUNCED}
+        hook(**objects, payload=payload, settings=settings)
+    return payload

@@ -5,6 +5,7 @@ and the lean path still answers. A rule restated on one side would make one of t
 import pytest
 from sqlalchemy import literal, select
 
+from core.hookspecs import hookimpl
 from core.models import ProjectStats, Result, Task, TaskRun
 from core.services import answers
 from tests.factories import TaskFactory, UserFactory
@@ -216,3 +217,38 @@ def test_the_lean_path_reads_an_answer_body_as_the_api_does(apps, db, name):
         stored = None if run is None else (run.info, run.project_id == project.id)
         outcomes.append((response.status_int, response.json.get("info"), stored))
     assert outcomes[0] == outcomes[1]
+
+
+def test_both_paths_announce_a_completion_by_the_one_function(apps, db, rules):
+    """answers.announce_completion (the payload, the streams, the task_completed hook) is what
+    each path calls once an answer that wrote a result is committed."""
+    announced = []
+    original = answers.announce_completion
+
+    def recorded(hook, settings, named, publish=None, made=None):
+        payload = original(hook, settings, named, publish=publish, made=made)
+        announced.append((payload["task_id"], payload["result_id"]))
+        return payload
+
+    class Listener:  # the hook has an implementation: there is something to announce
+        @hookimpl
+        def crowdnest_task_completed(self, payload):
+            pass
+
+    rules.setattr(answers, "announce_completion", recorded)
+    pairs, spy = _both(apps)
+    for app, lean in pairs:
+        project = _project()
+        task = TaskFactory(project=project, n_answers=1)
+        before = spy.calls
+        announced.clear()
+        plugins = lean_of(app).registry["plugins"] if lean else app.app.registry["plugins"]
+        plugins.register(Listener(), name="test-listener")
+        try:
+            _answer(app, project, UserFactory())
+        finally:
+            plugins.unregister(name="test-listener")
+        _afresh(db)
+        result_id = db.scalar(select(Result.id).where(Result.task_id == task.id))
+        assert announced == [(task.id, result_id)]
+        assert spy.calls == before or not lean  # the lean app answered itself
