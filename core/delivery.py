@@ -28,8 +28,11 @@ the common cases itself, in front of the application, in a fraction of that:
   completion announced to the task_completed hook with the objects the application passes.
 
 Every rule either path applies (admission, attribution, counting and completion, new volunteers,
-result versions, payloads) is core.services.answers': this module only decides how to run the
-statements built from them (which round trips, which Redis calls) and when to hand over.
+result versions, payloads, the announcement) is core.services.answers', and so is the sequence
+that stores an answer (record_answer, run here on the stores _Steps and _Folded); the guard's
+Redis commands are core.services.guard's Lua, which the scripts here call; an answer's body is
+read by the API's schema. This module only decides how to run the statements built from them
+(which round trips, which Redis calls) and when to hand over.
 
 Both count the rate limit with core.ratelimit's key, once whichever path answers. Anything else
 goes to the application unchanged, before anything is written: other methods or paths, a session
@@ -528,7 +531,7 @@ def _announced_query():
 
 
 def _announced_written():
-    """The same rows read in the transaction that wrote the result (_store_in_one_trip):
+    """The same rows read in the transaction that wrote the result (_store_answer's pipeline):
     the task's latest result when it is the one written there (:result_created); none when
     the answer wrote no result."""
     return _announced_rows().where(

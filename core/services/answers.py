@@ -1,10 +1,13 @@
 """Task delivery's rules, each stated once: who may ask and answer, whom a run is attributed
-to, when an answer completes its task, who counts as a new volunteer, what a result version
-holds, what newtask and task_completed send.
+to, how a participant is known, when an answer completes its task, who counts as a new
+volunteer, what a result version holds, what newtask and task_completed send, and the one
+sequence that stores an answer (record_answer) and announces a completion.
 
 Both delivery paths build on these functions: the application (core.api.newtask,
 core.services.task_run, run on the ORM session) and the lean path (core.delivery, run on its
 prepared-statement connection, which folds the statements into one PostgreSQL round trip).
+The sequence runs over an AnswerStore, one per path: a store decides how its writes travel,
+never what they are.
 A rule that compares or counts works on Python values and on SQL columns alike, so a lean
 statement is built from the same definition the application evaluates; the statements both
 execute are built here once. Domain code: knows nothing of HTTP.
@@ -31,24 +34,10 @@ def reaches(n_runs, n_answers):
     return n_runs >= n_answers
 
 
-def short_of(n_runs, n_answers):
-    """Whether a task with `n_runs` runs still lacks answers: not `reaches`."""
-    reached = reaches(n_runs, n_answers)
-    return not reached if isinstance(reached, bool) else ~reached
-
-
 def completes(n_runs, n_answers, state):
     """Whether the answer that brought its task to `n_runs` completes it: the task reaches its
     n_answers and was not completed before (PYBOSSA completes a task once, behavior.md 7.3)."""
     return reaches(n_runs, n_answers) & (state != COMPLETED)
-
-
-def state_after(n_runs, n_answers, state):
-    """The task's state once it has `n_runs` runs (SQL: a CASE; Python: the value)."""
-    reached = reaches(n_runs, n_answers)
-    if isinstance(reached, bool):
-        return COMPLETED if reached else state
-    return case((reached, COMPLETED), else_=state)
 
 
 def count_on_task():

@@ -26,15 +26,12 @@ def test_counting_rules_say_the_same_on_values_and_on_columns(sql, n_runs, n_ans
     runs, wanted = literal(n_runs), literal(n_answers)
     assert answers.reaches(n_runs, n_answers) is (n_runs >= n_answers)
     assert bool(sql(answers.reaches(runs, wanted))) is answers.reaches(n_runs, n_answers)
-    assert answers.short_of(n_runs, n_answers) is not answers.reaches(n_runs, n_answers)
-    assert bool(sql(answers.short_of(runs, wanted))) is answers.short_of(n_runs, n_answers)
     for state in STATES:
         expected = n_runs >= n_answers and state != "completed"
         assert answers.completes(n_runs, n_answers, state) is expected
         assert bool(sql(answers.completes(runs, wanted, literal(state)))) is expected
-        after = answers.state_after(n_runs, n_answers, state)
-        assert after == ("completed" if n_runs >= n_answers else state)
-        assert sql(answers.state_after(runs, wanted, literal(state))) == after
+        assert answers.versions(n_runs, n_answers, state) is (n_runs >= n_answers)
+        assert bool(sql(answers.versions(runs, wanted, literal(state)))) is (n_runs >= n_answers)
 
 
 def test_attribution_prefers_the_external_user_then_the_account_then_the_address():
