@@ -78,7 +78,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -709,10 +708,10 @@ class _Folded:
                 counted_as = (before.c.n_task_runs + 1, before.c.n_answers, before.c.state)
                 sets, returned = self._fold(counted_as)
                 counted = (
-                    update(Task)
+                    answers.count_on_task()
                     .where(Task.id == before.c.id)
-                    .values(n_task_runs=Task.n_task_runs + 1, **sets)
-                    .returning(Task.id, Task.n_task_runs, *returned)
+                    .values(**sets)
+                    .returning(Task.id, *returned)
                     .cte("counted")
                 )
                 ctes.append(counted)
