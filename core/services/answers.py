@@ -153,17 +153,16 @@ def participant_key(user_id, external_uid, user_ip):
     the same key in SQL (a CASE: `locked` reads its answerers so)."""
     values = (user_id, external_uid, user_ip)
     *firsts, (last, _always) = PARTICIPANT_KEYS
-    ways = [
-        (prefix, value, _given(value, text))
-        for (prefix, text), value in zip(firsts, values, strict=False)
-    ]
-    if any(_is_sql(value) for value in values):
+    if any(map(_is_sql, values)):
         return case(
-            *((given, literal(prefix) + _as_text(value)) for prefix, value, given in ways),
+            *(
+                (_given(value, text), literal(prefix) + _as_text(value))
+                for (prefix, text), value in zip(firsts, values, strict=False)
+            ),
             else_=literal(last) + func.coalesce(_as_text(values[-1]), "None"),
         )
-    for prefix, value, given in ways:
-        if given:
+    for (prefix, text), value in zip(firsts, values, strict=False):
+        if _given(value, text):
             return f"{prefix}{value}"
     return f"{last}{values[-1]}"
 
@@ -177,7 +176,12 @@ def _given(value, text: bool):
 
 def _is_sql(value) -> bool:
     """Whether the value is SQL (a column, a mapped attribute), not a Python value."""
+    if isinstance(value, PLAIN):
+        return False
     return isinstance(value, ColumnElement) or hasattr(value, "__clause_element__")
+
+
+PLAIN = (str, int, type(None))
 
 
 def _as_text(value):
