@@ -28,8 +28,11 @@ the common cases itself, in front of the application, in a fraction of that:
   completion announced to the task_completed hook with the objects the application passes.
 
 Every rule either path applies (admission, attribution, counting and completion, new volunteers,
-result versions, payloads) is core.services.answers': this module only decides how to run the
-statements built from them (which round trips, which Redis calls) and when to hand over.
+result versions, payloads, the announcement) is core.services.answers', and so is the sequence
+that stores an answer (record_answer, run here on the stores _Steps and _Folded); the guard's
+Redis commands are core.services.guard's Lua, which the scripts here call; an answer's body is
+read by the API's schema. This module only decides how to run the statements built from them
+(which round trips, which Redis calls) and when to hand over.
 
 Both count the rate limit with core.ratelimit's key, once whichever path answers. Anything else
 goes to the application unchanged, before anything is written: other methods or paths, a session
@@ -58,21 +61,23 @@ from contextlib import contextmanager
 from functools import cache as memoised
 from types import SimpleNamespace
 
+import colander
 import orjson
 from psycopg.pq import TransactionStatus
 from sqlalchemy import (
     Integer,
     Text,
     bindparam,
+    case,
     cast,
     exists,
     func,
     insert,
     literal,
     null,
+    or_,
     select,
     true,
-    update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -85,13 +90,14 @@ from core import cache, generations, streams, wire
 from core.db import get_engine, utcnow
 from core.errors import DomainError
 from core.hookspecs import Counting, Volunteer
-from core.inputs import INT_MAX, INT_MIN, ascii_digits, check_document
+from core.inputs import ascii_digits, check_document
 from core.models import Project, ProjectStats, Result, Task, TaskRun, User, internal_columns
 from core.ratelimit import client_key, ratelimit_headers
 from core.redis import UNREACHABLE, attempt, available, failed, script
 from core.renderers import OPTIONS
+from core.schemas import body_schema
 from core.security import address_of, may_carry_session, pseudonymise_ip, query_pairs
-from core.services import answers, guard, scheduling, stats
+from core.services import answers, guard, scheduling, stats, uploads
 from core.services import result as results
 from core.services.permissions import project_readable
 from core.services.task_run import Participant
@@ -429,9 +435,11 @@ class CarryCaller:
 
 # -- answers ---------------------------------------------------------------------------------
 
-# A body the lean path stores as it is; anything else (files, external_uid, reserved or unknown
-# keys, wrong types) goes to the application, which validates or refuses it.
-ANSWER_KEYS = frozenset({"project_id", "task_id", "info"})
+# The fields of a body the lean path stores itself; a body with any other (files, external_uid,
+# reserved or unknown keys) goes to the application. Their values are read by the API's own
+# schema for them (core.schemas.body_schema: one node per column, the taskrun view's) and info
+# by the API's own rule (uploads.client_info): what either refuses goes to the application too.
+ANSWER_FIELDS = ("project_id", "task_id", "info")
 LARGEST_BODY = 1 << 20
 # An integer literal of 19 digits or more: orjson reads one beyond 64 bits as a float, which
 # the application's parser (json) keeps an integer and refuses when out of range.
@@ -442,26 +450,32 @@ RUN_SHOWN = tuple(c for c in TaskRun.__table__.columns if c.key not in internal_
 
 
 def _answer_fields(body: bytes, max_depth: int) -> dict | None:
-    """The answer's fields when the body is a plain JSON answer, else None."""
+    """The answer's fields, as the API reads them, when the body is a plain JSON answer with
+    its task and project ids; else None."""
     if LONG_NUMBER.search(body):
         return None  # the application reads it as it is
     try:
         data = check_document(orjson.loads(body), max_depth)
     except (orjson.JSONDecodeError, DomainError):
         return None
-    if not isinstance(data, dict) or not ANSWER_KEYS.issuperset(data) or "task_id" not in data:
+    if not isinstance(data, dict) or not data.keys() <= set(ANSWER_FIELDS):
         return None
-    ids = data.get("project_id"), data["task_id"]
-    if not all(type(value) is int and INT_MIN <= value <= INT_MAX for value in ids):
+    if isinstance(data.get("info"), dict):
+        data["info"] = uploads.client_info(data["info"])
+    try:
+        data = body_schema(TaskRun, ANSWER_FIELDS).deserialize(data)
+    except colander.Invalid:
         return None
+    if not all(type(data.get(key)) is int for key in ("project_id", "task_id")):
+        return None  # missing or null: the application refuses it in its words
     return data
 
 
 def _answer_context_query(with_key: bool):
     """The task, its project and, with an api key, the caller's user id: one statement.
-    `short`: the task stays short of n_answers with one more run (as read: _store_answer
-    tries the statement for that case only when it was so)."""
-    short = answers.short_of(Task.n_task_runs + 1, Task.n_answers).label("short")
+    `short`: with one more run the task needs none of the steps that take a transaction of
+    their own (_Folded.alone; _store_answer tries one statement for that case only)."""
+    short = _Folded.alone(Task.n_task_runs + 1, Task.n_answers, Task.state).label("short")
     columns = _with_caller([Task.project_id, short, Project.short_name], with_key)
     return (
         select(*columns)
@@ -496,8 +510,7 @@ def _result_insert():
 
 # What the completion announcement reads: each model's columns, labelled <table>__<attribute>;
 # the hook's arguments they become.
-ANNOUNCED = (Project, Task, Result)
-ANNOUNCED_AS = ("project", "task", "result")
+ANNOUNCED = (Project, Task, Result)  # answers.ANNOUNCED's models
 
 
 @memoised
@@ -517,7 +530,7 @@ def _announced_query():
 
 
 def _announced_written():
-    """The same rows read in the transaction that wrote the result (_store_in_one_trip):
+    """The same rows read in the transaction that wrote the result (_store_answer's pipeline):
     the task's latest result when it is the one written there (:result_created); none when
     the answer wrote no result."""
     return _announced_rows().where(
@@ -556,127 +569,193 @@ def _loaded(db, model, row: dict):
     return instance
 
 
-def _answer_stats(kind: str, completes: bool):
-    """The project's counters (stats.answer_counted)."""
-    return stats.answer_counted(int(completes), answers.new_volunteer(kind)).returning(
-        ProjectStats.project_id
-    )
+# -- the answer stores (answers.AnswerStore) -------------------------------------------------
 
 
-# -- answers on PostgreSQL: one round trip -------------------------------------------------------
+class _Steps:
+    """The lean path's answer store on SQLite (no statements inside WITH): each step its
+    statement on the prepared-statement connection, in the transaction _store_answer opened,
+    the decisions taken here on the values the count returned."""
+
+    def __init__(self, connection, values: dict):
+        self.connection, self.values = connection, values
+        self.result_id = None
+
+    def _run(self, key, build) -> list[dict]:
+        return self.connection.rows(key, build, self.values)
+
+    def run_inserted(self, kind: str) -> None:
+        self.kind = kind
+        self.run = self._run(("answer insert", kind), lambda: _answer_insert(kind))[0]
+
+    def counted_on_task(self) -> None:
+        row = self._run(("answer count",), answers.count_on_task)[0]
+        self.counted = (row["n_task_runs"], row["n_answers"], row["state"])
+
+    def project_touched(self) -> None:
+        self._run(("answer project",), answers.project_touched)
+
+    def counted_on_project(self, completed, new_volunteer) -> None:
+        completes = int(completed(*self.counted))
+        self._run(
+            ("answer stats", self.kind, completes),
+            lambda: stats.answer_counted(completes, new_volunteer(self.kind)),
+        )
+
+    def task_completed(self, when) -> None:
+        if when(*self.counted):
+            self._run(("task completed",), answers.task_completed)
+
+    def result_versioned(self, when) -> None:
+        if when(*self.counted):
+            self._run(("result superseded",), results.result_superseded)
+            found = self._run(("runs of task",), results.runs_of_task)
+            self.values["task_run_ids"] = [row["id"] for row in found]
+            self.result_id = self._run(("result insert",), _result_insert)[0]["id"]
+
+
+# On PostgreSQL the sequence is folded, once per shape, into statements that travel together.
+# The steps up to the project's figures become one statement (CTEs, each waiting for the one
+# before it, rows locked in the sequence's order); the task's completion folds into its count
+# (one UPDATE of a row per statement). The result's steps are statements of their own in the
+# same transaction and pipeline: two snapshots are needed. The first statement locks the task
+# row; the later ones run after it (READ COMMITTED: each statement its own snapshot), so they
+# see every run and result that earlier answers to the task committed before the lock was
+# granted. A later statement's condition reads the task as the first one left it.
 #
-# Short of completion, one statement (_answer_short_of_completion). Otherwise the statements
-# above, folded so that the whole transaction (BEGIN, three statements, COMMIT) travels in one
-# pipeline: whether the answer completes its task is decided in SQL, not here.
-# Two snapshots are needed: the first statement locks the task row; the second and third run
-# after it (READ COMMITTED: each statement its own snapshot), so they see every run and result
-# that earlier answers to the task committed before the lock was granted.
+# An answer for which no condition of a step holds (not completing, no result: the common
+# case) takes one statement in autocommit mode (`alone`): the task row locked first, and the
+# run written only when the locked row shows that is still so.
+#
+# Locking the task before inserting the run (the other way round in the transaction) cannot
+# deadlock with another answer: the run's insert takes a key-share lock on the task, which the
+# no-key-update lock does not block. Only two answers of one volunteer to one task, one on each
+# path at once, may (one waiting on the other's unique index entry): PostgreSQL then refuses
+# one, which the application answers.
 
 
-def _answer_written(kind: str):
-    """The run inserted; then, each step waiting for the one before (a sub-select of it): the
-    task row locked, counted, and completed when its answers reach n_answers; the project's
-    `updated` touched; its figures counted. Rows are locked in the application's order: the
-    run's insert (its unique indexes), task, project, project_stats."""
-    run = _answer_insert(kind).cte("run")
-    # FOR NO KEY UPDATE, the lock the UPDATE takes: it does not wait for the key-share locks
-    # other answers' inserts hold on the task (a FOR UPDATE would deadlock with them).
-    before = (
-        select(Task.id, Task.state)
-        .where(Task.id == select(run.c.task_id).scalar_subquery())
-        .with_for_update(key_share=True)
-        .cte("before")
-    )
-    counted = (
-        update(Task)
-        .where(Task.id == before.c.id)
-        .values(
-            n_task_runs=Task.n_task_runs + 1,
-            state=answers.state_after(Task.n_task_runs + 1, Task.n_answers, Task.state),
-        )
-        .returning(
-            Task.id,
-            Task.n_task_runs,
-            # In RETURNING: the counted row, against the state before it.
-            answers.completes(Task.n_task_runs, Task.n_answers, before.c.state).label("completes"),
-        )
-        .cte("counted")
-    )
-    completes = select(cast(counted.c.completes, Integer)).scalar_subquery()
-    return _counted_on_project(kind, run, counted, completes)
+class _Folded:
+    """The lean path's answer store on PostgreSQL, as statements: answers.record_answer run
+    once per shape (`of`) records its steps, then `statements` folds them. `alone`: the one
+    statement of an answer for which no step's condition holds (it writes nothing otherwise)."""
+
+    def __init__(self, alone: bool):
+        self.is_alone = alone
+        self.steps = []  # (step, its arguments), in the sequence's order
+        self.conditions = []  # the `when` of each conditional step
+
+    def run_inserted(self, kind: str) -> None:
+        self.kind = kind
+        self.steps.append(("run", ()))
+
+    def counted_on_task(self) -> None:
+        self.steps.append(("count", ()))
+
+    def project_touched(self) -> None:
+        self.steps.append(("touched", ()))
+
+    def counted_on_project(self, completed, new_volunteer) -> None:
+        self.steps.append(("figures", (completed, new_volunteer)))
+
+    def task_completed(self, when) -> None:
+        self.conditions.append(when)
+        self.steps.append(("completed", (when,)))
+
+    def result_versioned(self, when) -> None:
+        self.conditions.append(when)
+        self.steps.append(("versioned", (when,)))
+
+    @classmethod
+    def of(cls, kind: str, alone: bool = False) -> "_Folded":
+        folded = cls(alone)
+        answers.record_answer(folded, kind)
+        return folded
+
+    @classmethod
+    def alone(cls, n_runs, n_answers, state):
+        """SQL: no step's condition holds for the task with this answer."""
+        return ~or_(*(when(n_runs, n_answers, state) for when in cls.of("user_id").conditions))
+
+    def statements(self) -> list:
+        """[the folded statement (the run's row and `task_runs`), the later statements...]."""
+        task = Task.__table__
+        locked = select(task.c.id, task.c.n_task_runs, task.c.n_answers, task.c.state)
+        if self.is_alone:
+            # Only when the locked row shows no condition holds. FOR NO KEY UPDATE, the lock
+            # the UPDATE takes: it does not wait for the key-share locks other answers'
+            # inserts hold on the task (a FOR UPDATE would deadlock with them).
+            no_condition = self.alone(task.c.n_task_runs + 1, task.c.n_answers, task.c.state)
+            before = locked.where(task.c.id == bindparam("task_id"), no_condition)
+            before = before.with_for_update(key_share=True).cte("before")
+        ctes, later = [], []
+        for step, arguments in self.steps:
+            if step == "run":
+                values = _run_values(self.kind)
+                if self.is_alone:  # written only with the lock
+                    values = {**values, "task_id": before.c.id}
+                    run = insert(TaskRun).from_select(list(values), select(*values.values()))
+                else:
+                    run = insert(TaskRun).values(**values)
+                run = run.returning(*RUN_SHOWN).cte("run")
+            elif step == "count":
+                if not self.is_alone:  # after the run's insert, as the application's order
+                    before = locked.where(task.c.id == select(run.c.task_id).scalar_subquery())
+                    before = before.with_for_update(key_share=True).cte("before")
+                # The counted task as the decisions read it: its runs with this answer, its
+                # n_answers, its state before this answer (locked: nothing changes it). One
+                # UPDATE of the row per statement: the completion and what the figures read
+                # fold into it (_fold).
+                counted_as = (before.c.n_task_runs + 1, before.c.n_answers, before.c.state)
+                sets, returned = self._fold(counted_as)
+                counted = (
+                    answers.count_on_task()
+                    .where(Task.id == before.c.id)
+                    .values(**sets)
+                    .returning(Task.id, *returned)
+                    .cte("counted")
+                )
+                ctes.append(counted)
+            elif step == "touched":
+                ctes.append(answers.project_touched().where(_after(ctes[-1])).cte("touched"))
+            elif step == "figures":
+                _completed, new_volunteer = arguments
+                completes = select(counted.c.completes).scalar_subquery()
+                figures = stats.answer_counted(completes, new_volunteer(self.kind))
+                figures = figures.where(_after(ctes[-1])).returning(ProjectStats.project_id)
+                ctes.append(figures.cte("figures"))
+            elif step == "versioned" and not self.is_alone:
+                (when,) = arguments
+                task_now = Task.n_task_runs, Task.n_answers, Task.state
+                reached = exists(
+                    select(Task.id).where(Task.id == bindparam("task_id"), when(*task_now))
+                )
+                later += [results.result_superseded().where(reached), _result_written(reached)]
+        runs = select(counted.c.n_task_runs).scalar_subquery().label("task_runs")
+        return [select(*run.c, runs).add_cte(*ctes), *later]
+
+    def _fold(self, counted_as) -> tuple[dict, list]:
+        """(SET values, RETURNING columns) the count's UPDATE takes from the steps after it:
+        the task's completion (left out alone: its condition never holds there) and whether
+        the answer completes the task, which the figures read."""
+        sets, returned = {}, []
+        for step, arguments in self.steps:
+            if step == "completed" and not self.is_alone:
+                (when,) = arguments
+                sets["state"] = case((when(*counted_as), answers.COMPLETED), else_=Task.state)
+            elif step == "figures":
+                completed, _new_volunteer = arguments
+                returned.append(cast(completed(*counted_as), Integer).label("completes"))
+        return sets, returned
 
 
-def _counted_on_project(kind: str, run, counted, completes):
-    """After the run (`run`) and its task (`counted`): the project's `updated` touched, its
-    figures counted (`completes`: 1 when the answer completes the task), each step waiting
-    for the one before; the run's row and the task's run count after it (`locked` releases
-    the hold with it)."""
-    touched = answers.project_touched().where(exists(select(counted.c.id))).cte("touched")
-    figures = (
-        stats.answer_counted(completes, answers.new_volunteer(kind))
-        .where(exists(select(touched.c.id)))
-        .returning(ProjectStats.project_id)
-        .cte("figures")
-    )
-    runs = select(counted.c.n_task_runs).scalar_subquery().label("task_runs")
-    return select(*run.c, runs).add_cte(counted, touched, figures)
+def _after(cte):
+    """WHERE: once the CTE has run (its rows read), which orders the locks."""
+    return exists(select(next(iter(cte.c))))
 
 
-def _answer_short_of_completion(kind: str):
-    """The common answer in one statement, its own transaction (autocommit): the task row
-    locked first and the run written only when the task stays short of n_answers with it
-    (no completion, no result: nothing needs a second snapshot); then the task counted, the
-    project's `updated` touched and its figures counted, as _answer_written does. No row when
-    the answer would complete the task or comes after: _answer_written's transaction then.
-
-    Locking the task before inserting the run (the other way round in _answer_written) cannot
-    deadlock with another answer: the run's insert takes a key-share lock on the task, which
-    the no-key-update lock does not block. Only two answers of one volunteer to one task, one
-    on each path at once, may (one waiting on the other's unique index entry): PostgreSQL then
-    refuses one, which the application answers."""
-    before = (
-        select(Task.id)
-        .where(
-            Task.id == bindparam("task_id"),
-            answers.short_of(Task.n_task_runs + 1, Task.n_answers),
-        )
-        .with_for_update(key_share=True)
-        .cte("before")
-    )
-    values = {**_run_values(kind), "task_id": before.c.id}  # written only with the lock
-    run = (
-        insert(TaskRun)
-        .from_select(list(values), select(*values.values()))
-        .returning(*RUN_SHOWN)
-        .cte("run")
-    )
-    counted = (
-        update(Task)
-        .where(Task.id == select(run.c.task_id).scalar_subquery())
-        .values(n_task_runs=Task.n_task_runs + 1)
-        .returning(Task.id, Task.n_task_runs)
-        .cte("counted")
-    )
-    return _counted_on_project(kind, run, counted, 0)
-
-
-def _task_reached():
-    """The task :task_id has its n_answers (locked by _answer_written in this transaction)."""
-    return exists(
-        select(Task.id).where(
-            Task.id == bindparam("task_id"), answers.reaches(Task.n_task_runs, Task.n_answers)
-        )
-    )
-
-
-def _result_superseded_if_reached():
-    return results.result_superseded().where(_task_reached())
-
-
-def _result_written():
-    """When the task has its answers: a new latest result listing all its runs (PYBOSSA's
-    completion, and each later answer's new version: answers.result_version, its runs'
-    ids aggregated by result.runs_of_task)."""
+def _result_written(reached):
+    """When `reached`: a new latest result listing all the task's runs (answers.
+    result_version, its runs' ids aggregated by result.runs_of_task)."""
     run_ids = results.runs_of_task(
         lambda ids, order: func.jsonb_agg(aggregate_order_by(ids, order))
     ).scalar_subquery()
@@ -693,7 +772,7 @@ def _result_written():
     ]
     return (
         insert(Result)
-        .from_select(list(version), select(*written).where(_task_reached()))
+        .from_select(list(version), select(*written).where(reached))
         .returning(Result.id)
     )
 
@@ -706,15 +785,19 @@ def _sql_value(value):
 
 
 # The rate-limit window's INCR (as core.ratelimit counts it), then, when the request is allowed,
-# the guard's stamps. KEYS: the counter, the stamps. ARGV: window expiry, limit, value, ttl.
-COUNT_AND_STAMP = """
+# the guard's stamps (guard.LUA). KEYS: the counter, the stamps. ARGV: window expiry, limit,
+# value, ttl.
+COUNT_AND_STAMP = (
+    guard.LUA
+    + """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
 if count <= tonumber(ARGV[2]) then
-  for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[4]) end
+  for i = 2, #KEYS do guard_stamp(KEYS[i], ARGV[3], ARGV[4]) end
 end
 return count
 """
+)
 # The rate-limit window's INCR, the guard's stamp of the task and, for a project whose
 # scheduler gates answers (Scheduler.answers), the gate's read (gate_read: for `locked`, the
 # caller's hold, kept while the answer is stored). KEYS: counter, stamp[, the gate's keys].
@@ -724,7 +807,7 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
 local gated = false
 if #KEYS > 2 then gated = gate_read({unpack(KEYS, 3)}, {unpack(ARGV, 2)}) end
-return {count, redis.call('GET', KEYS[2]), gated}
+return {count, guard_read(KEYS[2]), gated}
 """
 
 
@@ -734,7 +817,7 @@ return {count, redis.call('GET', KEYS[2]), gated}
 DELETE_AND_INCREMENT = """
 local first = 2 + tonumber(ARGV[1])
 if first > 2 then gate_release({unpack(KEYS, 2, first - 1)}, {unpack(ARGV, 2)}) end
-redis.call('DEL', KEYS[1])
+guard_consume(KEYS[1])
 for i = first, #KEYS do redis.call('INCR', KEYS[i]) end
 return #KEYS
 """
@@ -745,10 +828,12 @@ NO_GATE_RELEASE = "local function gate_release() end\n"
 
 
 def answer_scripts(gate) -> tuple[str, str]:
-    """COUNT_AND_READ and DELETE_AND_INCREMENT composed with the gate's Lua (None: none)."""
-    if gate is None:
-        return NO_GATE_READ + COUNT_AND_READ, NO_GATE_RELEASE + DELETE_AND_INCREMENT
-    return gate.read_lua + COUNT_AND_READ, gate.release_lua + DELETE_AND_INCREMENT
+    """COUNT_AND_READ and DELETE_AND_INCREMENT composed with the guard's Lua (guard.LUA) and
+    the gate's (None: none)."""
+    read, release = (NO_GATE_READ, NO_GATE_RELEASE)
+    if gate is not None:
+        read, release = gate.read_lua, gate.release_lua
+    return guard.LUA + read + COUNT_AND_READ, guard.LUA + release + DELETE_AND_INCREMENT
 
 
 class LeanDelivery:
@@ -1088,15 +1173,15 @@ class LeanDelivery:
         bump(keys=[stamp, *gate_keys, *bumped], args=[len(gate_keys), *gate_args])
 
     def _announce(self, run: dict, result_id: int, announced: dict | None) -> None:
-        """The task_completed hook, with the objects the application's path passes: their rows
+        """The completion announced (answers.announce_completion, as the application's path
+        does), with the objects that path passes: their rows
         (`announced`, read by the transaction that wrote the result; else read here) in one
         compiled statement (an ORM query cost about 3 ms of CPU here, as much as the whole
         answer), made into ORM objects as a query would (no history, relationships loaded on
         use) in a session kept open for the hook; only those an implementation names."""
         hook = self.registry["plugins"].hook.crowdnest_task_completed
-        implementations = hook.get_hookimpls()
         published = self.registry["streams"] is not None  # sse.enabled: the streams hear of it
-        if not implementations and not published:
+        if not hook.get_hookimpls() and not published:
             return
         if announced is None:
             with self.statements.connect() as connection:
@@ -1105,117 +1190,87 @@ class LeanDelivery:
                     _announced_query,
                     {"task_id": run["task_id"], "result_id": result_id},
                 )[0]
+        named = (
+            SimpleNamespace(**_columns_in(announced, model, ("id", "short_name")))
+            for model in ANNOUNCED
+        )
+        result = _columns_in(announced, Result, [key for key, _ in _columns_of(Result)])
+
+        def publish(payload):
+            streams.publish_completion(self.registry, payload, result)
+
+        models = dict(zip(answers.ANNOUNCED, ANNOUNCED, strict=True))
         # pluggy gives each implementation only the arguments it names: objects none of them
         # names are not made (webhooks names the project alone; about 60 µs an object).
-        wanted = {name for implementation in implementations for name in implementation.argnames}
-        payload = answers.completion_payload(
-            *(
-                SimpleNamespace(**_columns_in(announced, model, ("id", "short_name")))
-                for model in ANNOUNCED
-            )
-        )
-        if published:
-            result = _columns_in(announced, Result, [key for key, _ in _columns_of(Result)])
-            streams.publish_completion(self.registry, payload, result)
-        if not implementations:
-            return
         with Session(self._reader) as db:
-            objects = {
-                name: _loaded(db, model, announced) if name in wanted else None
-                for name, model in zip(ANNOUNCED_AS, ANNOUNCED, strict=True)
-            }
-            hook(**objects, payload=payload, settings=self.settings)
+            answers.announce_completion(
+                hook,
+                self.settings,
+                tuple(named),
+                publish=publish if published else None,
+                made=lambda name: _loaded(db, models[name], announced),
+            )
 
-    @staticmethod
     def _store_answer(
-        connection, kind: str, values: dict, short: bool
+        self, connection, kind: str, values: dict, short: bool
     ) -> tuple[dict, int, int | None, dict | None]:
-        """The run stored and counted, committed; (run, the task's run count after it, new
-        result id or None, the completion's rows when read in the transaction, else None).
-        `short`: the task was short of completion with this answer when the answer's context
-        was read (it may have been answered since).
+        """The run stored and counted (answers.record_answer, on this path's stores),
+        committed; (run, the task's run count after it, new result id or None, the
+        completion's rows when read in the transaction, else None). `short`: no step's
+        condition held for this answer when its context was read (_Folded.alone; it may have
+        been answered since).
 
-        Rows are locked in the order the application's path locks them (task, project,
-        project_stats, result: core.services.task_run._count), so the two never deadlock.
+        Rows are locked in the sequence's order, the application's, so the two never deadlock.
         """
         values = {**values, "of_task": values["task_id"], "result_created": utcnow()}
-        if connection.postgresql and short:
-            # Autocommit: one statement, its own transaction, for an answer short of completion
-            # (it writes nothing when the task has reached that point since). A completing or
-            # later answer goes straight to the transaction below: trying the statement first
-            # cost it a round trip and a second wait on the task's lock.
-            found = connection.rows(
-                ("answer short of completion", kind),
-                lambda: _answer_short_of_completion(kind),
-                values,
-            )
+        if not connection.postgresql:
+            with connection.transaction():
+                store = _Steps(connection, values)
+                answers.record_answer(store, kind)
+                return store.run, store.counted[0], store.result_id, None
+        if short:
+            # Autocommit: one statement, its own transaction (it writes nothing when the task
+            # has changed since). A completing or later answer goes straight to the transaction
+            # below: trying the statement first cost it a round trip and a second wait on the
+            # task's lock.
+            (statement,) = self._folded(kind, alone=True)
+            found = connection.rows(*statement, values)
             if found:
                 run = found[0]
                 return run, run.pop("task_runs"), None, None
+        # BEGIN, the folded statements, the completion's rows read (for its announcement: no
+        # round trip after the commit) and COMMIT in one pipeline.
         with connection.transaction():
-            if connection.postgresql:
-                return LeanDelivery._store_in_one_trip(connection, kind, values)
-            return LeanDelivery._store_in_steps(connection, kind, values)
-
-    @staticmethod
-    def _store_in_one_trip(connection, kind: str, values: dict) -> tuple:
-        """PostgreSQL: BEGIN, the three statements, the completion's rows read (for its
-        announcement: no round trip after the commit) and COMMIT in one pipeline."""
-        run, _superseded, result, announced = connection.batch(
-            [
-                (("answer written", kind), lambda: _answer_written(kind), values),
-                (("result superseded if reached",), _result_superseded_if_reached, values),
-                (("result written",), _result_written, values),
-                (("announced written",), _announced_written, values),
-            ],
-            commit=True,
-        )
-        run = run[0]
+            written, *later = self._folded(kind, alone=False)
+            found = connection.batch(
+                [
+                    (*written, values),
+                    *((*statement, values) for statement in later),
+                    (("announced written",), _announced_written, values),
+                ],
+                commit=True,
+            )
+        run = found[0][0]
         runs = run.pop("task_runs")
+        result = found[-2] if later else None
         if not result:
             return run, runs, None, None
+        announced = found[-1]
         return run, runs, result[0]["id"], announced[0] if announced else None
 
-    @staticmethod
-    def _store_in_steps(connection, kind: str, values: dict) -> tuple:
-        """SQLite (no statements inside WITH): the same writes, deciding completion here."""
-        run, count, _project = connection.batch(
-            [
-                (("answer insert", kind), lambda: _answer_insert(kind), values),
-                (("answer count",), answers.count_on_task, values),
-                (("answer project",), answers.project_touched, values),
+    def _folded(self, kind: str, alone: bool) -> list[tuple]:
+        """[(key, build)] of the folded answer's statements (_Folded), made once per shape
+        and kept with the compiled statements (so a test's changed rule makes them anew)."""
+        kept = self.statements._compiled
+        key = ("answer folded", kind, alone)
+        folded = kept.get(key)
+        if folded is None:
+            made = _Folded.of(kind, alone).statements()
+            folded = kept[key] = [
+                ((key, index), lambda statement=statement: statement)
+                for index, statement in enumerate(made)
             ]
-        )
-        n_runs, n_answers, state = (
-            count[0][name] for name in ("n_task_runs", "n_answers", "state")
-        )
-        completed = answers.reaches(n_runs, n_answers)
-        completes = answers.completes(n_runs, n_answers, state)
-        # PYBOSSA's completion (behavior.md 7.3): the task completed once, and a new result
-        # version with every run of the task for this and each later answer.
-        found = connection.batch(
-            [
-                (
-                    ("answer stats", kind, completes),
-                    lambda: _answer_stats(kind, completes),
-                    values,
-                ),
-                *([(("task completed",), answers.task_completed, values)] if completes else []),
-                *(
-                    [
-                        (("result superseded",), results.result_superseded, values),
-                        (("runs of task",), results.runs_of_task, values),
-                    ]
-                    if completed
-                    else []
-                ),
-            ]
-        )
-        if not completed:
-            return run[0], n_runs, None, None
-        values["task_run_ids"] = [row["id"] for row in found[-1]]
-        result = connection.rows(("result insert",), _result_insert, values)
-        return run[0], n_runs, result[0]["id"], None
+        return folded
 
     def _json(self, payload, counted) -> tuple[list, bytes]:
         """JSON headers and body as the application's renderer and rate limiter give them."""

@@ -177,8 +177,7 @@ class Resource:
 
     def client_info(self, info: dict) -> dict:
         """A client's info without the keys only the server writes (files, secrets)."""
-        managed = self.managed_info_keys()
-        return {key: value for key, value in info.items() if key not in managed}
+        return uploads.client_info(info, self.managed_info_keys())
 
     def keep_server_info(self, obj, data) -> None:
         """On PUT, info keeps the server's keys as stored, or those of the file just sent."""

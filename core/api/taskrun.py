@@ -7,6 +7,7 @@ from core import streams
 from core.api.base import Resource, api_resource
 from core.models import Project, Result, Task, TaskRun
 from core.serializers import columns, dictize
+from core.services import answers
 from core.services import task_run as task_run_service
 
 
@@ -80,8 +81,11 @@ def _announce(registry, project_id: int, task_id: int, result_id: int) -> None:
         # Its transaction ended (a SQLite one holds the write lock from its start: a plugin
         # writing in the hook would wait for it); a relationship read begins another.
         db.commit()
-        payload = task_run_service.completion_payload(project, task, result)
-        streams.publish_completion(registry, payload, columns(result))
-        registry["plugins"].hook.crowdnest_task_completed(
-            project=project, task=task, result=result, payload=payload, settings=registry.settings
+        objects = {"project": project, "task": task, "result": result}
+        answers.announce_completion(
+            registry["plugins"].hook.crowdnest_task_completed,
+            registry.settings,
+            (project, task, result),
+            publish=lambda payload: streams.publish_completion(registry, payload, columns(result)),
+            made=objects.get,
         )

@@ -1,18 +1,23 @@
 """Task delivery's rules, each stated once: who may ask and answer, whom a run is attributed
-to, when an answer completes its task, who counts as a new volunteer, what a result version
-holds, what newtask and task_completed send.
+to, how a participant is known, when an answer completes its task, who counts as a new
+volunteer, what a result version holds, what newtask and task_completed send, and the one
+sequence that stores an answer (record_answer) and announces a completion.
 
 Both delivery paths build on these functions: the application (core.api.newtask,
 core.services.task_run, run on the ORM session) and the lean path (core.delivery, run on its
 prepared-statement connection, which folds the statements into one PostgreSQL round trip).
+The sequence runs over an AnswerStore, one per path: a store decides how its writes travel,
+never what they are.
 A rule that compares or counts works on Python values and on SQL columns alike, so a lean
 statement is built from the same definition the application evaluates; the statements both
 execute are built here once. Domain code: knows nothing of HTTP.
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from sqlalchemy import bindparam, case, exists, func, select, update
+from sqlalchemy import String, Text, bindparam, case, cast, exists, func, literal, select, update
+from sqlalchemy.sql import ColumnElement
 
 from core.db import utcnow
 from core.models import Project, Task, TaskRun
@@ -29,24 +34,10 @@ def reaches(n_runs, n_answers):
     return n_runs >= n_answers
 
 
-def short_of(n_runs, n_answers):
-    """Whether a task with `n_runs` runs still lacks answers: not `reaches`."""
-    reached = reaches(n_runs, n_answers)
-    return not reached if isinstance(reached, bool) else ~reached
-
-
 def completes(n_runs, n_answers, state):
     """Whether the answer that brought its task to `n_runs` completes it: the task reaches its
     n_answers and was not completed before (PYBOSSA completes a task once, behavior.md 7.3)."""
     return reaches(n_runs, n_answers) & (state != COMPLETED)
-
-
-def state_after(n_runs, n_answers, state):
-    """The task's state once it has `n_runs` runs (SQL: a CASE; Python: the value)."""
-    reached = reaches(n_runs, n_answers)
-    if isinstance(reached, bool):
-        return COMPLETED if reached else state
-    return case((reached, COMPLETED), else_=state)
 
 
 def count_on_task():
@@ -83,6 +74,61 @@ def project_touched():
     )
 
 
+# -- recording an answer: the one sequence, over a store ------------------------------------
+
+
+def versions(n_runs, n_answers, state):
+    """Whether the answer that brought its task to `n_runs` writes a new result version: the
+    task has its answers (its completion, and each answer after it: behavior.md 7.3)."""
+    return reaches(n_runs, n_answers)
+
+
+class AnswerStore(Protocol):
+    """What recording an answer runs on (record_answer): the application's ORM session
+    (core.services.task_run) or the lean path's prepared-statement connection (core.delivery:
+    step by step on SQLite, folded into one PostgreSQL round trip). A store decides how its
+    writes travel, nothing else: every decision reaches it as a function of the counted task,
+    `decide(n_runs, n_answers, state)` (its runs with this answer, its n_answers, its state
+    before this answer; Python values or SQL columns), to apply as it is.
+
+    The statements are this module's (count_on_task, task_completed, project_touched,
+    stats.answer_counted, result.result_superseded / runs_of_task / result_version); rows are
+    locked in the order of the calls, which both paths keep so they never deadlock."""
+
+    def run_inserted(self, kind: str) -> None:
+        """The run written, attributed by its column `kind` (`author`)."""
+
+    def counted_on_task(self) -> None:
+        """One more run on the task (the task's row locked: it orders concurrent answers)."""
+
+    def project_touched(self) -> None:
+        """The project's `updated` set to the answer's finish time."""
+
+    def counted_on_project(self, completed, new_volunteer) -> None:
+        """The project's figures counted: `completed(...)` true adds a completed task;
+        `new_volunteer(kind)` (SQL, built when the store builds its statement) is 1 when the
+        author is new to the project."""
+
+    def task_completed(self, when) -> None:
+        """The task's state `completed`, when `when(...)` holds."""
+
+    def result_versioned(self, when) -> None:
+        """A new latest result listing every run of the task, when `when(...)` holds."""
+
+
+def record_answer(store: AnswerStore, kind: str) -> None:
+    """Store one answer, attributed by `kind` (`author`), with everything it changes, in the
+    order both paths lock rows (task, project, project_stats, result): counted on its task,
+    its project touched and counted, its task completed once (`completes`) and its result
+    versioned (`versions`). The one sequence of both delivery paths."""
+    store.run_inserted(kind)
+    store.counted_on_task()
+    store.project_touched()
+    store.counted_on_project(completes, new_volunteer)
+    store.task_completed(when=completes)
+    store.result_versioned(when=versions)
+
+
 # -- attribution and new volunteers ----------------------------------------------------------
 
 
@@ -96,14 +142,51 @@ def author(user_id, user_ip, external_uid=None) -> tuple[str, object]:
     return "user_ip", user_ip
 
 
-def participant_key(user_id, external_uid, user_ip) -> str:
-    """How the guard and the schedulers know a participant: the signed-in user, else the
-    external user id, else the IP pseudonym (Participant.key, Volunteer.key)."""
-    if user_id is not None:
-        return f"user:{user_id}"
-    if external_uid:
-        return f"external:{external_uid}"
-    return f"ip:{user_ip}"
+# How the guard and the schedulers know a participant (Participant.key, Volunteer.key): by the
+# first of these it has (prefix, whether an empty text counts as none; an id is never text),
+# else by the last, always: the signed-in user, the external user id, the IP pseudonym.
+PARTICIPANT_KEYS = (("user:", False), ("external:", True), ("ip:", None))
+
+
+def participant_key(user_id, external_uid, user_ip):
+    """The participant's key by PARTICIPANT_KEYS: a str from values; from a run's columns,
+    the same key in SQL (a CASE: `locked` reads its answerers so)."""
+    values = (user_id, external_uid, user_ip)
+    *firsts, (last, _always) = PARTICIPANT_KEYS
+    if any(map(_is_sql, values)):
+        return case(
+            *(
+                (_given(value, text), literal(prefix) + _as_text(value))
+                for (prefix, text), value in zip(firsts, values, strict=False)
+            ),
+            else_=literal(last) + func.coalesce(_as_text(values[-1]), "None"),
+        )
+    for (prefix, text), value in zip(firsts, values, strict=False):
+        if _given(value, text):
+            return f"{prefix}{value}"
+    return f"{last}{values[-1]}"
+
+
+def _given(value, text: bool):
+    """Whether a participant has this value: not None (NULL) and, `text`, not empty."""
+    if _is_sql(value):
+        return value.is_not(None) & (value != "") if text else value.is_not(None)
+    return value is not None and not (text and value == "")
+
+
+def _is_sql(value) -> bool:
+    """Whether the value is SQL (a column, a mapped attribute), not a Python value."""
+    if isinstance(value, PLAIN):
+        return False
+    return isinstance(value, ColumnElement) or hasattr(value, "__clause_element__")
+
+
+PLAIN = (str, int, type(None))
+
+
+def _as_text(value):
+    """SQL: the value as text, as Python's f-string writes it (NULL: see its caller)."""
+    return value if isinstance(value.type, String) else cast(value, Text)
 
 
 # Who counts as one volunteer of a project, by the run's author column (`author`): signed-in
@@ -237,3 +320,24 @@ def completion_payload(project, task, result) -> dict:
         "result_id": result.id,
         "fired_at": utcnow()[:19].replace("T", " "),
     }
+
+
+# What the task_completed hook is given, by its arguments' names.
+ANNOUNCED = ("project", "task", "result")
+
+
+def announce_completion(hook, settings, named, publish=None, made=None) -> dict:
+    """After the commit of an answer that wrote a result version: PYBOSSA's payload
+    (completion_payload of `named`, the project, task and result or stand-ins with their ids
+    and short name) given to `publish` (the streams, when on), then the task_completed hook
+    (`hook`, pluggy's) with the objects its implementations name, each made by `made(name)`
+    only when one names it. Both delivery paths announce so; returns the payload."""
+    payload = completion_payload(*named)
+    if publish is not None:
+        publish(payload)
+    implementations = hook.get_hookimpls()
+    if implementations:
+        wanted = {name for implementation in implementations for name in implementation.argnames}
+        objects = {name: made(name) if name in wanted else None for name in ANNOUNCED}
+        hook(**objects, payload=payload, settings=settings)
+    return payload

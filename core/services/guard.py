@@ -14,7 +14,21 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.db import after_commit, utcnow
 from core.models import TaskRequest
-from core.redis import attempt, either
+from core.redis import attempt, either, script
+
+# The guard's Redis side, written once: a stamp set (its value the hand-out time, expiring
+# after its ttl), read when its task is answered, consumed once the answer is committed. The
+# application runs these functions as scripts of their own (STAMP, READ, CONSUME); the lean
+# path and the lean forms that stamp (Counting) compose them into theirs, one round trip each.
+LUA = """
+local function guard_stamp(key, value, ttl) redis.call('SET', key, value, 'EX', ttl) end
+local function guard_read(key) return redis.call('GET', key) end
+local function guard_consume(key) redis.call('DEL', key) end
+"""
+# KEYS: the stamps; ARGV: value, ttl.
+STAMP = LUA + "for i = 1, #KEYS do guard_stamp(KEYS[i], ARGV[1], ARGV[2]) end"
+READ = LUA + "return guard_read(KEYS[1])"
+CONSUME = LUA + "guard_consume(KEYS[1])"
 
 
 def stamp_key(participant: str, task_id: int) -> str:
@@ -32,13 +46,8 @@ def stamp(db, redis, participant: str, project_id: int, task_ids, ttl: int) -> N
     now = utcnow()
 
     def in_redis(client) -> bool:
-        if len(task_ids) == 1:  # the usual hand-out: one command, no pipeline
-            client.set(stamp_key(participant, task_ids[0]), now, ex=ttl)
-            return True
-        pipe = client.pipeline(transaction=False)
-        for task_id in task_ids:
-            pipe.set(stamp_key(participant, task_id), now, ex=ttl)
-        pipe.execute()
+        keys = [stamp_key(participant, task_id) for task_id in task_ids]
+        script(client, STAMP)(keys=keys, args=[now, ttl])
         return True
 
     if either(redis, in_redis, lambda: False):
@@ -71,12 +80,13 @@ def take(db, redis, participant: str, task_id: int) -> str | None:
     it is looked for there when Redis has none (a hand-out made while Redis was unreachable).
     """
     key = stamp_key(participant, task_id)
-    value = either(redis, lambda client: client.get(key), lambda: None)
+    value = either(redis, lambda client: script(client, READ)(keys=[key]), lambda: None)
     if value is not None:
+        consume = lambda client: script(client, CONSUME)(keys=[key])  # noqa: E731
         if db is None:
-            attempt(redis, lambda client: client.delete(key))
+            attempt(redis, consume)
         else:
-            after_commit(db, attempt, redis, lambda client: client.delete(key))
+            after_commit(db, attempt, redis, consume)
         return value.decode() if isinstance(value, bytes) else value
     if db is None:
         return None

@@ -105,17 +105,9 @@ def submit(
     )
     column, value = answers.author(participant.user_id, participant.user_ip, external_uid)
     setattr(run, column, value)
-    db.add(run)
-    try:
-        # One answer per volunteer per task is the database's rule (partial unique indexes):
-        # no query first, no savepoint; a duplicate ends the request and its transaction.
-        db.flush()
-    except IntegrityError as error:
-        if unique_violation(error):
-            raise DomainError("Forbidden", "You have already answered this task") from None
-        # Its task was deleted while the answer was written: as for a task that never was.
-        raise DomainError("Forbidden", "Invalid task_id") from None
-    result = _count(db, task, project, run)
+    store = SessionStore(db, task, project, run)
+    answers.record_answer(store, column)
+    result = store.result
     if gate is not None:
         gate.answered(
             db, participant.redis, project, task.id, participant.key, task.n_task_runs, settings
@@ -140,34 +132,60 @@ def _answering(data: dict, participant: "Participant") -> "Participant":
     return participant
 
 
-def _count(db, task: Task, project: Project, run: TaskRun) -> Result | None:
-    """Add the run to its task's count atomically; at n_answers complete it, with a result."""
-    # The row lock of this UPDATE orders concurrent answers to one task; RETURNING reads the
-    # task as it is after them, so no second round trip refreshes it. Rows are locked in the
-    # order task, project, project_stats, result; the lean path (core.delivery) keeps the same
-    # order, so the two never deadlock. Its statements are the lean path's (core.services.answers).
-    author, value = answers.author(run.user_id, run.user_ip, run.external_uid)
-    values = {
-        "task_id": task.id,
-        "project_id": project.id,
-        "stats_of": project.id,
-        "finish_time": run.finish_time,
-        author: value,
-    }
-    n_runs, n_answers, state = db.execute(answers.count_on_task(), values).one()
-    for key, value in (("n_task_runs", n_runs), ("n_answers", n_answers), ("state", state)):
-        set_committed_value(task, key, value)
-    db.execute(answers.project_touched(), values)
-    set_committed_value(project, "updated", run.finish_time)
-    completes = answers.completes(n_runs, n_answers, state)
-    counted = stats.answer_counted(int(completes), answers.new_volunteer(author))
-    db.execute(counted, values)
-    if answers.reaches(n_runs, n_answers):
-        if completes:
-            db.execute(answers.task_completed(), values)
-            set_committed_value(task, "state", answers.COMPLETED)
-        return new_result_version(db, task)
-    return None
+class SessionStore:
+    """The answer store of the application's path (answers.AnswerStore): each step a
+    statement on the ORM session, the objects it holds kept as the database now has them."""
+
+    def __init__(self, db, task: Task, project: Project, run: TaskRun):
+        self.db, self.task, self.project, self.run = db, task, project, run
+        self.counted = None  # (n_runs, n_answers, state): the task as counted
+        self.result = None  # the new result version, when one was written
+
+    def run_inserted(self, kind: str) -> None:
+        self.kind = kind
+        self.db.add(self.run)
+        try:
+            # One answer per volunteer per task is the database's rule (partial unique
+            # indexes): no query first, no savepoint; a duplicate ends the request and its
+            # transaction.
+            self.db.flush()
+        except IntegrityError as error:
+            if unique_violation(error):
+                raise DomainError("Forbidden", "You have already answered this task") from None
+            # Its task was deleted while the answer was written: as for one that never was.
+            raise DomainError("Forbidden", "Invalid task_id") from None
+        run = self.run  # as flushed, its defaults given
+        self.values = {
+            "task_id": self.task.id,
+            "project_id": self.project.id,
+            "stats_of": self.project.id,
+            "finish_time": run.finish_time,
+            kind: getattr(run, kind),
+        }
+
+    def counted_on_task(self) -> None:
+        # The row lock of this UPDATE orders concurrent answers to one task; RETURNING reads
+        # the task as it is after them, so no second round trip refreshes it.
+        self.counted = tuple(self.db.execute(answers.count_on_task(), self.values).one())
+        for key, value in zip(("n_task_runs", "n_answers", "state"), self.counted, strict=True):
+            set_committed_value(self.task, key, value)
+
+    def project_touched(self) -> None:
+        self.db.execute(answers.project_touched(), self.values)
+        set_committed_value(self.project, "updated", self.run.finish_time)
+
+    def counted_on_project(self, completed, new_volunteer) -> None:
+        counted = stats.answer_counted(int(completed(*self.counted)), new_volunteer(self.kind))
+        self.db.execute(counted, self.values)
+
+    def task_completed(self, when) -> None:
+        if when(*self.counted):
+            self.db.execute(answers.task_completed(), self.values)
+            set_committed_value(self.task, "state", answers.COMPLETED)
+
+    def result_versioned(self, when) -> None:
+        if when(*self.counted):
+            self.result = new_result_version(self.db, self.task)
 
 
 def forget(db, run: TaskRun) -> None:

@@ -123,6 +123,12 @@ def uploader_containers(user_id: int | None, admin: bool, owner_id: int | None) 
     return found
 
 
+def client_info(info: dict, managed: frozenset = FILE_INFO_KEYS) -> dict:
+    """A client's info without the keys only the server writes: `managed`, a stored file's
+    keys unless a resource names its own too (secrets: core.api.base)."""
+    return {key: value for key, value in info.items() if key not in managed}
+
+
 def stored_file(db, upload_dir: str, obj) -> str | None:
     """The file a task run, blog post, helping material, page or announcement uploaded itself:
     its info's file, only in the container its uploader's files go to (the project owners'

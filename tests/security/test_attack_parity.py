@@ -218,8 +218,9 @@ def test_deleting_tasks_keeps_a_task_completed_while_the_delete_waited(db, engin
         pytest.skip("SQLite serialises the two writers")
     from core.db import get_session_factory
     from core.models import Project, Result, TaskRun
+    from core.services import answers
     from core.services import task as tasks
-    from core.services.task_run import _count
+    from core.services.task_run import SessionStore
 
     volunteer = factories.UserFactory()
     project = factories.ProjectFactory(published=True)
@@ -230,11 +231,10 @@ def test_deleting_tasks_keeps_a_task_completed_while_the_delete_waited(db, engin
     answering, deleting = sessions(), sessions()
     # The answer, as core.services.task_run.submit stores it, not yet committed.
     run = TaskRun(project_id=project_id, task_id=task_id, user_id=volunteer_id, info={"a": 1})
-    answering.add(run)
-    answering.flush()
-    result = _count(
-        answering, answering.get(Task, task_id), answering.get(Project, project_id), run
-    )
+    held = answering.get(Task, task_id), answering.get(Project, project_id)
+    store = SessionStore(answering, *held, run)
+    answers.record_answer(store, "user_id")
+    result = store.result
     assert result is not None  # the answer completes the task
     outcome = {}
 

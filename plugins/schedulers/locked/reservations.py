@@ -18,7 +18,7 @@ from functools import partial
 from typing import NamedTuple
 
 import orjson
-from sqlalchemy import Text, and_, case, cast, delete, func, literal, select
+from sqlalchemy import Text, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
@@ -27,6 +27,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from core.db import after_commit
 from core.models import Task, TaskReservation, TaskRun
 from core.redis import attempt, require, script
+from core.services import guard
 from core.services.answers import participant_key
 
 log = logging.getLogger(__name__)
@@ -238,7 +239,8 @@ end
 # was granted for want of held tasks, a prefix or the limit's leave, 2 when held tasks were
 # granted unread, else 0}.
 RESERVE = (
-    READ_PREFIX
+    guard.LUA  # the guard's stamps (guard_stamp)
+    + READ_PREFIX
     + """
 local field, now, expires = 'p:' .. ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local want, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -324,7 +326,7 @@ if ARGV[6] == '1' then
       redis.call('EXPIRE', mine[i], ttl)
       redis.call('ZADD', KEYS[1], expires, held[i])
       if stamps ~= '' and i > offset then
-        redis.call('SET', stamps .. held[i], stamped, 'EX', stamp_ttl)
+        guard_stamp(stamps .. held[i], stamped, stamp_ttl)
       end
     end
     redis.call('EXPIRE', KEYS[1], ttl)
@@ -383,7 +385,7 @@ if last then
 end
 if stamps ~= '' then
   for i = offset + 1, #granted do
-    redis.call('SET', stamps .. granted[i], stamped, 'EX', stamp_ttl)
+    guard_stamp(stamps .. granted[i], stamped, stamp_ttl)
   end
 end
 return {granted, stale, {}, count, read_prefix(KEYS[2], now), 0}
@@ -454,12 +456,7 @@ ANSWERER = (TaskRun.user_id, TaskRun.external_uid, TaskRun.user_ip)
 
 def participant_key_of_run():
     """participant_key of a task run's row, in SQL (the lean path reads it with the tasks)."""
-    external = and_(TaskRun.external_uid.is_not(None), TaskRun.external_uid != "")
-    return case(
-        (TaskRun.user_id.is_not(None), literal("user:") + cast(TaskRun.user_id, Text)),
-        (external, literal("external:") + TaskRun.external_uid),
-        else_=literal("ip:") + func.coalesce(TaskRun.user_ip, "None"),
-    )
+    return participant_key(*ANSWERER)
 
 
 class _json_list(FunctionElement):

@@ -824,7 +824,6 @@ def test_the_announcement_makes_only_the_objects_named(apps, db, monkeypatch):
         {"created": "2020-01-01"},
         {"user_id": 1},
         {"task_id": None},
-        {"project_id": "1"},
         {"project_id": True},
         {"external_uid": "x"},
         {"timeout": 10},
@@ -943,8 +942,8 @@ def test_answers_short_of_completion_take_one_statement_on_postgresql(
         monkeypatch.setattr(
             LeanDelivery,
             "_store_answer",
-            staticmethod(
-                lambda connection, kind, values, short: store(connection, kind, values, True)
+            lambda self, connection, kind, values, short: store(
+                self, connection, kind, values, True
             ),
         )
     project = _project("depth_first_all")

@@ -368,3 +368,19 @@ def test_a_hold_checked_for_an_answer_outlasts_the_answer(db, redis):
         assert not _reserve(db, redis, task, "user:2", at=later)
     assert not reservations.kept(db, redis, task.id, "user:3", AT + 1)
     assert not reservations.kept(db, redis, task.id, "user:1", AT + reservations.HOLD_GRACE + 2)
+
+
+def test_answerers_are_read_by_the_one_participant_key(db, monkeypatch):
+    """The SQL reading who answered a task is core.services.answers.participant_key's, made
+    from its one definition: changed there, it changes here."""
+    from core.services import answers
+
+    project = ProjectFactory()
+    task = TaskFactory(project=project)
+    TaskRunFactory(task=task, user=None, user_ip="p", external_uid=None)
+    db.commit()
+    read = select(reservations.participant_key_of_run()).where(TaskRun.task_id == task.id)
+    assert db.scalar(read) == answers.participant_key(None, None, "p") == "ip:p"
+    monkeypatch.setattr(answers, "PARTICIPANT_KEYS", (("u:", False), ("x:", True), ("a:", None)))
+    read = select(reservations.participant_key_of_run()).where(TaskRun.task_id == task.id)
+    assert db.scalar(read) == answers.participant_key(None, None, "p") == "a:p"

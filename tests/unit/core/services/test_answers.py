@@ -2,11 +2,11 @@
 SQL columns alike, and every statement of the lean path (core.delivery) built from them."""
 
 import pytest
-from sqlalchemy import create_engine, literal, literal_column, select
+from sqlalchemy import Integer, String, create_engine, literal, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core import delivery
-from core.services import answers, project_token
+from core.services import answers, project_token, task_run
 
 GRID = [(runs, wanted) for runs in range(0, 4) for wanted in range(1, 4)]
 STATES = ["ongoing", "completed"]
@@ -26,15 +26,12 @@ def test_counting_rules_say_the_same_on_values_and_on_columns(sql, n_runs, n_ans
     runs, wanted = literal(n_runs), literal(n_answers)
     assert answers.reaches(n_runs, n_answers) is (n_runs >= n_answers)
     assert bool(sql(answers.reaches(runs, wanted))) is answers.reaches(n_runs, n_answers)
-    assert answers.short_of(n_runs, n_answers) is not answers.reaches(n_runs, n_answers)
-    assert bool(sql(answers.short_of(runs, wanted))) is answers.short_of(n_runs, n_answers)
     for state in STATES:
         expected = n_runs >= n_answers and state != "completed"
         assert answers.completes(n_runs, n_answers, state) is expected
         assert bool(sql(answers.completes(runs, wanted, literal(state)))) is expected
-        after = answers.state_after(n_runs, n_answers, state)
-        assert after == ("completed" if n_runs >= n_answers else state)
-        assert sql(answers.state_after(runs, wanted, literal(state))) == after
+        assert answers.versions(n_runs, n_answers, state) is (n_runs >= n_answers)
+        assert bool(sql(answers.versions(runs, wanted, literal(state)))) is (n_runs >= n_answers)
 
 
 def test_attribution_prefers_the_external_user_then_the_account_then_the_address():
@@ -100,12 +97,14 @@ def _text(statement, dialect) -> str:
 def test_every_lean_statement_deciding_completion_follows_reaches(monkeypatch, kind):
     monkeypatch.setattr(answers, "reaches", _marked_reaches)
     pg, lite = postgresql.dialect(), sqlite.dialect()
+    (alone,) = delivery._Folded.of(kind, alone=True).statements()
+    written, superseded, result = delivery._Folded.of(kind).statements()
     built = {
         "context": _text(delivery._answer_context_query(True), lite),
-        "short of completion": _text(delivery._answer_short_of_completion(kind), pg),
-        "written": _text(delivery._answer_written(kind), pg),
-        "result written": _text(delivery._result_written(), pg),
-        "result superseded": _text(delivery._result_superseded_if_reached(), pg),
+        "short of completion": _text(alone, pg),
+        "written": _text(written, pg),
+        "result written": _text(result, pg),
+        "result superseded": _text(superseded, pg),
     }
     for name, text in built.items():
         assert MARK in text, name
@@ -121,10 +120,9 @@ def test_the_lean_path_counts_new_volunteers_by_the_applications_expression(monk
         return original(column) & (literal_column(MARK) == literal_column(MARK))
 
     monkeypatch.setattr(answers, "earlier_answer_in_project", marked)
-    pg, lite = postgresql.dialect(), sqlite.dialect()
-    assert MARK in _text(delivery._answer_written(kind), pg)
-    assert MARK in _text(delivery._answer_short_of_completion(kind), pg)
-    assert MARK in _text(delivery._answer_stats(kind, True), lite)
+    pg = postgresql.dialect()
+    for alone in (False, True):
+        assert MARK in _text(delivery._Folded.of(kind, alone).statements()[0], pg)
 
 
 def test_the_lean_result_versions_are_the_applications(monkeypatch):
@@ -133,5 +131,82 @@ def test_the_lean_result_versions_are_the_applications(monkeypatch):
 
     original = answers.result_version
     monkeypatch.setattr(answers, "result_version", marked)
-    assert MARK in _text(delivery._result_written(), postgresql.dialect())
+    result = delivery._Folded.of("user_id").statements()[-1]
+    assert MARK in _text(result, postgresql.dialect())
     assert MARK in _text(delivery._result_insert(), sqlite.dialect())
+
+
+class _Recording:
+    """An answer store that writes nothing: the steps it was asked for, in order."""
+
+    def __init__(self, counted):
+        self.counted, self.steps = counted, []
+
+    def run_inserted(self, kind):
+        self.steps.append(("run", kind))
+
+    def counted_on_task(self):
+        self.steps.append(("count",))
+
+    def project_touched(self):
+        self.steps.append(("touched",))
+
+    def counted_on_project(self, completed, new_volunteer):
+        self.steps.append(("figures", completed(*self.counted)))
+
+    def task_completed(self, when):
+        self.steps.append(("completed", when(*self.counted)))
+
+    def result_versioned(self, when):
+        self.steps.append(("versioned", when(*self.counted)))
+
+
+@pytest.mark.parametrize(
+    ("counted", "completes", "versions"),
+    [
+        ((1, 2, "ongoing"), False, False),
+        ((2, 2, "ongoing"), True, True),
+        ((3, 2, "completed"), False, True),
+    ],
+)
+def test_the_one_sequence_locks_in_the_applications_order(counted, completes, versions):
+    store = _Recording(counted)
+    answers.record_answer(store, "user_ip")
+    assert store.steps == [
+        ("run", "user_ip"),
+        ("count",),
+        ("touched",),
+        ("figures", completes),
+        ("completed", completes),
+        ("versioned", versions),
+    ]
+
+
+def test_every_answer_store_takes_every_step_of_the_protocol():
+    steps = {name for name in vars(answers.AnswerStore) if not name.startswith("_")}
+    assert len(steps) == 6
+    for store in (task_run.SessionStore, delivery._Steps, delivery._Folded, _Recording):
+        assert steps <= set(dir(store)), store
+
+
+@pytest.mark.parametrize("user_id", [None, 0, 7])
+@pytest.mark.parametrize("external_uid", [None, "", "partner-1"])
+@pytest.mark.parametrize("user_ip", [None, "", "pseudonym"])
+def test_the_participant_key_says_the_same_on_values_and_on_columns(
+    sql, user_id, external_uid, user_ip
+):
+    """One definition (PARTICIPANT_KEYS) makes the key of the guard and the schedulers, and
+    the SQL `locked` reads its answerers' keys with."""
+    key = answers.participant_key(user_id, external_uid, user_ip)
+    columns = (
+        literal(user_id, Integer),
+        literal(external_uid, String),
+        literal(user_ip, String),
+    )
+    assert sql(answers.participant_key(*columns)) == key
+    if user_id is not None:
+        assert key == f"user:{user_id}"
+    elif external_uid:
+        assert key == f"external:{external_uid}"
+    else:
+        assert key == f"ip:{user_ip}"
