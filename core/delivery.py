@@ -106,6 +106,7 @@ log = logging.getLogger(__name__)
 
 # At most this many projects' hints per process (then forgotten at once and relearnt).
 HINTS = 10_000
+# The paths of the newtask services (core.api.newtask); core.api runs them without pyramid_tm.
 NEWTASK_PATH = re.compile(r"/api/(?:project/([^/]+)|([0-9]+))/newtask")
 # A connection a thread keeps between requests goes back to the pool after this many seconds
 # (there it is recycled after pool_recycle, core.db).

@@ -18,7 +18,7 @@ from zope.interface import implementer
 from core.db import loaded, read, reads_alone
 from core.inputs import ascii_digits
 from core.models import ProjectOwner, User
-from core.services.permissions import owned_project_ids
+from core.models.clauses import owned_project_ids
 
 SESSION_USER_KEY = "user_id"
 # The account's session_epoch when the session was issued (absent in older sessions: 0).

@@ -15,10 +15,12 @@ def includeme(config):
     # Lists, single objects and newtask run without pyramid_tm (core.db.untracked_tween): its
     # zope transaction costs more than their session's own commit, which ends what they wrote.
     from core.api.base import RESOURCES
-    from core.api.newtask import NEWTASK_PATHS
+    from core.delivery import NEWTASK_PATH
 
     names = "|".join(sorted(RESOURCES))
-    config.registry[UNTRACKED_GETS] = re.compile(f"/api/(?:{names})(?:/[0-9]+)?|{NEWTASK_PATHS}")
+    config.registry[UNTRACKED_GETS] = re.compile(
+        f"/api/(?:{names})(?:/[0-9]+)?|{NEWTASK_PATH.pattern}"
+    )
     config.include("core.openapi")
     config.add_route("api_root", "/api")
     config.add_view(

@@ -19,8 +19,6 @@ newtask = Service(name="newtask", path="/api/project/{project_id}/newtask", cors
 newtask_short = Service(
     name="newtask_short", path="/api/{project_id:\\d+}/newtask", cors_origins=("*",)
 )
-# The two paths above as a regular expression (core.api: they run without pyramid_tm).
-NEWTASK_PATHS = r"/api/project/[^/]+/newtask|/api/[0-9]+/newtask"
 
 
 @lru_cache(maxsize=2)

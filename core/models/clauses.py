@@ -1,11 +1,13 @@
 """SQL conditions the queries of several packages share, written once."""
 
-from sqlalchemy import Boolean, Integer, any_, bindparam
+from sqlalchemy import Boolean, Integer, any_, bindparam, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
+
+from core.models.project import ProjectOwner
 
 
 class OneProject(ColumnElement):
@@ -45,3 +47,9 @@ def _equal(element, compiler, **kw):
 def _in_one_element_array(element, compiler, **kw):
     one = array([sql_cast(element.parameter, Integer)])
     return compiler.process(element.column == any_(one), **kw)
+
+
+def owned_project_ids(user):
+    """A subquery of the ids of the projects `user` owns or co-owns (an account, or the User
+    entity for a statement over accounts)."""
+    return select(ProjectOwner.project_id).where(ProjectOwner.user_id == user.id)

@@ -13,13 +13,13 @@ from core.models import (
     HelpingMaterial,
     Page,
     Project,
-    ProjectOwner,
     ProjectStats,
     Result,
     Task,
     TaskRun,
     User,
 )
+from core.models.clauses import owned_project_ids
 
 
 def is_admin(user) -> bool:
@@ -38,11 +38,6 @@ def project_readable(user, project) -> bool:
     """Published projects are everyone's; drafts, and all they hold, their owners' and
     admins' (decision 24)."""
     return project is not None and (bool(project.published) or owns_or_admin(user, project))
-
-
-def owned_project_ids(user):
-    """A subquery of the ids of the projects the user owns or co-owns."""
-    return select(ProjectOwner.project_id).where(ProjectOwner.user_id == user.id)
 
 
 def _project_of(db, obj):

@@ -36,9 +36,9 @@ from core.db import read, reads_alone
 from core.errors import DomainError
 from core.inputs import INT_MAX, check_document, parse_int
 from core.models import Favorite, Project, ProjectOwner, Result, Task, TaskRun, internal_columns
-from core.models.clauses import one_project
+from core.models.clauses import one_project, owned_project_ids
 from core.security import OWNED
-from core.services.permissions import is_admin, owned_project_ids, readable_clause
+from core.services.permissions import is_admin, readable_clause
 from core.services.readable import Listed, Readable, readable
 
 SPECIAL_KEYS = {
