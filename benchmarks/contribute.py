@@ -39,10 +39,20 @@ size. Newtask writes nothing to the database, so a sweep database is seeded once
 while it holds its size untouched (--reseed seeds them again).
 
 Prints the figures as they come, then one table; CPU ms/request (from /proc) splits each
-request's cost between gunicorn, the PostgreSQL backends and this load generator; on a shared
-machine, compare CPU ms/request rather than req/s (the last column, whose work is the same in
-every run, shows how fast the machine ran: here the same code gave 268 and 132 cycles/s within
-an hour).
+request's cost between gunicorn, the PostgreSQL backends of its connections (autovacuum workers
+not counted: they run when earlier writes call for them), redis-server (a local one) and this
+load generator; on a shared machine, compare CPU ms/request rather than req/s (the client's
+column, whose work is the same in every run, shows how fast the machine ran: here the same code
+gave 268 and 132 cycles/s within an hour). Their total gives each figure's ceiling: the rate
+that CPU per request allows on this machine's cores with nothing else running. For the targets
+of issue 19 (`locked`, `incremental`, `user_pref`: newtask 1,000 req/s, the cycle 400/s) it
+prints the CPU per request each needs here, the measured one, and whether the ceiling reaches
+it. During the cycles it samples what the PostgreSQL backends running a statement wait on
+(pg_stat_activity, every 20 ms): on CPU, row locks (held by other answers until their commit),
+the WAL flush of a commit, other; the mean number of backends in each.
+
+A database kept by --reuse (and a kept sweep database) is brought to alembic's head first: one
+seeded before a migration would be measured without its indexes.
 
     python benchmarks/contribute.py [--quick] [--db URL] [--redis URL] [--schedulers a,b]
         [--compare GIT_REF] [--compare-rounds 2] [--sizes 10000,100000] [--rounds 3]
@@ -59,8 +69,10 @@ import os
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
+from collections import Counter
 from contextlib import ExitStack, contextmanager
 
 import psycopg
@@ -68,7 +80,6 @@ import redis
 from api_list import (
     ROOT,
     _copy,
-    backend_pids,
     free_port,
     libpq_url,
     reset_schema,
@@ -80,6 +91,8 @@ from api_list import (
 from floor import Floor
 from httpload import Client, Figures, measure
 from sqlalchemy.engine import make_url
+
+from core.migrate import upgrade
 
 DEFAULT_DB = "postgresql+psycopg://crowdnest:crowdnest@localhost/crowdnest_bench2"
 # Flushed before each measurement: not a database the test suite uses (13, 12; 14 for the
@@ -273,7 +286,9 @@ def cycle(client, user_id):
     return status == 200
 
 
-def drive(port, step, users, clients, duration, app_pids=(), db_pids=()) -> Figures:
+def drive(
+    port, step, users, clients, duration, app_pids=(), db_pids=(), redis_pids=None
+) -> Figures:
     """`clients` threads repeat `step(client, user_id)` for `duration` seconds, each thread
     walking its own share of the users so that no two threads act as the same user."""
 
@@ -292,7 +307,7 @@ def drive(port, step, users, clients, duration, app_pids=(), db_pids=()) -> Figu
             errors[slot] += not ok
         client.close()
 
-    return measure(clients, duration, work, app_pids, db_pids)
+    return measure(clients, duration, work, app_pids, db_pids, redis_pids)
 
 
 STEPS = (
@@ -305,6 +320,81 @@ STEPS = (
 # -- the run --------------------------------------------------------------------------------
 
 
+def client_backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends of the database's client connections (the servers' own): not
+    an autovacuum worker that happens to be running when a measurement starts, whose seconds
+    of CPU (a table of a million rows) would be charged to the requests of that measurement
+    alone, erratically (they run when earlier measurements' writes call for them)."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+def redis_server_pids(client) -> list[int] | None:
+    """The pid of the redis-server behind `client` when it runs on this machine (its CPU is
+    counted per request), else None."""
+    host = client.connection_pool.connection_kwargs.get("host", "localhost")
+    if host not in ("localhost", "127.0.0.1", "::1"):
+        return None
+    pid = client.info("server").get("process_id")
+    return [pid] if pid and os.path.exists(f"/proc/{pid}") else None
+
+
+# What a PostgreSQL backend serving a request is doing, by pg_stat_activity's wait event.
+WAIT_KINDS = ("on CPU", "row locks", "WAL flush", "other waits")
+WAL_WAITS = frozenset({"WALSync", "WALWrite", "WALInsert", "WALBufMapping"})
+
+
+def wait_kind(event_type: str | None, event: str | None) -> str:
+    """WAIT_KINDS' name of an active backend's wait event (none: on CPU, or runnable)."""
+    if event_type is None:
+        return "on CPU"
+    if event_type == "Lock":  # a row's transaction id, a tuple: another answer's lock
+        return "row locks"
+    return "WAL flush" if event in WAL_WAITS else "other waits"
+
+
+class Waits:
+    """Samples, every SAMPLE_SECONDS while open, what the database's client backends that are
+    running a statement wait on: `shares()` gives the mean number of backends in each of
+    WAIT_KINDS. Where an answer's time goes when it is not CPU (row locks held by other
+    answers until their commit, the commit's WAL flush), which CPU figures do not show."""
+
+    SAMPLE_SECONDS = 0.02
+
+    def __init__(self, url: str):
+        self.url, self.found, self.samples = url, Counter(), 0
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        self._connection = psycopg.connect(libpq_url(self.url), autocommit=True)
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+        self._connection.close()
+
+    def _sample(self) -> None:
+        query = (
+            "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE datname ="
+            " current_database() AND pid <> pg_backend_pid() AND state = 'active'"
+            " AND backend_type = 'client backend'"
+        )
+        while not self._stop.wait(self.SAMPLE_SECONDS):
+            rows = self._connection.execute(query).fetchall()
+            self.found.update(wait_kind(*found) for found in rows)
+            self.samples += 1
+
+    def shares(self) -> dict[str, float]:
+        return {kind: self.found[kind] / max(1, self.samples) for kind in WAIT_KINDS}
+
+
 class Bench:
     """One seeded size served by gunicorn; measures steps against it."""
 
@@ -315,6 +405,9 @@ class Bench:
         self.port = port or free_port()
         log_path = os.path.join(tempfile.gettempdir(), f"crowdnest-contribute-{self.port}.log")
         self.server = start_gunicorn(url, args.redis, self.port, args.workers, log_path, root=root)
+        self.redis_pids = redis_server_pids(self.redis)
+        # What the PostgreSQL backends waited on during the last measurement (Waits.shares).
+        self.waits: dict[str, float] = {}
 
     def measure(self, scheduler: str, step) -> Figures:
         set_scheduler(self.url, scheduler)
@@ -322,15 +415,14 @@ class Bench:
         args = self.args
         drive(self.port, step, self.users, args.clients, args.warmup)
         self.redis.flushdb()
-        return drive(
-            self.port,
-            step,
-            self.users,
-            args.clients,
-            args.duration,
-            worker_pids(self.server),
-            backend_pids(self.url),
-        )
+        # The backends' pids before the sampler's own connection opens: its CPU is not theirs.
+        pids = worker_pids(self.server), client_backend_pids(self.url), self.redis_pids
+        if step is not cycle:  # only the cycles' waits are printed: no sampling for the others
+            return drive(self.port, step, self.users, args.clients, args.duration, *pids)
+        with Waits(self.url) as waits:
+            figures = drive(self.port, step, self.users, args.clients, args.duration, *pids)
+        self.waits = waits.shares()
+        return figures
 
     def close(self):
         stop(self.server)
@@ -401,11 +493,58 @@ def parse_args(argv=None):
     return args
 
 
+def total_cpu_ms(f: Figures) -> float:
+    """CPU ms per request of every process serving it: gunicorn, PostgreSQL, Redis (when
+    measured) and the load client, which shares the machine."""
+    redis_ms = 0.0 if f.redis_cpu_ms != f.redis_cpu_ms else f.redis_cpu_ms  # NaN: not measured
+    return f.app_cpu_ms + f.db_cpu_ms + redis_ms + f.client_cpu_ms
+
+
+def ceiling(f: Figures) -> float:
+    """Requests per second that CPU per request allows on this machine's cores with nothing
+    else running: what a figure would be on a quiet machine, when CPU is what bounds it."""
+    return (os.cpu_count() or 1) * 1000 / total_cpu_ms(f)
+
+
 def row(label: str, f: Figures) -> str:
     return (
         f"{label:48} {f.per_second:7.0f} {f.p50_ms:7.1f} {f.p99_ms:7.1f} {f.errors:6}   "
-        f"{f.app_cpu_ms:5.2f} {f.db_cpu_ms:5.2f} {f.client_cpu_ms:6.2f}"
+        f"{f.app_cpu_ms:5.2f} {f.db_cpu_ms:5.2f} {f.redis_cpu_ms:5.2f} {f.client_cpu_ms:6.2f}"
+        f" {total_cpu_ms(f):6.2f} {ceiling(f):7.0f}"
     )
+
+
+# Issue 19's targets for the schedulers beyond default and breadth_first (req/s; the cycle in
+# cycles/s), checked against the CPU per request they need on this machine's cores.
+TARGETS = {
+    ("locked", "authenticated newtask"): 1000,
+    ("incremental", "authenticated newtask"): 1000,
+    ("user_pref", "authenticated newtask"): 1000,
+    ("locked", "newtask + taskrun"): 400,
+    ("incremental", "newtask + taskrun"): 400,
+    ("user_pref", "newtask + taskrun"): 400,
+}
+
+
+def target_rows(found: dict, floor) -> list[str]:
+    """Each target: the CPU ms per request it needs on this machine's cores (the load client
+    included), what was measured (medians per tree), the ceiling that allows, and the rate as
+    a fraction of the floor."""
+    cores = os.cpu_count() or 1
+    lines = []
+    for (label, scheduler, step), figures in found.items():
+        target = TARGETS.get((scheduler, step))
+        if target is None:
+            continue
+        f = median_of(figures) if len(figures) > 1 else figures[0]
+        verdict = "within reach" if ceiling(f) >= target else "OUT OF REACH"
+        name = f"{label + ' ' if label else ''}{scheduler} {step}"
+        lines.append(
+            f"{name:44} target {target:5}/s needs <= {cores * 1000 / target:.2f} ms CPU; "
+            f"measured {total_cpu_ms(f):.2f} ms -> ceiling {ceiling(f):5.0f}/s ({verdict}); "
+            f"{f.per_second:5.0f}/s here, {floor.of(f.per_second)}"
+        )
+    return lines
 
 
 def sweep_url(url: str, size: int) -> str:
@@ -422,6 +561,7 @@ def prepare_sweep(args) -> dict[int, str]:
         create_database(url)
         wanted = (size, size * RUNS_PER_TASK, args.users)
         if not args.reseed and seeded_size(url, untouched=True) == wanted:
+            upgrade(url)  # kept: its schema brought to alembic's head (prepare_main)
             print(f"sweep: {size:,} tasks already seeded", flush=True)
             continue
         seconds = seed(url, size, size * RUNS_PER_TASK, args.users)
@@ -516,7 +656,15 @@ def worktree(ref: str):
 
 def median_of(figures: list[Figures]) -> Figures:
     """The median of each figure over measurements of the same thing."""
-    fields = ("per_second", "p50_ms", "p99_ms", "app_cpu_ms", "db_cpu_ms", "client_cpu_ms")
+    fields = (
+        "per_second",
+        "p50_ms",
+        "p99_ms",
+        "app_cpu_ms",
+        "db_cpu_ms",
+        "client_cpu_ms",
+        "redis_cpu_ms",
+    )
     found = {name: statistics.median(getattr(f, name) for f in figures) for name in fields}
     rate = found.pop("per_second")
     seconds = statistics.median(f.seconds for f in figures)
@@ -528,22 +676,32 @@ def median_of(figures: list[Figures]) -> Figures:
     )
 
 
+def prepare_main(args) -> None:
+    """The main size's database seeded, or with --reuse (holding that size) kept and brought
+    to alembic's head: a database seeded before a migration would be measured without it (an
+    index the statements rely on: `incremental` took 9.5 ms of database CPU a newtask
+    without 0014's index, 0.2 ms with it)."""
+    if args.reuse and seeded_size(args.db) != (args.tasks, args.runs, args.users):
+        print("--reuse: the database holds another size; seeding it again", flush=True)
+        args.reuse = False
+    if args.reuse:
+        upgrade(args.db)
+        return
+    seconds = seed(args.db, args.tasks, args.runs, args.users)
+    print(
+        f"seeded {args.tasks:,} tasks, {args.runs:,} runs, {args.users:,} users "
+        f"in {seconds:.0f} s",
+        flush=True,
+    )
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not args.db.startswith("postgresql"):
         raise SystemExit("--db must be a PostgreSQL URL")
     create_database(args.db)
 
-    if args.reuse and seeded_size(args.db) != (args.tasks, args.runs, args.users):
-        print("--reuse: the database holds another size; seeding it again", flush=True)
-        args.reuse = False
-    if not args.reuse:
-        seconds = seed(args.db, args.tasks, args.runs, args.users)
-        print(
-            f"seeded {args.tasks:,} tasks, {args.runs:,} runs, {args.users:,} users "
-            f"in {seconds:.0f} s",
-            flush=True,
-        )
+    prepare_main(args)
     # Seeded before the main measurements: the seeding's writes must not overlap any of them.
     urls = prepare_sweep(args)
     floor = Floor(args.clients, args.duration, args.warmup, args.workers)
@@ -559,7 +717,7 @@ def main(argv=None) -> int:
                 args, args.db, root, args.port if not args.compare else 0
             )
             stack.callback(bench.close)
-        found, checks = measure_trees(args, benches)
+        found, checks, waits = measure_trees(args, benches)
     if not args.no_floor:
         floor.measure()
     swept = sweep_rows(args, run_sweep(args, urls)) if urls else []
@@ -573,7 +731,7 @@ def main(argv=None) -> int:
         print(floor.summary())
     print(
         f"{'measurement':48} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}   "
-        f"CPU ms/request: app, db, client; fraction of the floor's req/s"
+        f"CPU ms/request: app, db, redis, client, total; ceiling req/s; fraction of floor"
     )
     for (label, scheduler, step), figures in found.items():
         name = f"{label + ' ' if label else ''}{scheduler} {step}"
@@ -589,10 +747,25 @@ def main(argv=None) -> int:
                     f"{after.per_second:6.0f} req/s "
                     f"({after.per_second / before.per_second - 1:+.0%}); "
                     f"CPU ms/request app {before.app_cpu_ms:.2f} -> {after.app_cpu_ms:.2f}, "
-                    f"db {before.db_cpu_ms:.2f} -> {after.db_cpu_ms:.2f}; "
+                    f"db {before.db_cpu_ms:.2f} -> {after.db_cpu_ms:.2f}, "
+                    f"redis {before.redis_cpu_ms:.2f} -> {after.redis_cpu_ms:.2f}, "
+                    f"total {total_cpu_ms(before):.2f} -> {total_cpu_ms(after):.2f}; "
                     f"{floor.of(before.per_second)} -> {floor.of(after.per_second)}"
                 )
     print("(newtask + taskrun: one cycle is two requests; req/s counts cycles)")
+    print(
+        f"(ceiling: the rate that total CPU per request allows on {os.cpu_count()} cores with"
+        " nothing else running, the load client included)"
+    )
+    print(f"\nPostgreSQL backends during the cycles, mean number: {', '.join(WAIT_KINDS)}")
+    for (label, scheduler), shares in waits.items():
+        name = f"{label + ' ' if label else ''}{scheduler}"
+        means = {kind: statistics.mean(share[kind] for share in shares) for kind in WAIT_KINDS}
+        print(f"{name:26} " + "  ".join(f"{means[kind]:5.2f}" for kind in WAIT_KINDS))
+    targets = target_rows(found, floor)
+    if targets:
+        print("\ntargets (issue 19):")
+        print("\n".join(targets))
     print(
         "\ntasks given more answers than their n_answers by each scheduler's cycles / tasks"
         " the cycles answered:"
@@ -613,11 +786,12 @@ def main(argv=None) -> int:
     return 1 if failed else 0
 
 
-def measure_trees(args, benches: dict) -> tuple[dict, dict]:
+def measure_trees(args, benches: dict) -> tuple[dict, dict, dict]:
     """Every scheduler's steps on every tree's server, the trees alternating for each figure
     (A, B, A, B...): ({(tree, scheduler, step): [Figures]}, {(tree, scheduler): over-answered
-    and completed tasks after the cycle})."""
-    found, checks = {}, {}
+    and completed tasks after the cycle}, {(tree, scheduler): [the backends' waits during
+    each cycle measurement (Waits.shares)]})."""
+    found, checks, waits = {}, {}, {}
     rounds = args.compare_rounds if len(benches) > 1 else 1
     for scheduler in args.schedulers:
         for step_name, step in STEPS:
@@ -629,10 +803,11 @@ def measure_trees(args, benches: dict) -> tuple[dict, dict]:
                     name = f"{label + ' ' if label else ''}{scheduler} {step_name}"
                     print(row(name, figures), flush=True)
                     if step is cycle:
+                        waits.setdefault((label, scheduler), []).append(bench.waits)
                         over, answered = over_answered(args.db, mark)
                         was = checks.get((label, scheduler), (0, 0))
                         checks[label, scheduler] = (was[0] + over, was[1] + answered)
-    return found, checks
+    return found, checks, waits
 
 
 if __name__ == "__main__":

@@ -14,15 +14,26 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def cpu_seconds(pids) -> float:
     """User plus system CPU time of these processes so far (Linux /proc); gone ones count 0."""
-    total = 0
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_by_pid(pids) -> dict[int, float]:
+    """{pid: user plus system CPU seconds so far} of those of these processes that live."""
+    found = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as stat:
                 fields = stat.read().rpartition(")")[2].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / TICKS
+        found[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+    return found
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes spent between two cpu_by_pid readings: those gone by the
+    second are left out (a backend whose connection a pool closed), not counted negative."""
+    return sum(after[pid] - spent for pid, spent in before.items() if pid in after)
 
 
 class Client:
@@ -96,10 +107,12 @@ class Figures:
     seconds: float
     p50_ms: float
     p99_ms: float
-    # CPU milliseconds per request: gunicorn, PostgreSQL backends, this load generator.
+    # CPU milliseconds per request: gunicorn, PostgreSQL backends, this load generator, and
+    # redis-server (when its pid is given: a local Redis).
     app_cpu_ms: float = float("nan")
     db_cpu_ms: float = float("nan")
     client_cpu_ms: float = float("nan")
+    redis_cpu_ms: float = float("nan")
 
     @property
     def per_second(self) -> float:
@@ -112,13 +125,16 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def measure(clients: int, duration: float, work, app_pids=(), db_pids=()) -> Figures:
+def measure(
+    clients: int, duration: float, work, app_pids=(), db_pids=(), redis_pids=None
+) -> Figures:
     """Run `work(slot, deadline, latencies, errors)` in `clients` threads and sum up.
 
     Each thread appends the seconds of every request to its `latencies` list and counts its
     failures in `errors[slot]`, until `deadline` (a time.perf_counter value) has passed.
     """
-    cpu_before = (cpu_seconds(app_pids), cpu_seconds(db_pids), cpu_seconds([os.getpid()]))
+    pids = (app_pids, db_pids, [os.getpid()], redis_pids or ())
+    cpu_before = [cpu_by_pid(group) for group in pids]
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     start = time.perf_counter()
@@ -132,10 +148,10 @@ def measure(clients: int, duration: float, work, app_pids=(), db_pids=()) -> Fig
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - start
-    cpu_after = (cpu_seconds(app_pids), cpu_seconds(db_pids), cpu_seconds([os.getpid()]))
+    cpu_after = [cpu_by_pid(group) for group in pids]
     ordered = sorted(value for own in latencies for value in own)
     per_request = [
-        (after - before) * 1000 / max(1, len(ordered))
+        cpu_spent(before, after) * 1000 / max(1, len(ordered))
         for before, after in zip(cpu_before, cpu_after, strict=True)
     ]
     return Figures(
@@ -147,6 +163,7 @@ def measure(clients: int, duration: float, work, app_pids=(), db_pids=()) -> Fig
         app_cpu_ms=per_request[0],
         db_cpu_ms=per_request[1],
         client_cpu_ms=per_request[2],
+        redis_cpu_ms=per_request[3] if redis_pids else float("nan"),
     )
 
 

@@ -6,10 +6,11 @@ in both delivery paths: through the ORM session in the Pyramid view (`page`), an
 and executed on a bare connection by the lean path (core.delivery, `lean_page`).
 """
 
-from sqlalchemy import Integer, and_, bindparam, case, exists, func, literal_column, select
+from sqlalchemy import Integer, and_, bindparam, case, exists, literal_column, select
 from sqlalchemy.orm import aliased
 
 from core.models import Task, TaskRun, internal_columns
+from core.models.clauses import one_project
 
 # Not completed. A literal, not a bind parameter: the partial index ix_task_project_open
 # (alembic 0009) serves a query only when the planner sees the constant itself.
@@ -66,12 +67,13 @@ def _answered_this(kind: str):
 def _first_open():
     """The project's lowest open task id (NULL when none is open)."""
     other = aliased(Task)
+    # The first in (project, id) order rather than min(id): read from the project's entries of
+    # the open tasks' index (one_project), never by walking the table's id index.
     return (
-        select(func.min(other.id))
-        .where(
-            other.project_id == bindparam("project_id"),
-            other.state != literal_column("'completed'"),
-        )
+        select(other.id)
+        .where(one_project(other.project_id), other.state != literal_column("'completed'"))
+        .order_by(other.project_id, other.id)
+        .limit(1)
         .scalar_subquery()
     )
 
@@ -120,7 +122,7 @@ def open_tasks(kind: str, *columns, include_completed: bool = False):
 
 def _of_project(*columns):
     """The columns (the Task entity by default) of the project's tasks."""
-    return select(*(columns or (Task,))).where(Task.project_id == bindparam("project_id"))
+    return select(*(columns or (Task,))).where(one_project(Task.project_id))
 
 
 def tasks_not_completed(*columns):
@@ -136,6 +138,10 @@ def tasks_not_completed(*columns):
 def ordered(query, options, *first, source=Task):
     """Order by the `first` clauses, then the requested `orderby`/`desc`, ties by id (the
     columns of `source`: the task table, or a subquery of its columns)."""
+    if source is Task:
+        # One project's tasks (one_project), ordered by the project first: the planner then
+        # reads a (project_id, ...) index in order (see OneProject).
+        first = (Task.project_id, *first)
     column = getattr(source, options.orderby)
     query = query.order_by(*first, column.desc() if options.desc else column.asc())
     return query.order_by(source.id) if options.orderby != "id" else query
