@@ -681,12 +681,17 @@ class _Folded:
         """[the folded statement (the run's row and `task_runs`), the later statements...]."""
         task = Task.__table__
         locked = select(task.c.id, task.c.n_task_runs, task.c.n_answers, task.c.state)
+        volunteers = [args[1] for step, args in self.steps if step == "figures"]
         if self.is_alone:
             # Only when the locked row shows no condition holds. FOR NO KEY UPDATE, the lock
             # the UPDATE takes: it does not wait for the key-share locks other answers'
-            # inserts hold on the task (a FOR UPDATE would deadlock with them).
+            # inserts hold on the task (a FOR UPDATE would deadlock with them). And only for a
+            # volunteer the snapshot shows answering in the project before: a first answer
+            # takes the transaction, whose volunteer count is a statement of its own
+            # (stats.volunteer_counted: this statement's snapshot predates its lock waits).
             no_condition = self.alone(task.c.n_task_runs + 1, task.c.n_answers, task.c.state)
-            before = locked.where(task.c.id == bindparam("task_id"), no_condition)
+            known = [new_volunteer(self.kind) == 0 for new_volunteer in volunteers]
+            before = locked.where(task.c.id == bindparam("task_id"), no_condition, *known)
             before = before.with_for_update(key_share=True).cte("before")
         ctes, later = [], []
         for step, arguments in self.steps:
@@ -719,9 +724,13 @@ class _Folded:
             elif step == "touched":
                 ctes.append(answers.project_touched().where(_after(ctes[-1])).cte("touched"))
             elif step == "figures":
-                _completed, new_volunteer = arguments
+                new_volunteer = arguments[1]
                 completes = select(counted.c.completes).scalar_subquery()
-                figures = stats.answer_counted(completes, new_volunteer(self.kind))
+                if self.is_alone:  # not a new volunteer (`known` above)
+                    figures = stats.answer_counted(completes, 0)
+                else:  # the volunteer counted first after this statement, its locks held
+                    figures = stats.answer_counted(completes)
+                    later.insert(0, stats.volunteer_counted(new_volunteer(self.kind)))
                 figures = figures.where(_after(ctes[-1])).returning(ProjectStats.project_id)
                 ctes.append(figures.cte("figures"))
             elif step == "versioned" and not self.is_alone:

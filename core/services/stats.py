@@ -22,18 +22,30 @@ def bump(db, project_id: int, **deltas: int) -> None:
     )
 
 
-def answer_counted(completed, new_volunteer):
+def answer_counted(completed, new_volunteer=None):
     """The UPDATE counting one answer, with bind parameters :stats_of (the project id) and
     :finish_time; `completed` (the answer completes its task) and `new_volunteer` are each 0, 1
-    or an SQL expression of them (the lean path's, core.delivery)."""
+    or an SQL expression of them (the lean path's, core.delivery). `new_volunteer` None: the
+    volunteer is counted by volunteer_counted, a statement of its own."""
+    values = _deltas(n_task_runs=1, n_completed_tasks=completed)
+    if new_volunteer is not None:
+        values.update(_deltas(n_volunteers=new_volunteer))
+    return _counted(values | {"last_activity": bindparam("finish_time")})
+
+
+def volunteer_counted(new_volunteer):
+    """The UPDATE adding `new_volunteer` (SQL) to the n_volunteers of :stats_of. Run as a
+    statement of its own after the answer's transaction has locked the project's rows, it reads
+    every run committed before it (a statement's snapshot is taken before it waits for a lock:
+    inside that statement, a first answer of the same volunteer committed meanwhile is unseen)."""
+    return _counted(_deltas(n_volunteers=new_volunteer))
+
+
+def _counted(values: dict):
     return (
         update(ProjectStats)
         .where(ProjectStats.project_id == bindparam("stats_of"))
-        .values(
-            **_deltas(n_task_runs=1, n_completed_tasks=completed),
-            n_volunteers=ProjectStats.n_volunteers + new_volunteer,
-            last_activity=bindparam("finish_time"),
-        )
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
 

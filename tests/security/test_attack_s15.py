@@ -23,12 +23,6 @@ def _volunteers(db, project_id):
     return live, counted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the lean path's folded statement decides `new volunteer` on the snapshot it took "
-    "before waiting for the project row: a volunteer's first two answers in a project, one "
-    "on each path (or both lean) at once, count two volunteers",
-)
 def test_a_volunteers_first_two_answers_at_once_count_one_volunteer(db, engine):
     """Reproduced over HTTP (gunicorn -w 4, PostgreSQL): 20 accounts each answering 3 tasks of
     a new project at once gave project_stats.n_volunteers 21 or 22 in about one run of three
@@ -38,7 +32,9 @@ def test_a_volunteers_first_two_answers_at_once_count_one_volunteer(db, engine):
     task and holds its transaction (the project row locked); the lean path's one statement
     (_Folded alone) for the same volunteer's answer to another task takes its snapshot, then
     waits for the project row; the application commits. The lean statement's EXISTS (an
-    earlier answer in the project) reads its old snapshot: both count a new volunteer."""
+    earlier answer in the project) read its old snapshot: both counted a new volunteer. Now
+    the one statement stores only a known volunteer's answer, and the transaction counts the
+    volunteer in a statement of its own, once it holds the project's rows."""
     if engine.dialect.name != "postgresql":
         pytest.skip("the folded statement is PostgreSQL's; SQLite serialises the writers")
     volunteer = factories.UserFactory()
@@ -53,7 +49,8 @@ def test_a_volunteers_first_two_answers_at_once_count_one_volunteer(db, engine):
     held = answering.get(Task, first_id), answering.get(Project, project_id)
     answers.record_answer(SessionStore(answering, *held, run), "user_id")
 
-    (statement,) = [s for s in _Folded.of("user_id", alone=True).statements()]
+    (alone,) = _Folded.of("user_id", alone=True).statements()
+    in_transaction = _Folded.of("user_id", alone=False).statements()
     now = utcnow()
     values = {
         "project_id": project_id,
@@ -68,17 +65,26 @@ def test_a_volunteers_first_two_answers_at_once_count_one_volunteer(db, engine):
     }
     outcome = {}
 
+    def run(connection, statement):
+        # Compiled and bound as the lean path runs its statements (core.delivery.Statements).
+        compiled = statement.compile(dialect=engine.dialect)
+        bound = compiled.construct_params(values)
+        for name, process in compiled._bind_processors.items():
+            if bound.get(name) is not None:
+                bound[name] = process(bound[name])
+        result = connection.exec_driver_sql(str(compiled), bound)
+        return result.all() if result.returns_rows else []
+
     def lean():
+        # As LeanDelivery._store_answer: the one statement, else the transaction's statements.
         try:
-            # Compiled and bound as the lean path runs its statements (core.delivery.Statements).
-            compiled = statement.compile(dialect=engine.dialect)
-            bound = compiled.construct_params(values)
-            for name, process in compiled._bind_processors.items():
-                if bound.get(name) is not None:
-                    bound[name] = process(bound[name])
             with engine.connect() as connection:
-                outcome["rows"] = connection.exec_driver_sql(str(compiled), bound).all()
+                outcome["rows"] = run(connection, alone)
                 connection.commit()
+                if not outcome["rows"]:
+                    found = [run(connection, statement) for statement in in_transaction]
+                    outcome["rows"] = found[0]
+                    connection.commit()
         except Exception as error:  # reported below
             outcome["error"] = repr(error)
 

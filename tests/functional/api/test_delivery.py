@@ -926,14 +926,17 @@ def test_the_lean_path_never_compiles_its_statements_with_jit(apps, db):
     assert _jitted(application)  # the application's sessions keep PostgreSQL's choice
 
 
+@pytest.mark.parametrize("known", [True, False], ids=["known volunteers", "first answers"])
 @pytest.mark.parametrize("seen_short", [False, True], ids=["as read", "read before a rival"])
 def test_answers_short_of_completion_take_one_statement_on_postgresql(
-    apps, db, monkeypatch, seen_short
+    apps, db, monkeypatch, seen_short, known
 ):
     """Its own transaction; the completing answer and later ones take the full transaction
     straight away. When the task looked short of completion as the context was read but is
     not when the answer is written (a rival's answer in between, here simulated: the context
-    always says short), that statement writes nothing and the full transaction follows."""
+    always says short), that statement writes nothing and the full transaction follows. So
+    it does for a volunteer's first answer in the project: the transaction counts a new
+    volunteer in a statement of its own, once it holds the project's rows."""
     lean, spy, _plain = apps
     if lean_of(lean).statements.dialect.name != "postgresql":
         pytest.skip("SQLite stores answers in steps")
@@ -949,6 +952,10 @@ def test_answers_short_of_completion_take_one_statement_on_postgresql(
     project = _project("depth_first_all")
     task = TaskFactory(project=project, n_answers=2)
     volunteers = [UserFactory() for _ in range(3)]
+    if known:  # each answered another task of the project before (behind the counters' back)
+        earlier = TaskFactory(project=project, n_answers=5)
+        for volunteer in volunteers:
+            TaskRunFactory(task=earlier, user=volunteer)
     for volunteer in volunteers:
         assert _handed(lean, project, volunteer)["id"] == task.id
     counter = StatementCounter(monkeypatch)
@@ -958,15 +965,26 @@ def test_answers_short_of_completion_take_one_statement_on_postgresql(
         assert _post(lean, project, task.id, volunteer).status_int == 200
         written.append(counter.statements - before[0])
         trips.append(counter.trips - before[1])
-    # The context read and 1; then the context read and the transaction's 3 with the
-    # announcement's read in one pipeline, twice (the completion, a new result version), and
-    # the statement that wrote nothing when the context was out of date.
-    assert written == ([2, 6, 6] if seen_short else [2, 5, 5]) and spy.calls == 0
-    assert trips == ([2, 3, 3] if seen_short else [2, 2, 2])
+    # The context read and 1; then the context read and the transaction's 4 (the answer, the
+    # volunteer, the result superseded and written) with the announcement's read in one
+    # pipeline, twice (the completion, a new result version); and, before the transaction,
+    # the one statement when it wrote nothing (the context out of date, a first answer).
+    expected = []
+    for number in range(3):
+        tried = number == 0 or seen_short  # the first alone is short of completion
+        if number == 0 and known:
+            expected.append((2, 2))
+        else:
+            expected.append((7, 3) if tried else (6, 2))
+    assert list(zip(written, trips, strict=True)) == expected and spy.calls == 0
     db.expire_all()
     stored = db.get(Task, task.id)
     assert (stored.n_task_runs, stored.state) == (3, "completed")
     stats = db.get(ProjectStats, project.id)
-    assert (stats.n_task_runs, stats.n_completed_tasks, stats.n_volunteers) == (3, 1, 3)
+    assert (stats.n_task_runs, stats.n_completed_tasks, stats.n_volunteers) == (
+        3,
+        1,
+        0 if known else 3,
+    )
     latest = db.scalars(select(Result).where(Result.task_id == task.id, Result.last_version))
     assert [len(result.task_run_ids) for result in latest] == [3]
