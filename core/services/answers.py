@@ -133,38 +133,49 @@ def record_answer(store: AnswerStore, kind: str) -> None:
 
 
 def author(user_id, user_ip, external_uid=None) -> tuple[str, object]:
-    """(the run's column naming its author, its value): the external user of a partner app,
-    else the signed-in user, else the IP pseudonym; attribution is the server's (decision 4)."""
-    if external_uid:
-        return "external_uid", external_uid
-    if user_id is not None:
-        return "user_id", user_id
-    return "user_ip", user_ip
+    """(the run's column naming its author, its value): the participant's column (`known_by`:
+    the external user of a partner app, else the signed-in user, else the IP pseudonym);
+    attribution is the server's (decision 4)."""
+    given = {"user_id": user_id, "external_uid": external_uid, "user_ip": user_ip}
+    column = known_by(user_id, external_uid, user_ip)
+    return column, given[column]
 
 
-# How the guard and the schedulers know a participant (Participant.key, Volunteer.key): by the
-# first of these it has (prefix, whether an empty text counts as none; an id is never text),
-# else by the last, always: the signed-in user, the external user id, the IP pseudonym.
-PARTICIPANT_KEYS = (("user:", False), ("external:", True), ("ip:", None))
+# Who a participant is, for attribution (`author`), the guard and the schedulers
+# (Participant.key, Volunteer.key, the schedulers' kind): the first of these it has (its column,
+# the key's prefix, whether an empty text counts as none; an id is never text), else the last,
+# always: the external user of a partner app (named only with the project's token, decision
+# 10), the signed-in user, the IP pseudonym.
+PARTICIPANT_KEYS = (
+    ("external_uid", "external:", True),
+    ("user_id", "user:", False),
+    ("user_ip", "ip:", None),
+)
+
+
+def known_by(user_id, external_uid, user_ip) -> str:
+    """The column a participant (Python values) is known by, as PARTICIPANT_KEYS says."""
+    given = {"user_id": user_id, "external_uid": external_uid, "user_ip": user_ip}
+    *firsts, (last, _prefix, _always) = PARTICIPANT_KEYS
+    return next((name for name, _p, text in firsts if _given(given[name], text)), last)
 
 
 def participant_key(user_id, external_uid, user_ip):
     """The participant's key by PARTICIPANT_KEYS: a str from values; from a run's columns,
     the same key in SQL (a CASE: `locked` reads its answerers so)."""
-    values = (user_id, external_uid, user_ip)
-    *firsts, (last, _always) = PARTICIPANT_KEYS
-    if any(map(_is_sql, values)):
-        return case(
-            *(
-                (_given(value, text), literal(prefix) + _as_text(value))
-                for (prefix, text), value in zip(firsts, values, strict=False)
-            ),
-            else_=literal(last) + func.coalesce(_as_text(values[-1]), "None"),
-        )
-    for (prefix, text), value in zip(firsts, values, strict=False):
-        if _given(value, text):
-            return f"{prefix}{value}"
-    return f"{last}{values[-1]}"
+    given = {"user_id": user_id, "external_uid": external_uid, "user_ip": user_ip}
+    prefixes = {name: prefix for name, prefix, _text in PARTICIPANT_KEYS}
+    if not any(map(_is_sql, given.values())):
+        column = known_by(user_id, external_uid, user_ip)
+        return f"{prefixes[column]}{given[column]}"
+    *firsts, (last, prefix, _always) = PARTICIPANT_KEYS
+    return case(
+        *(
+            (_given(given[name], text), literal(first) + _as_text(given[name]))
+            for name, first, text in firsts
+        ),
+        else_=literal(prefix) + func.coalesce(_as_text(given[last]), "None"),
+    )
 
 
 def _given(value, text: bool):

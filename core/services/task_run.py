@@ -70,10 +70,9 @@ def submit(
         raise DomainError("Forbidden", "Invalid project_id")
     project = db.get(Project, task.project_id)
     # The hand-out taken is the external user's when ?external_uid= names one (the guard's
-    # key): the answer is theirs then, and needs their project token as a body's would.
-    external_uid = data.get("external_uid") or (
-        participant.external_uid if participant.user_id is None else None
-    )
+    # key, answers.known_by, whoever is signed in, as newtask handed it out): the answer is
+    # theirs then, and needs their project token as a body's would.
+    external_uid = data.get("external_uid") or participant.external_uid
     # An answer to a draft needs a hand-out, which only its owners get (decision 24).
     refusal = answers.admission(
         project,

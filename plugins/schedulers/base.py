@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from core.models import Task, TaskRun, internal_columns
 from core.models.clauses import one_project
+from core.services import answers
 
 # Not completed. A literal, not a bind parameter: the partial index ix_task_project_open
 # (alembic 0009) serves a query only when the planner sees the constant itself.
@@ -19,11 +20,14 @@ NOT_COMPLETED = Task.state != literal_column("'completed'")
 SHOWN = tuple(c for c in Task.__table__.columns if c.key not in internal_columns(Task))
 
 
+KINDS = {"user_id": "user", "external_uid": "external", "user_ip": "ip"}
+
+
 def kind_of(participant) -> str:
-    """How the volunteer is known: "user", "external" or "ip" (behavior.md 6.2)."""
-    if participant.user is not None:
-        return "user"
-    return "external" if participant.external_uid else "ip"
+    """How the volunteer is known: "user", "external" or "ip" (behavior.md 6.2), by the one
+    rule of attribution and the guard (answers.known_by)."""
+    user_id = participant.user.id if participant.user is not None else None
+    return KINDS[answers.known_by(user_id, participant.external_uid, participant.user_ip)]
 
 
 def parameters(project, participant, options) -> dict:

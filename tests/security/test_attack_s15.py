@@ -139,3 +139,30 @@ def test_a_new_result_version_keeps_n_results_equal_to_its_recount(db, engine):
     )
     assert latest == 0
     assert live == latest
+
+
+def test_a_signed_in_partner_s_external_user_is_one_participant_from_hand_out_to_answer(app, db):
+    """Finding 3: a signed-in caller naming ?external_uid= with the project's token was handed
+    tasks as the account (the guard's key and the schedulers' exclusion put the account first)
+    while the answer was stored as the external user's: the scheduler then handed that external
+    user the task they had answered. One rule now (answers.known_by): the external user first,
+    for the hand-out, the guard, the exclusion and the run alike."""
+    from tests.functional.api.test_project_token import _token
+
+    partner = factories.UserFactory()
+    project = factories.ProjectFactory(published=True)
+    task = factories.TaskFactory(project=project, n_answers=5)
+    db.commit()
+    project_id, task_id = project.id, task.id
+    headers = {"Authorization": f"Bearer {_token(app, project)}"}
+    query = f"api_key={partner.api_key}&external_uid=ext-a"
+    handed = app.get(f"/api/project/{project_id}/newtask?{query}", headers=headers).json
+    assert handed["id"] == task_id
+    body = {"project_id": project_id, "task_id": task_id, "info": {"answer": 1}}
+    app.post_json(f"/api/taskrun?{query}", body, headers=headers, status=200)
+    db.expire_all()
+    (run,) = db.scalars(select(TaskRun).where(TaskRun.task_id == task_id)).all()
+    assert (run.user_id, run.external_uid) == (None, "ext-a")
+    # The external user answered it: not handed to them again.
+    again = app.get(f"/api/project/{project_id}/newtask?{query}", headers=headers).json
+    assert again == {}

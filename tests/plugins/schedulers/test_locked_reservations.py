@@ -381,6 +381,7 @@ def test_answerers_are_read_by_the_one_participant_key(db, monkeypatch):
     db.commit()
     read = select(reservations.participant_key_of_run()).where(TaskRun.task_id == task.id)
     assert db.scalar(read) == answers.participant_key(None, None, "p") == "ip:p"
-    monkeypatch.setattr(answers, "PARTICIPANT_KEYS", (("u:", False), ("x:", True), ("a:", None)))
+    changed = (("external_uid", "x:", True), ("user_id", "u:", False), ("user_ip", "a:", None))
+    monkeypatch.setattr(answers, "PARTICIPANT_KEYS", changed)
     read = select(reservations.participant_key_of_run()).where(TaskRun.task_id == task.id)
     assert db.scalar(read) == answers.participant_key(None, None, "p") == "a:p"

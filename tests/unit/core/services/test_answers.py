@@ -209,9 +209,13 @@ def test_the_participant_key_says_the_same_on_values_and_on_columns(
         literal(user_ip, String),
     )
     assert sql(answers.participant_key(*columns)) == key
-    if user_id is not None:
-        assert key == f"user:{user_id}"
-    elif external_uid:
+    # A partner app's external user first (named only with the project's token), as a run is
+    # attributed (`author`): the hand-out an answer takes is the one its run is stored under.
+    if external_uid:
         assert key == f"external:{external_uid}"
+    elif user_id is not None:
+        assert key == f"user:{user_id}"
     else:
         assert key == f"ip:{user_ip}"
+    column, _value = answers.author(user_id, user_ip, external_uid)
+    assert key.startswith(dict(user_id="user:", external_uid="external:", user_ip="ip:")[column])
