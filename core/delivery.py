@@ -475,8 +475,12 @@ def _answer_fields(body: bytes, max_depth: int) -> dict | None:
 def _answer_context_query(with_key: bool):
     """The task, its project and, with an api key, the caller's user id: one statement.
     `short`: with one more run the task needs none of the steps that take a transaction of
-    their own (_Folded.alone; _store_answer tries one statement for that case only)."""
-    short = _Folded.alone(Task.n_task_runs + 1, Task.n_answers, Task.state).label("short")
+    their own (_Folded.alone), and the caller (the key's user, else :user_ip) answered in the
+    project before, as the one statement requires; _store_answer tries it for that case only."""
+    kind, who = ("user_id", _user_by_key()) if with_key else ("user_ip", bindparam("user_ip"))
+    known = answers.earlier_answer_in_project(kind, Task.project_id, who)
+    alone = _Folded.alone(Task.n_task_runs + 1, Task.n_answers, Task.state)
+    short = (alone & known).label("short")
     columns = _with_caller([Task.project_id, short, Project.short_name], with_key)
     return (
         select(*columns)
@@ -1076,11 +1080,13 @@ class LeanDelivery:
         if data is None:
             return None
         api_key = _api_key(environ, params)
+        address = address_of(environ, self.settings)
+        user_ip = pseudonymise_ip(address, self.settings["ip.pseudonym_key"])
         with self.statements.connect() as connection:
             found = connection.rows(
                 ("answer context", api_key is not None),
                 lambda: _answer_context_query(api_key is not None),
-                {"task_id": data["task_id"], "api_key": api_key},
+                {"task_id": data["task_id"], "api_key": api_key, "user_ip": user_ip},
             )
             context = SimpleNamespace(**found[0]) if found else None
             if context is None or not answers.in_project(context.project_id, data["project_id"]):
@@ -1098,8 +1104,6 @@ class LeanDelivery:
                 return None  # the application refuses it in its words (or, a draft, admits)
             scheduler = scheduling.scheduler_named(self.schedulers, context.sched, self.settings)
             gate = scheduler.answers
-            address = address_of(environ, self.settings)
-            user_ip = pseudonymise_ip(address, self.settings["ip.pseudonym_key"])
             participant = Participant(user_id, user_ip)
             # Counted, the hand-out read (not consumed yet) and, with a gate (`locked`), its
             # read (the caller's hold): one Redis round trip.

@@ -210,15 +210,16 @@ VOLUNTEER_KINDS = {
 }
 
 
-def earlier_answer_in_project(column: str):
-    """EXISTS: the author (:<column>, `column` from `author`) answered another task than
-    :task_id in the project :stats_of, counted as VOLUNTEER_KINDS says."""
-    same = VOLUNTEER_KINDS[column]() & (getattr(TaskRun, column) == bindparam(column))
+def earlier_answer_in_project(column: str, project=None, who=None):
+    """EXISTS: the author (:<column>, `column` from `author`; or `who`) answered another task
+    than :task_id in the project :stats_of (or `project`), counted as VOLUNTEER_KINDS says."""
+    who = bindparam(column) if who is None else who
+    same = VOLUNTEER_KINDS[column]() & (getattr(TaskRun, column) == who)
     # One answer per volunteer per task: another task is another answer, and the run being
     # written (visible to the application after its flush, not to the lean statement) is out.
     return exists(
         select(TaskRun.id).where(
-            TaskRun.project_id == bindparam("stats_of"),
+            TaskRun.project_id == (bindparam("stats_of") if project is None else project),
             same,
             TaskRun.task_id != bindparam("task_id"),
         )

@@ -64,7 +64,7 @@ def test_completion_follows_the_one_rule_on_both_paths(apps, db, rules):
 
 
 def test_new_volunteers_follow_the_one_rule_on_both_paths(apps, db, rules):
-    rules.setattr(answers, "earlier_answer_in_project", lambda column: literal(False))
+    rules.setattr(answers, "earlier_answer_in_project", lambda column, *where: literal(False))
     pairs, spy = _both(apps)
     for app, lean in pairs:
         project = _project()

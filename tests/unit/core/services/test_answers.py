@@ -116,8 +116,8 @@ def test_every_lean_statement_deciding_completion_follows_reaches(monkeypatch, k
 def test_the_lean_path_counts_new_volunteers_by_the_applications_expression(monkeypatch, kind):
     original = answers.earlier_answer_in_project
 
-    def marked(column):
-        return original(column) & (literal_column(MARK) == literal_column(MARK))
+    def marked(column, *where):
+        return original(column, *where) & (literal_column(MARK) == literal_column(MARK))
 
     monkeypatch.setattr(answers, "earlier_answer_in_project", marked)
     pg = postgresql.dialect()
@@ -125,6 +125,8 @@ def test_the_lean_path_counts_new_volunteers_by_the_applications_expression(monk
     # volunteer is counted by a statement of its own, after the answer's (stats.volunteer_counted).
     (alone,) = delivery._Folded.of(kind, alone=True).statements()
     assert MARK in _text(alone, pg)
+    # ... and the answer's context says whether to try it by the same rule.
+    assert MARK in _text(delivery._answer_context_query(kind == "user_id"), pg)
     written, volunteer, *_results = delivery._Folded.of(kind).statements()
     assert MARK not in _text(written, pg)
     assert MARK in _text(volunteer, pg)
