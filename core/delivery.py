@@ -613,6 +613,7 @@ class _Steps:
 
     def result_versioned(self, when) -> None:
         if when(*self.counted):
+            self._run(("result uncounted",), stats.superseded_result_uncounted)
             self._run(("result superseded",), results.result_superseded)
             found = self._run(("runs of task",), results.runs_of_task)
             self.values["task_run_ids"] = [row["id"] for row in found]
@@ -743,7 +744,11 @@ class _Folded:
                 reached = exists(
                     select(Task.id).where(Task.id == bindparam("task_id"), when(*task_now))
                 )
-                later += [results.result_superseded().where(reached), _result_written(reached)]
+                later += [
+                    stats.superseded_result_uncounted().where(reached),
+                    results.result_superseded().where(reached),
+                    _result_written(reached),
+                ]
         runs = select(counted.c.n_task_runs).scalar_subquery().label("task_runs")
         return [select(*run.c, runs).add_cte(*ctes), *later]
 

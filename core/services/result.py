@@ -6,12 +6,14 @@ Domain code: knows nothing of HTTP.
 from sqlalchemy import bindparam, select, update
 
 from core.models import Result, Task, TaskRun
-from core.services import answers
+from core.services import answers, stats
 
 
 def new_result_version(db, task: Task) -> Result:
     """Supersede the task's latest result with one listing all its current runs."""
-    db.execute(result_superseded(), {"of_task": task.id})
+    of_task = {"of_task": task.id, "stats_of": task.project_id}
+    db.execute(stats.superseded_result_uncounted(), of_task)
+    db.execute(result_superseded(), of_task)
     run_ids = list(db.scalars(runs_of_task(), {"of_task": task.id}))
     result = Result(**answers.result_version(task.project_id, task.id, run_ids))
     db.add(result)

@@ -6,7 +6,7 @@ lose an update; overall_progress is derived from the two counts it depends on.
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import DateTime, bindparam, case, cast, func, select, update
+from sqlalchemy import DateTime, bindparam, case, cast, exists, func, select, update
 
 from core.models import ProjectStats, Result, Task, TaskRun, User
 from core.services import answers
@@ -60,6 +60,21 @@ def _deltas(**deltas) -> dict:
     return values
 
 
+# A result n_results counts: the latest version of its task's, with info (written by an owner
+# or an aggregator).
+COUNTED_RESULT = Result.last_version & Result.info.is_not(None)
+
+
+def superseded_result_uncounted():
+    """The UPDATE taking the latest result of the task :of_task out of the n_results of
+    :stats_of when it is counted (COUNTED_RESULT): run just before it is superseded
+    (result.result_superseded), under the answer's lock on the task."""
+    counted = exists(
+        select(Result.id).where(Result.task_id == bindparam("of_task"), COUNTED_RESULT)
+    )
+    return _counted(_deltas(n_results=-1)).where(counted)
+
+
 def recompute(db, project_id: int) -> None:
     """Count everything again for one project (after bulk changes such as publish)."""
     n_tasks = db.scalar(select(func.count()).where(Task.project_id == project_id))
@@ -68,9 +83,7 @@ def recompute(db, project_id: int) -> None:
     )
     n_task_runs = db.scalar(select(func.count()).where(TaskRun.project_id == project_id))
     n_results = db.scalar(
-        select(func.count()).where(
-            Result.project_id == project_id, Result.last_version, Result.info.is_not(None)
-        )
+        select(func.count()).where(Result.project_id == project_id, COUNTED_RESULT)
     )
     volunteers = sum(db.scalar(query) for query in answers.volunteers_in_project(project_id))
     last = db.scalar(select(func.max(TaskRun.finish_time)).where(TaskRun.project_id == project_id))

@@ -102,11 +102,6 @@ def test_a_volunteers_first_two_answers_at_once_count_one_volunteer(db, engine):
     assert live == counted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a new result version supersedes a latest result that had info without taking it "
-    "out of project_stats.n_results (stats.recompute counts latest results with info)",
-)
 def test_a_new_result_version_keeps_n_results_equal_to_its_recount(db, engine):
     """Over HTTP: depth_first_all, n_answers 1; alice answers (result 1); the owner PUTs the
     result's info (n_results 1); bob answers the completed task (result 2, info null, the

@@ -252,3 +252,24 @@ def test_both_paths_announce_a_completion_by_the_one_function(apps, db, rules):
         result_id = db.scalar(select(Result.id).where(Result.task_id == task.id))
         assert announced == [(task.id, result_id)]
         assert spy.calls == before or not lean  # the lean app answered itself
+
+
+def test_a_new_result_version_keeps_n_results_on_both_paths(apps, db):
+    """A counted result (stats.COUNTED_RESULT: the latest, with info) superseded by an answer
+    leaves n_results, on the application's path and the lean path's alike, equal to its
+    recount (the attacker's finding 2: the result steps superseded it without uncounting)."""
+    pairs, spy = _both(apps)
+    for app, lean in pairs:
+        project = _project("depth_first_all")
+        task = TaskFactory(project=project, n_answers=1)
+        _answer(app, project, UserFactory())
+        _afresh(db)
+        result = db.scalars(select(Result).where(Result.task_id == task.id)).one()
+        result.info = {"agreed": 1}  # as an owner's PUT counts it (core/api/result.py)
+        db.get(ProjectStats, project.id).n_results += 1
+        db.commit()
+        before = spy.calls
+        _answer(app, project, UserFactory())  # depth_first_all: the completed task again
+        _afresh(db)
+        assert db.get(ProjectStats, project.id).n_results == 0  # the latest has no info
+        assert spy.calls == before or not lean  # the lean app answered itself

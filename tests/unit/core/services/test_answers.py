@@ -98,13 +98,14 @@ def test_every_lean_statement_deciding_completion_follows_reaches(monkeypatch, k
     monkeypatch.setattr(answers, "reaches", _marked_reaches)
     pg, lite = postgresql.dialect(), sqlite.dialect()
     (alone,) = delivery._Folded.of(kind, alone=True).statements()
-    written, _volunteer, superseded, result = delivery._Folded.of(kind).statements()
+    written, _volunteer, uncounted, superseded, result = delivery._Folded.of(kind).statements()
     built = {
         "context": _text(delivery._answer_context_query(True), lite),
         "short of completion": _text(alone, pg),
         "written": _text(written, pg),
         "result written": _text(result, pg),
         "result superseded": _text(superseded, pg),
+        "result uncounted": _text(uncounted, pg),
     }
     for name, text in built.items():
         assert MARK in text, name
