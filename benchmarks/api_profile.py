@@ -28,8 +28,9 @@ from api_list import DEFAULT_DB, api_keys, endpoints
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# (label, file suffix, function name): the cumulative time of each part's entry point.
-PARTS = {
+# (label, file suffix, function name): the cumulative time of each part's entry point. The
+# Pyramid path's front, the same for every request profiled; each request's own parts follow.
+FRONT_PARTS = {
     "total": ("api_profile.py", "call"),
     "router": ("pyramid/router.py", "__call__"),
     "tm": ("pyramid_tm/__init__.py", "tm_tween"),
@@ -38,6 +39,18 @@ PARTS = {
     "subscribers": ("pyramid/registry.py", "notify"),
     "account": ("core/security.py", "_resolve_user"),
     "view": ("pyramid/viewderivers.py", "rendered_view"),
+}
+FRONT_ROWS = (
+    ("WSGI middlewares (inbound, delivery)", lambda p: p["total"] - p["router"]),
+    ("router entry + pyramid_retry", lambda p: p["router"] - p["tm"]),
+    ("pyramid_tm (begin, commit)", lambda p: p["tm"] - p["excview"]),
+    ("excview + refusal tweens", lambda p: p["excview"] - p["handle"]),
+    ("routing, request, response", lambda p: p["handle"] - p["subscribers"] - p["view"]),
+    ("api key's account", lambda p: p["account"]),
+    ("rate limit, other subscribers", lambda p: p["subscribers"] - p["account"]),
+)
+PARTS = {
+    **FRONT_PARTS,
     "collection_get": ("core/api/base.py", "collection_get"),
     "build": ("core/services/query.py", "build_list_query"),
     "owned": ("core/services/query.py", "owned_ids"),
@@ -47,13 +60,7 @@ PARTS = {
     "render": ("pyramid/renderers.py", "render_view"),
 }
 ROWS = (
-    ("WSGI middlewares (inbound, delivery)", lambda p: p["total"] - p["router"]),
-    ("router entry + pyramid_retry", lambda p: p["router"] - p["tm"]),
-    ("pyramid_tm (begin, commit)", lambda p: p["tm"] - p["excview"]),
-    ("excview + refusal tweens", lambda p: p["excview"] - p["handle"]),
-    ("routing, request, response", lambda p: p["handle"] - p["subscribers"] - p["view"]),
-    ("api key's account", lambda p: p["account"]),
-    ("rate limit, other subscribers", lambda p: p["subscribers"] - p["account"]),
+    *FRONT_ROWS,
     ("Cornice, view derivers", lambda p: p["view"] - p["collection_get"] - p["render"]),
     ("list query built", lambda p: p["build"] - p["owned"]),
     ("owned project ids read", lambda p: p["owned"]),
@@ -67,14 +74,7 @@ ROWS = (
 
 # Newtask through Pyramid (--newtask; the lean path of core/delivery.py off): its own parts.
 NEWTASK_PARTS = {
-    "total": ("api_profile.py", "call"),
-    "router": ("pyramid/router.py", "__call__"),
-    "tm": ("pyramid_tm/__init__.py", "tm_tween"),
-    "excview": ("pyramid/tweens.py", "excview_tween"),
-    "handle": ("pyramid/router.py", "handle_request"),
-    "subscribers": ("pyramid/registry.py", "notify"),
-    "account": ("core/security.py", "_resolve_user"),
-    "view": ("pyramid/viewderivers.py", "rendered_view"),
+    **FRONT_PARTS,
     "newtask": ("core/api/newtask.py", "get_newtask"),
     "project": ("core/api/newtask.py", "_project"),
     "participant": ("core/services/task_run.py", "of"),
@@ -85,13 +85,7 @@ NEWTASK_PARTS = {
     "render": ("pyramid/renderers.py", "render_view"),
 }
 NEWTASK_ROWS = (
-    ("WSGI middlewares (inbound, delivery)", lambda p: p["total"] - p["router"]),
-    ("router entry + pyramid_retry", lambda p: p["router"] - p["tm"]),
-    ("pyramid_tm (begin, commit)", lambda p: p["tm"] - p["excview"]),
-    ("excview + refusal tweens", lambda p: p["excview"] - p["handle"]),
-    ("routing, request, response", lambda p: p["handle"] - p["subscribers"] - p["view"]),
-    ("api key's account", lambda p: p["account"]),
-    ("rate limit, other subscribers", lambda p: p["subscribers"] - p["account"]),
+    *FRONT_ROWS,
     ("Cornice, view derivers", lambda p: p["view"] - p["newtask"] - p["render"]),
     ("project read", lambda p: p["project"]),
     ("participant, admission (can)", lambda p: p["participant"] + p["can"]),
