@@ -91,8 +91,9 @@ class AnswerStore(Protocol):
     `decide(n_runs, n_answers, state)` (its runs with this answer, its n_answers, its state
     before this answer; Python values or SQL columns), to apply as it is.
 
-    The statements are this module's (count_on_task, task_completed, project_touched,
-    stats.answer_counted, result.result_superseded / runs_of_task / result_version); rows are
+    The statements are this module's (count_on_task, task_completed, project_touched) and
+    stats.answer_counted / volunteer_counted / superseded_result_uncounted, result.
+    result_superseded / runs_of_task, result_version; rows are
     locked in the order of the calls, which both paths keep so they never deadlock."""
 
     def run_inserted(self, kind: str) -> None:
