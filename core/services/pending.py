@@ -158,6 +158,11 @@ class Book:
         self._held: dict[int, dict[str, float]] = {}  # task -> {volunteer: lapses at}
         self._full: dict[int, dict[int, float]] = {}  # project -> {task: marked until}
 
+    def clear(self) -> None:
+        with self._lock:
+            self._held.clear()
+            self._full.clear()
+
     def marked(self, project_id: int, now: float) -> int:
         """How many of the project's tasks are marked full now."""
         with self._lock:
@@ -180,7 +185,8 @@ class Book:
                     chosen.append(index)
                 else:
                     passed.append(index)
-                    full[task] = min(held.values())
+                    if held:  # marked until its earliest hand-out lapses, as pending_mark
+                        full[task] = min(held.values())
             if len(chosen) < want:
                 if not complete:
                     return None
