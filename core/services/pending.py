@@ -126,7 +126,8 @@ return ids
 # when allowed, the hand-outs judged and held and their guard stamps set. KEYS: the window's
 # counter, the project's full marks. ARGV: window expiry, limit, prefix, who, now, ttl, want,
 # complete, stamp prefix, stamp value, stamp ttl, candidates... Returns {count} when over the
-# limit, {count, 0} when too few candidates were read, {count, 1, ids} otherwise.
+# limit, {count, marked, 0} when too few candidates were read, {count, marked, 1, ids}
+# otherwise (`marked`: the project's tasks marked full after it, the next request's spare).
 COUNT_HOLD_STAMP = (
     guard.LUA
     + WINDOW_LUA
@@ -136,9 +137,10 @@ local count = window_count(KEYS[1], ARGV[1])
 if count > tonumber(ARGV[2]) then return {count} end
 local ids = pending_hold(KEYS[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]),
   tonumber(ARGV[7]), ARGV[8] == '1', {unpack(ARGV, 12)})
-if not ids then return {count, 0} end
+local marked = redis.call('ZCOUNT', KEYS[2], ARGV[5], '+inf')
+if not ids then return {count, marked, 0} end
 for _, id in ipairs(ids) do guard_stamp(ARGV[9] .. id, ARGV[10], ARGV[11]) end
-return {count, 1, ids}
+return {count, marked, 1, ids}
 """
 )
 
@@ -199,9 +201,15 @@ class Book:
                     full[task] = min(held.values())
             return [candidates[index][0] for index in chosen]
 
-    def release(self, task_id: int, who: str) -> None:
+    def release(self, project_id: int, task_id: int, who: str) -> None:
+        """`who`'s hand-out of the task lapses; with the task's last one, its mark (as
+        RELEASE_LUA)."""
         with self._lock:
-            self._held.get(task_id, {}).pop(who, None)
+            held = self._held.get(task_id, {})
+            held.pop(who, None)
+            if not held:
+                self._held.pop(task_id, None)
+                self._full.get(project_id, {}).pop(task_id, None)
 
     def _live(self, task: int, now: float) -> dict[str, float]:
         held = self._held.get(task)
@@ -264,10 +272,11 @@ def hold(redis, settings, project_id, who, candidates, want, complete, ttl, now)
     return either(redis, in_redis, in_memory)
 
 
-def release(redis, settings: dict, task_id: int, who: str) -> None:
+def release(redis, settings: dict, project_id: int, task_id: int, who: str) -> None:
     """`who`'s hand-out of the task lapses (they answered it)."""
-    book_of(settings).release(task_id, who)
-    attempt(redis, lambda client: client.zrem(task_key(task_id), who))
+    book_of(settings).release(project_id, task_id, who)
+    keys, args = _release_call(project_id, task_id, who, None, settings)
+    attempt(redis, lambda client: script(client, RELEASE)(keys=keys, args=args))
 
 
 def counting(scheduler: Scheduler) -> Scheduler:
@@ -317,7 +326,12 @@ def _lean(run, most):
         if options.redis is None:
             return None
         now = time.time()
-        options.spare = marked(options.redis, options.settings, project.id, now)
+        # The project's marks as this process's last call saw them (a hint: too few read, the
+        # Lua call says so and the application's path answers), else read now.
+        hint = ("pending marked", project.id)
+        options.spare = options.hints.get(hint)
+        if options.spare is None:
+            options.spare = marked(options.redis, options.settings, project.id, now)
         try:
             rows = run(store, project, participant, options)
         finally:
@@ -334,6 +348,7 @@ def _lean(run, most):
         project = store.project(project)
         ttl = ttl_of(getattr(project, "pending_ttl", None), options.settings)
         complete = len(rows) < options.limit + spare
+        want = _wanted(options, most)
         flat = [
             value for row in rows for value in (row["id"], row["n_task_runs"], row["n_answers"])
         ]
@@ -345,7 +360,7 @@ def _lean(run, most):
             participant.key,
             now,
             ttl,
-            _wanted(options, most),
+            want,
             int(complete),
             *counting.stamps,
             *flat,
@@ -356,9 +371,12 @@ def _lean(run, most):
         options.counted = int(found[0])
         if len(found) == 1:
             return []  # over the limit: the application answers (429)
-        if not int(found[1]):
-            return None  # too few read: the application reads again
-        kept = {int(task_id) for task_id in found[2]}
+        if not int(found[2]):
+            # Too few read: the application reads again, and will mark what it hands out.
+            options.hints[hint] = min(int(found[1]) + want, MOST_SPARE)
+            return None
+        options.hints[hint] = min(int(found[1]), MOST_SPARE)
+        kept = {int(task_id) for task_id in found[3]}
         handed = [row for row in rows if row["id"] in kept]
         for row in rows:
             del row["n_task_runs"]
@@ -368,7 +386,7 @@ def _lean(run, most):
 
 
 def _answered(db, redis, project, task_id, participant_key, n_task_runs, settings) -> None:
-    after_commit(db, release, redis, settings, task_id, participant_key)
+    after_commit(db, release, redis, settings, project.id, task_id, participant_key)
 
 
 def _admits(db, redis, project, task_id, participant_key, settings) -> bool:
@@ -380,13 +398,21 @@ def _no_read(task_id, participant_key, now):
 
 
 def _release_call(project_id, task_id, participant_key, runs, settings):
-    return [task_key(task_id)], [participant_key]
+    return [task_key(task_id), full_key(project_id)], [participant_key, task_id]
 
 
 # What answering adds for a scheduler that counts pending hand-outs: the hand-out released once
 # the answer is committed, on both paths (the lean path in its after-commit Redis call).
-# KEYS: the task's hand-outs. ARGV: the volunteer.
-RELEASE_LUA = "local function gate_release(keys, args) redis.call('ZREM', keys[1], args[1]) end\n"
+# The volunteer's hand-out of the task released; with the task's last one, its mark (a task
+# without hand-outs is judged by its answers alone, and a completed one is read no more).
+# KEYS: the task's hand-outs, the project's marks. ARGV: the volunteer, the task.
+RELEASE_LUA = """
+local function gate_release(keys, args)
+  redis.call('ZREM', keys[1], args[1])
+  if redis.call('ZCARD', keys[1]) == 0 then redis.call('ZREM', keys[2], args[2]) end
+end
+"""
+RELEASE = RELEASE_LUA + "gate_release(KEYS, ARGV)"
 GATE = AnswerGate(
     admits=_admits,
     answered=_answered,

@@ -188,3 +188,32 @@ def test_a_projects_pending_ttl_is_read_with_bounds():
     assert pending.ttl_of(10**12, settings) == pending.LONGEST
     assert pending.ttl_of("soon", settings) == 600
     assert pending.ttl_of(True, settings) == 600
+
+
+def test_the_lean_path_hands_a_short_read_to_the_application(
+    make_app, redis_client, redis_url, db
+):
+    """The lean form reads as many spare candidates as this process last saw tasks marked full
+    (a hint); marked since by another process, the Lua call finds too few and the application's
+    path answers, reading the marks afresh."""
+    redis_client.flushdb()
+    lean = make_app(redis__url=redis_url, plugins__schedulers=SCHEDULERS)
+    other = make_app(redis__url=redis_url, plugins__schedulers=SCHEDULERS, delivery__lean="false")
+    middleware = lean_of(lean)
+    middleware.forget_hints()
+    spy = middleware.app = Spy(middleware.app)
+    try:
+        project = _project()
+        tasks = [TaskFactory(project=project, n_answers=1) for _ in range(3)]
+        a, b, c = _crowd(3)
+        db.commit()
+        assert _ask(lean, project, a) == [tasks[0].id]  # this process saw one task marked
+        assert _ask(other, project, b) == [tasks[1].id]  # another marks the second
+
+        assert _ask(lean, project, c) == [tasks[2].id]
+        assert spy.calls == 1
+        # The hint is now right: the next request is the lean path's again.
+        assert _ask(lean, project, UserFactory()) == [tasks[0].id]
+        assert spy.calls == 1
+    finally:
+        middleware.app = spy.app

@@ -31,8 +31,9 @@ def test_redis_and_the_process_book_hand_out_the_same(redis_client):
         if rng.random() < 0.2:
             task, who = rng.choice(list(runs)), rng.choice(volunteers)
             runs[task] += 1
-            book.release(task, who)
-            redis_client.zrem(pending.task_key(task), who)
+            book.release(7, task, who)
+            keys, args = pending._release_call(7, task, who, None, {})
+            script(redis_client, pending.RELEASE)(keys=keys, args=args)
             continue
         order = sorted(runs, key=lambda task: (rng.random() < 0.1, task))
         candidates = [(task, runs[task], needed[task]) for task in order[: rng.randrange(1, 12)]]
