@@ -56,12 +56,13 @@ def full_key(project_id) -> str:
     return f"crowdnest:pending_full:{project_id}"
 
 
-# The rule and the book's Redis side. `pending_hold(full, prefix, who, now, ttl, want,
+# The rule and the book's Redis side. `pending_hold(full, prefix, who, now, ttl, skip, want,
 # complete, candidates)`: candidates a flat list of (task id, answers, n_answers) in the
-# scheduler's order; returns the ids handed out (and holds them), or false when the candidates
-# held fewer than `want` the volunteer is not full for and `complete` is false (more may
-# follow those read). A task found full, or made full by this hold, is marked until its
-# earliest hand-out lapses.
+# scheduler's order. They are ranked: those the volunteer is not full for, then (only when
+# `complete`: no candidate follows those read) the full ones, each part in order; ranks `skip`
+# + 1 to `skip` + `want` are handed out (held), in the scheduler's order, and their ids
+# returned. False when fewer than `skip` + `want` are not full and more may follow. A task
+# found full, or made full by this hold, is marked until its earliest hand-out lapses.
 LUA = """
 local function pending_open(runs, others, needed) return runs + others < needed end
 local function pending_others(key, who, now)
@@ -74,27 +75,27 @@ local function pending_mark(full, key, task)
   local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   if first[2] then redis.call('ZADD', full, first[2], task) end
 end
-local function pending_hold(full, prefix, who, now, ttl, want, complete, candidates)
+local function pending_hold(full, prefix, who, now, ttl, skip, want, complete, candidates)
   redis.call('ZREMRANGEBYSCORE', full, '-inf', now)
-  local chosen, passed = {}, {}
+  local open, passed = {}, {}
   for i = 1, #candidates, 3 do
-    if #chosen >= want then break end
+    if #open >= skip + want then break end
     local key = prefix .. candidates[i]
     local runs, needed = tonumber(candidates[i + 1]), tonumber(candidates[i + 2])
     if pending_open(runs, pending_others(key, who, now), needed) then
-      chosen[#chosen + 1] = i
+      open[#open + 1] = i
     else
       passed[#passed + 1] = i
       pending_mark(full, key, candidates[i])
     end
   end
-  if #chosen < want then
+  if #open < skip + want then
     if not complete then return false end
-    for _, i in ipairs(passed) do
-      if #chosen < want then chosen[#chosen + 1] = i end
-    end
-    table.sort(chosen)
+    for _, i in ipairs(passed) do open[#open + 1] = i end
   end
+  local chosen = {}
+  for n = skip + 1, math.min(skip + want, #open) do chosen[#chosen + 1] = open[n] end
+  table.sort(chosen)
   local ids = {}
   for _, i in ipairs(chosen) do
     local key = prefix .. candidates[i]
@@ -112,20 +113,21 @@ end
 """
 # KEYS: the project's full marks. ARGV: now.
 MARKED = "return redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')"
-# KEYS: the project's full marks. ARGV: prefix, who, now, ttl, want, complete, candidates...
+# KEYS: the project's full marks. ARGV: prefix, who, now, ttl, skip, want, complete,
+# candidates...
 HOLD = (
     LUA
     + """
 local ids = pending_hold(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),
-  tonumber(ARGV[5]), ARGV[6] == '1', {unpack(ARGV, 7)})
+  tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', {unpack(ARGV, 8)})
 if not ids then return false end
 return ids
 """
 )
 # The lean path's one call (LeanForm.counts): the request counted in its rate-limit window, and
 # when allowed, the hand-outs judged and held and their guard stamps set. KEYS: the window's
-# counter, the project's full marks. ARGV: window expiry, limit, prefix, who, now, ttl, want,
-# complete, stamp prefix, stamp value, stamp ttl, candidates... Returns {count} when over the
+# counter, the project's full marks. ARGV: window expiry, limit, prefix, who, now, ttl, skip,
+# want, complete, stamp prefix, stamp value, stamp ttl, candidates... Returns {count} when over the
 # limit, {count, marked, 0} when too few candidates were read, {count, marked, 1, ids}
 # otherwise (`marked`: the project's tasks marked full after it, the next request's spare).
 COUNT_HOLD_STAMP = (
@@ -136,10 +138,10 @@ COUNT_HOLD_STAMP = (
 local count = window_count(KEYS[1], ARGV[1])
 if count > tonumber(ARGV[2]) then return {count} end
 local ids = pending_hold(KEYS[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]),
-  tonumber(ARGV[7]), ARGV[8] == '1', {unpack(ARGV, 12)})
+  tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1', {unpack(ARGV, 13)})
 local marked = redis.call('ZCOUNT', KEYS[2], ARGV[5], '+inf')
 if not ids then return {count, marked, 0} end
-for _, id in ipairs(ids) do guard_stamp(ARGV[9] .. id, ARGV[10], ARGV[11]) end
+for _, id in ipairs(ids) do guard_stamp(ARGV[10] .. id, ARGV[11], ARGV[12]) end
 return {count, marked, 1, ids}
 """
 )
@@ -170,29 +172,31 @@ class Book:
         with self._lock:
             return sum(1 for until in self._full.get(project_id, {}).values() if until > now)
 
-    def hold(self, project_id, who, candidates, want, complete, ttl, now) -> list[int] | None:
-        """pending_hold's judgement on this process's book; `candidates` (id, runs, needed)."""
+    def hold(self, project_id, who, candidates, skip, want, complete, ttl, now):
+        """pending_hold's judgement on this process's book; `candidates` (id, runs, needed).
+        The ids handed out, or None to read again."""
         with self._lock:
             full = self._full.setdefault(project_id, {})
             for task, until in list(full.items()):
                 if until <= now:
                     del full[task]
-            chosen, passed = [], []
+            ranked, passed = [], []
             for index, (task, runs, needed) in enumerate(candidates):
-                if len(chosen) >= want:
+                if len(ranked) >= skip + want:
                     break
                 held = self._live(task, now)
                 others = len(held) - (who in held)
                 if pending_open(runs, others, needed):
-                    chosen.append(index)
+                    ranked.append(index)
                 else:
                     passed.append(index)
                     if held:  # marked until its earliest hand-out lapses, as pending_mark
                         full[task] = min(held.values())
-            if len(chosen) < want:
+            if len(ranked) < skip + want:
                 if not complete:
                     return None
-                chosen = sorted(chosen + passed[: want - len(chosen)])
+                ranked += passed
+            chosen = sorted(ranked[skip : skip + want])
             for index in chosen:
                 task, runs, needed = candidates[index]
                 held = self._held.setdefault(task, {})
@@ -257,17 +261,18 @@ def marked(redis, settings: dict, project_id: int, now: float) -> int:
     return min(count, MOST_SPARE)
 
 
-def hold(redis, settings, project_id, who, candidates, want, complete, ttl, now):
+def hold(redis, settings, project_id, who, candidates, skip, want, complete, ttl, now):
     """The ids of the candidates handed out (held for `who`), or None to read again."""
 
     def in_redis(client):
         flat = [value for candidate in candidates for value in candidate]
-        args = [TASK_PREFIX, who, now, ttl, want, int(complete), *flat]
+        args = [TASK_PREFIX, who, now, ttl, skip, want, int(complete), *flat]
         ids = script(client, HOLD)(keys=[full_key(project_id)], args=args)
         return None if ids is None else [int(task_id) for task_id in ids]
 
     def in_memory():
-        return book_of(settings).hold(project_id, who, candidates, want, complete, ttl, now)
+        book = book_of(settings)
+        return book.hold(project_id, who, candidates, skip, want, complete, ttl, now)
 
     return either(redis, in_redis, in_memory)
 
@@ -303,11 +308,13 @@ def _select(select, most):
         ttl = ttl_of((project.info or {}).get("pending_ttl"), settings)
         for read in range(READS):
             now = time.time()
-            spare = marked(options.redis, settings, project.id, now)
-            tasks = select(db, project, volunteer, replace(options, spare=spare))
+            # From the first candidate on: the offset counts those this volunteer may get.
+            spare = marked(options.redis, settings, project.id, now) + options.offset
+            tasks = select(db, project, volunteer, replace(options, offset=0, spare=spare))
             complete = len(tasks) < options.limit + spare or read == READS - 1
             candidates = [(task.id, task.n_task_runs, task.n_answers) for task in tasks]
-            args = (project.id, volunteer.key, candidates, want, complete, ttl, now)
+            skip = options.offset
+            args = (project.id, volunteer.key, candidates, skip, want, complete, ttl, now)
             kept = hold(options.redis, settings, *args)
             if kept is not None:
                 kept = set(kept)
@@ -329,13 +336,16 @@ def _lean(run, most):
         # The project's marks as this process's last call saw them (a hint: too few read, the
         # Lua call says so and the application's path answers), else read now.
         hint = ("pending marked", project.id)
-        options.spare = options.hints.get(hint)
-        if options.spare is None:
-            options.spare = marked(options.redis, options.settings, project.id, now)
+        spare = options.hints.get(hint)
+        if spare is None:
+            spare = marked(options.redis, options.settings, project.id, now)
+        # From the first candidate on: the offset counts those this volunteer may get.
+        skip = options.offset
+        options.spare, options.offset = spare + skip, 0
         try:
             rows = run(store, project, participant, options)
         finally:
-            spare, options.spare = options.spare, None
+            spare, options.spare, options.offset = options.spare, None, skip
         if rows is None:
             return None
         participant = store.admit(participant)
@@ -360,6 +370,7 @@ def _lean(run, most):
             participant.key,
             now,
             ttl,
+            skip,
             want,
             int(complete),
             *counting.stamps,

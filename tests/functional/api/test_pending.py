@@ -217,3 +217,17 @@ def test_the_lean_path_hands_a_short_read_to_the_application(
         assert spy.calls == 1
     finally:
         middleware.app = spy.app
+
+
+def test_the_next_task_with_an_offset_is_another_than_the_one_held(served, db):
+    """pybossa.js fetches the next task with offset=1 while the volunteer works on the first."""
+    app, _spy = served
+    project = _project()
+    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(4)]
+    a, b = _crowd(2)
+    db.commit()
+    assert _ask(app, project, a) == [tasks[0].id]
+    assert _ask(app, project, b) == [tasks[1].id]
+
+    assert _ask(app, project, b, "&offset=1") == [tasks[2].id]
+    assert _ask(app, project, a, "&offset=1") == [tasks[3].id]

@@ -7,9 +7,9 @@ from core.redis import script
 from core.services import pending
 
 
-def _redis_hold(client, project_id, who, candidates, want, complete, ttl, now):
+def _redis_hold(client, project_id, who, candidates, skip, want, complete, ttl, now):
     flat = [value for candidate in candidates for value in candidate]
-    args = [pending.TASK_PREFIX, who, now, ttl, want, int(complete), *flat]
+    args = [pending.TASK_PREFIX, who, now, ttl, skip, want, int(complete), *flat]
     ids = script(client, pending.HOLD)(keys=[pending.full_key(project_id)], args=args)
     return None if ids is None else [int(task_id) for task_id in ids]
 
@@ -37,7 +37,8 @@ def test_redis_and_the_process_book_hand_out_the_same(redis_client):
             continue
         order = sorted(runs, key=lambda task: (rng.random() < 0.1, task))
         candidates = [(task, runs[task], needed[task]) for task in order[: rng.randrange(1, 12)]]
-        request = (7, rng.choice(volunteers), candidates, rng.randrange(1, 4), rng.random() < 0.5)
+        who, skip, want = rng.choice(volunteers), rng.choice([0, 0, 1, 2]), rng.randrange(1, 4)
+        request = (7, who, candidates, skip, want, rng.random() < 0.5)
         ttl = rng.choice([2, 10])
         in_process = book.hold(*request, ttl, now)
         in_redis = _redis_hold(redis_client, *request, ttl, now)
@@ -56,11 +57,21 @@ def test_the_rule_counts_answers_and_other_volunteers_hand_outs():
 def test_a_volunteers_own_hand_out_does_not_count_against_them():
     book = pending.Book()
     candidates = [(1, 0, 1), (2, 0, 1)]
-    assert book.hold(1, "a", candidates, 1, True, 60, 0.0) == [1]
-    assert book.hold(1, "a", candidates, 1, True, 60, 1.0) == [1]
-    assert book.hold(1, "b", candidates, 1, True, 60, 1.0) == [2]
+    assert book.hold(1, "a", candidates, 0, 1, True, 60, 0.0) == [1]
+    assert book.hold(1, "a", candidates, 0, 1, True, 60, 1.0) == [1]
+    assert book.hold(1, "b", candidates, 0, 1, True, 60, 1.0) == [2]
     # Every task full for c: without `complete`, read again; with it, the first full one.
-    assert book.hold(1, "c", candidates, 1, False, 60, 1.0) is None
-    assert book.hold(1, "c", candidates, 1, True, 60, 1.0) == [1]
+    assert book.hold(1, "c", candidates, 0, 1, False, 60, 1.0) is None
+    assert book.hold(1, "c", candidates, 0, 1, True, 60, 1.0) == [1]
     assert book.marked(1, 1.0) == 2
     assert book.marked(1, 61.0) == 0
+
+
+def test_an_offset_counts_the_tasks_the_volunteer_may_get():
+    """pybossa.js asks for the next task with offset=1 while it shows the first: it must get
+    another task than the one it holds, whatever tasks others filled before it."""
+    book = pending.Book()
+    candidates = [(1, 0, 1), (2, 0, 1), (3, 0, 1)]
+    assert book.hold(1, "a", candidates, 0, 1, True, 60, 0.0) == [1]
+    assert book.hold(1, "b", candidates, 0, 1, True, 60, 0.0) == [2]
+    assert book.hold(1, "b", candidates, 1, 1, True, 60, 0.0) == [3]
