@@ -1,0 +1,71 @@
+"""Attacks on pending hand-outs (issue 24, decision 25, core.services.pending), from outside."""
+
+import pytest
+
+from tests.factories import ProjectFactory, TaskFactory, UserFactory
+from tests.lean import lean_of
+
+SCHEDULERS = "default breadth_first incremental locked user_pref"
+PATHS = ["lean", "application", "no redis"]
+
+
+@pytest.fixture(params=PATHS)
+def served(request, make_app):
+    """The app serving newtask by one of the three paths."""
+    if request.param == "no redis":
+        return make_app(plugins__schedulers=SCHEDULERS)
+    redis_url = request.getfixturevalue("redis_url")
+    request.getfixturevalue("redis_client").flushdb()
+    lean = "true" if request.param == "lean" else "false"
+    app = make_app(redis__url=redis_url, plugins__schedulers=SCHEDULERS, delivery__lean=lean)
+    if request.param == "lean":
+        lean_of(app).forget_hints()
+    return app
+
+
+def _project(sched="default", **info):
+    return ProjectFactory(info={"task_presenter": "<div></div>", "sched": sched, **info})
+
+
+def _ask(app, project, user, query="", status=200):
+    url = f"/api/project/{project.id}/newtask?api_key={user.api_key}{query}"
+    found = app.get(url, status=status).json
+    if isinstance(found, dict):
+        return [found["id"]] if found else []
+    return [task["id"] for task in found]
+
+
+def test_a_large_offset_is_answered(served, db):
+    project = _project()
+    tasks = [TaskFactory(project=project, n_answers=1) for _ in range(5)]
+    a = UserFactory()
+    db.commit()
+    assert _ask(served, project, a, "&offset=3000") == []
+    assert _ask(served, project, a, "&offset=2147483647") == []
+    assert _ask(served, project, a, "&offset=4") == [tasks[4].id]
+
+
+def _many(db, project, count, n_answers=1):
+    """`count` tasks in one statement (factories one by one are too slow)."""
+    from core.models import Task
+
+    rows = [
+        {"project_id": project.id, "n_answers": n_answers, "info": {"n": n}, "state": "ongoing"}
+        for n in range(count)
+    ]
+    db.execute(Task.__table__.insert(), rows)
+    db.commit()
+    return sorted(
+        db.scalars(
+            Task.__table__.select().with_only_columns(Task.id).where(Task.project_id == project.id)
+        )
+    )
+
+
+def test_an_offset_past_thousands_of_tasks_is_answered(served, db):
+    project = _project()
+    db.commit()
+    ids = _many(db, project, 3000)
+    a = UserFactory()
+    db.commit()
+    assert _ask(served, project, a, "&offset=2999") == [ids[2999]]
