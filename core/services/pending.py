@@ -248,12 +248,21 @@ def book_of(settings: dict) -> Book:
 
 
 def ttl_of(value, settings: dict) -> int:
-    """Seconds a hand-out stays pending: the project's `info.pending_ttl` when it is a whole
-    number of seconds (clamped to a week), else `scheduler.pending_ttl`."""
-    try:
-        seconds = int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        seconds = None
+    """Seconds a hand-out stays pending: the project's `info.pending_ttl` when it is a finite
+    number of seconds (its whole part, clamped to a week), else `scheduler.pending_ttl`."""
+    seconds = None
+    # The lean path reads the JSON text ("45.0") where the application reads the number (45.0):
+    # both must give the same seconds.
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            seconds = int(value)
+        except ValueError:
+            try:
+                seconds = int(float(value))
+            except (ValueError, OverflowError):
+                seconds = None
+        except OverflowError:
+            seconds = None
     if seconds is None:
         return settings["scheduler.pending_ttl"]
     return min(max(seconds, SHORTEST), LONGEST)

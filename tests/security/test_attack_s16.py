@@ -1,7 +1,11 @@
 """Attacks on pending hand-outs (issue 24, decision 25, core.services.pending), from outside."""
 
+import time
+from types import SimpleNamespace
+
 import pytest
 
+from core.services import pending
 from tests.factories import ProjectFactory, TaskFactory, UserFactory
 from tests.lean import lean_of
 
@@ -69,3 +73,30 @@ def test_an_offset_past_thousands_of_tasks_is_answered(served, db):
     a = UserFactory()
     db.commit()
     assert _ask(served, project, a, "&offset=2999") == [ids[2999]]
+
+
+@pytest.mark.parametrize("seconds", [45.0, 45.9, "45.0"])
+def test_a_pending_ttl_given_as_a_decimal_is_read_alike_on_every_path(
+    served, db, monkeypatch, seconds
+):
+    """info.pending_ttl set through PUT /api/project as 45.0: the application read the number
+    (45 s), the lean path its JSON text "45.0" (not whole: the site's 600 s), so the same
+    requests were handed other tasks by lean and application hosts."""
+    project = _project(pending_ttl=seconds)
+    first, _second = (TaskFactory(project=project, n_answers=1) for _ in range(2))
+    a, b = UserFactory(), UserFactory()
+    db.commit()
+    assert _ask(served, project, a) == [first.id]
+
+    later = time.time() + 60
+    monkeypatch.setattr(pending, "time", SimpleNamespace(time=lambda: later))
+
+    # A minute on, a's hand-out has lapsed: b gets the first task again.
+    assert _ask(served, project, b) == [first.id]
+
+
+def test_a_pending_ttl_that_is_no_finite_number_is_the_sites():
+    settings = {"scheduler.pending_ttl": 600}
+    for value in (float("inf"), float("nan"), "nan", "-inf", "9" * 5000, {"a": 1}, [1], True):
+        assert pending.ttl_of(value, settings) == 600
+    assert pending.ttl_of("45.0", settings) == pending.ttl_of(45.0, settings) == 45
