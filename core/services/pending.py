@@ -39,9 +39,10 @@ MOST_SPARE = 1000
 # (tasks became full since the marks were counted), it reads again with the new count; the
 # last read hands out what it found.
 READS = 3
-# Candidates an offset makes the rule read past at most: beyond, the rest of the offset skips
-# rows unjudged, as PYBOSSA's (each judged one is a row read and a Redis call's argument).
-MOST_SKIP = 1000
+# Candidates an offset makes the rule read past at most (pybossa.js asks offset=1): beyond, the
+# rest of the offset skips rows unjudged, as PYBOSSA's (each judged one is a row read into the
+# process and a Redis call's argument: a larger bound lets one request cost many).
+MOST_SKIP = 100
 # Bounds of a project's `info.pending_ttl` (seconds).
 SHORTEST, LONGEST = 1, 7 * 24 * 3600
 

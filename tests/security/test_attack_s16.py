@@ -121,3 +121,25 @@ def test_one_volunteer_asking_page_after_page_does_not_fill_the_project_for_othe
         _ask(served, project, hoarder, f"&limit=100&offset={page * 100}")
 
     assert _ask(served, project, victim)[0] in ids[1100:]
+
+
+def test_an_offset_makes_the_rule_read_at_most_most_skip_candidates_more():
+    """Before: offset=N read N + limit rows into the process and Redis (a 2,000 offset cost
+    the application 20x a newtask's CPU); past MOST_SKIP the query skips the rest itself."""
+    from core.hookspecs import SchedulerOptions
+
+    seen = []
+
+    def select(db, project, volunteer, options):
+        seen.append((options.offset, options.spare))
+        return []
+
+    options = SchedulerOptions(limit=1, offset=10**9)
+    options.settings, options.redis = {"scheduler.pending_ttl": 600}, None
+    project, volunteer = SimpleNamespace(id=1, info={}), SimpleNamespace(key="user:1")
+    pending._select(select, None)(None, project, volunteer, options)
+
+    # The rows the rule reads past the first (pybossa.js asks offset=1): a hundred at most.
+    ((offset, spare),) = seen
+    assert spare <= 100
+    assert offset + spare == 10**9
