@@ -39,6 +39,10 @@ MOST_SPARE = 1000
 # (tasks became full since the marks were counted), it reads again with the new count; the
 # last read hands out what it found.
 READS = 3
+# Candidates an offset makes the rule read past at most (pybossa.js asks offset=1): beyond, the
+# rest of the offset skips rows unjudged, as PYBOSSA's (each judged one is a row read into the
+# process and a Redis call's argument: a larger bound lets one request cost many).
+MOST_SKIP = 100
 # Bounds of a project's `info.pending_ttl` (seconds).
 SHORTEST, LONGEST = 1, 7 * 24 * 3600
 
@@ -64,6 +68,11 @@ def full_key(project_id) -> str:
 # returned. False when fewer than `skip` + `want` are not full and more may follow. A task
 # found full, or made full by this hold, is marked until its earliest hand-out lapses.
 LUA = """
+local function pending_from(args, first)
+  local list = {}
+  for i = first, #args do list[#list + 1] = args[i] end
+  return list
+end
 local function pending_open(runs, others, needed) return runs + others < needed end
 local function pending_others(key, who, now)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
@@ -119,7 +128,7 @@ HOLD = (
     LUA
     + """
 local ids = pending_hold(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),
-  tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', {unpack(ARGV, 8)})
+  tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', pending_from(ARGV, 8))
 if not ids then return false end
 return ids
 """
@@ -138,7 +147,7 @@ COUNT_HOLD_STAMP = (
 local count = window_count(KEYS[1], ARGV[1])
 if count > tonumber(ARGV[2]) then return {count} end
 local ids = pending_hold(KEYS[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]),
-  tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1', {unpack(ARGV, 13)})
+  tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1', pending_from(ARGV, 13))
 local marked = redis.call('ZCOUNT', KEYS[2], ARGV[5], '+inf')
 if not ids then return {count, marked, 0} end
 for _, id in ipairs(ids) do guard_stamp(ARGV[10] .. id, ARGV[11], ARGV[12]) end
@@ -240,12 +249,21 @@ def book_of(settings: dict) -> Book:
 
 
 def ttl_of(value, settings: dict) -> int:
-    """Seconds a hand-out stays pending: the project's `info.pending_ttl` when it is a whole
-    number of seconds (clamped to a week), else `scheduler.pending_ttl`."""
-    try:
-        seconds = int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        seconds = None
+    """Seconds a hand-out stays pending: the project's `info.pending_ttl` when it is a finite
+    number of seconds (its whole part, clamped to a week), else `scheduler.pending_ttl`."""
+    seconds = None
+    # The lean path reads the JSON text ("45.0") where the application reads the number (45.0):
+    # both must give the same seconds.
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        try:
+            seconds = int(value)
+        except ValueError:
+            try:
+                seconds = int(float(value))
+            except (ValueError, OverflowError):
+                seconds = None
+        except OverflowError:
+            seconds = None
     if seconds is None:
         return settings["scheduler.pending_ttl"]
     return min(max(seconds, SHORTEST), LONGEST)
@@ -301,19 +319,25 @@ def _wanted(options, most) -> int:
     return options.limit if most is None else min(options.limit, most)
 
 
+def _skipped(offset: int) -> tuple[int, int]:
+    """(rows skipped unjudged, candidates the judgement skips) for a request's offset."""
+    judged = min(offset, MOST_SKIP)
+    return offset - judged, judged
+
+
 def _select(select, most):
     def pending_select(db, project, volunteer, options):
         want = _wanted(options, most)
         settings = options.settings
         ttl = ttl_of((project.info or {}).get("pending_ttl"), settings)
+        # From the first candidate on: the offset counts those this volunteer may get.
+        offset, skip = _skipped(options.offset)
         for read in range(READS):
             now = time.time()
-            # From the first candidate on: the offset counts those this volunteer may get.
-            spare = marked(options.redis, settings, project.id, now) + options.offset
-            tasks = select(db, project, volunteer, replace(options, offset=0, spare=spare))
+            spare = marked(options.redis, settings, project.id, now) + skip
+            tasks = select(db, project, volunteer, replace(options, offset=offset, spare=spare))
             complete = len(tasks) < options.limit + spare or read == READS - 1
             candidates = [(task.id, task.n_task_runs, task.n_answers) for task in tasks]
-            skip = options.offset
             args = (project.id, volunteer.key, candidates, skip, want, complete, ttl, now)
             kept = hold(options.redis, settings, *args)
             if kept is not None:
@@ -340,12 +364,13 @@ def _lean(run, most):
         if spare is None:
             spare = marked(options.redis, options.settings, project.id, now)
         # From the first candidate on: the offset counts those this volunteer may get.
-        skip = options.offset
-        options.spare, options.offset = spare + skip, 0
+        asked = options.offset
+        offset, skip = _skipped(asked)
+        options.spare, options.offset = spare + skip, offset
         try:
             rows = run(store, project, participant, options)
         finally:
-            spare, options.spare, options.offset = options.spare, None, skip
+            spare, options.spare, options.offset = options.spare, None, asked
         if rows is None:
             return None
         participant = store.admit(participant)
