@@ -8,7 +8,8 @@ hand-outs of other volunteers reach its `n_answers`. A scheduler that counts pen
 each task marked full, since only those can be passed over. The first candidates the volunteer
 is not full for are handed out; a full one only when too few others are left, so nobody is
 turned away while a task they have not answered is open. A volunteer's own live hand-out never
-counts against them: asking again gives them the same task. A hand-out lapses after
+counts against them: asking again gives them the same task. A volunteer holds at most
+MOST_HELD hand-outs in a project (those beyond are handed out, not held). A hand-out lapses after
 `scheduler.pending_ttl` seconds (a project's `info.pending_ttl`), or when its volunteer answers
 the task (after the answer's commit).
 
@@ -43,6 +44,10 @@ READS = 3
 # rest of the offset skips rows unjudged, as PYBOSSA's (each judged one is a row read into the
 # process and a Redis call's argument: a larger bound lets one request cost many).
 MOST_SKIP = 100
+# Live hand-outs one volunteer holds in a project at most (a newtask's largest limit): those
+# handed beyond are not held, so one caller asking page after page cannot fill a project for
+# everyone (and make each newtask read MOST_SPARE candidates).
+MOST_HELD = 100
 # Bounds of a project's `info.pending_ttl` (seconds).
 SHORTEST, LONGEST = 1, 7 * 24 * 3600
 
@@ -67,7 +72,9 @@ def full_key(project_id) -> str:
 # + 1 to `skip` + `want` are handed out (held), in the scheduler's order, and their ids
 # returned. False when fewer than `skip` + `want` are not full and more may follow. A task
 # found full, or made full by this hold, is marked until its earliest hand-out lapses.
-LUA = """
+LUA = (
+    f"local pending_most = {MOST_HELD}\n"
+    + """
 local function pending_from(args, first)
   local list = {}
   for i = first, #args do list[#list + 1] = args[i] end
@@ -105,21 +112,29 @@ local function pending_hold(full, prefix, who, now, ttl, skip, want, complete, c
   local chosen = {}
   for n = skip + 1, math.min(skip + want, #open) do chosen[#chosen + 1] = open[n] end
   table.sort(chosen)
-  local ids = {}
+  local ids, mine = {}, full .. ':by:' .. who
+  redis.call('ZREMRANGEBYSCORE', mine, '-inf', now)
   for _, i in ipairs(chosen) do
     local key = prefix .. candidates[i]
-    redis.call('ZADD', key, now + ttl, who)
-    redis.call('EXPIRE', key, ttl + 1)
-    local runs, needed = tonumber(candidates[i + 1]), tonumber(candidates[i + 2])
-    if not pending_open(runs, redis.call('ZCARD', key), needed) then
-      pending_mark(full, key, candidates[i])
+    if redis.call('ZSCORE', mine, candidates[i]) or redis.call('ZCARD', mine) < pending_most then
+      redis.call('ZADD', key, now + ttl, who)
+      redis.call('EXPIRE', key, ttl + 1)
+      redis.call('ZADD', mine, now + ttl, candidates[i])
+      local runs, needed = tonumber(candidates[i + 1]), tonumber(candidates[i + 2])
+      if not pending_open(runs, redis.call('ZCARD', key), needed) then
+        pending_mark(full, key, candidates[i])
+      end
     end
     ids[#ids + 1] = candidates[i]
   end
-  if #ids > 0 then redis.call('EXPIRE', full, ttl + 1) end
+  if #ids > 0 then
+    redis.call('EXPIRE', full, ttl + 1)
+    redis.call('EXPIRE', mine, ttl + 1)
+  end
   return ids
 end
 """
+)
 # KEYS: the project's full marks. ARGV: now.
 MARKED = "return redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')"
 # KEYS: the project's full marks. ARGV: prefix, who, now, ttl, skip, want, complete,
@@ -170,11 +185,13 @@ class Book:
         self._lock = threading.Lock()
         self._held: dict[int, dict[str, float]] = {}  # task -> {volunteer: lapses at}
         self._full: dict[int, dict[int, float]] = {}  # project -> {task: marked until}
+        self._mine: dict[tuple, dict[int, float]] = {}  # (project, volunteer) -> {task: lapses}
 
     def clear(self) -> None:
         with self._lock:
             self._held.clear()
             self._full.clear()
+            self._mine.clear()
 
     def marked(self, project_id: int, now: float) -> int:
         """How many of the project's tasks are marked full now."""
@@ -206,18 +223,28 @@ class Book:
                     return None
                 ranked += passed
             chosen = sorted(ranked[skip : skip + want])
+            mine = self._mine.setdefault((project_id, who), {})
+            for task, lapses in list(mine.items()):
+                if lapses <= now:
+                    del mine[task]
             for index in chosen:
                 task, runs, needed = candidates[index]
+                if task not in mine and len(mine) >= MOST_HELD:
+                    continue  # handed out, not held (as pending_hold)
+                mine[task] = now + ttl
                 held = self._held.setdefault(task, {})
                 held[who] = now + ttl
                 if not pending_open(runs, len(held), needed):
                     full[task] = min(held.values())
+            if not mine:
+                del self._mine[(project_id, who)]
             return [candidates[index][0] for index in chosen]
 
     def release(self, project_id: int, task_id: int, who: str) -> None:
         """`who`'s hand-out of the task lapses; with the task's last one, its mark (as
         RELEASE_LUA)."""
         with self._lock:
+            self._mine.get((project_id, who), {}).pop(task_id, None)
             held = self._held.get(task_id, {})
             held.pop(who, None)
             if not held:
@@ -445,6 +472,7 @@ def _release_call(project_id, task_id, participant_key, runs, settings):
 RELEASE_LUA = """
 local function gate_release(keys, args)
   redis.call('ZREM', keys[1], args[1])
+  redis.call('ZREM', keys[2] .. ':by:' .. args[1], args[2])
   if redis.call('ZCARD', keys[1]) == 0 then redis.call('ZREM', keys[2], args[2]) end
 end
 """
