@@ -953,6 +953,8 @@ class LeanDelivery:
                 )
             return None
         project, volunteer, tasks = found
+        # For the request's log line (core.requestlog).
+        environ["crowdnest.user_id"] = volunteer.user.id if volunteer.user is not None else None
         if counted_by_lean is not None:  # the lean form counted and stamped (Counting)
             count, reset = counted_by_lean, options.counting.reset
         else:
@@ -1157,6 +1159,7 @@ class LeanDelivery:
                 # A second answer (the unique indexes): the application says so, as PYBOSSA.
                 return None
         # Committed: from here on nothing may send the request to the application again.
+        environ["crowdnest.user_id"] = user_id  # for the request's log line (core.requestlog)
         self._after_answer(participant, run, result_id, gate, runs, announced)
         return self._json(run, counted)
 

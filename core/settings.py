@@ -62,6 +62,8 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "ratelimit.credentials.address_limit": (60, _asint),
     "ratelimit.credentials.period": (300, _asint),
     "proxy.trusted": (False, _asbool),
+    # `json`: every log line a JSON object (core.requestlog); `text`: the .ini's format.
+    "log.format": ("text", _asstr),
     "proxy.count": (1, _asint),
     "ip.pseudonym_key": ("crowdnest-ip-pseudonym-key-change-me", _asstr),
     "brand": ("Crowdnest", _asstr),
