@@ -25,3 +25,13 @@ def when_ready(server):
     warning = check_workers(server.cfg.workers, getattr(app, "registry", None))
     if warning:
         server.log.warning(warning)
+
+
+def child_exit(server, worker):
+    """A worker gone: its live gauges leave the metrics' sums (core.metrics, multiprocess)."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

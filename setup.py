@@ -33,6 +33,8 @@ requires = [
     "markdown-it-py>=3.0",
     # JSON log lines when log.format = json (core/requestlog.py).
     "python-json-logger>=3.1",
+    # Metrics at /metrics when metrics.enabled (core/metrics.py).
+    "prometheus_client>=0.20",
 ]
 
 tests_require = [

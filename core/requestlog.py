@@ -77,6 +77,7 @@ class RequestLog:
         self.app = app
         self.registry = registry
         self.trusted = registry.settings["proxy.trusted"]
+        self.figures = registry.get("metrics")  # core.metrics, when on
 
     def __call__(self, environ, start_response):
         request_id = request_id_of(environ, self.trusted)
@@ -94,6 +95,9 @@ class RequestLog:
             return self.app(environ, starting)
         finally:
             status = seen.get("status", "500")[:3]
+            if self.figures is not None:
+                route = route_of(environ)
+                self.figures.observe(environ, status, time.perf_counter() - started, route)
             log.info(
                 "%s %s %s %.1fms user=%s",
                 environ.get("REQUEST_METHOD"),
