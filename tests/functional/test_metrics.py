@@ -109,3 +109,28 @@ def test_redis_fallbacks_are_counted(make_app):
     app.get("/api/project")
 
     assert _value(app.get("/metrics").text, "crowdnest_redis_fallbacks_total") > before
+
+
+def test_the_dashboard_and_the_docs_name_only_metrics_that_exist(
+    make_app, redis_client, redis_url
+):
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    app = make_app(metrics__enabled="true", metrics__allow="10.0.0.1", redis__url=redis_url)
+    app.get("/api/project/1/newtask", status=404)  # every per-request family has a sample
+    text = app.get("/metrics").text
+    families = set(re.findall(r"^# TYPE (\w+) ", text, re.MULTILINE))
+    samples = set(re.findall(r"^(crowdnest_\w+)", text, re.MULTILINE))
+
+    dashboard = json.loads((root / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    named = set(re.findall(r"crowdnest_\w+", " ".join(exprs)))
+    named |= set(re.findall(r"`(crowdnest_\w+)", (root / "docs" / "operations.md").read_text()))
+
+    def family(name):
+        return re.sub(r"_(bucket|count|sum|total|created)$", "", name)
+
+    known = {family(name) for name in samples | families}
+    assert named and {family(name) for name in named} <= known
