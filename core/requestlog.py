@@ -18,6 +18,7 @@ import uuid
 from contextvars import ContextVar
 
 from pyramid.events import NewResponse
+from sqlalchemy import inspect
 
 log = logging.getLogger("core.request")
 
@@ -67,7 +68,10 @@ def noted(event) -> None:
         environ["crowdnest.route"] = request.matched_route.name
     user = request.__dict__.get("user")  # reified once resolved
     if user is not None:
-        environ["crowdnest.user_id"] = user.id
+        # Its key, never a load: the session may be closed by now (reads without pyramid_tm).
+        state = inspect(user, raiseerr=False)
+        identity = state.identity if state is not None else None
+        environ["crowdnest.user_id"] = identity[0] if identity else None
 
 
 class RequestLog:

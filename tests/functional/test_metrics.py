@@ -6,7 +6,6 @@ import re
 import pytest
 
 from core.redis import reset_breakers
-
 from tests.factories import ProjectFactory, TaskFactory, UserFactory
 
 
