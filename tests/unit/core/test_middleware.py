@@ -1,6 +1,9 @@
 """core.middleware: WSGI middlewares registered by their includes, applied by order."""
 
+from core.health import Health
 from core.inbound import Inbound
+from core.metrics import Exposition
+from core.requestlog import RequestLog
 from core.middleware import AppConfigurator
 
 
@@ -39,5 +42,16 @@ def test_middlewares_stand_in_order_whatever_order_they_were_registered_in():
     assert app.router.registry is config.registry
 
 
-def test_the_application_ends_behind_the_inbound_refusals(make_app):
-    assert isinstance(make_app().app, Inbound)
+def test_the_application_ends_behind_the_probes_the_metrics_the_log_and_the_inbound_refusals(
+    make_app,
+):
+    """From the outside in: the health probes (answered first, never logged nor limited), the
+    metrics (when on), the request log (which also logs what the inbound checks refuse), then
+    the inbound refusals."""
+    chain = []
+    app = make_app(metrics__enabled="true").app
+    while not isinstance(app, Inbound):
+        chain.append(type(app))
+        app = app.app
+
+    assert chain == [Health, Exposition, RequestLog]
