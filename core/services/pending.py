@@ -51,6 +51,11 @@ MOST_SKIP = 100
 # out but not held (one account asking page after page would fill the project for everyone,
 # and make every newtask read as many candidates more).
 MOST_HELD = 100
+# A released hand-out still counts for the reads that began before its release, less this many
+# seconds (the clocks of the hosts may differ): their `n_task_runs` may not show its answer.
+SKEW = 0.05
+# Seconds a release is kept for those reads.
+RELEASES_KEPT = 10
 # Bounds of a project's `info.pending_ttl` (seconds).
 SHORTEST, LONGEST = 1, 7 * 24 * 3600
 
@@ -76,7 +81,7 @@ def full_key(project_id) -> str:
 # returned. False when fewer than `skip` + `want` are not full and more may follow. A task
 # found full, or made full by this hold, is marked until its earliest hand-out lapses.
 LUA = (
-    f"local pending_most_held = {MOST_HELD}\n"
+    f"local pending_most_held, pending_skew = {MOST_HELD}, {SKEW}\n"
     + """
 local function pending_by(full, who) return full .. ':by:' .. who end
 local function pending_from(args, first)
@@ -85,10 +90,16 @@ local function pending_from(args, first)
   return list
 end
 local function pending_open(runs, others, needed) return runs + others < needed end
+local function pending_count(key, now)
+  local released = redis.call('ZCOUNT', key .. ':done', now - pending_skew, '+inf')
+  return redis.call('ZCARD', key) + released
+end
 local function pending_others(key, who, now)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  local others = redis.call('ZCARD', key)
+  local others = pending_count(key, now)
   if redis.call('ZSCORE', key, who) then others = others - 1 end
+  local done = redis.call('ZSCORE', key .. ':done', who)
+  if done and tonumber(done) >= now - pending_skew then others = others - 1 end
   return others
 end
 local function pending_mark(full, key, task)
@@ -128,7 +139,7 @@ local function pending_hold(full, prefix, who, now, ttl, skip, want, complete, c
       redis.call('ZADD', key, now + ttl, who)
       redis.call('EXPIRE', key, ttl + 1)
       local runs, needed = tonumber(candidates[i + 1]), tonumber(candidates[i + 2])
-      if not pending_open(runs, redis.call('ZCARD', key), needed) then
+      if not pending_open(runs, pending_count(key, now), needed) then
         pending_mark(full, key, task)
       end
     end
@@ -193,12 +204,14 @@ class Book:
         self._held: dict[int, dict[str, float]] = {}  # task -> {volunteer: lapses at}
         self._full: dict[int, dict[int, float]] = {}  # project -> {task: marked until}
         self._by: dict[tuple, dict[int, float]] = {}  # (project, volunteer) -> {task: lapses}
+        self._done: dict[int, dict[str, float]] = {}  # task -> {volunteer: released at}
 
     def clear(self) -> None:
         with self._lock:
             self._held.clear()
             self._full.clear()
             self._by.clear()
+            self._done.clear()
 
     def marked(self, project_id: int, now: float) -> int:
         """How many of the project's tasks are marked full now."""
@@ -218,7 +231,8 @@ class Book:
                 if len(ranked) >= skip + want:
                     break
                 held = self._live(task, now)
-                others = len(held) - (who in held)
+                released = self._released(task, now)
+                others = len(held) - (who in held) + len(released) - (who in released)
                 if pending_open(runs, others, needed):
                     ranked.append(index)
                 else:
@@ -241,20 +255,29 @@ class Book:
                 mine[task] = now + ttl
                 held = self._held.setdefault(task, {})
                 held[who] = now + ttl
-                if not pending_open(runs, len(held), needed):
+                if not pending_open(runs, len(held) + len(self._released(task, now)), needed):
                     full[task] = min(held.values())
             return [candidates[index][0] for index in chosen]
 
-    def release(self, project_id: int, task_id: int, who: str) -> None:
-        """`who`'s hand-out of the task lapses; with the task's last one, its mark (as
-        RELEASE_LUA)."""
+    def release(self, project_id: int, task_id: int, who: str, at: float) -> None:
+        """`who`'s hand-out of the task lapses at `at`, still counted by reads begun before;
+        with the task's last one, its mark goes (as RELEASE_LUA)."""
         with self._lock:
+            done = self._done.setdefault(task_id, {})
+            done[who] = at
+            for gone, when in list(done.items()):
+                if when < at - RELEASES_KEPT:
+                    del done[gone]
             self._by.get((project_id, who), {}).pop(task_id, None)
             held = self._held.get(task_id, {})
             held.pop(who, None)
             if not held:
                 self._held.pop(task_id, None)
                 self._full.get(project_id, {}).pop(task_id, None)
+
+    def _released(self, task: int, now: float) -> set[str]:
+        """Those whose release a read begun at `now` may not have seen counted (SKEW)."""
+        return {who for who, at in self._done.get(task, {}).items() if at >= now - SKEW}
 
     def _live(self, task: int, now: float) -> dict[str, float]:
         held = self._held.get(task)
@@ -334,8 +357,8 @@ def hold(redis, settings, project_id, who, candidates, skip, want, complete, ttl
 
 def release(redis, settings: dict, project_id: int, task_id: int, who: str) -> None:
     """`who`'s hand-out of the task lapses (they answered it)."""
-    book_of(settings).release(project_id, task_id, who)
     keys, args = _release_call(project_id, task_id, who, None, settings)
+    book_of(settings).release(project_id, task_id, who, args[-1])
     attempt(redis, lambda client: script(client, RELEASE)(keys=keys, args=args))
 
 
@@ -372,6 +395,8 @@ def _select(select, most):
         for read in range(READS):
             now = time.time()
             spare = marked(options.redis, settings, project.id, now) + skip
+            if read:  # tasks filled since the marks were counted: read well past them
+                spare = min(MOST_SPARE + skip, 4**read * (spare + want))
             tasks = select(db, project, volunteer, replace(options, offset=offset, spare=spare))
             complete = len(tasks) < options.limit + spare or read == READS - 1
             candidates = [(task.id, task.n_task_runs, task.n_answers) for task in tasks]
@@ -471,7 +496,7 @@ def _no_read(task_id, participant_key, now):
 
 
 def _release_call(project_id, task_id, participant_key, runs, settings):
-    return [task_key(task_id), full_key(project_id)], [participant_key, task_id]
+    return [task_key(task_id), full_key(project_id)], [participant_key, task_id, time.time()]
 
 
 # What answering adds for a scheduler that counts pending hand-outs: the hand-out released once
@@ -479,10 +504,12 @@ def _release_call(project_id, task_id, participant_key, runs, settings):
 # The volunteer's hand-out of the task released; with the task's last one, its mark (a task
 # without hand-outs is judged by its answers alone, and a completed one is read no more).
 # KEYS: the task's hand-outs, the project's marks. ARGV: the volunteer, the task.
-RELEASE_LUA = """
+RELEASE_LUA = f"""
 local function gate_release(keys, args)
   redis.call('ZREM', keys[2] .. ':by:' .. args[1], args[2])
   redis.call('ZREM', keys[1], args[1])
+  redis.call('ZADD', keys[1] .. ':done', args[3], args[1])
+  redis.call('EXPIRE', keys[1] .. ':done', {RELEASES_KEPT})
   if redis.call('ZCARD', keys[1]) == 0 then redis.call('ZREM', keys[2], args[2]) end
 end
 """

@@ -3,8 +3,8 @@
 from core.health import Health
 from core.inbound import Inbound
 from core.metrics import Exposition
-from core.requestlog import RequestLog
 from core.middleware import AppConfigurator
+from core.requestlog import RequestLog
 
 
 def _tagging(tag: str, seen: list):

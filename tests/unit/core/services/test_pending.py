@@ -31,9 +31,9 @@ def test_redis_and_the_process_book_hand_out_the_same(redis_client):
         if rng.random() < 0.2:
             task, who = rng.choice(list(runs)), rng.choice(volunteers)
             runs[task] += 1
-            book.release(7, task, who)
+            book.release(7, task, who, now)
             keys, args = pending._release_call(7, task, who, None, {})
-            script(redis_client, pending.RELEASE)(keys=keys, args=args)
+            script(redis_client, pending.RELEASE)(keys=keys, args=[*args[:-1], now])
             continue
         order = sorted(runs, key=lambda task: (rng.random() < 0.1, task))
         candidates = [(task, runs[task], needed[task]) for task in order[: rng.randrange(1, 12)]]
@@ -93,9 +93,10 @@ def test_one_volunteer_holds_at_most_most_held_tasks_in_redis_and_in_the_book(re
         ]
         # The first MOST_HELD are full (n_answers 1); the ten after them are not held.
         assert hold(3, "other", candidates, 0, 1, True, 60, 0.0) == [most + 1]
+    # Released before the reads below began (their n_task_runs would show its answer).
     keys, args = pending._release_call(3, 1, "hoarder", None, {})
-    script(redis_client, pending.RELEASE)(keys=keys, args=args)
-    book.release(3, 1, "hoarder")
+    script(redis_client, pending.RELEASE)(keys=keys, args=[*args[:-1], -1.0])
+    book.release(3, 1, "hoarder", -1.0)
     for hold in (
         lambda *request: book.hold(*request),
         lambda *request: _redis_hold(redis_client, *request),
@@ -104,3 +105,31 @@ def test_one_volunteer_holds_at_most_most_held_tasks_in_redis_and_in_the_book(re
         # hoarder's 101st task they may get: task 1 again, their 99 held, then past "other"'s).
         assert hold(3, "hoarder", candidates, most + 1, 1, True, 60, 0.0) == [most + 3]
         assert hold(3, "third", candidates, 0, 2, True, 60, 0.0) == [1, most + 2]
+
+
+def test_a_release_counts_for_reads_begun_before_it(redis_client):
+    """The scheduler read `n_task_runs` before an answer's commit; its release (after the
+    commit) came before the judgement: the answer is counted as a hand-out still, not lost
+    between the two (the launch proof's race)."""
+    book = pending.Book()
+    read_at, released_at = 100.0, 100.02
+    for hold, release in (
+        (
+            lambda *request: book.hold(*request),
+            lambda: book.release(5, 1, "first", released_at),
+        ),
+        (
+            lambda *request: _redis_hold(redis_client, *request),
+            lambda: script(redis_client, pending.RELEASE)(
+                keys=pending._release_call(5, 1, "first", None, {})[0],
+                args=["first", 1, released_at],
+            ),
+        ),
+    ):
+        assert hold(5, "first", [(1, 0, 2), (2, 0, 2)], 0, 1, True, 60, 99.0) == [1]
+        assert hold(5, "second", [(1, 0, 2), (2, 0, 2)], 0, 1, True, 60, 99.0) == [1]
+        release()
+        # Read at 100.0: task 1 shows no answer yet; the release keeps it full.
+        assert hold(5, "third", [(1, 0, 2), (2, 0, 2)], 0, 1, True, 60, read_at) == [2]
+        # Read after the release: its answer is in n_task_runs, the release no more counted.
+        assert hold(5, "fourth", [(1, 1, 2), (2, 0, 2)], 0, 1, True, 60, 101.0) == [2]
