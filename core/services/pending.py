@@ -39,6 +39,10 @@ from core.services import guard
 # Redis step: accounts acting together to mark many tasks full raise a newtask's cost by at most
 # this much (about 5 ms of CPU), not by what they hold (the attacker's F4).
 MOST_SPARE = 250
+# Reads of the lean form before it leaves the request to the application (which reads READS
+# times more), and the candidates it reads beyond its hint of the marks' count.
+LEAN_READS = 2
+SLACK = 2
 # Reads of a request: when the candidates read held too few the volunteer is not full for
 # (tasks became full since the marks were counted), it reads again with the new count; the
 # last read hands out what it found.
@@ -167,7 +171,8 @@ return ids
 """
 )
 # The lean path's one call (LeanForm.counts): the request counted in its rate-limit window, and
-# when allowed, the hand-outs judged and held and their guard stamps set. KEYS: the window's
+# when allowed, the hand-outs judged and held and their guard stamps set (a window expiry of
+# '': counted already, by the call before). KEYS: the window's
 # counter, the project's full marks. ARGV: window expiry, limit, prefix, who, now, ttl, skip,
 # want, complete, stamp prefix, stamp value, stamp ttl, candidates... Returns {count} when over the
 # limit, {count, marked, 0} when too few candidates were read, {count, marked, 1, ids}
@@ -177,8 +182,11 @@ COUNT_HOLD_STAMP = (
     + WINDOW_LUA
     + LUA
     + """
-local count = window_count(KEYS[1], ARGV[1])
-if count > tonumber(ARGV[2]) then return {count} end
+local count = 0
+if ARGV[1] ~= '' then
+  count = window_count(KEYS[1], ARGV[1])
+  if count > tonumber(ARGV[2]) then return {count} end
+end
 local ids = pending_hold(KEYS[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]),
   tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9] == '1', pending_from(ARGV, 13))
 local marked = redis.call('ZCOUNT', KEYS[2], ARGV[5], '+inf')
@@ -411,74 +419,70 @@ def _select(select, most):
 
 
 def _lean(run, most):
-    """The lean form: its candidates read once, then one Lua call that counts the request,
-    judges and holds, and stamps (COUNT_HOLD_STAMP). Too few candidates read: the
-    application's path answers (it reads again)."""
+    """The lean form: its candidates read, then one Lua call that counts the request, judges
+    and holds, and stamps (COUNT_HOLD_STAMP). Too few candidates read (tasks filled since this
+    process last counted the marks): once more, reading past the marks the call returned,
+    uncounted; then the application's path answers."""
 
     def pending_lean(store, project, participant, options):
         if options.redis is None:
             return None
-        now = time.time()
-        # The project's marks as this process's last call saw them (a hint: too few read, the
-        # Lua call says so and the application's path answers), else read now.
+        # The project's marks as this process's last call saw them (a hint: the Lua call says
+        # when too few were read), else read now; SLACK more, for those made since.
         hint = ("pending marked", project.id)
         spare = options.hints.get(hint)
         if spare is None:
-            spare = marked(options.redis, options.settings, project.id, now)
+            spare = marked(options.redis, options.settings, project.id, time.time())
+        spare = min(spare + SLACK, MOST_SPARE)
         # From the first candidate on: the offset counts those this volunteer may get.
         asked = options.offset
         offset, skip = _skipped(asked)
-        options.spare, options.offset = spare + skip, offset
-        try:
-            rows = run(store, project, participant, options)
-        finally:
-            spare, options.spare, options.offset = options.spare, None, asked
-        if rows is None:
-            return None
-        participant = store.admit(participant)
-        if participant is None:
-            return None
-        # Set by the lean path once the caller is admitted (LeanForm.counts).
-        counting = options.counting
-        if counting is None:
-            return None
-        project = store.project(project)
-        ttl = ttl_of(getattr(project, "pending_ttl", None), options.settings)
-        complete = len(rows) < options.limit + spare
         want = _wanted(options, most)
-        flat = [
-            value for row in rows for value in (row["id"], row["n_task_runs"], row["n_answers"])
-        ]
-        counter, expires, limit = counting.window
-        args = [
-            expires,
-            limit,
-            TASK_PREFIX,
-            participant.key,
-            now,
-            ttl,
-            skip,
-            want,
-            int(complete),
-            *counting.stamps,
-            *flat,
-        ]
-        found = script(options.redis, COUNT_HOLD_STAMP)(
-            keys=[counter, full_key(project.id)], args=args
-        )
-        options.counted = int(found[0])
-        if len(found) == 1:
-            return []  # over the limit: the application answers (429)
-        if not int(found[2]):
-            # Too few read: the application reads again, and will mark what it hands out.
-            options.hints[hint] = min(int(found[1]) + want, MOST_SPARE)
-            return None
-        options.hints[hint] = min(int(found[1]), MOST_SPARE)
-        kept = {int(task_id) for task_id in found[3]}
-        handed = [row for row in rows if row["id"] in kept]
-        for row in rows:
-            del row["n_task_runs"]
-        return handed
+        for read in range(LEAN_READS):
+            now = time.time()
+            options.spare, options.offset = spare + skip, offset
+            try:
+                rows = run(store, project, participant, options)
+            finally:
+                options.spare, options.offset = None, asked
+            if rows is None:
+                return None
+            participant = store.admit(participant)
+            # Set by the lean path once the caller is admitted (LeanForm.counts).
+            counting = options.counting
+            if participant is None or counting is None:
+                return None
+            project = store.project(project)
+            ttl = ttl_of(getattr(project, "pending_ttl", None), options.settings)
+            complete = len(rows) < options.limit + spare + skip
+            flat = [
+                value
+                for row in rows
+                for value in (row["id"], row["n_task_runs"], row["n_answers"])
+            ]
+            counter, expires, limit = counting.window
+            # Counted once: the second call only judges, holds and stamps.
+            window = (expires, limit) if read == 0 else ("", limit)
+            judged = (TASK_PREFIX, participant.key, now, ttl, skip, want, int(complete))
+            found = script(options.redis, COUNT_HOLD_STAMP)(
+                keys=[counter, full_key(project.id)],
+                args=[*window, *judged, *counting.stamps, *flat],
+            )
+            if read == 0:
+                options.counted = int(found[0])
+                if len(found) == 1:
+                    return []  # over the limit: the application answers (429)
+            marks = int(found[1])
+            if int(found[2]):
+                options.hints[hint] = min(marks, MOST_SPARE)
+                kept = {int(task_id) for task_id in found[3]}
+                for row in rows:
+                    del row["n_task_runs"]
+                return [row for row in rows if row["id"] in kept]
+            spare = min(4 * (marks + want), MOST_SPARE)
+        # Still too few: the application reads again, and will mark what it hands out.
+        options.hints[hint] = min(marks + want, MOST_SPARE)
+        return None
 
     return pending_lean
 

@@ -193,12 +193,13 @@ def test_a_projects_pending_ttl_is_read_with_bounds():
     assert pending.ttl_of(True, settings) == 600
 
 
-def test_the_lean_path_hands_a_short_read_to_the_application(
+def test_the_lean_path_reads_again_past_marks_made_elsewhere(
     make_app, redis_client, redis_url, db
 ):
     """The lean form reads as many spare candidates as this process last saw tasks marked full
-    (a hint); marked since by another process, the Lua call finds too few and the application's
-    path answers, reading the marks afresh."""
+    (a hint) and SLACK more; marked since by another process beyond that, the Lua call finds
+    too few and the lean form reads again past the marks it returned (counted once), without
+    the application."""
     redis_client.flushdb()
     lean = make_app(redis__url=redis_url, plugins__schedulers=SCHEDULERS)
     other = make_app(redis__url=redis_url, plugins__schedulers=SCHEDULERS, delivery__lean="false")
@@ -207,17 +208,19 @@ def test_the_lean_path_hands_a_short_read_to_the_application(
     spy = middleware.app = Spy(middleware.app)
     try:
         project = _project()
-        tasks = [TaskFactory(project=project, n_answers=1) for _ in range(3)]
-        a, b, c = _crowd(3)
+        tasks = [TaskFactory(project=project, n_answers=1) for _ in range(6)]
         db.commit()
-        assert _ask(lean, project, a) == [tasks[0].id]  # this process saw one task marked
-        assert _ask(other, project, b) == [tasks[1].id]  # another marks the second
+        assert _ask(lean, project, UserFactory()) == [tasks[0].id]  # one task marked, seen
+        # Another process marks three more: more than SLACK past this process's hint.
+        assert [_ask(other, project, UserFactory()) for _ in range(3)] == [
+            [task.id] for task in tasks[1:4]
+        ]
+        assert pending.SLACK < 3
 
-        assert _ask(lean, project, c) == [tasks[2].id]
-        assert spy.calls == 1
-        # The hint is now right: the next request is the lean path's again.
-        assert _ask(lean, project, UserFactory()) == [tasks[0].id]
-        assert spy.calls == 1
+        volunteer = UserFactory()
+        db.commit()
+        assert _ask(lean, project, volunteer) == [tasks[4].id]
+        assert spy.calls == 0
     finally:
         middleware.app = spy.app
 
