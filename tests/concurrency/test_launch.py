@@ -1,0 +1,346 @@
+"""Proof that a project launch wastes no answers (issue 24, decision 25): gunicorn -w 2,
+PostgreSQL, Redis.
+
+A crowd (20, then 64 volunteers) answers a fresh project of 200 tasks (n_answers 2) at once,
+each volunteer looping newtask -> taskrun until newtask answers `{}`, once per scheduler that
+counts pending hand-outs. Afterwards: answers beyond n_answers at most 1 % of the 400 needed;
+no volunteer got `{}` while a task they had not answered was open; every task completed; and
+test_volunteers' invariants (no answer twice, none lost, one latest result per completed task,
+counters that agree with the rows). Then the same with two volunteers in twenty who take tasks
+and never answer, on a server whose scheduler.pending_ttl is PENDING_TTL seconds
+(CROWDNEST_CONCURRENCY_PENDING_TTL): their tasks come back and others complete them.
+
+`{}` is checked twice, both ways sound (a failure is a real one, never a race of the check):
+- live, right after the `{}`: an open task the volunteer has not answered, read after the
+  server's read, was open and unanswered by them then too (answers only accumulate, a task
+  never reopens, and the volunteer sends nothing while waiting);
+- afterwards: a task the volunteer never answered whose answers finished (finish_time, taken
+  before the answer's commit) by the moment the `{}` arrived number fewer than n_answers had
+  fewer committed answers when the server read it: it was open.
+"""
+
+import os
+import threading
+import time
+from collections import Counter, defaultdict
+
+import psycopg
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
+
+from core.db import get_session_factory, utcnow
+from core.models import Category, Project, ProjectStats, Task, User
+from tests.concurrency.conftest import server_overrides
+from tests.concurrency.crowd import Crowd, Gunicorn, Volunteer, request
+from tests.concurrency.test_volunteers import problems_of, stored
+
+pytestmark = pytest.mark.concurrency
+
+N_TASKS = 200
+N_ANSWERS = 2
+NEEDED = N_TASKS * N_ANSWERS
+# Answers beyond n_answers allowed, over the whole project: 1 % of those needed.
+WASTE_ALLOWED = NEEDED // 100
+SCHEDULERS = ("default", "depth_first", "breadth_first", "incremental", "user_pref")
+CROWDS = (20, 64)
+WORKERS = 2
+# The abandon test's server: hand-outs live this many seconds (scheduler.pending_ttl).
+PENDING_TTL = int(os.environ.get("CROWDNEST_CONCURRENCY_PENDING_TTL", "2"))
+# One volunteer in ten takes tasks and never answers.
+ABANDONERS = 2
+# Every run is bounded: volunteers still busy after this many seconds give up (and fail it).
+RUN_SECONDS = 90
+# Tasks and volunteers each have one language (user_pref): every volunteer has matching tasks.
+LANGUAGES = ("en", "fr")
+
+
+def libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="module")
+def launch_volunteers(concurrency_engine, volunteers) -> list[Volunteer]:
+    """max(CROWDS) + ABANDONERS volunteers of their own, each with one language of two (after
+    `volunteers`, which adds the projects' owner and category)."""
+    session = get_session_factory(concurrency_engine)()
+    users = [
+        User(
+            email_addr=f"launch{n}@example.org",
+            name=f"launch{n}",
+            fullname=f"Launch volunteer {n}",
+            user_pref={"languages": [LANGUAGES[n % len(LANGUAGES)]]},
+        )
+        for n in range(max(CROWDS) + ABANDONERS)
+    ]
+    session.add_all(users)
+    session.commit()
+    crowd = [Volunteer(user.id, user.api_key) for user in users]
+    session.close()
+    return crowd
+
+
+def _gunicorn(concurrency_db_url, tmp_path_factory, name: str, **settings):
+    log_path = str(tmp_path_factory.mktemp(name) / "gunicorn.log")
+    gunicorn = Gunicorn(server_overrides(concurrency_db_url, **settings), WORKERS, log_path)
+    gunicorn.start()
+    return gunicorn
+
+
+@pytest.fixture(scope="module")
+def launch_server(concurrency_db_url, concurrency_redis, tmp_path_factory):
+    """gunicorn -w 2 with the default scheduler.pending_ttl."""
+    gunicorn = _gunicorn(concurrency_db_url, tmp_path_factory, "gunicorn-launch")
+    yield gunicorn
+    gunicorn.stop()
+
+
+@pytest.fixture(scope="module")
+def abandon_server(concurrency_db_url, concurrency_redis, tmp_path_factory):
+    """gunicorn -w 2 whose hand-outs live PENDING_TTL seconds."""
+    gunicorn = _gunicorn(
+        concurrency_db_url,
+        tmp_path_factory,
+        "gunicorn-abandon",
+        CROWDNEST_SCHEDULER_PENDING_TTL=str(PENDING_TTL),
+    )
+    yield gunicorn
+    gunicorn.stop()
+
+
+def seed_launch(engine, short_name: str, scheduler: str) -> int:
+    """A published project served by `scheduler`: N_TASKS tasks of N_ANSWERS, one language
+    each (alternating, as the volunteers')."""
+    session = get_session_factory(engine)()
+    owner = session.scalars(select(User).where(User.name == "owner")).one()
+    category = session.scalars(select(Category)).first()
+    project = Project(
+        name=short_name,
+        short_name=short_name,
+        description=f"A launch served by {scheduler}",
+        published=True,
+        owner_id=owner.id,
+        category_id=category.id,
+        info={"sched": scheduler, "task_presenter": "<div></div>"},
+    )
+    project.set_owners([owner.id])
+    session.add(project)
+    session.flush()
+    session.add(ProjectStats(project_id=project.id, n_tasks=N_TASKS))
+    session.add_all(
+        Task(
+            project_id=project.id,
+            n_answers=N_ANSWERS,
+            info={"question": f"task {n}"},
+            user_pref={"languages": [LANGUAGES[n % len(LANGUAGES)]]},
+        )
+        for n in range(N_TASKS)
+    )
+    session.commit()
+    project_id = project.id
+    session.close()
+    return project_id
+
+
+# Open tasks of the project (fewer committed answers than n_answers) the volunteer has not
+# answered, as the database holds them now.
+OPEN_UNANSWERED = """
+SELECT task.id FROM task
+WHERE task.project_id = %(project)s
+  AND (SELECT count(*) FROM task_run WHERE task_run.task_id = task.id) < task.n_answers
+  AND NOT EXISTS (
+    SELECT 1 FROM task_run WHERE task_run.task_id = task.id AND task_run.user_id = %(user)s)
+ORDER BY task.id LIMIT 5
+"""
+
+
+class LaunchCrowd(Crowd):
+    """The crowd, each `{}` recorded with the moment it arrived and checked live."""
+
+    def __init__(self, port, project_id, volunteers, deadline, db_url: str):
+        super().__init__(port, project_id, volunteers, deadline)
+        self.db_url = db_url
+        # (user id, UTC ISO time the `{}` arrived, open unanswered tasks read right after).
+        self.empties: list[tuple[int, str, list[int]]] = []
+        self.done = threading.Event()
+
+    def finished(self, volunteer: Volunteer) -> None:
+        arrived = utcnow()
+        with psycopg.connect(libpq(self.db_url), autocommit=True) as connection:
+            rows = connection.execute(
+                OPEN_UNANSWERED, {"project": self.project_id, "user": volunteer.user_id}
+            ).fetchall()
+        with self._lock:
+            self.empties.append((volunteer.user_id, arrived, [task_id for (task_id,) in rows]))
+        super().finished(volunteer)
+
+
+class Abandoner(threading.Thread):
+    """Takes a task every `every` seconds and never answers it, until `stop` is set."""
+
+    def __init__(self, port: int, project_id: int, volunteer: Volunteer, every: float, stop):
+        super().__init__(daemon=True)
+        self.port, self.project_id, self.volunteer = port, project_id, volunteer
+        self.every, self.stop = every, stop
+        self.taken: list[int] = []
+        self.errors: list = []
+
+    def run(self):
+        path = f"/api/project/{self.project_id}/newtask?api_key={self.volunteer.api_key}"
+        while not self.stop.is_set():
+            try:
+                status, task = request(self.port, "GET", path)
+            except OSError as error:
+                self.errors.append(repr(error))
+            else:
+                if status != 200 or not isinstance(task, dict):
+                    self.errors.append((status, task))
+                elif task:
+                    self.taken.append(task["id"])
+            self.stop.wait(self.every)
+
+
+def run_launch(server, db_url, volunteers, project_id, abandoners=()):
+    """The crowd (and the abandoners beside it) on the project; (crowd, abandoners, seconds)."""
+    crowd = LaunchCrowd(
+        server.port, project_id, volunteers, time.monotonic() + RUN_SECONDS, db_url
+    )
+    leavers = [
+        Abandoner(server.port, project_id, volunteer, PENDING_TTL * 1.5, crowd.done)
+        for volunteer in abandoners
+    ]
+    for leaver in leavers:
+        leaver.start()
+    began = time.monotonic()
+    crowd.run()
+    elapsed = time.monotonic() - began
+    crowd.done.set()
+    for leaver in leavers:
+        leaver.join(30)
+    return crowd, leavers, elapsed
+
+
+def finish_times(engine, project_id) -> dict[int, list[tuple[str, int]]]:
+    """{task id: [(finish_time, user id)] of its answers}."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT task_id, finish_time, user_id FROM task_run WHERE project_id = :p"),
+            {"p": project_id},
+        ).all()
+    found = defaultdict(list)
+    for task_id, finished, user_id in rows:
+        found[task_id].append((finished, user_id))
+    return found
+
+
+def empty_problems(engine, project_id, crowd: LaunchCrowd) -> list[str]:
+    """Every `{}` given while a task the volunteer had not answered was open, both checks."""
+    found = []
+    answers = finish_times(engine, project_id)
+    task_ids = [task.id for task in stored(engine, project_id)[1]]
+    for user_id, arrived, open_now in crowd.empties:
+        if open_now:
+            found.append(f"user {user_id} got {{}} at {arrived}; open, unanswered: {open_now}")
+            continue
+        for task_id in task_ids:
+            runs = answers.get(task_id, [])
+            if any(user == user_id for _, user in runs):
+                continue
+            done_by_then = sum(finished <= arrived for finished, _ in runs)
+            if done_by_then < N_ANSWERS:
+                found.append(
+                    f"user {user_id} got {{}} at {arrived} while task {task_id} had "
+                    f"{done_by_then}/{N_ANSWERS} answers (finished: {sorted(runs)})"
+                )
+                break
+    return found
+
+
+def waste_of(engine, project_id) -> tuple[int, int, str]:
+    """(answers stored, answers beyond n_answers, where they went: over-answered tasks, the
+    extra answers' share among the last tenth of the answers in finish order)."""
+    runs, tasks, _, _ = stored(engine, project_id)
+    count = Counter(run.task_id for run in runs)
+    over = {task.id: count[task.id] - task.n_answers for task in tasks}
+    over = {task_id: extra for task_id, extra in over.items() if extra > 0}
+    if not over:
+        return len(runs), 0, "none"
+    answers = finish_times(engine, project_id)
+    # An answer is extra when it came after its task's n_answers first ones.
+    extra_at = sorted(
+        finished for task_id in over for finished, _ in sorted(answers[task_id])[N_ANSWERS:]
+    )
+    every = sorted(finished for runs_of in answers.values() for finished, _ in runs_of)
+    tail = every[-max(1, len(every) // 10)]
+    in_tail = sum(finished >= tail for finished in extra_at)
+    spread = dict(sorted(Counter(over.values()).items()))
+    pattern = (
+        f"{len(over)} tasks over (extra answers: tasks {spread}), "
+        f"{in_tail}/{len(extra_at)} extra answers among the last tenth"
+    )
+    return len(runs), sum(over.values()), pattern
+
+
+def summary(label, crowd, elapsed, engine, project_id) -> str:
+    total, extra, pattern = waste_of(engine, project_id)
+    return (
+        f"{label}: {total} answers for {NEEDED} needed, {extra} beyond n_answers "
+        f"({100 * extra / NEEDED:.1f} %; {pattern}) in {elapsed:.1f} s; "
+        f"{len(crowd.empties)} {{}} checked; {dict(crowd.tally.statuses)}; "
+        f"{crowd.tally.connection_errors} connection errors"
+    )
+
+
+@pytest.mark.parametrize("size", CROWDS)
+@pytest.mark.parametrize("scheduler", SCHEDULERS)
+def test_a_launch_wastes_no_answers(
+    scheduler, size, launch_server, launch_volunteers, concurrency_engine, concurrency_db_url
+):
+    project_id = seed_launch(concurrency_engine, f"launch-{scheduler}-{size}", scheduler)
+
+    crowd, _, elapsed = run_launch(
+        launch_server, concurrency_db_url, launch_volunteers[:size], project_id
+    )
+
+    print("\n" + summary(f"{scheduler} x{size}", crowd, elapsed, concurrency_engine, project_id))
+    problems = problems_of(concurrency_engine, project_id, scheduler, crowd.tally, killed=False)
+    problems += empty_problems(concurrency_engine, project_id, crowd)
+    _, extra, pattern = waste_of(concurrency_engine, project_id)
+    if extra > WASTE_ALLOWED:
+        problems.append(f"{extra} answers beyond n_answers (allowed {WASTE_ALLOWED}): {pattern}")
+    assert not problems, "\n".join(problems)
+
+
+def test_abandoned_tasks_come_back(
+    abandon_server, launch_volunteers, concurrency_engine, concurrency_db_url
+):
+    project_id = seed_launch(concurrency_engine, "launch-abandoned", "default")
+    size = CROWDS[0]
+    answering, leaving = launch_volunteers[: size - ABANDONERS], launch_volunteers[-ABANDONERS:]
+
+    crowd, leavers, elapsed = run_launch(
+        abandon_server, concurrency_db_url, answering, project_id, leaving
+    )
+
+    taken = sorted({task_id for leaver in leavers for task_id in leaver.taken})
+    label = f"default x{len(answering)} + {ABANDONERS} abandoning, pending_ttl {PENDING_TTL} s"
+    print(
+        "\n"
+        + summary(label, crowd, elapsed, concurrency_engine, project_id)
+        + f"; abandoned tasks {taken}"
+    )
+    problems = problems_of(concurrency_engine, project_id, "default", crowd.tally, killed=False)
+    problems += empty_problems(concurrency_engine, project_id, crowd)
+    problems += [f"abandoner: {error}" for leaver in leavers for error in leaver.errors[:3]]
+    if not all(leaver.taken for leaver in leavers):
+        problems.append("an abandoner was never handed a task")
+    answers = finish_times(concurrency_engine, project_id)
+    leaver_ids = {volunteer.user_id for volunteer in leaving}
+    for task_id in taken:
+        others = [user for _, user in answers[task_id] if user not in leaver_ids]
+        if len(others) < N_ANSWERS:
+            problems.append(f"abandoned task {task_id} has {len(others)} answers of others")
+    _, extra, pattern = waste_of(concurrency_engine, project_id)
+    if extra > WASTE_ALLOWED:
+        problems.append(f"{extra} answers beyond n_answers (allowed {WASTE_ALLOWED}): {pattern}")
+    assert not problems, "\n".join(problems)
