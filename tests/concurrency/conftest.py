@@ -4,8 +4,7 @@ Runs only where CROWDNEST_TEST_DATABASE_URL names a PostgreSQL server and Redis 
 REDIS_URL; elsewhere every test here is skipped. The database is `<that name>_concurrency`,
 created when missing and emptied here, so the one the rest of the suite uses is never touched.
 CROWDNEST_CONCURRENCY_DATABASE_URL names another database instead (emptied too),
-CROWDNEST_CONCURRENCY_REDIS_URL another Redis db (flushed), CROWDNEST_CONCURRENCY_PENDING_TTL
-the servers' scheduler.pending_ttl (seconds; the setting's default when unset).
+CROWDNEST_CONCURRENCY_REDIS_URL another Redis db (flushed).
 """
 
 import os
@@ -123,7 +122,7 @@ def volunteers(concurrency_engine) -> list[Volunteer]:
 
 def server_overrides(db_url: str, **settings: str) -> dict[str, str]:
     """The environment of a gunicorn of the proof: that database, REDIS_URL, no rate limit,
-    the pending_ttl asked for, then `settings` (CROWDNEST_* names)."""
+    then `settings` (CROWDNEST_* variables: CROWDNEST_SCHEDULER_PENDING_TTL="2")."""
     overrides = {
         "CROWDNEST_SQLALCHEMY_URL": db_url,
         "CROWDNEST_REDIS_URL": REDIS_URL,
@@ -133,9 +132,6 @@ def server_overrides(db_url: str, **settings: str) -> dict[str, str]:
         "CROWDNEST_IP_PSEUDONYM_KEY": "concurrency-test-ip-pseudonym-key-of-32-bytes-or-more",
         "CROWDNEST_SITE_URL": "http://127.0.0.1",
     }
-    if os.environ.get("CROWDNEST_CONCURRENCY_PENDING_TTL"):
-        ttl = os.environ["CROWDNEST_CONCURRENCY_PENDING_TTL"]
-        overrides["CROWDNEST_SCHEDULER_PENDING_TTL"] = ttl
     return {**overrides, **settings}
 
 
