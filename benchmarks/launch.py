@@ -74,6 +74,8 @@ class Launch:
     needed: int
     collected: int = 0
     extra: int = 0
+    # Extra answers handed out before the last phase (outcome).
+    during: int = 0
     over_tasks: int = 0
     completed: int = 0
     tasks: int = 0
@@ -129,19 +131,34 @@ def new_project(url: str, scheduler: str, n_tasks: int, n_answers: int) -> int:
         session.close()
 
 
-def outcome(url: str, project_id: int, launch: Launch) -> None:
-    """Fill in the launch's answers, waste and completion from the database."""
+def outcome(url: str, project_id: int, crowd: int, launch: Launch) -> None:
+    """Fill in the launch's answers, waste and completion from the database. An answer is
+    extra when its task had its n_answers before it (finish order); it was handed out in the
+    last phase when the answers still needed had fallen to the crowd's size by then (from
+    then on a volunteer with nothing else left is handed a task others hold, rather than
+    turned away: tests/concurrency/test_launch.py's Waste)."""
     with psycopg.connect(libpq_url(url)) as connection:
+        tasks = connection.execute(
+            "SELECT id, n_answers FROM task WHERE project_id = %s", (project_id,)
+        ).fetchall()
         rows = connection.execute(
-            "SELECT task.n_answers, (SELECT count(*) FROM task_run WHERE task_id = task.id)"
-            " FROM task WHERE project_id = %s",
+            "SELECT task_id, finish_time, created FROM task_run WHERE project_id = %s"
+            " ORDER BY finish_time",
             (project_id,),
         ).fetchall()
-    launch.tasks = len(rows)
-    launch.collected = sum(given for _, given in rows)
-    launch.extra = sum(max(0, given - wanted) for wanted, given in rows)
-    launch.over_tasks = sum(given > wanted for wanted, given in rows)
-    launch.completed = sum(given >= wanted for wanted, given in rows)
+    answers = {task_id: [] for task_id, _ in tasks}
+    for task_id, finished, handed_out in rows:
+        answers[task_id].append((finished, handed_out))
+    wanted = dict(tasks)
+    needed = sorted(f for task_id, runs in answers.items() for f, _ in runs[: wanted[task_id]])
+    extras = [run for task_id, runs in answers.items() for run in runs[wanted[task_id] :]]
+    ending = needed[len(needed) - crowd - 1] if len(needed) > crowd else ""
+    launch.tasks = len(tasks)
+    launch.collected = len(rows)
+    launch.extra = len(extras)
+    launch.during = sum(handed_out < ending for _, handed_out in extras)
+    launch.over_tasks = sum(len(runs) > wanted[task_id] for task_id, runs in answers.items())
+    launch.completed = sum(len(runs) >= wanted[task_id] for task_id, runs in answers.items())
 
 
 class Server:
@@ -250,7 +267,7 @@ class Runner:
         self.redis.flushdb()
         found = launch(args, server, project_id, crowd, leaving)
         found.needed = args.tasks * args.n_answers
-        outcome(args.db, project_id, found)
+        outcome(args.db, project_id, crowd, found)
         return found
 
 
@@ -262,6 +279,7 @@ def median_launch(launches: list[Launch]) -> Launch:
         needed=first.needed,
         collected=round(median(x.collected for x in launches)),
         extra=round(median(x.extra for x in launches)),
+        during=round(median(x.during for x in launches)),
         over_tasks=round(median(x.over_tasks for x in launches)),
         completed=min(x.completed for x in launches),
         tasks=first.tasks,
@@ -279,15 +297,23 @@ def line(name: str, x: Launch, floor: Floor) -> str:
         f" {x.tasks - x.completed} TASKS NOT COMPLETED" if x.completed < x.tasks else ""
     )
     return (
-        f"{name:40} {x.needed:6} {x.collected:6} {x.extra:6} {x.waste:7.1f}% {x.over_tasks:5}"
+        f"{name:40} {x.needed:6} {x.collected:6} {x.extra:6} {x.waste:7.1f}% {x.during:6}"
+        f" {x.over_tasks:5}"
         f" {x.seconds:7.1f} {x.per_second:6.0f} {floor.of(x.per_second):>16}"
         f" {x.app_cpu_ms:5.2f} {x.db_cpu_ms:5.2f} {x.errors:5}{flags}"
     )
 
 
 HEADER = (
-    f"{'launch':40} {'needed':>6} {'answers':>6} {'extra':>6} {'waste':>8} {'tasks':>5}"
-    f" {'seconds':>7} {'req/s':>6} {'':>16} {'app':>5} {'db':>5} {'errs':>5}"
+    f"{'launch':40} {'needed':>6} {'answers':>6} {'extra':>6} {'waste':>8} {'before':>6}"
+    f" {'tasks':>5} {'seconds':>7} {'req/s':>6} {'':>16} {'app':>5} {'db':>5} {'errs':>5}"
+)
+LEGEND = (
+    "extra: answers beyond n_answers; waste: extra in % of needed; before: extra answers"
+    " handed out before the last phase (the answers still needed down to the crowd's size);"
+    " tasks: tasks over-answered; seconds: until every volunteer got {}; req/s: newtask and"
+    " taskrun requests a second, and as a fraction of the floor; app, db: CPU ms a request"
+    " of gunicorn and of the PostgreSQL backends; errs: non-200 answers and errors"
 )
 
 
@@ -375,7 +401,7 @@ def main(argv=None) -> int:
     if args.floor.found:
         print(args.floor.summary())
     rounds = f"medians of {args.compare_rounds}" if args.compare else "one launch each"
-    print(f"\nlaunches ({rounds}); CPU ms/request of gunicorn (app) and PostgreSQL (db):")
+    print(f"\nlaunches ({rounds}); {LEGEND}:")
     print(HEADER)
     for (label, scheduler, crowd), found in launches.items():
         name = f"{label + ' ' if label else ''}{scheduler} x{crowd}"
