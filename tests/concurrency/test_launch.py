@@ -7,11 +7,11 @@ counts pending hand-outs. Afterwards: no volunteer got `{}` while a task they ha
 was open; every task completed; test_volunteers' invariants (no answer twice, none lost, one
 latest result per completed task, counters that agree with the rows); and answers beyond
 n_answers, split at the last phase (`Waste`): at most 1 % of the 400 needed handed out before
-it, at most one a volunteer in it, where a volunteer with nothing else left is handed a task
-others hold rather than turned away. Then two volunteers in twenty take tasks and never answer,
-on a server whose scheduler.pending_ttl is PENDING_TTL seconds
-(CROWDNEST_CONCURRENCY_PENDING_TTL): their tasks come back when the hand-outs lapse, and others
-complete them before the last phase.
+it, at most LAST_PHASE_EXTRA a volunteer in it, where a volunteer with nothing else left is
+handed a task others hold rather than turned away. Then two volunteers in twenty take tasks
+and never answer, on a server whose scheduler.pending_ttl is PENDING_TTL seconds
+(CROWDNEST_CONCURRENCY_PENDING_TTL): their tasks come back when the hand-outs lapse, and
+others complete them before the last phase.
 
 `{}` is checked twice, both ways sound (a failure is a real one, never a race of the check):
 - live, right after the `{}`: an open task the volunteer has not answered, read after the
@@ -46,6 +46,11 @@ N_TASKS = 200
 N_ANSWERS = 2
 # Answers beyond n_answers allowed before the last phase (Waste): 1 % of those needed.
 WASTE_PERCENT = 1
+# ... and in it, per volunteer of the crowd: each one asking while every task left is held by
+# others is handed one of them, about once (0.25 to 0.9 a volunteer measured); twice leaves
+# room for a last phase that lasts two rounds of asking, and still bounds the waste by the
+# crowd, not by the project (without pending hand-outs: 15 extra answers a volunteer).
+LAST_PHASE_EXTRA = 2
 SCHEDULERS = ("default", "depth_first", "breadth_first", "incremental", "user_pref")
 CROWDS = (20, 64)
 WORKERS = 2
@@ -317,7 +322,7 @@ def waste_of(engine, project_id, crowd: int) -> Waste:
 
 def waste_problems(waste: Waste, crowd: int) -> list[str]:
     """The targets: at most 1 % of the answers needed beyond n_answers before the last phase,
-    at most one a volunteer in it."""
+    at most LAST_PHASE_EXTRA a volunteer in it."""
     found = []
     allowed = waste.needed * WASTE_PERCENT // 100
     if waste.during > allowed:
@@ -325,10 +330,11 @@ def waste_problems(waste: Waste, crowd: int) -> list[str]:
             f"{waste.during} answers beyond n_answers handed out before the last phase "
             f"(allowed {allowed}): {waste.pattern}"
         )
-    if waste.last > crowd:
+    if waste.last > LAST_PHASE_EXTRA * crowd:
         found.append(
             f"{waste.last} answers beyond n_answers handed out in the last phase, from "
-            f"{waste.ending} (allowed one a volunteer: {crowd}): {waste.pattern}"
+            f"{waste.ending} (allowed {LAST_PHASE_EXTRA} a volunteer: "
+            f"{LAST_PHASE_EXTRA * crowd}): {waste.pattern}"
         )
     return found
 
