@@ -86,7 +86,7 @@ from sqlalchemy.sql import ClauseElement, Select
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 
-from core import cache, generations, streams, wire
+from core import cache, generations, ratelimit, streams, wire
 from core.db import get_engine, utcnow
 from core.errors import DomainError
 from core.hookspecs import Counting, Volunteer
@@ -260,6 +260,11 @@ class _Connection:
         return self.batch([(key, build, params)])[0]
 
     @staticmethod
+    def project(project):
+        """The project as read (the lean store's protocol): the one the form was given."""
+        return project
+
+    @staticmethod
     def admit(participant):
         """The volunteer, admitted before the scheduler ran (the lean store's protocol)."""
         return participant
@@ -348,6 +353,7 @@ CARRIED = {
     "published": Project.published,
     "allow_anonymous_contributors": Project.allow_anonymous_contributors,
     "sched": Project.info["sched"].as_string(),
+    "pending_ttl": Project.info["pending_ttl"].as_string(),
 }
 # Labels no task column has.
 CARRIED_PREFIX = "carried_"
@@ -399,6 +405,10 @@ class CarryCaller:
         the application must answer (a lean form asks before it writes anything)."""
         settled = self.settle()
         return None if settled is None else settled[1]
+
+    def project(self, project):
+        """The project as the first query carried it, once settled; else `project`."""
+        return self.settled[0] if self.settled else project
 
     def settle(self):
         """(project, volunteer) from what the first query carried, checked once; or None."""
@@ -808,9 +818,9 @@ def _sql_value(value):
 # value, ttl.
 COUNT_AND_STAMP = (
     guard.LUA
+    + ratelimit.LUA
     + """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
+local count = window_count(KEYS[1], ARGV[1])
 if count <= tonumber(ARGV[2]) then
   for i = 2, #KEYS do guard_stamp(KEYS[i], ARGV[3], ARGV[4]) end
 end
@@ -822,8 +832,7 @@ return count
 # caller's hold, kept while the answer is stored). KEYS: counter, stamp[, the gate's keys].
 # ARGV: window expiry[, the gate's arguments]. Composed per gate (count_and_read).
 COUNT_AND_READ = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
+local count = window_count(KEYS[1], ARGV[1])
 local gated = false
 if #KEYS > 2 then gated = gate_read({unpack(KEYS, 3)}, {unpack(ARGV, 2)}) end
 return {count, guard_read(KEYS[2]), gated}
@@ -852,7 +861,8 @@ def answer_scripts(gate) -> tuple[str, str]:
     read, release = (NO_GATE_READ, NO_GATE_RELEASE)
     if gate is not None:
         read, release = gate.read_lua, gate.release_lua
-    return guard.LUA + read + COUNT_AND_READ, guard.LUA + release + DELETE_AND_INCREMENT
+    counted = guard.LUA + ratelimit.LUA + read + COUNT_AND_READ
+    return counted, guard.LUA + release + DELETE_AND_INCREMENT
 
 
 class LeanDelivery:

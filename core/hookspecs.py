@@ -33,7 +33,9 @@ class SchedulerOptions:
     in. The last three are the lean path's (core.delivery): `hints`, this process's hints a
     lean form may keep between requests (checked before use); `counting`, set when the lean
     form counts the request itself (LeanForm.counts: a Counting), and `counted`,
-    the count it then puts back."""
+    the count it then puts back. `spare`, for a scheduler that counts pending hand-outs
+    (Scheduler.pending): how many candidates to read beyond `limit` (core.services.pending
+    keeps those the rule allows); None otherwise."""
 
     limit: int = 1
     offset: int = 0
@@ -44,6 +46,7 @@ class SchedulerOptions:
     hints: dict = field(default_factory=dict)
     counting: "Counting | None" = None
     counted: int | None = None
+    spare: int | None = None
 
 
 class Counting(NamedTuple):
@@ -86,6 +89,10 @@ class LeanStore(Protocol):
     def admit(self, participant: "Volunteer") -> "Volunteer | None":
         """The volunteer as this store read them, before the form writes anything; None: the
         application must answer."""
+
+    def project(self, project) -> object:
+        """The project as this store read it (its newtask columns: id, short_name, sched,
+        pending_ttl...), once `admit` has returned a volunteer; else `project` itself."""
 
 
 @dataclass(frozen=True)
@@ -140,11 +147,20 @@ class AnswerGate:
 class Scheduler:
     """A scheduler: `select(db, project, volunteer, options) -> list[Task]`, and optionally
     its lean form and what it adds to answering (`answers`: AnswerGate). A plugin may also
-    return the plain function: core wraps it."""
+    return the plain function: core wraps it.
+
+    `pending`: it counts tasks handed out and not yet answered (decision 25). Its `select` and
+    lean form then return candidates in order of preference, up to `options.limit +
+    options.spare` of them (each with its `n_task_runs` and `n_answers`; a lean form's rows
+    carry `n_task_runs` when `options.spare` is set: plugins.schedulers.base.shown), and core
+    (core.services.pending) hands out the first ones the rule allows, at most `most` (None:
+    `options.limit`); it may not have an AnswerGate of its own."""
 
     select: Callable
     lean: LeanForm | None = None
     answers: AnswerGate | None = None
+    pending: bool = False
+    most: int | None = None
 
     def __call__(self, db, project, volunteer, options):
         return self.select(db, project, volunteer, options)

@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 import pluggy
 
 from core import hookspecs
+from core.services import pending
 from core.settings import COERCIONS, DEFAULTS, resolve
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,9 @@ def schedulers_of(manager) -> dict[str, hookspecs.Scheduler]:
     schedulers = {}
     for provided in manager.hook.crowdnest_schedulers():
         for name, scheduler in (provided or {}).items():
-            schedulers[name] = hookspecs.as_scheduler(scheduler)
+            scheduler = hookspecs.as_scheduler(scheduler)
+            # Decision 25's rule, applied by core to what such a scheduler returns.
+            schedulers[name] = pending.counting(scheduler) if scheduler.pending else scheduler
     return schedulers
 
 

@@ -36,12 +36,16 @@ class MemoryCounter:
             return count + 1
 
 
-# INCR, and EXPIREAT on the window's first request: one command, one round trip, atomic.
-INCR_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
-return count
+# A window's count as Lua: INCR, and EXPIREAT on the window's first request. Scripts that count
+# a request among other work compose it (one round trip, atomic).
+LUA = """
+local function window_count(key, expires)
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIREAT', key, expires) end
+  return count
+end
 """
+INCR_SCRIPT = LUA + "return window_count(KEYS[1], ARGV[1])"
 
 
 class RedisCounter:

@@ -116,6 +116,9 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     # What this site's stream channels start with; empty: a digest of session.secret.
     "sse.channel_prefix": ("", _asstr),
     "scheduler.default": ("default", _asstr),
+    # Seconds a task handed out and not answered counts towards its n_answers (decision 25;
+    # a project's info.pending_ttl overrides it).
+    "scheduler.pending_ttl": (600, _asint),
     "guard.ttl": (3600, _asint),
     "pro_features": ("", _aslist),
     "upload.dir": ("%(here)s/var/uploads", _asstr),

@@ -211,6 +211,13 @@ VOLUNTEER_KINDS = {
 }
 
 
+def counted_as(run) -> str:
+    """The VOLUNTEER_KINDS column a stored run's author is counted by."""
+    if run.user_id is not None:
+        return "user_id"
+    return "external_uid" if run.external_uid is not None else "user_ip"
+
+
 def earlier_answer_in_project(column: str, project=None, who=None):
     """EXISTS: the author (:<column>, `column` from `author`; or `who`) answered another task
     than :task_id in the project :stats_of (or `project`), counted as VOLUNTEER_KINDS says."""

@@ -1,7 +1,8 @@
 """A project's report: one row of what it is and how far it got, for its owners' records.
 
 Domain code: knows nothing of HTTP. The figures are the project's ProjectStats row (kept current
-as tasks and answers change); CSV cells are neutralised like every CSV the server writes.
+as tasks and answers change) and the answers beyond n_answers (stats.answers_beyond_needed, as
+the stats page); CSV cells are neutralised like every CSV the server writes.
 """
 
 import csv
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from core.models import Category, Project, ProjectStats, User
 from core.services.export import csv_cell, safe_name
+from core.services.stats import BEYOND_NEEDED, answers_beyond_needed
 
 FIGURES = (
     "n_tasks",
@@ -34,6 +36,8 @@ FIELDS = (
     "n_owners",
     *FIGURES,
     "last_activity",
+    # Last, so that the columns read before they came keep their places.
+    *BEYOND_NEEDED,
 )
 # The kinds of report there are (PYBOSSA's `type` argument) and the formats they come in.
 TYPES = ("project",)
@@ -57,6 +61,7 @@ def report(db, project: Project) -> dict:
         "n_owners": len(project.owners_ids),
         **{name: getattr(figures, name) if figures else 0 for name in FIGURES},
         "last_activity": None if last in (None, "", "0") else last,
+        **answers_beyond_needed(db, project.id),
     }
 
 

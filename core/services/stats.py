@@ -103,6 +103,44 @@ def recompute(db, project_id: int) -> None:
     )
 
 
+# --- Answers beyond n_answers (issue 24) ------------------------------------------------------
+
+# The figures' names, in the stats page's JSON and in the project report.
+BEYOND_NEEDED = ("answers_beyond_needed", "answers_beyond_needed_24h")
+
+
+def answers_beyond_needed(db, project_id: int, now: datetime | None = None) -> dict:
+    """How many of the project's answers went beyond their task's n_answers: in all, and those
+    that arrived (finish_time) in the 24 hours before `now`.
+
+    An answer is beyond n_answers when it is not among the first n_answers answers of its task,
+    the task's answers taken in the order they arrived (their ids). The task's current
+    n_answers counts: an answer beyond the old n_answers of a task whose n_answers was raised
+    later is within it now.
+    """
+    now = now or datetime.now(UTC)
+    since = (now - timedelta(hours=24)).replace(tzinfo=None).isoformat(timespec="microseconds")
+    # Only tasks with more answers than n_answers can hold one beyond it: their server-kept
+    # count (decision 7) spares numbering every answer of the project (1,000,000 runs: 1 s).
+    over = (
+        select(Task.id, Task.n_answers)
+        .where(Task.project_id == project_id, Task.n_task_runs > Task.n_answers)
+        .subquery("over")
+    )
+    position = func.row_number().over(partition_by=TaskRun.task_id, order_by=TaskRun.id)
+    ranked = (
+        select(TaskRun.finish_time, over.c.n_answers, position.label("position"))
+        .join(over, over.c.id == TaskRun.task_id)
+        .subquery("ranked")
+    )
+    # ISO text timestamps in one format (core.db.utcnow): text order is time order.
+    recent = case((ranked.c.finish_time >= since, 1))
+    total, last_day = db.execute(
+        select(func.count(), func.count(recent)).where(ranked.c.position > ranked.c.n_answers)
+    ).one()
+    return dict(zip(BEYOND_NEEDED, (total, last_day), strict=True))
+
+
 # --- Activity over a period, for the project's statistics page (behavior.md 11.1) -------------
 
 PERIOD_DAYS = 14

@@ -5,7 +5,7 @@ Domain code: knows nothing of HTTP; refusals are DomainErrors named as PYBOSSA n
 
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -197,7 +197,11 @@ def forget(db, run: TaskRun) -> None:
         .execution_options(synchronize_session=False)
     )
     db.refresh(task)
-    stats.bump(db, run.project_id, n_task_runs=-1)
+    # The author's only answer in the project: they are a volunteer of it no more.
+    column = answers.counted_as(run)
+    values = {column: getattr(run, column), "stats_of": run.project_id, "task_id": run.task_id}
+    alone = db.scalar(select(answers.new_volunteer(column)), values)
+    stats.bump(db, run.project_id, n_task_runs=-1, n_volunteers=-alone)
     rederive_state(db, task)
 
 

@@ -380,13 +380,23 @@ def project_stats(request):
     owner = request.dbsession.get(User, project.owner_id)
     value["pro_features"] = pro_features(request, (*PAGE_FEATURES, "better_stats"), owner=owner)
     if not value["n_tasks"] or not value["n_task_runs"]:
+        value.update(dict.fromkeys(stats.BEYOND_NEEDED, 0))
         value["template"] = "project_data/non_stats.html"
         return value
+    region = request.registry["cache"]
     activity = cached(
-        request.registry["cache"],
+        region,
         "stats",
         f"project-activity:{project.id}",
         lambda: stats.project_activity(request.dbsession, project.id),
+    )
+    value.update(
+        cached(
+            region,
+            "stats",
+            f"project-beyond-needed:{project.id}",
+            lambda: stats.answers_beyond_needed(request.dbsession, project.id),
+        )
     )
     value.update(
         avg_contrib_time=activity["average_time"],

@@ -21,7 +21,7 @@ from core.mail import mail_new_primary_owner
 from core.models import Task, TaskRun, User
 from core.schemas import StrictInt
 from core.serializers import dictize
-from core.services import auditlog, uploads
+from core.services import auditlog, pending, uploads
 from core.services import project as projects
 from core.services import task as tasks
 from core.services.permissions import is_admin
@@ -206,20 +206,39 @@ def task_priority(request):
 # --- scheduler ----------------------------------------------------------------------------------
 
 
+PENDING_RANGE = (
+    f"Between {pending.SHORTEST} and {pending.LONGEST} seconds, or empty for the site's default"
+)
+
+
 def scheduler_schema(names: list[str]) -> colander.Schema:
     schema = colander.Schema()
     schema.add(text("sched", "Not a valid choice", colander.OneOf(names)))
+    # Seconds a hand-out counts towards n_answers (decision 25); empty: the site's setting.
+    seconds = StrictInt()
+    schema.add(
+        colander.SchemaNode(
+            seconds,
+            name="pending_ttl",
+            missing=None,
+            validator=colander.Range(pending.SHORTEST, pending.LONGEST, PENDING_RANGE),
+        )
+    )
     return schema
 
 
 @view_config(route_name="project_task_scheduler", request_method=("GET", "POST"), renderer="page")
 def task_scheduler(request):
     data = posted(request)
+    seconds = None if data is None else data.get("pending_ttl")
+    if data is not None and isinstance(seconds, str) and not seconds.strip():
+        data = {**data, "pending_ttl": None}  # empty: the site's default
     project = load_project_for(request, "owner")
     db = request.dbsession
     names = sorted(request.registry["schedulers"])
-    current = (project.info or {}).get("sched") or request.registry.settings["scheduler.default"]
-    form = Form(scheduler_schema(names), data, sched=current)
+    info = project.info or {}
+    current = info.get("sched") or request.registry.settings["scheduler.default"]
+    form = Form(scheduler_schema(names), data, sched=current, pending_ttl=info.get("pending_ttl"))
     form.choices["sched"] = [(name, name.replace("_", " ")) for name in names]
     page = ("Task Scheduler", "projects/task_scheduler.html")
     if data is None:
@@ -228,7 +247,11 @@ def task_scheduler(request):
     if values is None:
         return _redo(request, project, *page, form, sched_variants=names)
     before = auditlog.snapshot(project)
-    project.info = {**(project.info or {}), "sched": values["sched"]}
+    info = {**(project.info or {}), "sched": values["sched"]}
+    info.pop("pending_ttl", None)
+    if values["pending_ttl"] is not None:
+        info["pending_ttl"] = values["pending_ttl"]
+    project.info = info
     auditlog.record_update(db, request, project, before)
     return redirect(request, _tasks_url(project), SCHEDULER_SAVED, "success")
 

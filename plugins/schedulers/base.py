@@ -38,7 +38,9 @@ def parameters(project, participant, options) -> dict:
         "external": lambda: participant.external_uid,
         "ip": lambda: participant.user_ip,
     }[kind]()
-    return {"project_id": project.id, "who": who, "limit": options.limit, "offset": options.offset}
+    # With pending hand-outs counted, `spare` candidates more (core.services.pending).
+    limit = options.limit + (options.spare or 0)
+    return {"project_id": project.id, "who": who, "limit": limit, "offset": options.offset}
 
 
 def _theirs(kind: str):
@@ -161,15 +163,23 @@ def page(db, query, project, participant, options) -> list:
     return list(db.scalars(paged(query), parameters(project, participant, options)))
 
 
+def shown(options) -> tuple:
+    """The columns a lean form reads: those a hand-out shows, and the task's answers when
+    pending hand-outs are counted (options.spare; core.services.pending takes it out)."""
+    return SHOWN if options.spare is None else (*SHOWN, Task.n_task_runs)
+
+
 def lean_page(store, key, build, project, participant, options) -> list[dict]:
     """Run the same query on the lean path: compiled once per `key`, rows as dicts.
 
     `build(kind, options, *columns)` returns the unpaged query; `key` names its shape (the
-    scheduler, and whatever of `options` changes the SQL text: the kind is added here).
+    scheduler, and whatever of `options` changes the SQL text: the kind and whether pending
+    hand-outs are counted are added here).
     """
     kind = kind_of(participant)
+    columns = shown(options)
     return store.rows(
-        (*key, kind),
-        lambda: paged(build(kind, options, *SHOWN)),
+        (*key, kind, options.spare is None),
+        lambda: paged(build(kind, options, *columns)),
         parameters(project, participant, options),
     )

@@ -24,4 +24,4 @@ def _lean(store, project, participant, options):
 @hookimpl
 def crowdnest_schedulers():
     # The lean form reads the volunteer only as :who (core.delivery.CarryCaller).
-    return {"breadth_first": Scheduler(breadth_first, LeanForm(_lean, carries=True))}
+    return {"breadth_first": Scheduler(breadth_first, LeanForm(_lean, carries=True), pending=True)}

@@ -33,7 +33,7 @@ def _lean(name, build) -> LeanForm:
     return LeanForm(lean, carries=True)
 
 
-DEPTH_FIRST = Scheduler(depth_first, _lean("depth_first", _unfinished))
+DEPTH_FIRST = Scheduler(depth_first, _lean("depth_first", _unfinished), pending=True)
 DEPTH_FIRST_ALL = Scheduler(depth_first_all, _lean("depth_first_all", _all))
 
 

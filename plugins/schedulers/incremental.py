@@ -41,34 +41,47 @@ def shown_info(info, last_answer):
     return {**(info or {}), LAST_ANSWER: last_answer}
 
 
+def _picked(candidates: list, options) -> list:
+    """One of the first `limit` candidates (the highest-priority ones) picked at random; with
+    pending hand-outs counted (options.spare), the others follow it in order: core hands out
+    the first the rule allows (Scheduler.most: one)."""
+    if not candidates:
+        return []
+    chosen = random.choice(candidates[: options.limit])
+    if options.spare is None:
+        return [chosen]
+    return [chosen, *(candidate for candidate in candidates if candidate is not chosen)]
+
+
 def incremental(db, project, participant, options):
     """One task picked at random among the highest-priority open ones, with `last_answer`."""
     query = paged(_candidates(kind_of(participant), options))
     candidates = db.execute(query, parameters(project, participant, options)).all()
-    if not candidates:
-        return []
-    task, last_answer = random.choice(candidates)
-    info = shown_info(task.info, last_answer)
-    if info is not None:
-        # Detached first: the injected answer is shown, never written back to the task.
-        db.expunge(task)
-        task.info = info
-    return [task]
+    tasks = []
+    for task, last_answer in _picked(candidates, options):
+        info = shown_info(task.info, last_answer)
+        if info is not None:
+            # Detached first: the injected answer is shown, never written back to the task.
+            db.expunge(task)
+            task.info = info
+        tasks.append(task)
+    return tasks
 
 
 def _lean(store, project, participant, options):
     # Its order is its own: the request's orderby does not change the statement.
     candidates = lean_page(store, ("incremental",), _candidates, project, participant, options)
-    if not candidates:
-        return []
-    task = random.choice(candidates)
-    info = shown_info(task["info"], task.pop(LAST_ANSWER))
-    if info is not None:
-        task["info"] = info
-    return [task]
+    tasks = _picked(candidates, options)
+    for task in tasks:
+        info = shown_info(task["info"], task.pop(LAST_ANSWER))
+        if info is not None:
+            task["info"] = info
+    return tasks
 
 
 @hookimpl
 def crowdnest_schedulers():
-    # The lean form reads the volunteer only as :who (core.delivery.CarryCaller).
-    return {"incremental": Scheduler(incremental, LeanForm(_lean, carries=True))}
+    # The lean form reads the volunteer only as :who (core.delivery.CarryCaller). One task a
+    # request, whatever the limit (behavior.md 6.2).
+    lean = LeanForm(_lean, carries=True)
+    return {"incremental": Scheduler(incremental, lean, pending=True, most=1)}

@@ -32,7 +32,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from core.hookspecs import LeanForm, Scheduler, hookimpl
 from core.models import Task, User
-from plugins.schedulers.base import SHOWN, kind_of, open_tasks, ordered, paged, parameters
+from plugins.schedulers.base import kind_of, open_tasks, ordered, paged, parameters, shown
 
 KEYS = ("languages", "locations")
 # The rank column of the merged halves (matching first): no task column has this name.
@@ -157,13 +157,14 @@ def _lean(store, project, participant, options):
             return None  # the application answers
         prefs = preferences_in(found[0]["user_pref"]) if found else {}
     kind = kind_of(participant)
-    key = ("user_pref", tuple(prefs), kind, options.orderby, options.desc)
+    key = ("user_pref", tuple(prefs), kind, options.orderby, options.desc, options.spare is None)
     values = {**parameters(project, participant, options), **values_of(prefs)}
-    return store.rows(key, lambda: paged(_query(prefs, kind, options, *SHOWN)), values)
+    columns = shown(options)
+    return store.rows(key, lambda: paged(_query(prefs, kind, options, *columns)), values)
 
 
 @hookimpl
 def crowdnest_schedulers():
     # `carries`: its first statement reads the volunteer only as :who (core.delivery.CarryCaller);
     # their preferences, read by it, shape the second.
-    return {"user_pref": Scheduler(user_pref, LeanForm(_lean, carries=True))}
+    return {"user_pref": Scheduler(user_pref, LeanForm(_lean, carries=True), pending=True)}

@@ -135,6 +135,18 @@ def test_newest_through_the_application(make_app, db, newest_settings):
     assert seen == expected(tasks)
 
 
+def test_newest_counts_pending_hand_outs(make_app, db, newest_settings):
+    """The package asks for pending hand-outs (pending=True): a task handed out fills it."""
+    app = make_app(**newest_settings)
+    project = ProjectFactory(info={"task_presenter": "<p></p>", "sched": "newest"})
+    older, newer = (TaskFactory(project=project, n_answers=1) for _ in range(2))
+    first, second = UserFactory(), UserFactory()
+    newtask = f"/api/project/{project.id}/newtask"
+
+    assert ids(app.get(f"{newtask}?api_key={first.api_key}").json) == [newer.id]
+    assert ids(app.get(f"{newtask}?api_key={second.api_key}").json) == [older.id]
+
+
 def test_newest_through_the_lean_path(
     make_app, db, engine, redis_client, redis_url, newest_settings
 ):

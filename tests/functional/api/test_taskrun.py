@@ -181,3 +181,45 @@ def test_volunteer_lists_own_runs_with_all_and_user_id(app, world):
 
     assert context == []
     assert [run["id"] for run in everything] == [mine.id]
+
+
+def test_deleting_a_volunteers_only_answer_counts_them_out(app, db, world):
+    """n_volunteers stays its recount: a volunteer whose only answer in the project is deleted
+    is a volunteer of it no more; one with another answer still is."""
+    from sqlalchemy import select
+
+    from core.models import ProjectStats
+    from core.services import stats
+
+    project = world.project
+    first, second = (TaskFactory(project=project, n_answers=5) for _ in range(2))
+    both, once = UserFactory(), UserFactory()
+    db.commit()
+    runs = {}
+    for user, task in ((both, first), (both, second), (once, first)):
+        app.get(f"/api/project/{project.id}/newtask?limit=100", headers=auth(user))
+        body = {"project_id": project.id, "task_id": task.id, "info": {"answer": "cat"}}
+        app.post_json("/api/taskrun", body, headers=auth(user))
+        db.rollback()
+        mine = select(TaskRun.id).where(TaskRun.user_id == user.id, TaskRun.task_id == task.id)
+        runs[user.id, task.id] = db.scalar(mine)
+
+    figure = select(ProjectStats.n_volunteers).where(ProjectStats.project_id == project.id)
+
+    def live_and_recounted():
+        db.rollback()
+        live = db.scalar(figure)
+        stats.recompute(db, project.id)
+        recounted = db.scalar(figure)
+        db.rollback()
+        return live, recounted
+
+    before = live_and_recounted()
+    app.delete(f"/api/taskrun/{runs[both.id, first.id]}", headers=auth(both), status=204)
+    kept = live_and_recounted()
+    app.delete(f"/api/taskrun/{runs[once.id, first.id]}", headers=auth(once), status=204)
+    gone = live_and_recounted()
+
+    assert (before[0] - kept[0], kept[0] - gone[0]) == (0, 1)
+    # The world's factory-made run is in the recount only: the difference stays what it was.
+    assert before[1] - before[0] == kept[1] - kept[0] == gone[1] - gone[0]

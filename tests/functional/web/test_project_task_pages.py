@@ -327,6 +327,39 @@ def test_an_unknown_scheduler_is_a_form_error(signed_in, project_roles, db):
     assert "sched" not in db.get(Project, project.id).info
 
 
+def test_a_projects_pending_ttl_is_set_and_cleared_on_the_scheduler_page(
+    signed_in, project_roles, db
+):
+    project, roles = project_roles
+    app = signed_in(roles["owner"])
+    token = token_for(app, project, "tasks/scheduler")
+    headers = {"X-CSRFToken": token}
+
+    app.post_json(
+        url(project, "tasks/scheduler"), {"sched": "default", "pending_ttl": "90"}, headers=headers
+    )
+    fresh(db)
+    assert db.get(Project, project.id).info["pending_ttl"] == 90
+    page = app.get(url(project, "tasks/scheduler"), headers=JSON).json
+    assert page["form"]["pending_ttl"] == 90
+
+    for wrong in ("0", 0, "soon", str(8 * 24 * 3600), True):
+        body = app.post_json(
+            url(project, "tasks/scheduler"),
+            {"sched": "default", "pending_ttl": wrong},
+            headers=headers,
+        ).json
+        assert body["form"]["errors"]["pending_ttl"], wrong
+    fresh(db)
+    assert db.get(Project, project.id).info["pending_ttl"] == 90
+
+    app.post_json(
+        url(project, "tasks/scheduler"), {"sched": "default", "pending_ttl": ""}, headers=headers
+    )
+    fresh(db)
+    assert "pending_ttl" not in db.get(Project, project.id).info
+
+
 # --- deleting tasks -----------------------------------------------------------------------------
 
 

@@ -111,7 +111,11 @@ def test_schedulers_are_declared_types_a_plain_function_included(make_app):
     assert all(isinstance(scheduler, Scheduler) for scheduler in schedulers.values())
     assert schedulers["reverse"].lean is None  # the third-party plugin returns a plain function
     assert isinstance(schedulers["default"].lean, LeanForm) and schedulers["default"].lean.carries
-    assert schedulers["locked"].lean.counts and not schedulers["default"].lean.counts
+    # Both count the request themselves: `locked` as it reserves, `default` as core holds its
+    # hand-outs (pending, decision 25), which a plain function does not ask for.
+    assert schedulers["locked"].lean.counts and schedulers["default"].lean.counts
+    assert schedulers["default"].pending and not schedulers["locked"].pending
+    assert not schedulers["reverse"].pending
 
 
 def test_both_lean_stores_are_the_declared_lean_store():
@@ -125,7 +129,7 @@ def test_both_lean_stores_are_the_declared_lean_store():
 
     declared = {
         name: list(inspect.signature(getattr(LeanStore, name)).parameters)
-        for name in ("rows", "batch", "admit")
+        for name in ("rows", "batch", "admit", "project")
     }
     for store in (_Connection, CarryCaller):
         for name, parameters in declared.items():
