@@ -10,12 +10,14 @@ is not full for are handed out; a full one only when too few others are left, so
 turned away while a task they have not answered is open. A volunteer's own live hand-out never
 counts against them: asking again gives them the same task. A hand-out lapses after
 `scheduler.pending_ttl` seconds (a project's `info.pending_ttl`), or when its volunteer answers
-the task (after the answer's commit).
+the task (after the answer's commit). One volunteer holds at most MOST_HELD tasks of a project
+at once; tasks handed to them beyond are not held.
 
 The book of hand-outs. With Redis it is shared by every process and host: a sorted set per task
-(volunteer -> when the hand-out lapses) and one per project of the tasks marked full (task ->
-when the earliest of its hand-outs lapses: it may be open again from then on), judged and
-written by one Lua call (`pending_hold`). Without Redis, or while it is unreachable, each
+(volunteer -> when the hand-out lapses), one per project of the tasks marked full (task ->
+when the earliest of its hand-outs lapses: it may be open again from then on) and one per
+project and volunteer of the tasks they hold, judged and written by one Lua call
+(`pending_hold`). Without Redis, or while it is unreachable, each
 process keeps its own book (`Book`), judged the same way; a test drives both with the same
 requests (tests/unit/core/services/test_pending.py).
 
@@ -43,6 +45,10 @@ READS = 3
 # rest of the offset skips rows unjudged, as PYBOSSA's (each judged one is a row read into the
 # process and a Redis call's argument: a larger bound lets one request cost many).
 MOST_SKIP = 100
+# Live hand-outs one volunteer holds in a project at most: past them, tasks are still handed
+# out but not held (one account asking page after page would fill the project for everyone,
+# and make every newtask read as many candidates more).
+MOST_HELD = 100
 # Bounds of a project's `info.pending_ttl` (seconds).
 SHORTEST, LONGEST = 1, 7 * 24 * 3600
 
@@ -67,7 +73,10 @@ def full_key(project_id) -> str:
 # + 1 to `skip` + `want` are handed out (held), in the scheduler's order, and their ids
 # returned. False when fewer than `skip` + `want` are not full and more may follow. A task
 # found full, or made full by this hold, is marked until its earliest hand-out lapses.
-LUA = """
+LUA = (
+    f"local pending_most_held = {MOST_HELD}\n"
+    + """
+local function pending_by(full, who) return full .. ':by:' .. who end
 local function pending_from(args, first)
   local list = {}
   for i = first, #args do list[#list + 1] = args[i] end
@@ -105,21 +114,32 @@ local function pending_hold(full, prefix, who, now, ttl, skip, want, complete, c
   local chosen = {}
   for n = skip + 1, math.min(skip + want, #open) do chosen[#chosen + 1] = open[n] end
   table.sort(chosen)
-  local ids = {}
+  local ids, by = {}, pending_by(full, who)
+  redis.call('ZREMRANGEBYSCORE', by, '-inf', now)
+  local holding = redis.call('ZCARD', by)
   for _, i in ipairs(chosen) do
-    local key = prefix .. candidates[i]
-    redis.call('ZADD', key, now + ttl, who)
-    redis.call('EXPIRE', key, ttl + 1)
-    local runs, needed = tonumber(candidates[i + 1]), tonumber(candidates[i + 2])
-    if not pending_open(runs, redis.call('ZCARD', key), needed) then
-      pending_mark(full, key, candidates[i])
+    local key, task = prefix .. candidates[i], candidates[i]
+    local again = redis.call('ZSCORE', by, task)
+    if again or holding < pending_most_held then
+      if not again then holding = holding + 1 end
+      redis.call('ZADD', by, now + ttl, task)
+      redis.call('ZADD', key, now + ttl, who)
+      redis.call('EXPIRE', key, ttl + 1)
+      local runs, needed = tonumber(candidates[i + 1]), tonumber(candidates[i + 2])
+      if not pending_open(runs, redis.call('ZCARD', key), needed) then
+        pending_mark(full, key, task)
+      end
     end
-    ids[#ids + 1] = candidates[i]
+    ids[#ids + 1] = task
   end
-  if #ids > 0 then redis.call('EXPIRE', full, ttl + 1) end
+  if #ids > 0 then
+    redis.call('EXPIRE', full, ttl + 1)
+    redis.call('EXPIRE', by, ttl + 1)
+  end
   return ids
 end
 """
+)
 # KEYS: the project's full marks. ARGV: now.
 MARKED = "return redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')"
 # KEYS: the project's full marks. ARGV: prefix, who, now, ttl, skip, want, complete,
@@ -170,11 +190,13 @@ class Book:
         self._lock = threading.Lock()
         self._held: dict[int, dict[str, float]] = {}  # task -> {volunteer: lapses at}
         self._full: dict[int, dict[int, float]] = {}  # project -> {task: marked until}
+        self._by: dict[tuple, dict[int, float]] = {}  # (project, volunteer) -> {task: lapses}
 
     def clear(self) -> None:
         with self._lock:
             self._held.clear()
             self._full.clear()
+            self._by.clear()
 
     def marked(self, project_id: int, now: float) -> int:
         """How many of the project's tasks are marked full now."""
@@ -206,8 +228,15 @@ class Book:
                     return None
                 ranked += passed
             chosen = sorted(ranked[skip : skip + want])
+            mine = self._by.setdefault((project_id, who), {})
+            for task, lapses in list(mine.items()):
+                if lapses <= now:
+                    del mine[task]
             for index in chosen:
                 task, runs, needed = candidates[index]
+                if task not in mine and len(mine) >= MOST_HELD:
+                    continue  # handed out, not held
+                mine[task] = now + ttl
                 held = self._held.setdefault(task, {})
                 held[who] = now + ttl
                 if not pending_open(runs, len(held), needed):
@@ -218,6 +247,7 @@ class Book:
         """`who`'s hand-out of the task lapses; with the task's last one, its mark (as
         RELEASE_LUA)."""
         with self._lock:
+            self._by.get((project_id, who), {}).pop(task_id, None)
             held = self._held.get(task_id, {})
             held.pop(who, None)
             if not held:
@@ -444,6 +474,7 @@ def _release_call(project_id, task_id, participant_key, runs, settings):
 # KEYS: the task's hand-outs, the project's marks. ARGV: the volunteer, the task.
 RELEASE_LUA = """
 local function gate_release(keys, args)
+  redis.call('ZREM', keys[2] .. ':by:' .. args[1], args[2])
   redis.call('ZREM', keys[1], args[1])
   if redis.call('ZCARD', keys[1]) == 0 then redis.call('ZREM', keys[2], args[2]) end
 end

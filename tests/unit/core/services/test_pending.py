@@ -75,3 +75,32 @@ def test_an_offset_counts_the_tasks_the_volunteer_may_get():
     assert book.hold(1, "a", candidates, 0, 1, True, 60, 0.0) == [1]
     assert book.hold(1, "b", candidates, 0, 1, True, 60, 0.0) == [2]
     assert book.hold(1, "b", candidates, 1, 1, True, 60, 0.0) == [3]
+
+
+def test_one_volunteer_holds_at_most_most_held_tasks_in_redis_and_in_the_book(redis_client):
+    """Past MOST_HELD, tasks are handed to the volunteer but not held: another volunteer may
+    get them. Released holds make room again."""
+    most = pending.MOST_HELD
+    candidates = [(task, 0, 1) for task in range(1, most + 11)]
+    book = pending.Book()
+    for hold in (
+        lambda *request: book.hold(*request),
+        lambda *request: _redis_hold(redis_client, *request),
+    ):
+        assert hold(3, "hoarder", candidates, 0, most, True, 60, 0.0) == list(range(1, most + 1))
+        assert hold(3, "hoarder", candidates, most, 10, True, 60, 0.0) == [
+            most + 1 + n for n in range(10)
+        ]
+        # The first MOST_HELD are full (n_answers 1); the ten after them are not held.
+        assert hold(3, "other", candidates, 0, 1, True, 60, 0.0) == [most + 1]
+    keys, args = pending._release_call(3, 1, "hoarder", None, {})
+    script(redis_client, pending.RELEASE)(keys=keys, args=args)
+    book.release(3, 1, "hoarder")
+    for hold in (
+        lambda *request: book.hold(*request),
+        lambda *request: _redis_hold(redis_client, *request),
+    ):
+        # Task 1 released: room for one more hold, taken by the next task handed out (the
+        # hoarder's 101st task they may get: task 1 again, their 99 held, then past "other"'s).
+        assert hold(3, "hoarder", candidates, most + 1, 1, True, 60, 0.0) == [most + 3]
+        assert hold(3, "third", candidates, 0, 2, True, 60, 0.0) == [1, most + 2]
