@@ -15,3 +15,23 @@ workers = 4
 preload_app = True
 # Access-log lines only when a handler takes them (core/gunicorn_logging.py).
 logger_class = "core.gunicorn_logging.AccessLogger"
+
+
+def when_ready(server):
+    """Several workers without Redis: a warning, or in production a refusal (core.runtime)."""
+    from core.runtime import check_workers
+
+    app = server.app.wsgi()
+    warning = check_workers(server.cfg.workers, getattr(app, "registry", None))
+    if warning:
+        server.log.warning(warning)
+
+
+def child_exit(server, worker):
+    """A worker gone: its live gauges leave the metrics' sums (core.metrics, multiprocess)."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

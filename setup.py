@@ -31,6 +31,10 @@ requires = [
     "requests>=2.31",
     # Project descriptions and blog posts are Markdown (core/web/markdown.py).
     "markdown-it-py>=3.0",
+    # JSON log lines when log.format = json (core/requestlog.py).
+    "python-json-logger>=3.1",
+    # Metrics at /metrics when metrics.enabled (core/metrics.py).
+    "prometheus_client>=0.20",
 ]
 
 tests_require = [

@@ -28,6 +28,12 @@ def _build(settings):
         # Shared state: Redis client (or none), dogpile.cache regions.
         config.include("core.redis")
         config.include("core.cache")
+        # /healthz and /readyz, outermost (never rate limited, never cached).
+        config.include("core.health")
+        # Prometheus metrics at /metrics when metrics.enabled, counted by the request log.
+        config.include("core.metrics")
+        # One line per request, with an id carried by its log records and its jobs.
+        config.include("core.requestlog")
         # Who is calling: sessions, CSRF storage, api_key/session identity, client IP.
         config.include("core.security")
         # Plugins: importers, auth providers, schedulers, webhooks from entry points.

@@ -953,6 +953,12 @@ class LeanDelivery:
                 )
             return None
         project, volunteer, tasks = found
+        # For the request's log line and metrics (core.requestlog, core.metrics).
+        environ["crowdnest.user_id"] = volunteer.user.id if volunteer.user is not None else None
+        environ["crowdnest.route"] = "newtask" if match.group(1) is not None else "newtask_short"
+        environ["crowdnest.scheduler"] = scheduling.name_of(
+            self.schedulers, project.sched, self.settings
+        )
         if counted_by_lean is not None:  # the lean form counted and stamped (Counting)
             count, reset = counted_by_lean, options.counting.reset
         else:
@@ -1157,6 +1163,12 @@ class LeanDelivery:
                 # A second answer (the unique indexes): the application says so, as PYBOSSA.
                 return None
         # Committed: from here on nothing may send the request to the application again.
+        # For the request's log line and metrics (core.requestlog, core.metrics).
+        environ["crowdnest.user_id"] = user_id
+        environ["crowdnest.route"] = "collection_taskrun"
+        environ["crowdnest.scheduler"] = scheduling.name_of(
+            self.schedulers, context.sched, self.settings
+        )
         self._after_answer(participant, run, result_id, gate, runs, announced)
         return self._json(run, counted)
 

@@ -38,6 +38,7 @@ from core.db import own_session
 from core.events import after_commit
 from core.plugins import get_plugin_manager
 from core.redis import either, get_redis
+from core.requestlog import current_id
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,21 @@ __all__ = [
     "enqueue",
     "run_worker",
 ]
+
+# The keyword a job's request id travels under, taken out before the job's function runs.
+REQUEST_ID = "_crowdnest_request_id"
+
+
+@contextmanager
+def _as_requested(kwargs: dict) -> Iterator[dict]:
+    """The job's keyword arguments without its request id, which its log lines carry meanwhile."""
+    kwargs = dict(kwargs)
+    token = current_id.set(kwargs.pop(REQUEST_ID, "-"))
+    try:
+        yield kwargs
+    finally:
+        current_id.reset(token)
+
 
 # The registry of the application whose job runs in this thread, set by run_inline only.
 _running_for: ContextVar = ContextVar("crowdnest_job_registry", default=None)
@@ -69,6 +85,8 @@ def enqueue(
     `webhooks.queue`) and how often and after how long a job that raises runs again.
     """
     registry = getattr(request_or_settings, "registry", None)
+    # The job's log lines carry the id of the request that started it (core.requestlog).
+    kwargs = {**kwargs, REQUEST_ID: current_id.get()} if current_id.get() != "-" else kwargs
     if registry is None:
         dispatch(request_or_settings, func, args, kwargs, queue, retry)
     else:
@@ -140,6 +158,11 @@ def application_registry(settings):
 
 
 def _run_with_retries(settings, func, args: tuple, kwargs: dict, retry: Retry | None) -> None:
+    with _as_requested(kwargs) as kwargs:
+        _run_with_retries_as_requested(settings, func, args, kwargs, retry)
+
+
+def _run_with_retries_as_requested(settings, func, args, kwargs, retry) -> None:
     runs = 1 + (retry.max if retry is not None else 0)
     for done in range(runs):
         try:
@@ -180,7 +203,8 @@ class SettingsJob(Job):
     settings: dict | None = None
 
     def _execute(self) -> Any:
-        return self.func(self.settings, *self.args, **self.kwargs)
+        with _as_requested(self.kwargs) as kwargs:
+            return self.func(self.settings, *self.args, **kwargs)
 
 
 class _SettingsWorkerMixin:

@@ -52,6 +52,10 @@ class Unavailable(ConnectionError):
     """Redis is paused after a failure (or failed now) and the caller cannot do without it."""
 
 
+# Called with the error at each failure a breaker records (core.metrics counts them).
+FAILURE_LISTENERS: list = []
+
+
 class Breaker:
     """The circuit breaker of one Redis server in this process (see the module doc)."""
 
@@ -68,6 +72,8 @@ class Breaker:
         return self.down_since is not None and time.monotonic() < self.until
 
     def failed(self, error: BaseException) -> None:
+        for listener in FAILURE_LISTENERS:
+            listener(error)
         now = time.monotonic()
         with self._lock:
             self.until = now + self.pause

@@ -62,6 +62,15 @@ DEFAULTS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "ratelimit.credentials.address_limit": (60, _asint),
     "ratelimit.credentials.period": (300, _asint),
     "proxy.trusted": (False, _asbool),
+    # `json`: every log line a JSON object (core.requestlog); `text`: the .ini's format.
+    "log.format": ("text", _asstr),
+    # Prometheus metrics at /metrics (core.metrics): off unless on; readable from these
+    # addresses (or networks) or with this bearer token; the multiprocess folder, when the
+    # environment's PROMETHEUS_MULTIPROC_DIR does not name one.
+    "metrics.enabled": (False, _asbool),
+    "metrics.allow": ("127.0.0.1 ::1", _aslist),
+    "metrics.token": ("", _asstr),
+    "metrics.multiprocess_dir": ("", _asstr),
     "proxy.count": (1, _asint),
     "ip.pseudonym_key": ("crowdnest-ip-pseudonym-key-change-me", _asstr),
     "brand": ("Crowdnest", _asstr),

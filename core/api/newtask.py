@@ -12,7 +12,7 @@ from core.inputs import ascii_digits
 from core.models import Project, Task, internal_columns
 from core.services import answers, guard
 from core.services.permissions import can
-from core.services.scheduling import choose_scheduler, newtask_options
+from core.services.scheduling import choose_scheduler, name_of, newtask_options
 from core.services.task_run import Participant
 
 newtask = Service(name="newtask", path="/api/project/{project_id}/newtask", cors_origins=("*",))
@@ -76,7 +76,11 @@ def get_newtask(request):
         return response
     settings = request.registry.settings
     options.redis, options.settings = participant.redis, settings
-    scheduler = choose_scheduler(request.registry["schedulers"], project, settings)
+    schedulers = request.registry["schedulers"]
+    scheduler = choose_scheduler(schedulers, project, settings)
+    # For the request's metrics (core.metrics).
+    sched = (project.info or {}).get("sched")
+    request.environ["crowdnest.scheduler"] = name_of(schedulers, sched, settings)
     volunteer = Volunteer(request.user, request.user_ip, participant.external_uid, participant.key)
     tasks = scheduler(db, project, volunteer, options) if options.limit else []
     guard.stamp(

@@ -9,6 +9,7 @@ from core.models import Project, Result, Task, TaskRun
 from core.serializers import columns, dictize
 from core.services import answers
 from core.services import task_run as task_run_service
+from core.services.scheduling import name_of
 
 
 @api_resource("taskrun")
@@ -32,6 +33,11 @@ class TaskRunResource(Resource):
             schedulers=self.request.registry["schedulers"],
         )
         shown = dictize(self.request, run, links=False)
+        # For the request's metrics (core.metrics): the answered project's scheduler.
+        sched = (self.db.get(Project, run.project_id).info or {}).get("sched")
+        registry = self.request.registry
+        name = name_of(registry["schedulers"], sched, registry.settings)
+        self.request.environ["crowdnest.scheduler"] = name
         if self.request.registry.get("streams") is not None:  # sse.enabled
             self.request.after_commit(streams.publish_answer, self.request.registry, shown)
         if result is not None:

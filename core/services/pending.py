@@ -34,9 +34,11 @@ from core.ratelimit import LUA as WINDOW_LUA
 from core.redis import attempt, either, script
 from core.services import guard
 
-# Tasks marked full read past at most: a crowd larger than this at once may be handed full
-# tasks (each extra candidate is a row the scheduler's query reads).
-MOST_SPARE = 1000
+# Tasks marked full read past at most: a crowd holding more than this many tasks full at once
+# (500 volunteers at n_answers 2) may be handed some. Each is a row every newtask reads and a
+# Redis step: accounts acting together to mark many tasks full raise a newtask's cost by at most
+# this much (about 5 ms of CPU), not by what they hold (the attacker's F4).
+MOST_SPARE = 250
 # Reads of a request: when the candidates read held too few the volunteer is not full for
 # (tasks became full since the marks were counted), it reads again with the new count; the
 # last read hands out what it found.
@@ -276,6 +278,11 @@ def book_of(settings: dict) -> Book:
     if book is None:
         book = settings.setdefault(BOOK, Book())
     return book
+
+
+def own_ttl(value) -> int | None:
+    """A project's `info.pending_ttl` as seconds, or None when it is not a number of them."""
+    return ttl_of(value, {"scheduler.pending_ttl": None})
 
 
 def ttl_of(value, settings: dict) -> int:

@@ -41,5 +41,10 @@ def choose_scheduler(schedulers: dict, project, settings):
 
 def scheduler_named(schedulers: dict, name, settings):
     """The scheduler called `name`; not a string or unknown, the default the .ini names."""
-    chosen = schedulers.get(name) if isinstance(name, str) else None
-    return chosen or schedulers[settings["scheduler.default"]]
+    return schedulers[name_of(schedulers, name, settings)]
+
+
+def name_of(schedulers: dict, name, settings) -> str:
+    """The name of the scheduler `scheduler_named` gives for `name`."""
+    known = isinstance(name, str) and name in schedulers
+    return name if known else settings["scheduler.default"]

@@ -238,7 +238,9 @@ def task_scheduler(request):
     names = sorted(request.registry["schedulers"])
     info = project.info or {}
     current = info.get("sched") or request.registry.settings["scheduler.default"]
-    form = Form(scheduler_schema(names), data, sched=current, pending_ttl=info.get("pending_ttl"))
+    # What newtask reads of it (a value stored through the API that is no number shows empty).
+    seconds = pending.own_ttl(info.get("pending_ttl"))
+    form = Form(scheduler_schema(names), data, sched=current, pending_ttl=seconds)
     form.choices["sched"] = [(name, name.replace("_", " ")) for name in names]
     page = ("Task Scheduler", "projects/task_scheduler.html")
     if data is None:

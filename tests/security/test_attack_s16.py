@@ -103,8 +103,8 @@ def test_a_pending_ttl_that_is_no_finite_number_is_the_sites():
 
 
 def test_one_volunteer_asking_page_after_page_does_not_fill_the_project_for_others(served, db):
-    """Found: one account asking limit=100 at offsets 0, 100 ... 1,000 (11 requests) held 1,100
-    tasks for pending_ttl: past MOST_SPARE marks, every other volunteer is handed one of them
+    """One account asking limit=100 at offsets 0, 100 ... 1,000 (11 requests) holds 1,100
+    tasks for pending_ttl: past MOST_SPARE marks, every other volunteer was handed one of them
     (n_answers 1: each such answer is waste) though 100 tasks nobody holds are open, and each
     of their newtasks reads 1,001 candidates three times (measured: 25x the CPU of a newtask,
     200x Redis')."""
@@ -114,12 +114,11 @@ def test_one_volunteer_asking_page_after_page_does_not_fill_the_project_for_othe
     hoarder, victim = UserFactory(), UserFactory()
     db.commit()
     for page in range(11):
-        _ask(served, project, hoarder, f"&limit=100&offset={page * 100}")
+        # What the caller sees is unchanged: each page is handed out.
+        assert len(_ask(served, project, hoarder, f"&limit=100&offset={page * 100}")) == 100
 
-    # Its first MOST_HELD hand-outs are held, the others handed out only: the victim gets the
-    # first task not held, and reads MOST_HELD candidates more, not 1,100.
-    assert pending.MOST_HELD == 100
-    assert _ask(served, project, victim) == [ids[100]]
+    # Only the first MOST_HELD are held: the victim gets the first task nobody holds.
+    assert _ask(served, project, victim) == [ids[pending.MOST_HELD]]
 
 
 def test_an_offset_makes_the_rule_read_at_most_most_skip_candidates_more():
@@ -142,3 +141,20 @@ def test_an_offset_makes_the_rule_read_at_most_most_skip_candidates_more():
     ((offset, spare),) = seen
     assert spare <= 100
     assert offset + spare == 10**9
+
+
+def test_an_answer_makes_room_among_a_volunteers_hand_outs(served, db):
+    """A volunteer holding MOST_HELD tasks who answers one holds the next one handed out."""
+    project = _project()
+    db.commit()
+    ids = _many(db, project, pending.MOST_HELD + 2)
+    volunteer, other = UserFactory(), UserFactory()
+    db.commit()
+    assert len(_ask(served, project, volunteer, f"&limit={pending.MOST_HELD}")) == 100
+    body = {"project_id": project.id, "task_id": ids[0], "info": {"answer": "yes"}}
+    served.post_json(f"/api/taskrun?api_key={volunteer.api_key}", body)
+
+    # Past the 99 they still hold: the next task, held in the room the answer made.
+    skip = pending.MOST_HELD - 1
+    assert _ask(served, project, volunteer, f"&offset={skip}") == [ids[pending.MOST_HELD]]
+    assert _ask(served, project, other) == [ids[pending.MOST_HELD + 1]]

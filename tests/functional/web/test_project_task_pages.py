@@ -359,6 +359,14 @@ def test_a_projects_pending_ttl_is_set_and_cleared_on_the_scheduler_page(
     fresh(db)
     assert "pending_ttl" not in db.get(Project, project.id).info
 
+    # A value stored through the API that is no number of seconds shows empty, and the form
+    # saves as it is shown.
+    stored = db.get(Project, project.id)
+    stored.info = {**stored.info, "pending_ttl": {"a": 1}}
+    db.commit()
+    page = app.get(url(project, "tasks/scheduler"), headers=JSON).json
+    assert page["form"]["pending_ttl"] is None
+
 
 # --- deleting tasks -----------------------------------------------------------------------------
 
