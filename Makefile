@@ -51,7 +51,7 @@ help:
 	@echo "make test-browser the browser test alone (headless Chromium; screenshots in SCREENSHOTS)"
 	@echo "make serve        pserve development.ini on 127.0.0.1:6543"
 	@echo "make concurrency  the concurrency proof: gunicorn -w 4, PostgreSQL (PG_URL's server,"
-	@echo "                  database <name>_concurrency) and Redis db 14; about 3 minutes"
+	@echo "                  database <name>_concurrency) and Redis db 14; about 4 minutes"
 	@echo "make fuzz         schemathesis from /api/openapi.json against a live server: SQLite,"
 	@echo "                  then PostgreSQL (PG_URL, its schema recreated) and Redis (FUZZ_REDIS_URL,"
 	@echo "                  flushed); fails on any 5xx or undocumented answer; about 5 minutes"

@@ -194,8 +194,10 @@ def start_gunicorn(
     log_path: str,
     cache: bool = True,
     root: str = ROOT,
+    settings: dict[str, str] | None = None,
 ):
-    """gunicorn serving the Crowdnest of the tree `root` (this one by default)."""
+    """gunicorn serving the Crowdnest of the tree `root` (this one by default); `settings`:
+    more CROWDNEST_* variables."""
     environ = {
         **os.environ,
         "PYTHONPATH": root,
@@ -207,6 +209,7 @@ def start_gunicorn(
         "CROWDNEST_SESSION_SECRET": "benchmark-session-secret-of-32-bytes-or-more",
         "CROWDNEST_IP_PSEUDONYM_KEY": "benchmark-ip-pseudonym-key-of-32-bytes-or-more",
         "CROWDNEST_SITE_URL": "http://127.0.0.1",
+        **(settings or {}),
     }
     command = [
         sys.executable,

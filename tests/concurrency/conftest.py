@@ -3,6 +3,8 @@
 Runs only where CROWDNEST_TEST_DATABASE_URL names a PostgreSQL server and Redis answers at
 REDIS_URL; elsewhere every test here is skipped. The database is `<that name>_concurrency`,
 created when missing and emptied here, so the one the rest of the suite uses is never touched.
+CROWDNEST_CONCURRENCY_DATABASE_URL names another database instead (emptied too),
+CROWDNEST_CONCURRENCY_REDIS_URL another Redis db (flushed).
 """
 
 import os
@@ -18,7 +20,7 @@ from core.migrate import upgrade
 from core.models import Category, User
 from tests.concurrency.crowd import Gunicorn, Volunteer
 
-REDIS_URL = "redis://localhost:6379/14"
+REDIS_URL = os.environ.get("CROWDNEST_CONCURRENCY_REDIS_URL", "redis://localhost:6379/14")
 WORKERS = 4
 # Held for the whole session: two runs on one machine take turns instead of emptying each
 # other's database and Redis db.
@@ -55,6 +57,8 @@ def concurrency_db_url():
         pytest.skip("needs CROWDNEST_TEST_DATABASE_URL naming a PostgreSQL database")
     base_url = make_url(base)
     url = base_url.set(database=f"{base_url.database}_concurrency")
+    if os.environ.get("CROWDNEST_CONCURRENCY_DATABASE_URL"):
+        url = base_url = make_url(os.environ["CROWDNEST_CONCURRENCY_DATABASE_URL"])
     try:
         admin = psycopg.connect(_libpq(base_url), autocommit=True, connect_timeout=3)
         admin.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK,))
@@ -116,11 +120,11 @@ def volunteers(concurrency_engine) -> list[Volunteer]:
     return crowd
 
 
-@pytest.fixture(scope="session")
-def server(concurrency_db_url, concurrency_redis, tmp_path_factory):
-    """gunicorn --paste production.ini -w 4 on loopback, over that database and Redis db 14."""
+def server_overrides(db_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a gunicorn of the proof: that database, REDIS_URL, no rate limit,
+    then `settings` (CROWDNEST_* variables: CROWDNEST_SCHEDULER_PENDING_TTL="2")."""
     overrides = {
-        "CROWDNEST_SQLALCHEMY_URL": concurrency_db_url,
+        "CROWDNEST_SQLALCHEMY_URL": db_url,
         "CROWDNEST_REDIS_URL": REDIS_URL,
         "CROWDNEST_RATELIMIT_LIMIT": "100000000",
         # production.ini refuses default or short secrets (decision 18).
@@ -128,6 +132,13 @@ def server(concurrency_db_url, concurrency_redis, tmp_path_factory):
         "CROWDNEST_IP_PSEUDONYM_KEY": "concurrency-test-ip-pseudonym-key-of-32-bytes-or-more",
         "CROWDNEST_SITE_URL": "http://127.0.0.1",
     }
+    return {**overrides, **settings}
+
+
+@pytest.fixture(scope="session")
+def server(concurrency_db_url, concurrency_redis, tmp_path_factory):
+    """gunicorn --paste production.ini -w 4 on loopback, over that database and Redis db 14."""
+    overrides = server_overrides(concurrency_db_url)
     log_path = str(tmp_path_factory.mktemp("gunicorn") / "gunicorn.log")
     gunicorn = Gunicorn(overrides, WORKERS, log_path)
     gunicorn.start()

@@ -205,12 +205,17 @@ class Crowd:
                 self.tally.unexpected.append(("newtask", status, task))
                 break
             if not task:
-                self.tally.finished += 1
+                self.finished(volunteer)
                 return
             if not self._answer(volunteer, task["id"]):
                 break
         with self._lock:
             self.tally.gave_up += 1
+
+    def finished(self, volunteer: Volunteer) -> None:
+        """Newtask answered the volunteer `{}`: nothing is left for them."""
+        with self._lock:
+            self.tally.finished += 1
 
     def _answer(self, volunteer: Volunteer, task_id: int) -> bool:
         """POST the answer; False when the volunteer should stop."""
