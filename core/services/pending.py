@@ -35,10 +35,10 @@ from core.redis import attempt, either, script
 from core.services import guard
 
 # Tasks marked full read past at most: a crowd holding more than this many tasks full at once
-# (500 volunteers at n_answers 2) may be handed some. Each is a row every newtask reads and a
+# (200 volunteers at n_answers 2) may be handed some. Each is a row every newtask reads and a
 # Redis step: accounts acting together to mark many tasks full raise a newtask's cost by at most
-# this much (about 5 ms of CPU), not by what they hold (the attacker's F4).
-MOST_SPARE = 250
+# this much (about 2 ms of CPU), not by what they hold (the attacker's F4).
+MOST_SPARE = 100
 # Reads of the lean form before it leaves the request to the application (which reads READS
 # times more), and the candidates it reads beyond its hint of the marks' count.
 LEAN_READS = 2
@@ -117,7 +117,11 @@ local function pending_hold(full, prefix, who, now, ttl, skip, want, complete, c
     if #open >= skip + want then break end
     local key = prefix .. candidates[i]
     local runs, needed = tonumber(candidates[i + 1]), tonumber(candidates[i + 2])
-    if pending_open(runs, pending_others(key, who, now), needed) then
+    if redis.call('ZSCORE', full, candidates[i]) and not redis.call('ZSCORE', key, who) then
+      -- Marked: full for all but its holders until its earliest hand-out lapses (a release
+      -- leaves it as full: an answer for a hand-out; the last one takes the mark away).
+      passed[#passed + 1] = i
+    elseif pending_open(runs, pending_others(key, who, now), needed) then
       open[#open + 1] = i
     else
       passed[#passed + 1] = i
@@ -238,6 +242,9 @@ class Book:
             for index, (task, runs, needed) in enumerate(candidates):
                 if len(ranked) >= skip + want:
                     break
+                if task in full and who not in self._live(task, now):
+                    passed.append(index)  # marked: full for all but its holders (as the Lua)
+                    continue
                 held = self._live(task, now)
                 released = self._released(task, now)
                 others = len(held) - (who in held) + len(released) - (who in released)
