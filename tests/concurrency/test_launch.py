@@ -57,9 +57,10 @@ WORKERS = 2
 # The abandon test's server: hand-outs live this many seconds (scheduler.pending_ttl).
 PENDING_TTL = int(os.environ.get("CROWDNEST_CONCURRENCY_PENDING_TTL", "2"))
 # One volunteer in ten takes tasks and never answers; the abandon test's project is larger,
-# so that its run outlasts a few pending_ttl.
+# so that its run outlasts a few pending_ttl (400 tasks took 3 s: no abandoned task had lapsed
+# long enough before the last phase to be checked).
 ABANDONERS = 2
-ABANDON_TASKS = 2 * N_TASKS
+ABANDON_TASKS = 4 * N_TASKS
 # Seconds beyond pending_ttl a lapsed task may take to be handed out and answered again.
 LAPSE_MARGIN = 1.0
 # Every run is bounded: volunteers still busy after this many seconds give up (and fail it).
