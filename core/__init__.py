@@ -38,6 +38,7 @@ def _build(settings):
         config.include("core.security")
         # Plugins: importers, auth providers, schedulers, webhooks from entry points.
         config.include("core.plugins")
+        config.include("core.services.scheduling")
         # Side effects after commit, rate limits, content negotiation.
         config.include("core.events")
         config.include("core.ratelimit")

@@ -9,7 +9,6 @@ from importlib.metadata import entry_points
 import pluggy
 
 from core import hookspecs
-from core.services import pending
 from core.settings import COERCIONS, DEFAULTS, resolve
 
 log = logging.getLogger(__name__)
@@ -144,9 +143,8 @@ def schedulers_of(manager) -> dict[str, hookspecs.Scheduler]:
     schedulers = {}
     for provided in manager.hook.crowdnest_schedulers():
         for name, scheduler in (provided or {}).items():
-            scheduler = hookspecs.as_scheduler(scheduler)
-            # Decision 25's rule, applied by core to what such a scheduler returns.
-            schedulers[name] = pending.counting(scheduler) if scheduler.pending else scheduler
+            # As core runs them (pending hand-outs): core.services.scheduling.applied.
+            schedulers[name] = hookspecs.as_scheduler(scheduler)
     return schedulers
 
 

@@ -41,6 +41,7 @@ from core.security import pseudonymise_ip
 from core.services import auditlog
 from core.services.answers import participant_key
 from core.services.export import csv_cell, neutralise
+from core.services.scheduling import applied
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ def export_account_job(settings: dict, user_id: int) -> None:
 
 def answer_gates(settings: dict) -> set:
     """The AnswerGates of the schedulers these settings enable (Scheduler.answers)."""
-    schedulers = schedulers_of(get_plugin_manager(settings)).values()
+    schedulers = applied(schedulers_of(get_plugin_manager(settings))).values()
     return {scheduler.answers for scheduler in schedulers} - {None}
 
 

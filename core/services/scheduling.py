@@ -9,6 +9,7 @@ from core.errors import DomainError
 from core.hookspecs import SchedulerOptions
 from core.inputs import INT_MAX
 from core.models import Task, internal_columns
+from core.services import pending
 from core.services.query import fuzzy_bool, no_attribute
 
 # The most tasks one newtask hands out.
@@ -34,6 +35,15 @@ def newtask_options(params) -> SchedulerOptions:
     return SchedulerOptions(min(limit, MAX_LIMIT), offset, orderby, desc)
 
 
+def applied(schedulers: dict) -> dict:
+    """The enabled schedulers as core runs them: decision 25's rule around those that count
+    pending hand-outs (Scheduler.pending; core.services.pending)."""
+    return {
+        name: pending.counting(scheduler) if scheduler.pending else scheduler
+        for name, scheduler in schedulers.items()
+    }
+
+
 def choose_scheduler(schedulers: dict, project, settings):
     """The project's `info.sched`; missing or unknown, the default the .ini names."""
     return scheduler_named(schedulers, (project.info or {}).get("sched"), settings)
@@ -48,3 +58,8 @@ def name_of(schedulers: dict, name, settings) -> str:
     """The name of the scheduler `scheduler_named` gives for `name`."""
     known = isinstance(name, str) and name in schedulers
     return name if known else settings["scheduler.default"]
+
+
+def includeme(config):
+    # After core.plugins: the registry's schedulers as core runs them.
+    config.registry["schedulers"] = applied(config.registry["schedulers"])
