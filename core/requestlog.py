@@ -98,24 +98,28 @@ class RequestLog:
         try:
             return self.app(environ, starting)
         finally:
+            # Read once: the line, its fields and the metrics say the same.
+            seconds = time.perf_counter() - started
             status = seen.get("status", "500")[:3]
+            method, route = environ.get("REQUEST_METHOD"), route_of(environ)
+            user_id = user_id_of(environ)
             if self.figures is not None:
-                route = route_of(environ)
-                self.figures.observe(environ, status, time.perf_counter() - started, route)
+                self.figures.observe(environ, status, seconds, route)
+            fields = {
+                "method": method,
+                "route": route,
+                "status": int(status) if status.isdigit() else status,
+                "duration_ms": round(seconds * 1000, 1),
+                "user_id": user_id,
+            }
             log.info(
                 "%s %s %s %.1fms user=%s",
-                environ.get("REQUEST_METHOD"),
-                route_of(environ),
+                method,
+                route,
                 status,
-                (time.perf_counter() - started) * 1000,
-                user_id_of(environ),
-                extra={
-                    "method": environ.get("REQUEST_METHOD"),
-                    "route": route_of(environ),
-                    "status": int(status) if status.isdigit() else status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    "user_id": user_id_of(environ),
-                },
+                seconds * 1000,
+                user_id,
+                extra=fields,
             )
             current_id.reset(token)
 

@@ -41,12 +41,7 @@ TASKS = 300
 
 def seed_project(engine, short_name: str, scheduler: str) -> int:
     """test_volunteers' project, with TASKS tasks."""
-    sizes = test_volunteers.TASKS_BY_SCHEDULER
-    kept, sizes[scheduler] = sizes[scheduler], TASKS
-    try:
-        return test_volunteers.seed_project(engine, short_name, scheduler)
-    finally:
-        sizes[scheduler] = kept
+    return test_volunteers.seed_project(engine, short_name, scheduler, TASKS)
 
 
 @pytest.fixture(scope="module")

@@ -31,14 +31,14 @@ from datetime import datetime, timedelta
 
 import psycopg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from core.db import get_session_factory, utcnow
-from core.models import Category, Project, ProjectStats, Task, User
+from core.models import User
 from tests.concurrency.conftest import server_overrides
 from tests.concurrency.crowd import Crowd, Gunicorn, Volunteer, request
-from tests.concurrency.test_volunteers import problems_of, stored
+from tests.concurrency.test_volunteers import problems_of, seed_project, stored
 
 pytestmark = pytest.mark.concurrency
 
@@ -133,35 +133,14 @@ def abandon_server(concurrency_db_url, concurrency_redis, tmp_path_factory):
 def seed_launch(engine, short_name: str, scheduler: str, n_tasks: int = N_TASKS) -> int:
     """A published project served by `scheduler`: n_tasks tasks of N_ANSWERS, one language
     each (alternating, as the volunteers')."""
-    session = get_session_factory(engine)()
-    owner = session.scalars(select(User).where(User.name == "owner")).one()
-    category = session.scalars(select(Category)).first()
-    project = Project(
-        name=short_name,
-        short_name=short_name,
-        description=f"A launch served by {scheduler}",
-        published=True,
-        owner_id=owner.id,
-        category_id=category.id,
-        info={"sched": scheduler, "task_presenter": "<div></div>"},
+    return seed_project(
+        engine,
+        short_name,
+        scheduler,
+        n_tasks,
+        N_ANSWERS,
+        prefs=lambda n: {"languages": [LANGUAGES[n % len(LANGUAGES)]]},
     )
-    project.set_owners([owner.id])
-    session.add(project)
-    session.flush()
-    session.add(ProjectStats(project_id=project.id, n_tasks=n_tasks))
-    session.add_all(
-        Task(
-            project_id=project.id,
-            n_answers=N_ANSWERS,
-            info={"question": f"task {n}"},
-            user_pref={"languages": [LANGUAGES[n % len(LANGUAGES)]]},
-        )
-        for n in range(n_tasks)
-    )
-    session.commit()
-    project_id = project.id
-    session.close()
-    return project_id
 
 
 # Open tasks of the project (fewer committed answers than n_answers) the volunteer has not

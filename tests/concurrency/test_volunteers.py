@@ -36,9 +36,12 @@ RUN_SECONDS = 90
 pytestmark = pytest.mark.concurrency
 
 
-def seed_project(engine, short_name: str, scheduler: str) -> int:
-    """A published project served by `scheduler`, with its tasks of N_ANSWERS answers."""
-    n_tasks = TASKS_BY_SCHEDULER[scheduler]
+def seed_project(
+    engine, short_name: str, scheduler: str, n_tasks=None, n_answers=N_ANSWERS, prefs=None
+) -> int:
+    """A published project served by `scheduler`, with its tasks (TASKS_BY_SCHEDULER's count
+    unless `n_tasks`) of `n_answers` answers; `prefs(n)`: the user_pref of the n-th task."""
+    n_tasks = TASKS_BY_SCHEDULER[scheduler] if n_tasks is None else n_tasks
     session = get_session_factory(engine)()
     owner = session.scalars(select(User).where(User.name == "owner")).one()
     category = session.scalars(select(Category)).first()
@@ -56,7 +59,12 @@ def seed_project(engine, short_name: str, scheduler: str) -> int:
     session.flush()
     session.add(ProjectStats(project_id=project.id, n_tasks=n_tasks))
     session.add_all(
-        Task(project_id=project.id, n_answers=N_ANSWERS, info={"question": f"task {n}"})
+        Task(
+            project_id=project.id,
+            n_answers=n_answers,
+            info={"question": f"task {n}"},
+            **({} if prefs is None else {"user_pref": prefs(n)}),
+        )
         for n in range(n_tasks)
     )
     session.commit()
