@@ -198,11 +198,6 @@ class Exposition:
         return [body]
 
 
-def figures_of(registry):
-    """The application's Figures, or None when metrics are off."""
-    return registry.get("metrics")
-
-
 def wrap(app, router):
     if router.registry.get("metrics") is None:
         return app
